@@ -89,6 +89,41 @@ export const ERROR_CATALOGUE = {
     message: 'Too many requests; retry after the indicated delay.',
     retryAfterSeconds: 1,
   },
+  invalid_image: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'An image could not be read; send a valid PNG, JPEG or WebP image as a base64 data: URL.',
+  },
+  unsupported_image_format: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'The image format is not supported; send PNG, JPEG or WebP.',
+  },
+  image_too_large: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'An image exceeds the size limit (encoded bytes or decoded pixels); send a smaller image.',
+  },
+  too_many_images: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'The request has more images than the server accepts per request; send fewer images.',
+  },
+  image_url_not_allowed: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'Remote image URLs are not allowed here; send the image inline as a base64 data: URL.',
+  },
+  image_fetch_failed: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'The image URL could not be fetched; check that it is reachable or send the image inline as a data: URL.',
+  },
+  model_does_not_support_images: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'The requested model does not accept image input; send text only or use a vision model.',
+  },
   request_timeout: {
     status: 408,
     type: 'invalid_request_error',

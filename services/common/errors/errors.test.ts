@@ -25,6 +25,13 @@ const EXPECTED: Record<string, [number, string]> = {
   method_not_allowed: [405, 'invalid_request_error'],
   server_overloaded: [503, 'server_error'],
   rate_limited: [429, 'rate_limit_error'],
+  invalid_image: [400, 'invalid_request_error'],
+  unsupported_image_format: [400, 'invalid_request_error'],
+  image_too_large: [400, 'invalid_request_error'],
+  too_many_images: [400, 'invalid_request_error'],
+  image_url_not_allowed: [400, 'invalid_request_error'],
+  image_fetch_failed: [400, 'invalid_request_error'],
+  model_does_not_support_images: [400, 'invalid_request_error'],
   request_timeout: [408, 'invalid_request_error'],
   internal_error: [500, 'server_error'],
 };
