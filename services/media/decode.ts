@@ -43,7 +43,9 @@ export async function decodeAndResize(bytes: Uint8Array, o: MediaOptions, param?
   let width: number | undefined;
   let height: number | undefined;
   try {
-    ({ width, height } = await sharp(bytes, input).metadata());
+    // Header only: nothing is inflated, so the declared size can be judged here with our own
+    // message (with the limit on, libvips would refuse it with a generic error).
+    ({ width, height } = await sharp(bytes, { ...input, limitInputPixels: false }).metadata());
   } catch {
     throw mediaError('invalid_image', `The ${sniffed.format.toUpperCase()} image is corrupt: its header could not be read.`, param);
   }
