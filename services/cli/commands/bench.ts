@@ -3,6 +3,7 @@ import { native } from '../../../kernels/ts/index.js';
 import { loadTextModelWeights } from '../../engine/weights/load-text-weights.js';
 import { runGatewayBench } from '../bench/gateway-bench.js';
 import { runKernelBench } from '../bench/kernel-bench.js';
+import { runServeBench } from '../../../loadtest/generator/serve-command.js';
 import { benchTransfer, ucxPerftestPutBandwidth } from '../../transfer/bench.js';
 import type { TransferBackend } from '../../transfer/types.js';
 import { startUnifiedWorker } from '../../worker/unified-worker.js';
@@ -13,6 +14,9 @@ import { intOption, parseCommandArgs } from '../parse.js';
 const HELP = `usage: tandem bench kernels [--json] [--model DIR] [--threads N] [--seconds S] [--prefill N]
        tandem bench gateway [--json] [--model DIR] [--samples N]
        tandem bench transfer [--json] [--backends ucx,tcp,local] [--sizes 65536,1048576,16777216,67108864]
+       tandem bench serve (--url URL | --compare unified,disagg) [--rate R] [--num-requests N] [--json] [...]
+
+serve: open-loop streaming chat load; TTFT, TPOT, ITL, goodput (see 'tandem bench serve --help').
 
 transfer: put bandwidth between two processes per backend (receiver in a child process, bytes
 verified), side by side with ucx_perftest put bandwidth measured in the same run.
@@ -34,7 +38,8 @@ export async function runBench(argv: string[]): Promise<number> {
   }
   if (which === 'gateway') return runGatewayBenchCommand(rest);
   if (which === 'transfer') return runTransferBenchCommand(rest);
-  if (which !== 'kernels') throw new CliError(`unknown benchmark '${which}' (available: kernels, gateway, transfer)`);
+  if (which === 'serve') return runServeBench(rest);
+  if (which !== 'kernels') throw new CliError(`unknown benchmark '${which}' (available: kernels, gateway, transfer, serve)`);
   const { values } = parseCommandArgs(rest, {
     json: { type: 'boolean' },
     model: { type: 'string' },

@@ -1,0 +1,112 @@
+/**
+ * One streaming chat completion over plain fetch, timed at the client. Only chunks that carry
+ * generated text (content, reasoning or tool-call deltas) count as tokens arriving: the gateway
+ * sends the assistant role chunk before any token is computed, and timing that would flatter TTFT.
+ */
+import type { DatasetItem } from './dataset.js';
+
+export interface RequestTiming {
+  id: number;
+  /** performance.now() when the request was sent, and when the stream ended */
+  sentMs: number;
+  endMs: number;
+  /** arrival times of the chunks that carried generated text */
+  chunkMs: number[];
+  promptTokens?: number;
+  /** usage.completion_tokens, else the number of text chunks */
+  outputTokens: number;
+  ok: boolean;
+  error?: string;
+}
+
+export interface SendOptions {
+  url: string;
+  model: string;
+  apiKey?: string;
+  /** ask the server to ignore EOS so outputs have exactly max_tokens (the gateway accepts it) */
+  ignoreEos: boolean;
+  timeoutMs: number;
+}
+
+export function requestBody(item: DatasetItem, o: Pick<SendOptions, 'model' | 'ignoreEos'>): Record<string, unknown> {
+  const content = item.image
+    ? [{ type: 'text', text: item.text }, { type: 'image_url', image_url: { url: item.image } }]
+    : item.text;
+  return {
+    model: o.model,
+    messages: [{ role: 'user', content }],
+    max_tokens: item.maxTokens,
+    temperature: 0,
+    stream: true,
+    stream_options: { include_usage: true },
+    ...(o.ignoreEos ? { ignore_eos: true } : {}),
+  };
+}
+
+interface Chunk {
+  choices?: Array<{ delta?: { content?: string | null; reasoning_content?: string | null; tool_calls?: unknown[] } }>;
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  error?: { message?: string; code?: string };
+}
+
+function carriesText(c: Chunk): boolean {
+  return (c.choices ?? []).some((ch) => !!ch.delta && (!!ch.delta.content || !!ch.delta.reasoning_content || (ch.delta.tool_calls?.length ?? 0) > 0));
+}
+
+export async function sendStreaming(item: DatasetItem, o: SendOptions, now: () => number = () => performance.now()): Promise<RequestTiming> {
+  const t: RequestTiming = { id: item.id, sentMs: now(), endMs: 0, chunkMs: [], outputTokens: 0, ok: false };
+  let usageTokens: number | undefined;
+  let sawDone = false;
+  try {
+    const res = await fetch(o.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {}) },
+      body: JSON.stringify(requestBody(item, o)),
+      signal: AbortSignal.timeout(o.timeoutMs),
+    });
+    if (!res.ok || !res.body) {
+      const text = await res.text().catch(() => '');
+      let msg = text.slice(0, 200);
+      try {
+        msg = (JSON.parse(text) as Chunk).error?.message ?? msg;
+      } catch {
+        // not JSON: keep the raw text
+      }
+      throw new Error(`HTTP ${res.status}: ${msg}`);
+    }
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
+      const at = now();
+      buf += decoder.decode(bytes, { stream: true });
+      let sep: number;
+      while ((sep = buf.indexOf('\n\n')) >= 0) {
+        const event = buf.slice(0, sep);
+        buf = buf.slice(sep + 2);
+        const data = event
+          .split('\n')
+          .filter((l) => l.startsWith('data:'))
+          .map((l) => l.slice(5).trimStart())
+          .join('\n');
+        if (data === '') continue;
+        if (data === '[DONE]') {
+          sawDone = true;
+          continue;
+        }
+        const chunk = JSON.parse(data) as Chunk;
+        if (chunk.error) throw new Error(chunk.error.message ?? chunk.error.code ?? 'error event in stream');
+        if (carriesText(chunk)) t.chunkMs.push(at);
+        if (chunk.usage) usageTokens = chunk.usage.completion_tokens;
+        if (chunk.usage?.prompt_tokens !== undefined) t.promptTokens = chunk.usage.prompt_tokens;
+      }
+    }
+    if (!sawDone) throw new Error('stream ended without [DONE]');
+    if (t.chunkMs.length === 0) throw new Error('no tokens streamed');
+    t.ok = true;
+  } catch (e) {
+    t.error = (e as Error).message;
+  }
+  t.endMs = now();
+  t.outputTokens = usageTokens ?? t.chunkMs.length;
+  return t;
+}
