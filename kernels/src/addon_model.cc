@@ -167,18 +167,45 @@ class ForwardWorker : public Napi::AsyncWorker {
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
-  void Execute() override { owner_->model->forward(b_, kv_, out_); }
+  // Optional per-layer progress callback; calls are queued to the JS thread without blocking.
+  void SetLayerCallback(Napi::Env env, Napi::Function fn) {
+    on_layer_ = Napi::ThreadSafeFunction::New(env, fn, "tandem.forward.layer", 0, 1);
+    has_layer_cb_ = true;
+  }
+
+  void Execute() override {
+    if (!has_layer_cb_) {
+      owner_->model->forward(b_, kv_, out_);
+      return;
+    }
+    owner_->model->forward(b_, kv_, out_, [this](int layer) {
+      on_layer_.NonBlockingCall(new int(layer), [](Napi::Env env, Napi::Function cb, int* l) {
+        const int v = *l;
+        delete l;
+        cb.Call({Napi::Number::New(env, v)});
+      });
+    });
+  }
   void OnOK() override {
     owner_->busy = false;
+    ReleaseLayerCallback();
     deferred_.Resolve(Env().Undefined());
   }
   void OnError(const Napi::Error& e) override {
     owner_->busy = false;
+    ReleaseLayerCallback();
     deferred_.Reject(e.Value());
   }
 
  private:
+  void ReleaseLayerCallback() {
+    if (has_layer_cb_) on_layer_.Release();
+    has_layer_cb_ = false;
+  }
+
   Napi::Promise::Deferred deferred_;
+  Napi::ThreadSafeFunction on_layer_;
+  bool has_layer_cb_ = false;
   TextModelWrap* owner_;
   ForwardBatch b_;
   KvLayout kv_;
@@ -186,7 +213,8 @@ class ForwardWorker : public Napi::AsyncWorker {
   Napi::ObjectReference owner_ref_, batch_ref_, kv_ref_, logits_ref_;
 };
 
-// forward({ids, positions, qStart, blockTables, btStride, logitRows}, kvBuffer, layout, logitsOut) -> Promise<void>
+// forward({ids, positions, qStart, blockTables, btStride, logitRows}, kvBuffer, layout, logitsOut, onLayer?)
+//   -> Promise<void>. onLayer(l) may arrive after the promise settles (separate queues).
 Napi::Value TextModelWrap::Forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!model) TANDEM_THROW(env, "the model failed to initialize");
@@ -226,7 +254,12 @@ Napi::Value TextModelWrap::Forward(const Napi::CallbackInfo& info) {
   bool expected = false;
   if (!busy.compare_exchange_strong(expected, true))
     TANDEM_THROW(env, "forward() called while a previous forward() is still running; await it first");
+  if (info.Length() > 4 && !info[4].IsUndefined() && !info[4].IsFunction()) {
+    busy = false;
+    TANDEM_THROW(env, "onLayer must be a function when given");
+  }
   auto* w = new ForwardWorker(env, this, bo, info[1], info[3], b, kv, logits.data);
+  if (info.Length() > 4 && info[4].IsFunction()) w->SetLayerCallback(env, info[4].As<Napi::Function>());
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

@@ -151,7 +151,7 @@ void TextModel::moe_block(const LayerWeights& lw, int T) {
   }
 }
 
-void TextModel::forward(const ForwardBatch& b, const KvLayout& kv, float* logits) {
+void TextModel::forward(const ForwardBatch& b, const KvLayout& kv, float* logits, const LayerDone& on_layer_done) {
   if (static_cast<int64_t>(scratch_mem_.size()) < scratch_.per_thread * pool().size()) {
     scratch_mem_.resize(scratch_.per_thread * pool().size());
     scratch_.base = scratch_mem_.data();
@@ -170,6 +170,7 @@ void TextModel::forward(const ForwardBatch& b, const KvLayout& kv, float* logits
     const LayerWeights& lw = w_.layers[l];
     op_rmsnorm(kt_, x_.data(), T, H, lw.input_norm, d_.eps, xn_.data());
     attention_block(l, b, kv);
+    if (on_layer_done) on_layer_done(l);
     op_add_inplace(x_.data(), tmp_.data(), static_cast<int64_t>(T) * H);
     op_rmsnorm(kt_, x_.data(), T, H, lw.post_norm, d_.eps, xn_.data());
     if (lw.moe) moe_block(lw, T);

@@ -2,6 +2,7 @@
 // batch (prefill chunks and decode tokens of many sequences) and writes logits for chosen rows.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -70,8 +71,11 @@ class TextModel {
 
   // Empty string when the batch is valid for this model and cache; else what is wrong.
   std::string validate(const ForwardBatch& b, const KvLayout& kv) const;
+  // Called from the compute thread after layer l's K/V of every token in the batch are in the
+  // cache (later layers still to run), so a prefill worker can push that layer's KV meanwhile.
+  using LayerDone = std::function<void(int layer)>;
   // logits: [L, vocab]
-  void forward(const ForwardBatch& b, const KvLayout& kv, float* logits);
+  void forward(const ForwardBatch& b, const KvLayout& kv, float* logits, const LayerDone& on_layer_done = nullptr);
 
   const TextModelDims& dims() const { return d_; }
 

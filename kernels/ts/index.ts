@@ -79,7 +79,11 @@ export interface NativeBatch {
 }
 
 export interface NativeTextModel {
-  forward(batch: NativeBatch, kv: ArrayBuffer, layout: KvLayout, logits: Float32Array): Promise<void>;
+  /**
+   * `onLayer(l)` is called once layer l's K/V of the whole batch are in the cache; the calls may
+   * arrive after the promise settles (ModelRunner puts them in order).
+   */
+  forward(batch: NativeBatch, kv: ArrayBuffer, layout: KvLayout, logits: Float32Array, onLayer?: (layer: number) => void): Promise<void>;
 }
 
 export interface NativeOps {

@@ -41,8 +41,22 @@ export interface EngineRequest {
    * prompt's KV blocks to the caller (RequestOutput.prefilledBlocks) instead of freeing them.
    */
   prefillOnly?: boolean;
+  /**
+   * Layer-wise KV hand-off for prefill-only requests: called after each layer of each forward
+   * step that computed part of this prompt, once that layer's KV is in the cache (later layers may
+   * still be computing). Layers arrive in order within a step.
+   */
+  onKvWritten?: (progress: KvLayerProgress) => void;
   /** W3C traceparent of the request, carried across processes (gRPC metadata, NATS headers). */
   traceparent?: string;
+}
+
+export interface KvLayerProgress {
+  layer: number;
+  /** The sequence's physical KV blocks (this worker's ids). */
+  blockTable: readonly number[];
+  /** Blocks [0, completeBlocks) of the table hold final KV for `layer` once this call is made. */
+  completeBlocks: number;
 }
 
 export interface TokenLogprob {

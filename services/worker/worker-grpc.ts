@@ -5,9 +5,9 @@ import { outputToPb, requestFromPb, tokenToPb, type PbGenerateRequest } from '..
 import { childTraceparent } from '../common/trace-context.js';
 import type { RequestStream } from '../engine/loop/engine.js';
 import type { Engine } from '../engine/loop/engine.js';
-import { kvBlockRanges } from '../engine/kv/kv-block-ranges.js';
 import type { GeneratedToken } from '../engine/request-types.js';
 import type { TransferEngine } from '../transfer/transfer-engine.js';
+import { KvPush, type KvPushMode } from './kv-push.js';
 import type { LeaseTable } from './leases.js';
 import { readySubject, type ReadyMessage, type WorkerRole } from './registry-record.js';
 import type { TransferMetrics } from './transfer-metrics.js';
@@ -20,6 +20,8 @@ export interface WorkerServiceDeps {
   transfer: TransferEngine;
   leases: LeaseTable;
   transferMetrics: TransferMetrics;
+  /** Push KV layer by layer while the prefill computes (default), or all of it afterwards. */
+  kvPushMode?: KvPushMode;
 }
 
 function status(code: grpc.status, details: string): grpc.ServiceError {
@@ -61,8 +63,17 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
       const trace = { traceparent: childTraceparent(call.metadata.get('traceparent')[0]?.toString()) };
       let first: GeneratedToken | undefined;
       let blocks: number[] = [];
+      let push: KvPush | undefined;
       try {
-        const stream = d.engine.submit({ ...req, id: `${req.id}:prefill`, prefillOnly: true });
+        push = new KvPush(d.transfer, d.engine.runner.kv, {
+          region: JSON.parse(t.regionJson),
+          layout: JSON.parse(t.layoutJson),
+          blockIds: t.blockIds,
+          fromBlock: t.fromBlock,
+        });
+        const layerwise = (d.kvPushMode ?? 'layerwise') === 'layerwise';
+        const pushing = push;
+        const stream = d.engine.submit({ ...req, id: `${req.id}:prefill`, prefillOnly: true, onKvWritten: layerwise ? pushing.onLayer : undefined });
         call.on('cancelled', () => stream.abort());
         for await (const o of stream) {
           if (o.tokens.length > 0) first = o.tokens[0];
@@ -70,17 +81,14 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
           if (o.error) throw new Error(o.error);
         }
         if (!first || call.cancelled) throw new Error('prefill was cancelled');
-        const ranges = kvBlockRanges(d.engine.runner.kv.layout, JSON.parse(t.layoutJson), blocks, t.blockIds, t.fromBlock).flat();
-        const sent = await d.transfer.put(
-          JSON.parse(t.regionJson),
-          d.engine.runner.kv.buffer,
-          ranges.map((r) => ({ localOffset: r.srcOffset, remoteOffset: r.dstOffset, length: r.length })),
-        );
+        const sent = await pushing.finish(blocks);
         d.transferMetrics.record(d.transfer.backend, sent.bytes, sent.seconds);
         const ready: ReadyMessage = { leaseId: t.leaseId, requestId: req.id, ok: true };
         await d.bus.publish(readySubject(t.workerId), encodeJson(ready), { headers: trace });
         cb(null, { firstToken: tokenToPb(first), sentBytes: sent.bytes, transferSeconds: sent.seconds, backend: d.transfer.backend });
       } catch (e) {
+        // Puts already issued must land before D hears of the failure and frees the blocks.
+        await push?.settle();
         const ready: ReadyMessage = { leaseId: t.leaseId, requestId: req.id, ok: false, error: (e as Error).message };
         await d.bus.publish(readySubject(t.workerId), encodeJson(ready), { headers: trace }).catch(() => undefined);
         cb(status(call.cancelled ? grpc.status.CANCELLED : grpc.status.INTERNAL, `prefill on ${d.id} failed: ${(e as Error).message}`));

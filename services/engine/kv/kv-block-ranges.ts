@@ -17,27 +17,34 @@ export interface KvByteRange {
  */
 export function kvBlockRanges(srcLayout: KvLayout, dstLayout: KvLayout, src: readonly number[], dst: readonly number[], fromBlock = 0): KvByteRange[][] {
   if (src.length !== dst.length) throw new RangeError(`block lists differ in length (${src.length} vs ${dst.length})`);
+  const perLayer: KvByteRange[][] = [];
+  for (let l = 0; l < srcLayout.layers; l++) perLayer.push(kvLayerRanges(srcLayout, dstLayout, src, dst, l, fromBlock, src.length));
+  return perLayer;
+}
+
+/** One layer's share of kvBlockRanges: blocks i in [fromBlock, toBlock) of layer `layer`, K then V. */
+export function kvLayerRanges(
+  srcLayout: KvLayout, dstLayout: KvLayout, src: readonly number[], dst: readonly number[], layer: number, fromBlock: number, toBlock: number,
+): KvByteRange[] {
   for (const k of ['layers', 'blockSize', 'kvHeads', 'headDim', 'dtype'] as const) {
     if (srcLayout[k] !== dstLayout[k]) throw new RangeError(`KV caches differ in ${k} (${srcLayout[k]} vs ${dstLayout[k]}); blocks cannot be copied between them`);
   }
+  if (toBlock > src.length || toBlock > dst.length) throw new RangeError(`block range ends at ${toBlock}, past the block lists (${src.length} / ${dst.length})`);
+  if (layer < 0 || layer >= srcLayout.layers) throw new RangeError(`layer ${layer} outside [0, ${srcLayout.layers})`);
   const elem = srcLayout.dtype === 'bf16' ? 2 : 4;
   const blockBytes = srcLayout.blockSize * srcLayout.kvHeads * srcLayout.headDim * elem;
   const srcPlane = srcLayout.numBlocks * blockBytes;
   const dstPlane = dstLayout.numBlocks * blockBytes;
-  const perLayer: KvByteRange[][] = [];
-  for (let l = 0; l < srcLayout.layers; l++) {
-    const ranges: KvByteRange[] = [];
-    for (let kind = 0; kind < 2; kind++) {
-      const plane = l * 2 + kind;
-      for (let i = fromBlock; i < src.length; i++) {
-        const s = plane * srcPlane + src[i]! * blockBytes;
-        const d = plane * dstPlane + dst[i]! * blockBytes;
-        const last = ranges[ranges.length - 1];
-        if (last && last.srcOffset + last.length === s && last.dstOffset + last.length === d) last.length += blockBytes;
-        else ranges.push({ srcOffset: s, dstOffset: d, length: blockBytes });
-      }
+  const ranges: KvByteRange[] = [];
+  for (let kind = 0; kind < 2; kind++) {
+    const plane = layer * 2 + kind;
+    for (let i = fromBlock; i < toBlock; i++) {
+      const s = plane * srcPlane + src[i]! * blockBytes;
+      const d = plane * dstPlane + dst[i]! * blockBytes;
+      const last = ranges[ranges.length - 1];
+      if (last && last.srcOffset + last.length === s && last.dstOffset + last.length === d) last.length += blockBytes;
+      else ranges.push({ srcOffset: s, dstOffset: d, length: blockBytes });
     }
-    perLayer.push(ranges);
   }
-  return perLayer;
+  return ranges;
 }

@@ -199,6 +199,7 @@ export class Engine {
     try {
       logits = await this.runner.forward(
         out.chunks.map((c) => ({ tokens: c.tokenIds, startPos: c.startPos, blockTable: c.blockTable, logits: c.sampleNext ? 'last' : 'none' })),
+        this.layerListener(out),
       );
     } catch (e) {
       for (const c of out.chunks) {
@@ -235,6 +236,32 @@ export class Engine {
       const reason = this.finishReason(a, tok.tokenId);
       this.emit(a, [tok], reason);
     }
+  }
+
+  /** Per-layer KV progress for the step's chunks whose requests asked for it (layer-wise push). */
+  private layerListener(out: SchedulerOutput): ((layer: number) => void) | undefined {
+    const bs = this.runner.blockSize;
+    const watched = out.chunks.flatMap((c) => {
+      const listener = this.active.get(c.requestId)?.req.onKvWritten;
+      if (!listener) return [];
+      const end = c.startPos + c.tokenIds.length;
+      // A block is final once every position in it is computed; the prompt's last, partly
+      // filled block is final after the chunk that ends the prompt.
+      const completeBlocks = c.sampleNext ? Math.ceil(end / bs) : Math.floor(end / bs);
+      return [{ listener, blockTable: c.blockTable, completeBlocks, requestId: c.requestId }];
+    });
+    if (watched.length === 0) return undefined;
+    return (layer) => {
+      for (const w of watched) {
+        if (!this.active.has(w.requestId)) continue; // aborted meanwhile
+        try {
+          w.listener({ layer, blockTable: w.blockTable, completeBlocks: w.completeBlocks });
+        } catch {
+          // A failing listener must not break the step for the other sequences; the request's
+          // own transfer reports its error when it finishes.
+        }
+      }
+    };
   }
 
   private finishReason(a: Active, tokenId: number): FinishReason | undefined {

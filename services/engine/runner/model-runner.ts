@@ -59,15 +59,19 @@ export class ModelRunner {
     return this.kv.layout.blockSize;
   }
 
-  /** Runs one step; resolves to one Float32Array of [rows, vocab] logits per chunk (empty for 'none'). */
-  forward(chunks: SequenceChunk[]): Promise<Float32Array[]> {
+  /**
+   * Runs one step; resolves to one Float32Array of [rows, vocab] logits per chunk (empty for
+   * 'none'). `onLayer(l)` is called for every layer in order, as soon as layer l's KV is cached,
+   * and always for all layers before the promise resolves.
+   */
+  forward(chunks: SequenceChunk[], onLayer?: (layer: number) => void): Promise<Float32Array[]> {
     // Calls are serialized: the native model owns one set of activation buffers.
-    const run = this.queue.then(() => this.runStep(chunks));
+    const run = this.queue.then(() => this.runStep(chunks, onLayer));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async runStep(chunks: SequenceChunk[]): Promise<Float32Array[]> {
+  private async runStep(chunks: SequenceChunk[], onLayer?: (layer: number) => void): Promise<Float32Array[]> {
     if (chunks.length === 0) return [];
     const bs = this.blockSize;
     let T = 0;
@@ -102,12 +106,20 @@ export class ModelRunner {
     });
     qStart[chunks.length] = T;
     const logits = new Float32Array(rows.length * this.vocabSize);
+    // The native progress calls and the promise travel on separate queues: deliver each layer
+    // exactly once, in order, and catch up on any not yet delivered when the step is done.
+    let nextLayer = 0;
+    const deliverThrough = (layer: number): void => {
+      while (nextLayer <= layer) onLayer!(nextLayer++);
+    };
     await this.model.forward(
       { ids, positions, qStart, blockTables, btStride: stride, logitRows: Int32Array.from(rows) },
       this.kv.buffer,
       this.kv.layout,
       logits,
+      onLayer ? deliverThrough : undefined,
     );
+    if (onLayer) deliverThrough(this.kv.layout.layers - 1);
     const out: Float32Array[] = [];
     let r = 0;
     for (const n of rowCounts) {
