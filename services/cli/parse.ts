@@ -16,3 +16,12 @@ export function intOption(value: string | undefined, name: string, fallback: num
   if (!Number.isInteger(n) || n < min) throw new CliError(`--${name} must be an integer >= ${min}, got '${value}'`);
   return n;
 }
+
+/** --cluster-name or TANDEM_CLUSTER: which worker registry to join when clusters share a NATS. */
+export function clusterName(flag: string | undefined): string | undefined {
+  const name = flag ?? (process.env.TANDEM_CLUSTER || undefined);
+  if (name !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+    throw new CliError(`--cluster-name must be 1-64 letters, digits, '-' or '_', got '${name}'`);
+  }
+  return name;
+}

@@ -1,14 +1,14 @@
 import { decodeJson, type Bus } from '../bus/index.js';
-import { REGISTRY_BUCKET, REGISTRY_TTL_MS, type WorkerRecord, type WorkerRole } from '../worker/registry-record.js';
+import { registryBucket, REGISTRY_TTL_MS, type WorkerRecord, type WorkerRole } from '../worker/registry-record.js';
 
 /** The router's live view of the worker registry (a watch on the TTL bucket: dead workers expire). */
 export class RegistryView {
   private readonly workers = new Map<string, WorkerRecord>();
   private readonly ac = new AbortController();
 
-  static async start(bus: Bus): Promise<RegistryView> {
+  static async start(bus: Bus, cluster?: string): Promise<RegistryView> {
     const v = new RegistryView();
-    const kv = await bus.keyValue(REGISTRY_BUCKET, { ttlMs: REGISTRY_TTL_MS });
+    const kv = await bus.keyValue(registryBucket(cluster), { ttlMs: REGISTRY_TTL_MS });
     for (const e of await kv.entries()) v.workers.set(e.key, decodeJson<WorkerRecord>(e.value));
     void (async () => {
       for await (const ev of kv.watch(v.ac.signal)) {

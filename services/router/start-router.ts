@@ -18,6 +18,8 @@ export interface RouterOptions {
   /** Prompts shorter than this prefill on the decode worker (default 32 tokens). */
   localPrefillBelow?: number;
   leaseMs?: number;
+  /** Cluster name: whose worker registry to watch (see registryBucket). */
+  cluster?: string;
 }
 
 export interface RunningRouter {
@@ -29,7 +31,7 @@ export interface RunningRouter {
 export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
   const bus = o.bus ?? (await createBus(o.natsUrl));
   const store = o.store ?? (await createSequenceStore(o.redisUrl));
-  const view = await RegistryView.start(bus);
+  const view = await RegistryView.start(bus, o.cluster);
   const prefixIndex = PrefixIndex.start(bus);
   const clients = new WorkerClients();
   const counters = { disaggregated: 0, localPrefill: 0, unified: 0, prefillRetries: 0, inFlight: 0 };

@@ -19,6 +19,17 @@ export interface WorkerRecord {
 }
 
 export const REGISTRY_BUCKET = 'tandem_v1_registry';
+const CLUSTER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The registry bucket of a named cluster: clusters sharing one NATS see only their own workers
+ * (worker ids are unique, so the per-worker subjects never collide). No name = the default one.
+ */
+export function registryBucket(cluster?: string): string {
+  if (cluster === undefined || cluster === '') return REGISTRY_BUCKET;
+  if (!CLUSTER_NAME.test(cluster)) throw new RangeError(`cluster name '${cluster}' must be 1-64 letters, digits, '-' or '_'`);
+  return `${REGISTRY_BUCKET}_${cluster}`;
+}
 export const REGISTRY_TTL_MS = 5000;
 export const reserveSubject = (workerId: string) => `tandem.v1.kv.reserve.${workerId}`;
 export const readySubject = (workerId: string) => `tandem.v1.kv.ready.${workerId}`;

@@ -9,7 +9,7 @@ import { LeaseTable } from './leases.js';
 import { BlockEventQueue } from '../engine/kv/block-events.js';
 import {
   kvEventsSubject,
-  REGISTRY_BUCKET,
+  registryBucket,
   REGISTRY_TTL_MS,
   readySubject,
   reserveSubject,
@@ -19,6 +19,7 @@ import {
   type WorkerRecord,
   type WorkerRole,
 } from './registry-record.js';
+import type { KvPushMode } from './kv-push.js';
 import { TransferMetrics } from './transfer-metrics.js';
 import { startUnifiedWorker, type UnifiedWorkerOptions } from './unified-worker.js';
 import { workerHandlers } from './worker-grpc.js';
@@ -34,6 +35,10 @@ export interface WorkerOptions extends UnifiedWorkerOptions {
   grpcPort?: number;
   /** HTTP port for /metrics and /health (0 = ephemeral; undefined = none). */
   metricsPort?: number;
+  /** Cluster name: which registry this worker joins (several clusters may share one NATS). */
+  cluster?: string;
+  /** When KV goes to the decode worker: layer by layer during the prefill (default) or after it. */
+  kvPushMode?: KvPushMode;
 }
 
 export interface RunningWorker {
@@ -61,7 +66,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const leases = new LeaseTable((blocks) => engine.releaseBlocks(blocks));
   const transferMetrics = new TransferMetrics();
 
-  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Worker.service, workerHandlers({ id, role: o.role, engine, bus, transfer, leases, transferMetrics })), host, o.grpcPort ?? 0);
+  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Worker.service, workerHandlers({ id, role: o.role, engine, bus, transfer, leases, transferMetrics, kvPushMode: o.kvPushMode })), host, o.grpcPort ?? 0);
   const grpcAddress = `${host}:${port}`;
 
   const subs: Array<{ unsubscribe(): void }> = [];
@@ -92,7 +97,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     })();
   }
 
-  const registry = await bus.keyValue(REGISTRY_BUCKET, { ttlMs: REGISTRY_TTL_MS });
+  const registry = await bus.keyValue(registryBucket(o.cluster), { ttlMs: REGISTRY_TTL_MS });
   const startedAtMs = Date.now();
   const record = (): WorkerRecord => {
     const s = engine.stats();

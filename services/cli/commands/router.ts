@@ -1,14 +1,16 @@
 import { POLICY_NAMES, type PolicyName } from '../../router/policies/index.js';
 import { startRouter } from '../../router/start-router.js';
 import { CliError } from '../cli-error.js';
-import { intOption, parseCommandArgs } from '../parse.js';
+import { clusterName, intOption, parseCommandArgs } from '../parse.js';
 import { waitForSignal } from '../signals.js';
 
 const HELP = `usage: tandem router [--nats URL] [--redis URL] [--host 127.0.0.1] [--port 0]
                      [--policy cost|prefix-aware|least-load|round-robin] [--local-prefill-below N]
+                     [--cluster-name NAME]
 
 The stage planner and dispatcher: watches the worker registry on NATS, records sequence state
-in Redis, serves tandem.v1.Router over gRPC. Prints one JSON line {"role":"router","pid","grpc"}.`;
+in Redis, serves tandem.v1.Router over gRPC. --cluster-name (or TANDEM_CLUSTER) picks which
+cluster's workers it sees when several share one NATS. Prints one JSON line {"role":"router","pid","grpc"}.`;
 
 export async function runRouter(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -18,6 +20,7 @@ export async function runRouter(argv: string[]): Promise<number> {
     port: { type: 'string' },
     policy: { type: 'string' },
     'local-prefill-below': { type: 'string' },
+    'cluster-name': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -36,6 +39,7 @@ export async function runRouter(argv: string[]): Promise<number> {
     port: intOption(values.port, 'port', 0, 0),
     policy,
     localPrefillBelow: intOption(values['local-prefill-below'], 'local-prefill-below', 32, 0),
+    cluster: clusterName(values['cluster-name']),
   });
   console.log(JSON.stringify({ role: 'router', pid: process.pid, grpc: r.address }));
   await waitForSignal((m) => process.stderr.write(m + '\n'));

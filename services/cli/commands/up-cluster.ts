@@ -12,6 +12,7 @@ export interface ClusterUpOptions {
   host: string;
   apiKey?: string;
   extraWorkerArgs: string[];
+  clusterName?: string;
 }
 
 /**
@@ -22,8 +23,9 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
   const log = (m: string) => process.stderr.write(m + '\n');
   const procs: ClusterProcess[] = [];
   const name = o.servedModelName ? ['--served-model-name', o.servedModelName] : [];
+  const cluster = o.clusterName ? ['--cluster-name', o.clusterName] : [];
   try {
-    const router = await spawnTandem('router', ['router', '--nats', o.natsUrl, '--redis', o.redisUrl], log);
+    const router = await spawnTandem('router', ['router', '--nats', o.natsUrl, '--redis', o.redisUrl, ...cluster], log);
     procs.push(router);
     const workers = [
       ...Array.from({ length: o.prefill }, (_, i) => ['prefill-text', i] as const),
@@ -31,7 +33,7 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
     ];
     procs.push(
       ...(await Promise.all(
-        workers.map(([role, i]) => spawnTandem(`${role}-${i}`, ['worker', '--role', role, '--nats', o.natsUrl, '--model', o.modelDir, ...name, ...o.extraWorkerArgs], log)),
+        workers.map(([role, i]) => spawnTandem(`${role}-${i}`, ['worker', '--role', role, '--nats', o.natsUrl, '--model', o.modelDir, ...name, ...cluster, ...o.extraWorkerArgs], log)),
       )),
     );
     const gw = await spawnTandem('gateway', ['gateway', '--router', String(router.ready.grpc), '--model', o.modelDir, '--port', String(o.port), '--host', o.host, ...name, ...(o.apiKey ? ['--api-key', o.apiKey] : [])], log);

@@ -3,7 +3,7 @@ import { buildGateway } from '../../gateway/server.js';
 import { startUnifiedWorker } from '../../worker/unified-worker.js';
 import { CliError } from '../cli-error.js';
 import { ensureGeneratedModel } from '../ensure-model.js';
-import { intOption, parseCommandArgs } from '../parse.js';
+import { clusterName, intOption, parseCommandArgs } from '../parse.js';
 import { loadConfigFile } from '../config-file.js';
 import { runClusterUp } from './up-cluster.js';
 import { startInProcessDisagg } from './up-disagg.js';
@@ -12,7 +12,8 @@ const HELP = `usage: tandem up [--model DIR] [--port 8000] [--host 127.0.0.1] [-
                  [--max-num-seqs N] [--max-model-len N] [--served-model-name NAME]
                  [--num-kv-blocks N] [--max-batch-tokens N] [--max-waiting N] [--config FILE]
                  [--mode disagg|unified]
-       tandem up --cluster [--nats URL] [--redis URL] [--prefill-text N] [--decode-text M] [...]
+       tandem up --cluster [--nats URL] [--redis URL] [--prefill-text N] [--decode-text M]
+                 [--cluster-name NAME] [...]
 
 Starts a local Tandem in one process: by default disaggregated (a prefill-text and a
 decode-text worker, the router and the gateway, with an in-memory bus and state store and
@@ -23,7 +24,8 @@ needs nothing but Node. Serves until Ctrl-C.
 --cluster starts a multi-process cluster instead: router, N prefill-text and M decode-text
 workers (default 1 and 1) and the gateway, against real NATS and Redis (--nats / --redis or
 TANDEM_NATS_URL / TANDEM_REDIS_URL; default the local ones), and prints each process with its
-role, pid and /metrics URL.
+role, pid and /metrics URL. --cluster-name (or TANDEM_CLUSTER) keeps its workers apart from
+other clusters on the same NATS.
 
 Every flag has an environment equivalent (TANDEM_MODEL, TANDEM_PORT, TANDEM_HOST,
 TANDEM_API_KEY, TANDEM_MAX_NUM_SEQS, TANDEM_MAX_MODEL_LEN, TANDEM_SERVED_MODEL_NAME,
@@ -49,6 +51,7 @@ const OPTIONS = {
   redis: { type: 'string' },
   'prefill-text': { type: 'string' },
   'decode-text': { type: 'string' },
+  'cluster-name': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -87,6 +90,7 @@ export async function runUp(argv: string[]): Promise<number> {
       port,
       host,
       apiKey,
+      clusterName: clusterName(values['cluster-name']),
       extraWorkerArgs: [
         ...(maxModelLen ? ['--max-model-len', maxModelLen] : []),
         ...(numKvBlocks ? ['--num-kv-blocks', numKvBlocks] : []),

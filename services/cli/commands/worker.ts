@@ -3,17 +3,21 @@ import { startWorker } from '../../worker/start-worker.js';
 import { WORKER_ROLES, type WorkerRole } from '../../worker/registry-record.js';
 import { CliError } from '../cli-error.js';
 import { ensureGeneratedModel } from '../ensure-model.js';
-import { intOption, parseCommandArgs } from '../parse.js';
+import { KV_PUSH_MODES, type KvPushMode } from '../../worker/kv-push.js';
+import { clusterName, intOption, parseCommandArgs } from '../parse.js';
 import { waitForSignal } from '../signals.js';
 
 const HELP = `usage: tandem worker --role prefill-text|decode-text|unified [--model DIR] [--nats URL]
                      [--host 127.0.0.1] [--grpc-port 0] [--metrics-port 0] [--id ID]
                      [--served-model-name NAME] [--max-num-seqs N] [--max-model-len N]
-                     [--num-kv-blocks N] [--max-batch-tokens N]
+                     [--num-kv-blocks N] [--max-batch-tokens N] [--cluster-name NAME]
+                     [--kv-push layerwise|after-prefill]
 
 One worker process: registers itself on NATS (--nats or TANDEM_NATS_URL) with its load and KV
 region, serves the tandem.v1.Worker gRPC service, and for decode-capable roles answers
-kv.reserve requests. Prints one JSON line {"role","id","pid","grpc","metrics"} when ready.`;
+kv.reserve requests. --cluster-name (or TANDEM_CLUSTER) names the cluster whose registry it
+joins; --kv-push chooses whether a prefill worker sends KV layer by layer as the prefill runs
+(default) or all at once after it. Prints one JSON line {"role","id","pid","grpc","metrics"} when ready.`;
 
 export async function runWorker(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -29,6 +33,8 @@ export async function runWorker(argv: string[]): Promise<number> {
     'max-model-len': { type: 'string' },
     'num-kv-blocks': { type: 'string' },
     'max-batch-tokens': { type: 'string' },
+    'cluster-name': { type: 'string' },
+    'kv-push': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -39,6 +45,8 @@ export async function runWorker(argv: string[]): Promise<number> {
   if (!role || !WORKER_ROLES.includes(role)) throw new CliError(`--role must be one of ${WORKER_ROLES.join(', ')}`);
   const natsUrl = values.nats ?? process.env.TANDEM_NATS_URL;
   if (!natsUrl) throw new CliError('--nats URL (or TANDEM_NATS_URL) is required: workers register on NATS');
+  const kvPush = (values['kv-push'] ?? 'layerwise') as KvPushMode;
+  if (!KV_PUSH_MODES.includes(kvPush)) throw new CliError(`--kv-push must be one of ${KV_PUSH_MODES.join(', ')}`);
   const log = (m: string) => process.stderr.write(m + '\n');
   const modelDir = values.model ? resolve(values.model) : await ensureGeneratedModel('ernie4_5', 'tiny', 0, log);
   const w = await startWorker({
@@ -54,6 +62,8 @@ export async function runWorker(argv: string[]): Promise<number> {
     maxModelLen: values['max-model-len'] === undefined ? undefined : intOption(values['max-model-len'], 'max-model-len', 0, 2),
     numKvBlocks: values['num-kv-blocks'] === undefined ? undefined : intOption(values['num-kv-blocks'], 'num-kv-blocks', 0, 1),
     maxBatchTokens: intOption(values['max-batch-tokens'], 'max-batch-tokens', 512, 1),
+    cluster: clusterName(values['cluster-name']),
+    kvPushMode: kvPush,
   });
   console.log(JSON.stringify({ role, id: w.id, pid: process.pid, grpc: w.grpcAddress, metrics: w.metricsUrl }));
   await waitForSignal(log);
