@@ -14,6 +14,10 @@
         "src/kernels_avx512.cc",
         "src/ops.cc",
         "src/text_model.cc",
+        "src/vl_ops.cc",
+        "src/vl_text_model.cc",
+        "src/vision_model.cc",
+        "src/addon_vision.cc",
         "src/kv_cache.cc",
         "src/probes.cc"
       ],

@@ -14,6 +14,9 @@
 #include "thread_pool.h"
 
 namespace tandem {
+
+Napi::Object init_vision(Napi::Env env, Napi::Object exports);  // addon_vision.cc
+
 namespace {
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -93,6 +96,7 @@ Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("probeFlops", Napi::Function::New(env, ProbeFlops));
   init_ops(env, exports);
   init_model(env, exports);
+  init_vision(env, exports);
   return exports;
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "addon_util.h"
+#include "addon_vl.h"
 #include "text_model.h"
 
 namespace tandem {
@@ -79,6 +80,7 @@ TextModelWrap::TextModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   dims.eps = d.Get("eps").As<Napi::Number>().FloatValue();
   dims.rope_theta = d.Get("ropeTheta").As<Napi::Number>().FloatValue();
   dims.moe_norm_min = d.Has("moeNormMin") ? d.Get("moeNormMin").As<Napi::Number>().FloatValue() : 1e-12f;
+  if (!read_vl_dims(d, &dims)) return;
   if (dims.heads % dims.kv_heads || dims.head_dim % 2) {
     Napi::RangeError::New(env, "heads must be a multiple of kvHeads and headDim even").ThrowAsJavaScriptException();
     return;
@@ -137,6 +139,7 @@ TextModelWrap::TextModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
         if (!get_mlp(mo.Get("shared").As<Napi::Object>(), H, dims.shared_intermediate, &L.shared, where + ".mlp.shared"))
           return;
       }
+      if (!read_vision_experts(mo, dims, &L, where)) return;
     } else {
       if (!get_mlp(mo, H, dims.intermediate, &L.dense, where + ".mlp")) return;
     }
@@ -242,6 +245,7 @@ Napi::Value TextModelWrap::Forward(const Napi::CallbackInfo& info) {
   if (!lr.ok) return {};
   b.L = static_cast<int>(lr.length);
   b.logit_rows = lr.data;
+  if (!read_vl_batch(bo, model->dims().hidden, &b)) return {};
   KvLayout kv;
   if (!kv_layout_arg(info[2], &kv) || !kv_buffer_arg(info[1], &kv)) return {};
   auto logits = typed_arg<float>(info[3], "logits", static_cast<size_t>(b.L) * model->dims().vocab);

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "thread_pool.h"
+#include "vl_ops.h"
 
 namespace tandem {
 
@@ -12,7 +13,8 @@ TextModel::TextModel(const TextModelDims& dims, TextModelWeights weights, Isa is
   const int64_t T = d_.max_tokens, H = d_.hidden;
   const int64_t qw = static_cast<int64_t>(d_.heads) * d_.head_dim;
   const int64_t kvw = static_cast<int64_t>(d_.kv_heads) * d_.head_dim;
-  const int64_t inter = std::max({d_.intermediate, d_.moe_intermediate, d_.shared_intermediate, 1});
+  const int64_t inter =
+      std::max({d_.intermediate, d_.moe_intermediate, d_.shared_intermediate, d_.vision_moe_intermediate, 1});
   inv_freq_.resize(d_.head_dim / 2);
   rope_inv_freq(d_.head_dim, d_.rope_theta, inv_freq_.data());
   x_.resize(T * H);
@@ -31,14 +33,15 @@ TextModel::TextModel(const TextModelDims& dims, TextModelWeights weights, Isa is
   if (d_.num_experts > 0) {
     const int64_t K = d_.top_k;
     router_logits_.resize(T * d_.num_experts);
+    vrouter_logits_.resize(T * d_.num_experts);
     route_sel_.resize(T * K);
     route_w_.resize(T * K);
     moe_in_.resize(T * H);
     moe_out_.resize(T * H);
     slot_out_.resize(T * K * H);
     expert_rows_.resize(T * K);
-    expert_count_.resize(d_.num_experts + 1);
-    tok_fill_.reserve(d_.num_experts + 1);
+    expert_count_.resize(2 * d_.num_experts + 1);  // text experts, then (VL) vision experts
+    tok_fill_.reserve(2 * d_.num_experts + 1);
   }
   const int max_k = static_cast<int>(std::max<int64_t>({H, qw, inter}));
   scratch_.per_thread = scratch_floats_per_thread(max_k, d_.head_dim, d_.heads / d_.kv_heads);
@@ -77,6 +80,12 @@ std::string TextModel::validate(const ForwardBatch& b, const KvLayout& kv) const
         return "sequence " + std::to_string(s) + " has invalid block id " + std::to_string(blk);
     }
   }
+  for (int i = 0; i < b.n_embeds; ++i)
+    if (b.embed_rows[i] < 0 || b.embed_rows[i] >= b.T) return "embedding row outside [0, T)";
+  for (int t = 0; b.modality && t < b.T; ++t)
+    if (b.modality[t] != 0 && b.modality[t] != 1) return "modality must be 0 (text) or 1 (vision)";
+  for (int i = 0; b.rope3 && i < 3 * b.T; ++i)
+    if (b.rope3[i] < 0) return "RoPE positions must be non-negative";
   if (b.L < 0 || b.L > b.T) return "logit row count must be within [0, T]";
   for (int i = 0; i < b.L; ++i)
     if (b.logit_rows[i] < 0 || b.logit_rows[i] >= b.T) return "logit row outside [0, T)";
@@ -98,8 +107,13 @@ void TextModel::attention_block(int layer, const ForwardBatch& b, const KvLayout
   op_gemm_bf16(kt_, xn_.data(), T, H, lw.q.data, qw, q_.data(), scratch_);
   op_gemm_bf16(kt_, xn_.data(), T, H, lw.k.data, kvw, k_.data(), scratch_);
   op_gemm_bf16(kt_, xn_.data(), T, H, lw.v.data, kvw, v_.data(), scratch_);
-  op_rope_interleaved(q_.data(), T, d_.heads, d_.head_dim, b.positions, inv_freq_.data());
-  op_rope_interleaved(k_.data(), T, d_.kv_heads, d_.head_dim, b.positions, inv_freq_.data());
+  if (b.rope3) {  // VL: (t, h, w) positions; equal to the 1-D rotation for text tokens
+    op_rope_3d(q_.data(), T, d_.heads, d_.head_dim, b.rope3, d_.rope_t_pairs, inv_freq_.data());
+    op_rope_3d(k_.data(), T, d_.kv_heads, d_.head_dim, b.rope3, d_.rope_t_pairs, inv_freq_.data());
+  } else {
+    op_rope_interleaved(q_.data(), T, d_.heads, d_.head_dim, b.positions, inv_freq_.data());
+    op_rope_interleaved(k_.data(), T, d_.kv_heads, d_.head_dim, b.positions, inv_freq_.data());
+  }
   // Attention reads K/V back from the cache only, so every key is rounded to the cache dtype
   // whether it was computed in this step or an earlier one (the determinism contract).
   op_kv_store(k_.data(), v_.data(), T, slots_.data(), kv, layer);
@@ -109,18 +123,21 @@ void TextModel::attention_block(int layer, const ForwardBatch& b, const KvLayout
   op_gemm_bf16(kt_, attn_.data(), T, qw, lw.o.data, H, tmp_.data(), scratch_);
 }
 
-void TextModel::moe_block(const LayerWeights& lw, int T) {
+void TextModel::moe_block(const LayerWeights& lw, int T, const int32_t* modality) {
   const int H = d_.hidden, E = d_.num_experts, K = d_.top_k;
   op_gemm_f32(kt_, xn_.data(), T, H, lw.router, E, router_logits_.data());
   op_moe_route(router_logits_.data(), T, E, lw.router_bias, K, d_.moe_norm_min, route_sel_.data(), route_w_.data());
+  // VL: vision tokens are re-routed among the vision experts, numbered E..2E-1 below.
+  const int NE = modality && lw.has_vision ? 2 * E : E;
+  if (NE > E) route_vision(lw, T, modality);
   // Group (token, slot) pairs by expert, in token order, then run each expert once on its rows.
   std::fill(expert_count_.begin(), expert_count_.end(), 0);
   for (int i = 0; i < T * K; ++i) expert_count_[route_sel_[i] + 1]++;
-  for (int e = 0; e < E; ++e) expert_count_[e + 1] += expert_count_[e];
+  for (int e = 0; e < NE; ++e) expert_count_[e + 1] += expert_count_[e];
   std::vector<int32_t>& fill = tok_fill_;
   fill.assign(expert_count_.begin(), expert_count_.end() - 1);
   for (int i = 0; i < T * K; ++i) expert_rows_[fill[route_sel_[i]]++] = i;
-  for (int e = 0; e < E; ++e) {
+  for (int e = 0; e < NE; ++e) {
     const int begin = expert_count_[e], rows = expert_count_[e + 1] - begin;
     if (rows == 0) continue;
     for (int r = 0; r < rows; ++r) {
@@ -128,7 +145,7 @@ void TextModel::moe_block(const LayerWeights& lw, int T) {
       std::memcpy(moe_in_.data() + static_cast<int64_t>(r) * H, xn_.data() + static_cast<int64_t>(tok) * H,
                   sizeof(float) * H);
     }
-    mlp(lw.experts[e], moe_in_.data(), rows, moe_out_.data());
+    mlp(e < E ? lw.experts[e] : lw.vexperts[e - E], moe_in_.data(), rows, moe_out_.data());
     for (int r = 0; r < rows; ++r)
       std::memcpy(slot_out_.data() + static_cast<int64_t>(expert_rows_[begin + r]) * H,
                   moe_out_.data() + static_cast<int64_t>(r) * H, sizeof(float) * H);
@@ -166,6 +183,9 @@ void TextModel::forward(const ForwardBatch& b, const KvLayout& kv, float* logits
     }
   n_chunks_ = build_attention_chunks(tok_seq_.data(), T, chunk_start_.data());
   op_embedding(kt_, w_.embed, b.ids, T, H, x_.data());
+  for (int i = 0; i < b.n_embeds; ++i)  // VL: image tokens come from the vision encoder
+    std::memcpy(x_.data() + static_cast<int64_t>(b.embed_rows[i]) * H, b.embeds + static_cast<int64_t>(i) * H,
+                sizeof(float) * H);
   for (int l = 0; l < d_.layers; ++l) {
     const LayerWeights& lw = w_.layers[l];
     op_rmsnorm(kt_, x_.data(), T, H, lw.input_norm, d_.eps, xn_.data());
@@ -173,7 +193,7 @@ void TextModel::forward(const ForwardBatch& b, const KvLayout& kv, float* logits
     if (on_layer_done) on_layer_done(l);
     op_add_inplace(x_.data(), tmp_.data(), static_cast<int64_t>(T) * H);
     op_rmsnorm(kt_, x_.data(), T, H, lw.post_norm, d_.eps, xn_.data());
-    if (lw.moe) moe_block(lw, T);
+    if (lw.moe) moe_block(lw, T, b.modality);
     else mlp(lw.dense, xn_.data(), T, tmp_.data());
     op_add_inplace(x_.data(), tmp_.data(), static_cast<int64_t>(T) * H);
   }

@@ -32,6 +32,12 @@ struct LayerWeights {
   std::vector<MlpWeights> experts;  // moe
   bool has_shared = false;
   MlpWeights shared;
+  // ERNIE-4.5-VL: the experts of vision tokens, with their own router and width. Tokens are
+  // routed by modality (ForwardBatch::modality), never across the two sets.
+  bool has_vision = false;
+  const float* vrouter = nullptr;       // [E, hidden] fp32
+  const float* vrouter_bias = nullptr;  // [E]
+  std::vector<MlpWeights> vexperts;
 };
 
 struct TextModelDims {
@@ -39,6 +45,8 @@ struct TextModelDims {
   int intermediate = 0;
   int num_experts = 0, top_k = 0, moe_intermediate = 0, shared_intermediate = 0;
   float eps = 1e-5f, rope_theta = 10000.f, moe_norm_min = 1e-12f;
+  int vision_moe_intermediate = 0;  // VL: width of the vision experts
+  int rope_t_pairs = 0;             // VL: rotary pairs turned by the temporal position (3-D RoPE)
   int max_tokens = 0;  // tokens per forward call
   int max_ctx = 0;     // longest context a sequence may reach
 };
@@ -60,6 +68,14 @@ struct ForwardBatch {
   int bt_stride = 0;
   int L = 0;                    // logits rows
   const int32_t* logit_rows = nullptr;  // [L] token indices
+  // ERNIE-4.5-VL inputs, all optional. embeds[i] ([n_embeds, hidden]) replaces the embedding of
+  // token embed_rows[i]; modality[t] = 1 sends token t to the vision experts; rope3 holds (t, h, w)
+  // RoPE positions per token (positions[] stays the KV slot and causal index).
+  int n_embeds = 0;
+  const int32_t* embed_rows = nullptr;
+  const float* embeds = nullptr;
+  const int32_t* modality = nullptr;
+  const int32_t* rope3 = nullptr;
 };
 
 class TextModel {
@@ -82,7 +98,8 @@ class TextModel {
  private:
   void attention_block(int layer, const ForwardBatch& b, const KvLayout& kv);
   void mlp(const MlpWeights& w, const float* x, int rows, float* out);
-  void moe_block(const LayerWeights& lw, int T);
+  void moe_block(const LayerWeights& lw, int T, const int32_t* modality = nullptr);
+  void route_vision(const LayerWeights& lw, int T, const int32_t* modality);  // vl_text_model.cc
 
   TextModelDims d_;
   TextModelWeights w_;
@@ -90,7 +107,7 @@ class TextModel {
   std::vector<float> inv_freq_;
   // Activations, sized once for max_tokens (nothing is allocated per call).
   std::vector<float> x_, xn_, q_, k_, v_, attn_, tmp_, g_, u_, act_;
-  std::vector<float> router_logits_, route_w_, moe_in_, moe_out_, slot_out_, logits_in_;
+  std::vector<float> router_logits_, vrouter_logits_, route_w_, moe_in_, moe_out_, slot_out_, logits_in_;
   std::vector<int32_t> route_sel_, tok_seq_, expert_rows_, expert_count_, tok_fill_, chunk_start_;
   int n_chunks_ = 0;
   std::vector<int64_t> slots_;
