@@ -3,6 +3,7 @@ import { apiError, toOpenAIErrorBody } from '../common/errors/index.js';
 import { checkApiKey } from './auth.js';
 import type { GenerationBackend, ServedModel } from './backend.js';
 import { toCatalogueError } from './errors.js';
+import { resolveMediaOptions, type MediaOptions, type MediaOptionsInput } from '../media/index.js';
 import { GatewayMetrics } from './metrics.js';
 import type { GatewayLimits } from './openai/index.js';
 import { registerChatRoute } from './routes/chat.js';
@@ -19,6 +20,8 @@ export interface GatewayOptions {
   limits?: Partial<Omit<GatewayLimits, 'models' | 'maxModelLen'>>;
   /** Admission control: generation requests are refused with 503 + Retry-After while this many wait (default 1024). */
   maxWaitingRequests?: number;
+  /** Image input limits and the remote-URL allow-list (see services/media/options.ts); the model's own preprocessing wins. */
+  media?: MediaOptionsInput;
   logger?: boolean;
 }
 
@@ -29,6 +32,7 @@ export interface GatewayContext {
   limits: GatewayLimits;
   metrics: GatewayMetrics;
   maxWaitingRequests: number;
+  media: MediaOptions;
 }
 
 const API_ROUTES = new Map([
@@ -47,6 +51,7 @@ export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> 
     limits: { models: [o.model.name], maxModelLen: o.model.maxModelLen, ...o.limits },
     metrics: new GatewayMetrics(o.backend),
     maxWaitingRequests: o.maxWaitingRequests ?? 1024,
+    media: resolveMediaOptions({ ...o.media, ...o.model.vision?.preprocess }),
   };
 
   // JSON only (other media types get 415), parsed by us so malformed JSON becomes the

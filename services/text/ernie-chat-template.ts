@@ -7,6 +7,9 @@
 // - `enable_thinking`: true opens "<think>\n" after "Assistant: "; false closes an empty
 //   think block (the ERNIE-4.5 VL convention); undefined adds nothing. A past assistant
 //   turn's `reasoning_content` is rendered inside <think>...</think>.
+// Image parts (`image_url`) render as ERNIE-4.5-VL's template writes them, numbered across the
+// conversation: "Picture N:<|IMAGE_START|><|image@placeholder|><|IMAGE_END|>"; the gateway then
+// expands the marker to the image's placeholder tokens.
 
 export const ERNIE_CHAT_TEMPLATE = `{%- if not add_generation_prompt is defined -%}
     {%- set add_generation_prompt = true -%}
@@ -17,12 +20,17 @@ export const ERNIE_CHAT_TEMPLATE = `{%- if not add_generation_prompt is defined 
 {%- if not sep_token is defined -%}
     {%- set sep_token = "<|end_of_sentence|>" -%}
 {%- endif -%}
+{%- set images = namespace(count=0) -%}
 {%- macro text_of(content) -%}
     {%- if content is string -%}
         {{- content -}}
     {%- elif content is iterable -%}
         {%- for part in content -%}
-            {%- if part["type"] == "text" -%}{{- part["text"] -}}{%- endif -%}
+            {%- if part["type"] == "text" -%}{{- part["text"] -}}
+            {%- elif part["type"] == "image_url" -%}
+                {%- set images.count = images.count + 1 -%}
+                {{- "Picture " + (images.count | string) + ":<|IMAGE_START|><|image@placeholder|><|IMAGE_END|>" -}}
+            {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
 {%- endmacro -%}

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toOpenAIErrorBody } from '../../common/errors/index.js';
 import { childTraceparent } from '../../common/trace-context.js';
 import { buildUsage, resolveMaxTokens, type NormalizedRequest, type Usage } from '../openai/index.js';
+import type { BackendImage } from '../backend.js';
 import type { GatewayContext } from '../server.js';
 import { choiceDeltas, type ChoiceDelta, type ChoiceStreamOptions } from './choice-stream.js';
 import { choiceFailure, collectChoice, type CollectedChoice } from './collect.js';
@@ -24,13 +25,14 @@ export function launchChoices(
   requestId: string,
   opts: ChoiceStreamOptions,
   arrivalMs: number,
+  images?: BackendImage[],
 ): AsyncGenerator<ChoiceDelta>[] {
   const maxTokens = resolveMaxTokens(req, promptIds.length, ctx.limits);
   admit(ctx.backend, ctx.maxWaitingRequests);
   // Join the caller's trace when it sent one; answer with ours so clients can correlate.
   const traceparent = childTraceparent(request.headers.traceparent as string | undefined);
   void reply.header('traceparent', traceparent);
-  const streams = startChoices(ctx.backend, requestId, req, promptIds, maxTokens, traceparent);
+  const streams = startChoices(ctx.backend, requestId, req, promptIds, maxTokens, traceparent, images);
   abortOnDisconnect(reply, streams);
   ctx.metrics.promptTokens.inc({ model: req.model }, promptIds.length);
   return streams.map((s) => observeChoice(ctx.metrics, req.model, arrivalMs, choiceDeltas(s, opts)));

@@ -2,7 +2,7 @@ import type { RequestStream } from '../../engine/loop/engine.js';
 import { apiError } from '../../common/errors/index.js';
 import type { SamplingParams } from '../../engine/request-types.js';
 import type { NormalizedRequest } from '../openai/index.js';
-import type { GenerationBackend } from '../backend.js';
+import type { BackendImage, GenerationBackend } from '../backend.js';
 
 /** Choice i of a seeded request gets its own seed, so n > 1 samples differ yet stay reproducible. */
 export function choiceSeed(seed: number | undefined, index: number): number | undefined {
@@ -26,6 +26,7 @@ export function startChoices(
   promptTokenIds: number[],
   maxTokens: number,
   traceparent?: string,
+  images?: BackendImage[],
 ): RequestStream[] {
   const streams: RequestStream[] = [];
   try {
@@ -36,7 +37,7 @@ export function startChoices(
         seed: choiceSeed(req.sampling.seed, i),
         logprobs: req.logprobs ? req.topLogprobs : undefined,
       };
-      streams.push(backend.generate({ id: `${requestId}-${i}`, promptTokenIds, sampling, traceparent }));
+      streams.push(backend.generate({ id: `${requestId}-${i}`, promptTokenIds, sampling, traceparent, ...(images ? { images } : {}) }));
     }
   } catch (e) {
     for (const s of streams) s.abort();

@@ -2,11 +2,20 @@ import { commonRequestProperties } from './schema-common.js';
 
 export const CHAT_ROLES = ['system', 'developer', 'user', 'assistant', 'tool'] as const;
 
-/** Part types are checked after the schema, to tell "not supported yet" (images) from "invalid". */
+/** Part types are checked after the schema, to tell "not supported" (audio, files) from "invalid". */
 const contentPartSchema = {
   type: 'object',
   required: ['type'],
-  properties: { type: { type: 'string' }, text: { type: 'string' } },
+  properties: {
+    type: { type: 'string' },
+    text: { type: 'string' },
+    // `detail` is accepted for compatibility; adaptive resolution decides the size either way.
+    image_url: {
+      type: 'object',
+      required: ['url'],
+      properties: { url: { type: 'string', minLength: 1 }, detail: { type: 'string', enum: ['auto', 'low', 'high'] } },
+    },
+  },
 } as const;
 
 const toolCallSchema = {

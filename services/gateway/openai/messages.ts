@@ -1,5 +1,5 @@
 import { apiError } from '../../common/errors/index.js';
-import { joinTextParts } from './content-parts.js';
+import { normalizeContentParts } from './content-parts.js';
 import { childParam } from './param-path.js';
 import type { ChatRole, NormalizedChatMessage, NormalizedToolCall } from './types.js';
 
@@ -17,7 +17,7 @@ function normalizeMessage(m: SchemaMessage, param: string): NormalizedChatMessag
   const role: ChatRole = m.role === 'developer' ? 'system' : m.role;
   const content = typeof m.content === 'string' || m.content == null
     ? (m.content ?? null)
-    : joinTextParts(m.content, childParam(param, 'content'));
+    : normalizeContentParts(m.content, childParam(param, 'content'), role);
 
   if (m.tool_calls !== undefined && role !== 'assistant') {
     throw apiError('invalid_parameter', `'${param}.tool_calls' is only allowed on assistant messages.`, childParam(param, 'tool_calls'));

@@ -20,13 +20,21 @@ export type NormalizedToolCall = {
  */
 export type NormalizedChatMessage = {
   role: ChatRole;
-  /** Text parts are joined into one string; null only for an assistant turn that only calls tools. */
-  content: string | null;
+  /**
+   * Text parts are joined into one string; a user turn with images keeps its parts (text and
+   * image_url, in order) so the chat template can place each image. Null only for an assistant
+   * turn that only calls tools.
+   */
+  content: string | NormalizedContentPart[] | null;
   name?: string;
   tool_calls?: NormalizedToolCall[];
   tool_call_id?: string;
   reasoning_content?: string;
 };
+
+export type NormalizedContentPart =
+  | { type: 'text'; text: string }
+  | { type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' } };
 
 export type NormalizedTool = {
   type: 'function';

@@ -37,7 +37,11 @@ const ROWS: Row[] = [
   ['content a number', 'chat', chatBody({ messages: [{ role: 'user', content: 5 }] }), 400, 'invalid_parameter', 'messages[0].content'],
   ['user without content', 'chat', chatBody({ messages: [{ role: 'user' }] }), 400, 'missing_parameter', 'messages[0].content'],
   ['system with null content', 'chat', chatBody({ messages: [{ role: 'system', content: null }, USER_HI] }), 400, 'missing_parameter', 'messages[0].content'],
-  ['image part', 'chat', chatBody({ messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this' }, { type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }), 400, 'unsupported_parameter', 'messages[0].content[1]'],
+  ['image part in an assistant message', 'chat', chatBody({ messages: [USER_HI, { role: 'assistant', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }), 400, 'invalid_parameter', 'messages[1].content[0]'],
+  ['image part without image_url', 'chat', chatBody({ messages: [{ role: 'user', content: [{ type: 'image_url' }] }] }), 400, 'missing_parameter', 'messages[0].content[0].image_url'],
+  ['image_url without url', 'chat', chatBody({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] }), 400, 'missing_parameter', 'messages[0].content[0].image_url.url'],
+  ['image_url with an unknown detail', 'chat', chatBody({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x', detail: 'ultra' } }] }] }), 400, 'invalid_parameter', 'messages[0].content[0].image_url.detail'],
+  ['input_image part', 'chat', chatBody({ messages: [{ role: 'user', content: [{ type: 'input_image', file_id: 'x' }] }] }), 400, 'unsupported_parameter', 'messages[0].content[0]'],
   ['audio part', 'chat', chatBody({ messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: '', format: 'wav' } }] }] }), 400, 'unsupported_parameter', 'messages[0].content[0]'],
   ['text part without text', 'chat', chatBody({ messages: [{ role: 'user', content: [{ type: 'text' }] }] }), 400, 'missing_parameter', 'messages[0].content[0].text'],
   ['text part with numeric text', 'chat', chatBody({ messages: [{ role: 'user', content: [{ type: 'text', text: 3 }] }] }), 400, 'invalid_parameter', 'messages[0].content[0].text'],
@@ -190,7 +194,7 @@ describe('bad request bodies', () => {
     expect(caught(() => parse('chat', chatBody({ messages: [{ role: 'wizard', content: 'x' }] }))).message)
       .toContain('"system", "developer", "user", "assistant", "tool"');
     expect(caught(() => parse('chat', chatBody({ model: 'gpt-4o' }))).message).toContain('ernie-4.5-0.3b, ernie-4.5-21b-a3b');
-    expect(caught(() => parse('chat', chatBody({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }))).message)
-      .toMatch(/^Image inputs are not supported yet/);
+    expect(caught(() => parse('chat', chatBody({ messages: [USER_HI, { role: 'system', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }))).message)
+      .toMatch(/^Images are only accepted in user messages/);
   });
 });

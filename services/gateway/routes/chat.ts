@@ -10,6 +10,7 @@ import {
   parseChatCompletionRequest,
 } from '../openai/index.js';
 import type { GatewayContext } from '../server.js';
+import { resolveChatImages, tokenizeWithImages } from '../vision/index.js';
 
 export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): void {
   app.post('/v1/chat/completions', async (request, reply) => {
@@ -17,6 +18,8 @@ export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): vo
     const req = parseChatCompletionRequest(request.body, ctx.limits);
     const { tokenizer, chatTemplate } = ctx.model;
     if (!chatTemplate) throw apiError('unsupported_parameter', 'This model has no chat template; use /v1/completions with a plain prompt.', 'messages');
+    // Images are decoded and checked here, before admission: a bad one is a 400 with nothing queued.
+    const images = await resolveChatImages(req, ctx.model, ctx.media);
     let text: string;
     try {
       text = chatTemplate.render({
@@ -29,7 +32,8 @@ export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): vo
     } catch (e) {
       throw apiError('invalid_parameter', `The chat template could not render these messages: ${(e as Error).message}`, 'messages');
     }
-    const promptIds = tokenizer.encode(text, { addSpecialTokens: false });
+    const withImages = images && tokenizeWithImages(text, images, tokenizer, ctx.model.vision!.imagePlaceholderId);
+    const promptIds = withImages ? withImages.promptIds : tokenizer.encode(text, { addSpecialTokens: false });
     const meta = newChatMeta(req.model);
     const opts = {
       tokenizer,
@@ -39,7 +43,7 @@ export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): vo
       parseTools: (req.tools?.length ?? 0) > 0 && req.toolChoice !== 'none',
       logprobs: req.logprobs,
     };
-    const choices = launchChoices(ctx, request, reply, req, promptIds, meta.id, opts, arrival);
+    const choices = launchChoices(ctx, request, reply, req, promptIds, meta.id, opts, arrival, withImages?.images);
 
     if (!req.stream) {
       const { done, usage } = await collectChoices(choices, promptIds.length);
