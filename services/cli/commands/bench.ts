@@ -7,6 +7,7 @@ import { runServeBench } from '../../../loadtest/generator/serve-command.js';
 import { benchTransfer, ucxPerftestPutBandwidth } from '../../transfer/bench.js';
 import type { TransferBackend } from '../../transfer/types.js';
 import { startUnifiedWorker } from '../../worker/unified-worker.js';
+import { benchTtftPush, type TtftBenchResult } from '../../worker/ttft-bench.js';
 import { CliError } from '../cli-error.js';
 import { ensureGeneratedModel } from '../ensure-model.js';
 import { intOption, parseCommandArgs } from '../parse.js';
@@ -14,12 +15,15 @@ import { intOption, parseCommandArgs } from '../parse.js';
 const HELP = `usage: tandem bench kernels [--json] [--model DIR] [--threads N] [--seconds S] [--prefill N]
        tandem bench gateway [--json] [--model DIR] [--samples N]
        tandem bench transfer [--json] [--backends ucx,tcp,local] [--sizes 65536,1048576,16777216,67108864]
+                             [--model DIR] [--ttft-prompt 512] [--ttft-repeats 5] [--skip-ttft]
        tandem bench serve (--url URL | --compare unified,disagg) [--rate R] [--num-requests N] [--json] [...]
 
 serve: open-loop streaming chat load; TTFT, TPOT, ITL, goodput (see 'tandem bench serve --help').
 
 transfer: put bandwidth between two processes per backend (receiver in a child process, bytes
-verified), side by side with ucx_perftest put bandwidth measured in the same run.
+verified), side by side with ucx_perftest put bandwidth measured in the same run; then TTFT of
+a prefill (0.3B shapes unless --model) alone, with the KV pushed after it, and with the KV pushed
+layer by layer during it, per cross-process backend.
 
 gateway: latency the HTTP + SSE path adds over submitting to the engine directly (paired
 samples, 1- and 64-token requests, p50/p99) and requests/s at concurrency 1, 16 and 64, on the
@@ -94,6 +98,10 @@ async function runTransferBenchCommand(argv: string[]): Promise<number> {
     json: { type: 'boolean' },
     backends: { type: 'string' },
     sizes: { type: 'string' },
+    model: { type: 'string' },
+    'ttft-prompt': { type: 'string' },
+    'ttft-repeats': { type: 'string' },
+    'skip-ttft': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -122,7 +130,21 @@ async function runTransferBenchCommand(argv: string[]): Promise<number> {
     }
     rows.push(row);
   }
-  const result = { bench: 'transfer', rows, target: { ucx_ratio_to_perftest: 0.9 } };
+  const ttft: TtftBenchResult[] = [];
+  if (!values['skip-ttft']) {
+    const dir = values.model ? resolve(values.model) : await ensureGeneratedModel('ernie4_5', '0.3b', 0, log);
+    log(`[bench] ttft: loading ${dir}`);
+    const weights = await loadTextModelWeights(dir);
+    for (const backend of backends) {
+      if (backend === 'local') continue;
+      ttft.push(await benchTtftPush({
+        weights, backend, log,
+        promptTokens: intOption(values['ttft-prompt'], 'ttft-prompt', 512, 16),
+        repeats: intOption(values['ttft-repeats'], 'ttft-repeats', 5, 1),
+      }));
+    }
+  }
+  const result = { bench: 'transfer', rows, ttft, target: { ucx_ratio_to_perftest: 0.9, layerwise_added_ttft: 0.1 } };
   console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
   return 0;
 }
