@@ -1,0 +1,217 @@
+/**
+ * deploy/compose.yaml agrees with the code and with the files around it: every Tandem service
+ * runs a real `tandem` subcommand with flags the CLI accepts, sets only environment variables the
+ * code reads, and its ports line up with its health check, the Prometheus targets and the
+ * addresses other services dial; the collector, Prometheus and Grafana configs point at services
+ * that exist on the ports they listen on.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cliAccepts, flags, listenPorts, valueProblems } from './cli-check.js';
+import { envVarsRead, LIBRARY_ENV } from './code-facts.js';
+import { deployDir, loadCompose, readText, readYaml, root, tandemServices, type ComposeService } from './repo-files.js';
+
+const compose = loadCompose();
+const tandem = tandemServices(compose);
+const svc = (name: string) => compose.services[name]!;
+const longRunning = tandem.filter(([, s]) => s.restart !== 'no');
+const prometheus = readYaml<{ rule_files: string[]; scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }> }>('deploy/prometheus.yml');
+const targets = prometheus.scrape_configs.flatMap((j) => j.static_configs.flatMap((c) => c.targets));
+const otel = readYaml<any>('deploy/otel-collector.yaml');
+const portOf = (endpoint: string) => Number(/:(\d+)$/.exec(endpoint)![1]);
+
+/** The HTTP port a Tandem service serves /metrics and health on, when it has one. */
+function httpPort(s: ComposeService): number | undefined {
+  const p = listenPorts(s.command!);
+  return s.command![0] === 'gateway' ? p.get('port') : p.get('metrics-port');
+}
+
+/** Where each compose service listens, as other services must dial it. */
+function listeners(): Map<string, Set<number>> {
+  const m = new Map<string, Set<number>>([
+    ['nats', new Set([4222])], // nats image default client port (the command sets no -p)
+    ['redis', new Set([6379])],
+    ['otel-collector', new Set(Object.values(otel.receivers.otlp.protocols as Record<string, { endpoint: string }>).map((p) => portOf(p.endpoint)))],
+    ['jaeger', new Set([4317, 16686, 14269])],
+    ['prometheus', new Set([9090])],
+  ]);
+  for (const [name, s] of tandem) m.set(name, new Set(listenPorts(s.command!).values()));
+  return m;
+}
+
+describe('compose: Tandem services', () => {
+  it('has the generator, router, both text pools and the gateway on the Tandem image', () => {
+    expect(tandem.map(([n]) => n).sort()).toEqual(['decode-text', 'gateway', 'model', 'prefill-text', 'router']);
+    for (const [, s] of tandem) {
+      expect(s.build, 'built from deploy/Dockerfile').toMatchObject({ context: '..', dockerfile: 'deploy/Dockerfile' });
+      expect(s.entrypoint, 'the image entrypoint is `tandem`').toBeUndefined();
+    }
+  });
+
+  it.each(tandem)('%s: the command is a tandem subcommand with flags and values the CLI accepts', async (_name, s) => {
+    expect(Array.isArray(s.command)).toBe(true);
+    expect(valueProblems(s.command!)).toEqual([]);
+    await cliAccepts(s.command!);
+  });
+
+  it.each(tandem)('%s: sets only environment variables the code reads', (_name, s) => {
+    const read = envVarsRead();
+    for (const k of Object.keys(s.environment ?? {})) expect(read.has(k) || LIBRARY_ENV.has(k), `${k} is read by no code`).toBe(true);
+  });
+
+  it('long-running services name themselves for tracing and export to the collector', () => {
+    const names = longRunning.map(([, s]) => s.environment?.OTEL_SERVICE_NAME);
+    expect(new Set(names).size).toBe(longRunning.length);
+    for (const n of names) expect(n).toMatch(/^tandem-/);
+    for (const [, s] of longRunning) expect(s.environment?.OTEL_EXPORTER_OTLP_ENDPOINT).toBe(`http://otel-collector:${portOf(otel.receivers.otlp.protocols.http.endpoint)}`);
+  });
+
+  it('every address a Tandem service dials names a compose service on a port it listens on', () => {
+    const listen = listeners();
+    for (const [name, s] of tandem) {
+      for (const [k, v] of Object.entries(s.environment ?? {})) {
+        for (const m of String(v).matchAll(/(?:\/\/|^)([a-z][a-z0-9-]*):(\d+)/g)) {
+          expect(listen.get(m[1]!), `${name} ${k}=${v}: no service ${m[1]}`).toBeDefined();
+          expect([...listen.get(m[1]!)!], `${name} ${k}=${v}`).toContain(Number(m[2]));
+        }
+      }
+    }
+    expect(svc('gateway').environment?.TANDEM_ROUTER_ADDR).toBe(`router:${listenPorts(svc('router').command!).get('port')}`);
+    expect(svc('router').environment?.TANDEM_REDIS_URL).toBe('redis://redis:6379');
+    for (const [, s] of longRunning.filter(([, s]) => s.command![0] !== 'gateway')) expect(s.environment?.TANDEM_NATS_URL).toBe('nats://nats:4222');
+  });
+
+  it('listens where others can reach it: gateway and router on 0.0.0.0, workers on their own hostname', () => {
+    expect(flags(svc('gateway').command!).get('host')).toBe('0.0.0.0');
+    expect(flags(svc('router').command!).get('host')).toBe('0.0.0.0');
+    for (const [name, s] of tandem.filter(([, s]) => s.command![0] === 'worker')) {
+      // A worker advertises --host to the router, so it must be a name others resolve to it.
+      expect(flags(s.command!).get('host')).toBe(name);
+      expect(s.hostname).toBe(name);
+    }
+  });
+
+  it('health checks probe the port each service listens on', () => {
+    for (const [name, s] of longRunning) {
+      const test = s.healthcheck!.test;
+      expect(test.slice(0, 3), name).toEqual(['CMD', 'node', '/app/deploy/healthcheck.mjs']);
+      const [kind, port, path] = test.slice(3);
+      expect([...listenPorts(s.command!).values()], name).toContain(Number(port));
+      if (kind === 'http') expect(Number(port)).toBe(httpPort(s));
+      if (s.command![0] === 'gateway') expect(path).toBe('/ready');
+      if (s.command![0] === 'worker') expect(path).toBe('/health');
+    }
+  });
+
+  it('Prometheus scrapes every Tandem process that serves /metrics, on that port', () => {
+    const scraped = longRunning.filter(([, s]) => httpPort(s) !== undefined);
+    expect(scraped.map(([n]) => n).sort()).toEqual(['decode-text', 'gateway', 'prefill-text']);
+    for (const [name, s] of scraped) expect(targets).toContain(`${name}:${httpPort(s)}`);
+    for (const t of targets) {
+      const host = t.split(':')[0]!;
+      if (host !== '127.0.0.1') expect(compose.services[host], `scrape target ${t}`).toBeDefined();
+    }
+  });
+
+  it('the gateway port is published on the same number', () => {
+    const p = listenPorts(svc('gateway').command!).get('port');
+    expect(svc('gateway').ports).toContain(`${p}:${p}`);
+  });
+
+  it('the model volume holds what the generator writes and the others read', () => {
+    const gen = flags(svc('model').command!).get('out')!;
+    expect(svc('model').volumes).toContain('models:/models');
+    expect(compose.volumes).toHaveProperty('models');
+    for (const [name, s] of longRunning.filter(([, s]) => flags(s.command!).has('model'))) {
+      expect(flags(s.command!).get('model'), name).toBe(gen);
+      expect(s.volumes, name).toContain('models:/models:ro');
+      expect(s.depends_on?.model, name).toEqual({ condition: 'service_completed_successfully' });
+    }
+  });
+});
+
+describe('compose: ordering and network', () => {
+  it('depends_on uses conditions the dependency can meet', () => {
+    for (const [name, s] of Object.entries(compose.services)) {
+      for (const [dep, { condition }] of Object.entries(s.depends_on ?? {})) {
+        const d = compose.services[dep];
+        expect(d, `${name} depends on missing ${dep}`).toBeDefined();
+        if (condition === 'service_healthy') expect(d!.healthcheck, `${name} waits for ${dep} to be healthy`).toBeDefined();
+        else if (condition === 'service_completed_successfully') expect(d!.restart, `${dep} must be one-shot`).toBe('no');
+        else expect(condition).toBe('service_started');
+      }
+    }
+    expect(svc('router').depends_on).toMatchObject({ nats: { condition: 'service_healthy' }, redis: { condition: 'service_healthy' } });
+    expect(svc('gateway').depends_on).toMatchObject({ router: { condition: 'service_healthy' } });
+  });
+
+  it('every service is on the one tandem network', () => {
+    expect(Object.keys(compose.networks ?? {})).toEqual(['tandem']);
+    for (const [name, s] of Object.entries(compose.services)) expect(s.networks, name).toEqual(['tandem']);
+  });
+});
+
+describe('compose: tracing and dashboards wiring', () => {
+  it('the collector receives OTLP and forwards traces to Jaeger over OTLP/gRPC', () => {
+    expect(otel.service.pipelines.traces.receivers).toEqual(['otlp']);
+    const exporters = otel.service.pipelines.traces.exporters as string[];
+    expect(exporters.length).toBeGreaterThan(0);
+    for (const e of exporters) expect(otel.exporters[e].endpoint).toBe('jaeger:4317');
+    expect(svc('jaeger').environment).toMatchObject({ COLLECTOR_OTLP_ENABLED: 'true' });
+    expect(svc('otel-collector').volumes).toContain('./otel-collector.yaml:/etc/otelcol/config.yaml:ro');
+    expect(targets).toContain(`otel-collector:${portOf(otel.service.telemetry.metrics.address)}`);
+  });
+
+  it('Prometheus loads the alert rules from where compose mounts them', () => {
+    const mount = svc('prometheus').volumes!.find((v) => v.startsWith('./prometheus-rules.yml:'))!.split(':')[1]!;
+    const glob = new RegExp(`^${prometheus.rule_files[0]!.replace(/[.]/g, '\\.').replace('*', '[^/]*')}$`);
+    expect(mount).toMatch(glob);
+    expect(svc('prometheus').volumes).toContain('./prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+  });
+
+  it('Grafana gets its datasources and dashboards from the mounted provisioning files', () => {
+    const mounts = new Map(svc('grafana').volumes!.map((v) => v.split(':') as [string, string]));
+    expect(mounts.get('./grafana/provisioning')).toBe('/etc/grafana/provisioning');
+    const ds = readYaml<any>('deploy/grafana/provisioning/datasources/tandem.yaml').datasources as Array<{ uid: string; type: string; url: string }>;
+    expect(ds.find((d) => d.type === 'prometheus')).toMatchObject({ uid: 'prometheus', url: 'http://prometheus:9090' });
+    expect(ds.find((d) => d.type === 'jaeger')).toMatchObject({ url: 'http://jaeger:16686' });
+    const provider = readYaml<any>('deploy/grafana/provisioning/dashboards/tandem.yaml').providers[0];
+    expect(mounts.get('./grafana/dashboards')).toBe(provider.options.path);
+    const home = svc('grafana').environment!.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH!;
+    expect(home.startsWith(provider.options.path + '/')).toBe(true);
+    expect(existsSync(join(deployDir, 'grafana', 'dashboards', home.slice(provider.options.path.length + 1)))).toBe(true);
+  });
+});
+
+describe('Dockerfile and build context', () => {
+  const dockerfile = readText('deploy/Dockerfile');
+  const ignore = readText('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+
+  it('is multi-stage: a full bookworm build stage and a slim runtime with the UCX library', () => {
+    expect(dockerfile).toMatch(/^FROM node:\$\{NODE_VERSION\}-bookworm AS build$/m);
+    expect(dockerfile).toMatch(/^FROM node:\$\{NODE_VERSION\}-bookworm-slim AS runtime$/m);
+    expect(dockerfile).toMatch(/g\+\+ make python3 libucx-dev/);
+    expect(dockerfile).toMatch(/install -y --no-install-recommends libucx0/);
+    expect(dockerfile).toMatch(/npm ci/);
+    expect(dockerfile).toMatch(/npm prune --omit=dev/);
+    expect(dockerfile).toMatch(/ENTRYPOINT \["node", "\/app\/bin\/tandem\.js"\]/);
+  });
+
+  it('copies every folder tsconfig compiles, and nothing it copies is excluded by .dockerignore', () => {
+    const tsconfig = JSON.parse(readText('tsconfig.json')) as { include: string[] };
+    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
+    for (const inc of tsconfig.include) expect(copied, `tsconfig includes ${inc}`).toContain(inc.split('/')[0]);
+    for (const src of copied) {
+      expect(existsSync(join(root, src)), `${src} exists`).toBe(true);
+      const excluded = ignore.filter((p) => !p.startsWith('!') && (src === p || src.startsWith(p + '/'))).length > 0;
+      const reincluded = ignore.includes(`!${src}`);
+      expect(!excluded || reincluded, `${src} is excluded by .dockerignore`).toBe(true);
+    }
+  });
+
+  it('exposes every port the compose Tandem services listen on', () => {
+    const exposed = /^EXPOSE (.+)$/m.exec(dockerfile)![1]!.split(/\s+/).map(Number);
+    for (const [, s] of tandem) for (const p of listenPorts(s.command!).values()) expect(exposed).toContain(p);
+  });
+});

@@ -1,0 +1,195 @@
+/**
+ * deploy/k8s holds consistent manifests: selectors match, Services and probes name ports the
+ * containers declare, Tandem containers run `tandem` subcommands the CLI accepts with only
+ * environment the code reads, ports agree across args, probes, Services and scrape annotations,
+ * and each pool has a Deployment and an HPA on its own metric. (No cluster here: structure and
+ * cross-references are what can be proven.)
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cliAccepts, flags, listenPorts, valueProblems } from './cli-check.js';
+import { envVarsRead, LIBRARY_ENV } from './code-facts.js';
+import { deployDir, loadK8s, readYaml, type K8sObject } from './repo-files.js';
+
+const objects = loadK8s();
+const byKind = (kind: string) => objects.filter((o) => o.kind === kind);
+const named = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name)!;
+const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind));
+const podSpec = (o: K8sObject) => o.spec.template.spec;
+const configMap = named('ConfigMap', 'tandem-config').data!;
+const POOLS = ['gateway', 'router', 'prefill-text', 'decode-text'];
+
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  command?: string[];
+  env?: Array<{ name: string; value?: string; valueFrom?: any }>;
+  envFrom?: Array<{ configMapRef?: { name: string } }>;
+  ports?: Array<{ name: string; containerPort: number }>;
+  livenessProbe?: any;
+  readinessProbe?: any;
+  startupProbe?: any;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  volumeMounts?: Array<{ name: string; mountPath: string }>;
+}
+const containers = (o: K8sObject): Container[] => podSpec(o).containers;
+const tandemContainers = workloads.flatMap((o) => containers(o).filter((c) => c.image.startsWith('tandem:')).map((c) => [o.metadata.name, c, o] as const));
+
+/** Container args with `$(VAR)` expanded to a sample value, as the kubelet would expand them. */
+function expandedArgs(c: Container): string[] {
+  const sample: Record<string, string> = { POD_IP: '10.0.0.7', POD_NAME: 'prefill-text-7d9c-abcde' };
+  return c.args!.map((a) => a.replace(/\$\((\w+)\)/g, (_, v: string) => sample[v] ?? `unexpanded-${v}`));
+}
+
+function portNumber(c: Container, port: string | number): number {
+  if (typeof port === 'number') return port;
+  const p = c.ports?.find((x) => x.name === port);
+  expect(p, `${c.name} declares port ${port}`).toBeDefined();
+  return p!.containerPort;
+}
+
+const probePort = (probe: any) => probe.httpGet?.port ?? probe.tcpSocket?.port;
+
+describe('k8s: files and objects', () => {
+  it('kustomization lists every manifest in deploy/k8s and puts them in the tandem namespace', () => {
+    const k = readYaml<{ namespace: string; resources: string[] }>('deploy/k8s/kustomization.yaml');
+    const files = readdirSync(join(deployDir, 'k8s')).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+    expect([...k.resources].sort()).toEqual(files.sort());
+    expect(k.namespace).toBe('tandem');
+    for (const o of objects) if (o.kind !== 'Namespace') expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe('tandem');
+    expect(named('Namespace', 'tandem')).toBeDefined();
+  });
+
+  it('a Deployment per pool, NATS and Redis StatefulSets, a model PVC and generator Job', () => {
+    expect(byKind('Deployment').map((d) => d.metadata.name).sort()).toEqual([...POOLS].sort());
+    expect(byKind('StatefulSet').map((d) => d.metadata.name).sort()).toEqual(['nats', 'redis']);
+    expect(byKind('Job').map((d) => d.metadata.name)).toEqual(['tandem-gen-model']);
+    expect(byKind('PersistentVolumeClaim').map((d) => d.metadata.name)).toEqual(['tandem-models']);
+  });
+
+  it('workload selectors match their pod template labels', () => {
+    for (const w of workloads.filter((o) => o.kind !== 'Job')) {
+      expect(w.spec.template.metadata.labels, `${w.kind}/${w.metadata.name}`).toMatchObject(w.spec.selector.matchLabels);
+    }
+  });
+
+  it('every Service selects exactly one workload and targets ports its containers declare', () => {
+    for (const s of byKind('Service')) {
+      const matches = workloads.filter((w) => Object.entries(s.spec.selector as Record<string, string>).every(([k, v]) => w.spec.template.metadata.labels?.[k] === v));
+      expect(matches.map((m) => m.metadata.name), `Service ${s.metadata.name}`).toHaveLength(1);
+      const declared = containers(matches[0]!).flatMap((c) => c.ports ?? []);
+      for (const p of s.spec.ports as Array<{ name: string; port: number; targetPort: string | number }>) {
+        expect(declared.some((d) => d.name === p.targetPort || d.containerPort === p.targetPort), `Service ${s.metadata.name} port ${p.name}`).toBe(true);
+      }
+    }
+  });
+
+  it('every container has CPU and memory requests and limits; long-running ones liveness and readiness probes on declared ports', () => {
+    for (const w of workloads) {
+      for (const c of containers(w)) {
+        for (const kind of ['requests', 'limits'] as const) expect(Object.keys(c.resources?.[kind] ?? {}).sort(), `${w.metadata.name}/${c.name} ${kind}`).toEqual(['cpu', 'memory']);
+        if (w.kind === 'Job') continue;
+        for (const probe of [c.livenessProbe, c.readinessProbe]) {
+          expect(probe, `${w.metadata.name}/${c.name} probe`).toBeDefined();
+          if (!probe.exec) portNumber(c, probePort(probe));
+        }
+      }
+    }
+  });
+
+  it('volumes name claims that exist', () => {
+    const claims = new Set(byKind('PersistentVolumeClaim').map((p) => p.metadata.name));
+    for (const w of workloads) for (const v of podSpec(w).volumes ?? []) if (v.persistentVolumeClaim) expect(claims).toContain(v.persistentVolumeClaim.claimName);
+  });
+});
+
+describe('k8s: Tandem containers', () => {
+  it.each(tandemContainers.map(([name, c]) => [name, c] as const))('%s: args are a tandem subcommand with flags and values the CLI accepts', async (_name, c) => {
+    expect(c.command, 'the image entrypoint is `tandem`').toBeUndefined();
+    const argv = expandedArgs(c);
+    expect(argv.join(' ')).not.toMatch(/unexpanded-/);
+    expect(valueProblems(argv)).toEqual([]);
+    await cliAccepts(argv);
+  });
+
+  it.each(tandemContainers.map(([name, c]) => [name, c] as const))('%s: environment is read by the code, $(VAR) args are declared env', (_name, c) => {
+    const read = envVarsRead();
+    const inArgs = new Set((c.args ?? []).flatMap((a) => [...a.matchAll(/\$\((\w+)\)/g)].map((m) => m[1]!)));
+    const envNames = (c.env ?? []).map((e) => e.name);
+    for (const v of inArgs) expect(envNames, `$(${v}) in args`).toContain(v);
+    for (const n of envNames) expect(read.has(n) || LIBRARY_ENV.has(n) || inArgs.has(n), `${n} is read by no code`).toBe(true);
+    for (const ref of c.envFrom ?? []) expect(ref.configMapRef?.name).toBe('tandem-config');
+  });
+
+  it('ConfigMap keys are variables the code reads, pointing at the Services that exist', () => {
+    const read = envVarsRead();
+    for (const k of Object.keys(configMap)) expect(read.has(k) || LIBRARY_ENV.has(k), k).toBe(true);
+    const router = named('Deployment', 'router');
+    const routerPort = listenPorts(containers(router)[0]!.args!).get('port');
+    const svcPort = (name: string) => (named('Service', name).spec.ports as Array<{ port: number; targetPort: string }>)[0]!;
+    expect(configMap.TANDEM_ROUTER_ADDR).toBe(`router:${svcPort('router').port}`);
+    expect(portNumber(containers(router)[0]!, svcPort('router').targetPort)).toBe(routerPort);
+    expect(configMap.TANDEM_NATS_URL).toBe(`nats://nats:${svcPort('nats').port}`);
+    expect(configMap.TANDEM_REDIS_URL).toBe(`redis://redis:${svcPort('redis').port}`);
+  });
+
+  it('listen ports are declared container ports; HTTP probes and scrape annotations use the /metrics port', () => {
+    for (const [name, c, w] of tandemContainers.filter(([, , w]) => w.kind === 'Deployment')) {
+      const argv = expandedArgs(c);
+      const ports = listenPorts(argv);
+      for (const p of ports.values()) expect(c.ports!.map((x) => x.containerPort), `${name} listens on ${p}`).toContain(p);
+      const http = argv[0] === 'gateway' ? ports.get('port') : ports.get('metrics-port');
+      for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe].filter(Boolean)) {
+        if (probe.httpGet) {
+          expect(portNumber(c, probe.httpGet.port), name).toBe(http);
+          expect(['/health', '/ready']).toContain(probe.httpGet.path);
+        } else {
+          expect([...ports.values()]).toContain(portNumber(c, probe.tcpSocket.port));
+        }
+      }
+      const ann = w.spec.template.metadata.annotations;
+      if (http !== undefined) expect(ann, `${name} is scraped`).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(http), 'prometheus.io/path': '/metrics' });
+    }
+  });
+
+  it('workers advertise their pod IP and name; gateway and router listen on all interfaces', () => {
+    for (const role of ['prefill-text', 'decode-text']) {
+      const c = containers(named('Deployment', role))[0]!;
+      const f = flags(c.args!);
+      expect(f.get('role')).toBe(role);
+      expect(f.get('host')).toBe('$(POD_IP)');
+      expect(f.get('id')).toBe('$(POD_NAME)');
+      expect(c.env!.find((e) => e.name === 'POD_IP')!.valueFrom).toEqual({ fieldRef: { fieldPath: 'status.podIP' } });
+      expect(c.env!.find((e) => e.name === 'POD_NAME')!.valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+    }
+    for (const d of ['gateway', 'router']) expect(flags(containers(named('Deployment', d))[0]!.args!).get('host')).toBe('0.0.0.0');
+  });
+
+  it('the Job writes the checkpoint the pods read, and pods wait for its config.json (written last)', () => {
+    const out = flags(containers(named('Job', 'tandem-gen-model'))[0]!.args!).get('out')!;
+    for (const d of ['gateway', 'prefill-text', 'decode-text']) {
+      const w = named('Deployment', d);
+      expect(flags(containers(w)[0]!.args!).get('model'), d).toBe(out);
+      const wait = podSpec(w).initContainers.find((c: Container) => c.name === 'wait-for-model');
+      expect(wait.command.join(' '), d).toContain(`${out}/config.json`);
+    }
+  });
+
+  it('each pool but the router has an HPA on its own metric, targeting its Deployment', () => {
+    const hpas = byKind('HorizontalPodAutoscaler');
+    expect(hpas.map((h) => h.spec.scaleTargetRef.name).sort()).toEqual(['decode-text', 'gateway', 'prefill-text']);
+    const metricOf = new Map<string, string>();
+    for (const h of hpas) {
+      expect(h.spec.scaleTargetRef).toMatchObject({ apiVersion: 'apps/v1', kind: 'Deployment' });
+      expect(named('Deployment', h.spec.scaleTargetRef.name)).toBeDefined();
+      expect(h.spec.minReplicas).toBeGreaterThanOrEqual(1);
+      expect(h.spec.maxReplicas).toBeGreaterThan(h.spec.minReplicas);
+      const pods = (h.spec.metrics as Array<{ type: string; pods?: { metric: { name: string } } }>).find((m) => m.type === 'Pods')!;
+      metricOf.set(h.spec.scaleTargetRef.name, pods.pods!.metric.name);
+    }
+    expect(new Set(metricOf.values()).size).toBe(3);
+    expect(metricOf.get('decode-text')).toBe('tandem_worker_kv_cache_usage_perc');
+  });
+});
