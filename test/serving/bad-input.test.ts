@@ -62,7 +62,7 @@ const CASES: Case[] = [
   { name: 'stream of the wrong type', body: chat({ stream: 'yes' }), status: 400, code: 'invalid_parameter', param: 'stream' },
   { name: 'too many stop strings', body: chat({ stop: ['a', 'b', 'c', 'd', 'e'] }), status: 400, code: 'invalid_parameter', param: 'stop' },
   { name: 'top_logprobs without logprobs', body: chat({ top_logprobs: 3 }), status: 400, code: 'invalid_parameter', param: 'top_logprobs' },
-  { name: 'image content part', body: chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] }), status: 400, code: 'unsupported_parameter' },
+  { name: 'image content part that is no image', body: chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] }), status: 400, code: 'invalid_image', param: 'messages[0].content[0].image_url.url' },
   { name: 'several completion prompts', path: '/v1/completions', body: completion({ prompt: ['a', 'b'] }), status: 400, code: 'unsupported_parameter', param: 'prompt' },
   { name: 'completion token id outside the vocabulary', path: '/v1/completions', body: completion({ prompt: [1, 2, 999999] }), status: 400, code: 'invalid_parameter', param: 'prompt' },
   { name: 'completion prompt of the wrong type', path: '/v1/completions', body: completion({ prompt: { text: 'hi' } }), status: 400, code: 'invalid_parameter', param: 'prompt' },

@@ -147,10 +147,13 @@ describe('gateway with images', () => {
     expect('images' in r.seen[0]!).toBe(false);
   });
 
-  it('refuses images for a text-only model before decoding them, and queues nothing', async () => {
-    const r = await post(false, [userTurn(text('look'), image('data:image/png;base64,AAAA'))]);
+  it('refuses images for a text-only model (bad images with their own error first), and queues nothing', async () => {
+    const good = dataUrl(await solidImage(50, 50, [1, 2, 3]));
+    const r = await post(false, [userTurn(text('look'), image(good))]);
     expect([r.status, r.body.error?.code, r.body.error?.param]).toEqual([400, 'model_does_not_support_images', 'messages[0].content[1]']);
-    expect(r.seen).toHaveLength(0);
+    const bad = await post(false, [userTurn(text('look'), image('data:image/png;base64,AAAA'))]);
+    expect([bad.status, bad.body.error?.code]).toEqual([400, 'invalid_image']);
+    expect([...r.seen, ...bad.seen]).toHaveLength(0);
   });
 
   it('refuses bad images with the field path, and queues nothing', async () => {
