@@ -3,14 +3,16 @@ import { generateCheckpoint } from '../../engine/gen/gen-model.js';
 import { GEN_SIZES, type GenSize } from '../../engine/gen/presets.js';
 import { progressForLargeWrites } from '../progress.js';
 import type { TextFamily } from '../../engine/model-types.js';
+import type { VlFamily } from '../../engine/vl-model-types.js';
 import { CliError } from '../cli-error.js';
 import { intOption, parseCommandArgs } from '../parse.js';
 
-const HELP = `usage: tandem gen-model --family ernie4_5|ernie4_5_moe --size tiny|0.3b|moe-small --out DIR [--seed N]
+const HELP = `usage: tandem gen-model --family ernie4_5|ernie4_5_moe|ernie4_5_vl_moe --size tiny|0.3b|moe-small|small --out DIR [--seed N]
 
 Writes a checkpoint with seeded random weights in the exact Hugging Face layout (config.json,
 safetensors shards + index, tokenizer.model, tokenizer.json, tokenizer_config.json).
-Sizes: ernie4_5: tiny, 0.3b (the real ERNIE-4.5-0.3B shapes); ernie4_5_moe: tiny, moe-small (64 experts, top-6).`;
+Sizes: ernie4_5: tiny, 0.3b (the real ERNIE-4.5-0.3B shapes); ernie4_5_moe: tiny, moe-small (64 experts, top-6);
+ernie4_5_vl_moe: tiny, small (ViT + resampler + 64 text and 64 vision experts, top-6).`;
 
 export async function runGenModel(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -24,7 +26,7 @@ export async function runGenModel(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const family = values.family as TextFamily | undefined;
+  const family = values.family as TextFamily | VlFamily | undefined;
   if (!family || !(family in GEN_SIZES)) throw new CliError(`--family must be one of ${Object.keys(GEN_SIZES).join(', ')}\n\n${HELP}`);
   const size = values.size as GenSize | undefined;
   if (!size || !GEN_SIZES[family].includes(size)) throw new CliError(`--size for ${family} must be one of ${GEN_SIZES[family].join(', ')}`);

@@ -7,6 +7,7 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TextFamily, TextModelConfig } from '../model-types.js';
+import type { VlFamily } from '../vl-model-types.js';
 import { parseTextModelConfig } from '../weights/config.js';
 import { CheckpointError } from '../weights/errors.js';
 import { countParameters, textTensorSpecs, type TensorSpec } from '../weights/layout.js';
@@ -15,7 +16,7 @@ import { DEFAULT_MAX_SHARD_BYTES, genGenerationConfig, genModelConfig, type GenS
 import { bf16Normal, f32Normal } from './random.js';
 
 export interface GenerateCheckpointOptions {
-  family: TextFamily;
+  family: TextFamily | VlFamily;
   size: GenSize;
   outDir: string;
   /** Non-negative integer; default 0. */
@@ -30,6 +31,7 @@ export interface GenerateCheckpointOptions {
 
 export interface GeneratedCheckpoint {
   outDir: string;
+  /** For ernie4_5_vl_moe: the decoder's config (the whole VL config is in hfConfig). */
   config: TextModelConfig;
   /** The config.json written. */
   hfConfig: Record<string, unknown>;
@@ -77,11 +79,20 @@ async function writeJson(path: string, value: unknown): Promise<void> {
 }
 
 export async function generateCheckpoint(opts: GenerateCheckpointOptions): Promise<GeneratedCheckpoint> {
+  if (opts.family === 'ernie4_5_vl_moe') {
+    const { generateVlCheckpoint } = await import('./gen-vl-model.js');
+    if (opts.size !== 'tiny' && opts.size !== 'small') {
+      throw new CheckpointError('bad_argument', `no generated size '${opts.size}' for family 'ernie4_5_vl_moe' (available — tiny, small)`);
+    }
+    const r = await generateVlCheckpoint({ ...opts, size: opts.size });
+    return { ...r, config: r.config.text };
+  }
+  const family: TextFamily = opts.family;
   const seed = opts.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) {
     throw new CheckpointError('bad_argument', `seed must be a non-negative integer, got ${seed}`);
   }
-  const hfConfig: Record<string, unknown> = { ...genModelConfig(opts.family, opts.size), tandem_generated: { family: opts.family, size: opts.size, seed } };
+  const hfConfig: Record<string, unknown> = { ...genModelConfig(family, opts.size), tandem_generated: { family, size: opts.size, seed } };
   const config = parseTextModelConfig(hfConfig);
   await mkdir(opts.outDir, { recursive: true });
   // Until the new config.json lands, the directory must not look like a complete checkpoint.

@@ -4,13 +4,15 @@
  * 2 shared experts, MoE from layer 1) at a width that runs on a small CPU.
  */
 import type { TextFamily } from '../model-types.js';
+import type { VlFamily } from '../vl-model-types.js';
 import { CheckpointError } from '../weights/errors.js';
 
-export type GenSize = 'tiny' | '0.3b' | 'moe-small';
+export type GenSize = 'tiny' | '0.3b' | 'moe-small' | 'small';
 
-export const GEN_SIZES: Readonly<Record<TextFamily, readonly GenSize[]>> = {
+export const GEN_SIZES: Readonly<Record<TextFamily | VlFamily, readonly GenSize[]>> = {
   ernie4_5: ['tiny', '0.3b'],
   ernie4_5_moe: ['tiny', 'moe-small'],
+  ernie4_5_vl_moe: ['tiny', 'small'], // configs in vl-presets.ts
 };
 
 /** Default shard limit per size (tensor-data bytes per file); 0.3b and moe-small give 2 shards. */
@@ -18,6 +20,7 @@ export const DEFAULT_MAX_SHARD_BYTES: Readonly<Record<GenSize, number>> = {
   tiny: Infinity,
   '0.3b': 400_000_000,
   'moe-small': 400_000_000,
+  small: 400_000_000,
 };
 
 interface Dims {

@@ -112,7 +112,7 @@ export function readTextModelWeights(ckpt: Checkpoint, config: TextModelConfig =
 const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
-function checkPresenceAndShapes(ckpt: Checkpoint, specs: TensorSpec[]): void {
+export function checkPresenceAndShapes(ckpt: Checkpoint, specs: TensorSpec[]): void {
   const missing: string[] = [];
   const wrong: string[] = [];
   const badType: string[] = [];
@@ -170,7 +170,7 @@ function f32(bytes: Uint8Array): Float32Array {
   return out;
 }
 
-function toBf16Matrix(t: TensorBytes, s: TensorSpec): Bf16Matrix {
+export function toBf16Matrix(t: TensorBytes, s: TensorSpec): Bf16Matrix {
   const [rows, cols] = s.shape as [number, number];
   let data: Uint16Array;
   switch (t.dtype) {
@@ -190,7 +190,7 @@ function toBf16Matrix(t: TensorBytes, s: TensorSpec): Bf16Matrix {
 }
 
 /** Always a fresh array, so small vectors never pin a whole shard in memory. */
-function toF32Vector(t: TensorBytes, s: TensorSpec): Float32Array {
+export function toF32Vector(t: TensorBytes, s: TensorSpec): Float32Array {
   switch (t.dtype) {
     case 'BF16':
       return bf16ArrayToF32(u16(t.bytes));
