@@ -1,7 +1,13 @@
 /**
- * `--compare` starts each cluster the way a user would — `tandem up --mode M` as a child process
- * — so the benchmark measures exactly what ships, and a crash in one mode cannot take the load
- * generator down with it.
+ * `--compare` starts each cluster the way a user would — `tandem up` as a child process — so the
+ * benchmark measures exactly what ships, and a crash in one mode cannot take the load generator
+ * down with it. Modes:
+ *   unified  `tandem up --mode unified`: one worker does every stage
+ *   disagg   `tandem up --mode disagg`: prefill-text and decode-text workers in ONE process; they
+ *            share that process's kernel thread pool (its regions run one at a time)
+ *   cluster  `tandem up --cluster` with one prefill-text and one decode-text worker PROCESS
+ *            (needs NATS and Redis), each with half the threads: disaggregation with the cores
+ *            actually split between the stages
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -21,7 +27,7 @@ export interface LocalClusterOptions {
   mode: string;
   /** extra `tandem up` flags (model, max-num-seqs, ...) */
   upArgs: string[];
-  /** kernel threads of the cluster process (TANDEM_THREADS); undefined = its default */
+  /** total kernel threads of the mode (TANDEM_THREADS, split between worker processes); undefined = defaults */
   threads?: number;
   timeoutMs?: number;
 }
@@ -38,9 +44,23 @@ export function tandemBin(): string {
   }
 }
 
+export const COMPARE_MODES = ['unified', 'disagg', 'cluster'] as const;
+
+/** `tandem up` arguments and kernel threads per process for a mode, same total threads for all. */
+export function upCommand(mode: string, threads: number | undefined, upArgs: string[]): { args: string[]; threadsPerProcess?: number } {
+  if (mode === 'cluster') {
+    // A name of our own, so a benchmark cluster never joins another one's registry on a shared NATS.
+    const name = `bench-${process.pid}-${Date.now().toString(36)}`;
+    return { args: ['up', '--cluster', '--prefill-text', '1', '--decode-text', '1', '--cluster-name', name, '--port', '0', ...upArgs], threadsPerProcess: threads ? Math.max(1, Math.floor(threads / 2)) : undefined };
+  }
+  if (mode !== 'unified' && mode !== 'disagg') throw new Error(`unknown mode '${mode}' (${COMPARE_MODES.join(', ')})`);
+  return { args: ['up', '--mode', mode, '--port', '0', ...upArgs], threadsPerProcess: threads };
+}
+
 export function startLocalCluster(o: LocalClusterOptions): Promise<LocalCluster> {
-  const env = { ...process.env, ...(o.threads ? { TANDEM_THREADS: String(o.threads) } : {}) };
-  const proc = spawn(process.execPath, [tandemBin(), 'up', '--mode', o.mode, '--port', '0', ...o.upArgs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { args, threadsPerProcess } = upCommand(o.mode, o.threads, o.upArgs);
+  const env = { ...process.env, ...(threadsPerProcess ? { TANDEM_THREADS: String(threadsPerProcess) } : {}) };
+  const proc = spawn(process.execPath, [tandemBin(), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
@@ -54,15 +74,15 @@ export function startLocalCluster(o: LocalClusterOptions): Promise<LocalCluster>
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stop();
-      reject(new Error(`tandem up --mode ${o.mode} did not start within ${o.timeoutMs ?? 300_000} ms:\n${out}`));
+      reject(new Error(`tandem up (${o.mode}) did not start within ${o.timeoutMs ?? 300_000} ms:\n${out}`));
     }, o.timeoutMs ?? 300_000);
     const onExit = (code: number | null) => {
       clearTimeout(timer);
-      reject(new Error(`tandem up --mode ${o.mode} exited with ${code}:\n${out}`));
+      reject(new Error(`tandem up (${o.mode}) exited with ${code}:\n${out}`));
     };
     proc.once('exit', onExit);
     proc.stdout!.on('data', () => {
-      // The ready banner: "Tandem is serving NAME at URL/v1 ..." then the curl line.
+      // The ready banner: "Tandem [cluster] is serving NAME at URL/v1 ..." then the curl line.
       const m = /serving (\S+) at (http:\/\/\S+\/v1)/.exec(out);
       if (!m || !/curl [^\n]*\n/.test(out)) return;
       clearTimeout(timer);

@@ -2,6 +2,7 @@
 import { CliError } from '../../services/cli/cli-error.js';
 import { intOption, parseCommandArgs } from '../../services/cli/parse.js';
 import { parseLengthSpec, type LengthDist } from './lengths.js';
+import { COMPARE_MODES } from './local-cluster.js';
 import type { Slo } from './metrics.js';
 
 export const SERVE_HELP = `usage: tandem bench serve (--url URL | --compare unified,disagg) [options]
@@ -12,15 +13,21 @@ Open-loop load against the OpenAI chat API with streaming; measures at the clien
 
 target (one of):
   --url URL                 an existing gateway, e.g. http://127.0.0.1:8000/v1
-  --compare MODES           start \`tandem up --mode M\` per mode (e.g. unified,disagg), run the
-                            same seeded requests against each, print them side by side
+  --compare MODES           start a local Tandem per mode, run the same seeded requests against
+                            each, print them side by side. Modes: unified (tandem up --mode
+                            unified), disagg (tandem up --mode disagg: prefill and decode workers
+                            in one process, one shared kernel thread pool), cluster (tandem up
+                            --cluster: one prefill and one decode worker process with half the
+                            threads each; needs NATS and Redis, see tandem up --help)
   --served-model NAME       model name to request (default: the first of GET /v1/models)
   --api-key KEY
 
 cluster (--compare):
   --model DIR               checkpoint for tandem up (default: the generated tiny one)
-  --threads N               kernel threads of each cluster process (the same for every mode)
-  --max-num-seqs N, --max-batch-tokens N, --num-kv-blocks N, --max-model-len N   passed to tandem up
+  --threads N               kernel threads per mode (TANDEM_THREADS; split in half between the
+                            two worker processes of cluster), so every mode gets the same cores
+  --max-num-seqs N, --max-batch-tokens N, --num-kv-blocks N, --max-model-len N
+                            passed to tandem up
 
 workload:
   --num-requests N          default 100
@@ -123,7 +130,7 @@ export function parseServeArgs(argv: string[]): ServePlan {
   const { values: v } = parseCommandArgs(argv, OPTIONS);
   const compare = v.compare?.split(',').map((m) => m.trim()).filter(Boolean);
   if (!v.help && !v.url === !compare) throw new CliError('give exactly one of --url URL or --compare unified,disagg');
-  for (const m of compare ?? []) if (m !== 'unified' && m !== 'disagg') throw new CliError(`--compare modes are unified and disagg, got '${m}'`);
+  for (const m of compare ?? []) if (!(COMPARE_MODES as readonly string[]).includes(m)) throw new CliError(`--compare modes are ${COMPARE_MODES.join(', ')}, got '${m}'`);
   const upArgs: string[] = [];
   for (const flag of ['max-num-seqs', 'max-batch-tokens', 'num-kv-blocks', 'max-model-len'] as const) {
     if (v[flag] !== undefined) upArgs.push(`--${flag}`, String(intOption(v[flag], flag, 0, 1)));

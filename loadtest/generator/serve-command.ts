@@ -11,7 +11,7 @@ import { loadTokenizer } from '../../services/text/load-tokenizer.js';
 import { arrivalOffsets } from './arrivals.js';
 import { jsonlDataset, syntheticDataset, type DatasetItem } from './dataset.js';
 import { renderHtmlReport, type ReportRun } from './html-report.js';
-import { startLocalCluster } from './local-cluster.js';
+import { startLocalCluster, upCommand } from './local-cluster.js';
 import { summarize } from './metrics.js';
 import { parseServeArgs, SERVE_HELP, type ServePlan } from './options.js';
 import { comparison, requestsJson, summaryJson } from './result-json.js';
@@ -68,7 +68,8 @@ export async function runServeBench(argv: string[]): Promise<number> {
     runs.push(await runAgainst('gateway', p.url, p.servedModel ?? (await servedModelName(p.url, p.apiKey)), p, items, offsets));
   } else {
     for (const mode of p.compare!) {
-      log(`[bench] starting tandem up --mode ${mode}${p.threads ? ` (TANDEM_THREADS=${p.threads})` : ''}`);
+      const { args, threadsPerProcess } = upCommand(mode, p.threads, []);
+      log(`[bench] starting ${mode}: tandem ${args.join(' ')}${threadsPerProcess ? ` (TANDEM_THREADS=${threadsPerProcess} per process)` : ''}`);
       const cluster = await startLocalCluster({ mode, threads: p.threads, upArgs: [...(modelDir ? ['--model', resolve(modelDir)] : []), ...p.upArgs] });
       try {
         runs.push(await runAgainst(mode, cluster.baseURL, p.servedModel ?? cluster.model, p, items, offsets));
@@ -79,7 +80,7 @@ export async function runServeBench(argv: string[]): Promise<number> {
   }
 
   const config = {
-    target: p.url ?? `tandem up --mode ${p.compare!.join('|')}`,
+    target: p.url ?? `local tandem up per mode: ${p.compare!.join(', ')}`,
     model: modelDir ?? null,
     threads: p.threads ?? null,
     up_args: p.upArgs,

@@ -106,6 +106,6 @@ describe('tandem bench serve', () => {
     expect(['unified', 'disagg', 'tie']).toContain(out.better.tpot_p99);
     expect(r.stderr).toMatch(/figure\s+unified\s+disagg/);
     expect(r.stderr).toMatch(/completed \/ failed\s+8 \/ 0\s+8 \/ 0/);
-    expect(r.stderr).toMatch(/starting tandem up --mode disagg \(TANDEM_THREADS=1\)/);
+    expect(r.stderr).toMatch(/starting disagg: tandem up --mode disagg --port 0 \(TANDEM_THREADS=1 per process\)/);
   });
 });
