@@ -73,9 +73,10 @@ export async function decodeAndResize(bytes: Uint8Array, o: MediaOptions, param?
       .removeAlpha()
       .toColourspace('srgb')
       .resize(size.width, size.height, { fit: 'fill', kernel: 'cubic' })
-      .raw()
+      // 8 bits per sample whatever the source depth (16-bit PNGs exist).
+      .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || info.width !== size.width || info.height !== size.height) {
+    if (info.channels !== 3 || info.width !== size.width || info.height !== size.height || data.length !== size.width * size.height * 3) {
       throw new Error(`unexpected decode result ${info.width}x${info.height}x${info.channels}`);
     }
     return { format: sniffed.format, sourceWidth: width, sourceHeight: height, width: size.width, height: size.height, rgb: new Uint8Array(data.buffer, data.byteOffset, data.length) };

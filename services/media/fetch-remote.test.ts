@@ -27,6 +27,7 @@ beforeAll(async () => {
       return res.end();
     }
     if (url === '/slow') return; // never answers
+    if (url === '/stall') return void res.writeHead(200, { 'content-length': '1000' }).write(Buffer.alloc(10)); // body never ends
     res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -90,9 +91,10 @@ describe('remote image URLs', () => {
     expect(await code(fetchRemoteImage('gopher://127.0.0.1/', opts({ allowedHosts: ['127.0.0.1'] })))).toMatch(/^image_url_not_allowed/);
   });
 
-  it('time out', async () => {
+  it('time out, waiting for headers or in the middle of the body', async () => {
     const t0 = performance.now();
     expect(await code(fetchRemoteImage(at('/slow'), opts({ allowedHosts: ['127.0.0.1'], timeoutMs: 300 })))).toMatch(/^image_fetch_failed: .*within 300 ms/);
+    expect(await code(fetchRemoteImage(at('/stall'), opts({ allowedHosts: ['127.0.0.1'], timeoutMs: 300 })))).toMatch(/^image_fetch_failed: .*within 300 ms/);
     expect(performance.now() - t0).toBeLessThan(3000);
   });
 

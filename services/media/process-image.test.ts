@@ -70,6 +70,15 @@ describe('processImageBytes', () => {
     expect(g.pixels[56 * 56]).toBeCloseTo((77 / 255 - 0.4578275) / 0.26130258, 2);
   });
 
+  it('reads 16-bit PNGs and CMYK JPEGs as 8-bit sRGB', async () => {
+    const colour = { width: 60, height: 60, channels: 3 as const, background: { r: 255, g: 0, b: 128 } };
+    const deep = await processImageBytes(await sharp({ create: colour }).toColourspace('rgb16').png().toBuffer(), O);
+    expect(deep.pixels[0]).toBeCloseTo((1 - 0.48145466) / 0.26862954, 4);
+    expect(deep.pixels.length).toBe(3 * 56 * 56);
+    const cmyk = await processImageBytes(await sharp({ create: colour }).toColourspace('cmyk').jpeg().toBuffer(), O);
+    expect(cmyk.pixels.length).toBe(3 * 56 * 56);
+  });
+
   it('mm_hash is stable and sensitive to one pixel and to size', async () => {
     const a = await gradientImage(100, 80);
     const h1 = (await processImageBytes(a, O)).mmHash;
