@@ -1,0 +1,144 @@
+/**
+ * The compose topology, run for real without containers: the Tandem services of
+ * deploy/compose.yaml started as local processes with their own commands and environment
+ * (native-compose.ts rewrites only hosts, ports and volumes) against the local NATS and Redis,
+ * in a cluster of their own (unique TANDEM_CLUSTER, so other clusters on the same NATS neither
+ * see these workers nor lend theirs). One chat completion through the gateway with the official
+ * `openai` client must come back, disaggregated across the two worker pools.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stopAll, type ClusterProcess } from '../../services/cli/cluster.js';
+import { metricValue } from '../fixtures/cluster.js';
+import { flags } from './cli-check.js';
+import { metricNamesIn } from './code-facts.js';
+import { adapterRules, dashboardQueries, ruleQueries } from './dashboards-and-rules.js';
+import { planNative, startNative, type NativeService } from './native-compose.js';
+import { loadCompose, root } from './repo-files.js';
+
+const NATS = process.env.TANDEM_NATS_URL ?? 'nats://127.0.0.1:4222';
+const REDIS = process.env.TANDEM_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const compose = loadCompose();
+
+let volumesDir: string;
+let otlp: Server;
+let services: NativeService[];
+let ports: Map<string, number>;
+const running: Array<ClusterProcess & { output: () => string }> = [];
+const proc = (name: string) => running.find((p) => p.role === name)!;
+
+/** Fails (never skips) with a clear message when NATS or Redis is not where the test expects. */
+async function reachable(url: string): Promise<void> {
+  const u = new URL(url);
+  await new Promise<void>((resolve, reject) => {
+    const s = connect({ host: u.hostname, port: Number(u.port) }, () => {
+      s.end();
+      resolve();
+    });
+    s.on('error', (e) => reject(new Error(`${url} is not reachable (${e.message}): the compose test needs NATS with JetStream and Redis running (.ci/run starts them)`)));
+  });
+}
+
+beforeAll(async () => {
+  await Promise.all([reachable(NATS), reachable(REDIS)]);
+  // Stands in for the OTel collector: accepts OTLP/HTTP posts so exporters have somewhere to send.
+  otlp = createServer((req, res) => void req.resume().on('end', () => res.end('{}')));
+  await new Promise<void>((r) => otlp.listen(0, '127.0.0.1', r));
+  volumesDir = mkdtempSync(join(tmpdir(), 'tandem-compose-'));
+  ({ services, ports } = await planNative(compose, {
+    external: {
+      'nats:4222': NATS,
+      'redis:6379': REDIS,
+      'otel-collector:4318': `http://127.0.0.1:${(otlp.address() as { port: number }).port}`,
+    },
+    volumesDir,
+    env: { TANDEM_CLUSTER: `deploy-test-${randomUUID().slice(0, 8)}` },
+  }));
+  // Compose order: each wave after the services it depends on (generator and router, workers, gateway).
+  for (let wave = 0; wave <= Math.max(...services.map((s) => s.wave)); wave++) {
+    const members = services.filter((s) => s.wave === wave);
+    const started = await Promise.allSettled(members.map((s) => startNative(s)));
+    // Keep what started (one-shot ones have already exited) so afterAll stops it even if a sibling failed.
+    started.forEach((r, i) => r.status === 'fulfilled' && !members[i]!.oneShot && running.push(r.value));
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+}, 60_000);
+
+afterAll(async () => {
+  await stopAll(running);
+  await new Promise((r) => otlp?.close(r));
+  if (volumesDir) rmSync(volumesDir, { recursive: true, force: true });
+});
+
+// Longer than the router's 32-token local-prefill threshold, so the request is disaggregated.
+const prompt = Array.from({ length: 48 }, (_, i) => `word${(i * 7) % 23}`).join(' ');
+
+describe('compose topology, run natively against the local NATS and Redis', () => {
+  it('started every long-running Tandem service of compose.yaml after the one-shot generator', () => {
+    expect(services.map((s) => s.name).sort()).toEqual(['decode-text', 'gateway', 'model', 'prefill-text', 'router']);
+    expect(running.map((p) => p.role).sort()).toEqual(['decode-text', 'gateway', 'prefill-text', 'router']);
+    // Same model directory for all, under the directory standing in for the `models` volume.
+    const model = flags(services.find((s) => s.name === 'model')!.argv).get('out');
+    expect(model?.startsWith(volumesDir)).toBe(true);
+    for (const name of ['gateway', 'prefill-text', 'decode-text']) expect(flags(services.find((s) => s.name === name)!.argv).get('model')).toBe(model);
+  });
+
+  it('answers a chat completion through the gateway (official openai client), prefilled and decoded on different workers', async () => {
+    const served = flags(compose.services.gateway!.command!).get('served-model-name')!;
+    const client = new OpenAI({ baseURL: String(proc('gateway').ready.url), apiKey: 'unused', maxRetries: 8 });
+    const r = await client.chat.completions.create({ model: served, messages: [{ role: 'user', content: prompt }], max_tokens: 8, temperature: 0, ignore_eos: true } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    expect(r.model).toBe(served);
+    expect(r.choices[0]!.message.content?.length).toBeGreaterThan(0);
+    expect(r.usage!.completion_tokens).toBe(8);
+    // The KV went from the prefill-text worker to the decode-text worker over the transfer engine.
+    const text = await (await fetch(String(proc('prefill-text').ready.metrics))).text();
+    expect(metricValue(text, 'tandem_kv_transfer_bytes_total')).toBeGreaterThan(0);
+  });
+
+  it('the /metrics the processes serve carry every metric the dashboards, alerts and HPAs query, with the labels they select on', async () => {
+    const scrapes = await Promise.all([
+      fetch(`${String(proc('gateway').ready.url).replace(/\/v1$/, '')}/metrics`).then((r) => r.text()),
+      fetch(String(proc('prefill-text').ready.metrics)).then((r) => r.text()),
+      fetch(String(proc('decode-text').ready.metrics)).then((r) => r.text()),
+    ]);
+    const exposition = scrapes.join('\n');
+    const typed = new Set([...exposition.matchAll(/^# TYPE (\S+) (\w+)/gm)].map((m) => m[1]!));
+    const queries = [...dashboardQueries(), ...ruleQueries(), ...adapterRules().map((r) => ({ where: 'prometheus adapter', expr: r.seriesQuery }))];
+    for (const q of queries) {
+      for (const name of metricNamesIn(q.expr)) {
+        const base = name.replace(/_(bucket|sum|count)$/, '');
+        expect(typed.has(name) || typed.has(base), `${q.where}: ${name} is in no live /metrics`).toBe(true);
+      }
+      // Label matchers on Tandem metrics (e.g. role="$pool") must name labels the series carry.
+      for (const m of q.expr.matchAll(/\b(tandem_[a-z0-9_]+)\{([^}]*)\}/g)) {
+        for (const label of [...m[2]!.matchAll(/([a-z_]+)\s*(?:=~|!=|!~|=)/g)].map((x) => x[1]!)) {
+          if (['namespace', 'pod', 'pool', 'job', 'instance'].includes(label)) continue; // added by Prometheus
+          expect(exposition, `${q.where}: ${m[1]} has no label ${label}`).toMatch(new RegExp(`^${m[1]}\\{[^}]*\\b${label}="`, 'm'));
+        }
+      }
+    }
+  });
+
+  it('the compose health checks pass against the running services (and fail on a closed port)', () => {
+    const check = (args: string[]) => spawnSync(process.execPath, [join(root, 'deploy', 'healthcheck.mjs'), ...args], { env: { ...process.env, HEALTHCHECK_HOST: '127.0.0.1' }, encoding: 'utf8' });
+    for (const p of running) {
+      const [kind, port, path] = compose.services[p.role]!.healthcheck!.test.slice(3);
+      const r = check([kind!, String(ports.get(`${p.role}:${port}`)), ...(path ? [path] : [])]);
+      expect(r.status, `${p.role}: ${r.stderr}`).toBe(0);
+    }
+    expect(check(['tcp', '1']).status).toBe(1);
+  });
+
+  it('stops cleanly: every service exits 0 on SIGINT', async () => {
+    await stopAll(running);
+    for (const p of running) expect({ role: p.role, code: p.proc.exitCode, signal: p.proc.signalCode }).toEqual({ role: p.role, code: 0, signal: null });
+  });
+});
