@@ -236,7 +236,8 @@ Napi::Value FullAttention(const Napi::CallbackInfo& info) {
     if (seg.data[i] <= seg.data[i - 1] || seg.data[0] != 0) TANDEM_THROW(info.Env(), "segments must start at 0 and ascend");
   if (int64_t(heads) * hd > ld) TANDEM_THROW(info.Env(), "heads * headDim exceeds ld");
   const int64_t rows = seg.data[seg.length - 1];
-  ARR(q, float, 0, "q", rows * ld) ARR(k, float, 1, "k", rows * ld) ARR(v, float, 2, "v", rows * ld)
+  const int64_t need = (rows - 1) * ld + int64_t(heads) * hd;  // the last row needs only its heads
+  ARR(q, float, 0, "q", need) ARR(k, float, 1, "k", need) ARR(v, float, 2, "v", need)
   ARR(out, float, 7, "out", rows * heads * hd)
   std::vector<float> scratch(full_attention_scratch_floats(hd) * pool().size());
   FullAttentionArgs a{q.data, k.data, v.data, ld, heads, hd, seg.data, static_cast<int>(seg.length) - 1, out.data};
