@@ -13,9 +13,11 @@ import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as natsConnect } from 'nats';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopAll, type ClusterProcess } from '../../services/cli/cluster.js';
+import { registryBucket } from '../../services/worker/registry-record.js';
 import { metricValue } from '../fixtures/cluster.js';
 import { flags } from './cli-check.js';
 import { metricNamesIn } from './code-facts.js';
@@ -26,6 +28,7 @@ import { loadCompose, root } from './repo-files.js';
 const NATS = process.env.TANDEM_NATS_URL ?? 'nats://127.0.0.1:4222';
 const REDIS = process.env.TANDEM_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const compose = loadCompose();
+const CLUSTER = `deploy-test-${randomUUID().slice(0, 8)}`;
 
 let volumesDir: string;
 let otlp: Server;
@@ -59,7 +62,7 @@ beforeAll(async () => {
       'otel-collector:4318': `http://127.0.0.1:${(otlp.address() as { port: number }).port}`,
     },
     volumesDir,
-    env: { TANDEM_CLUSTER: `deploy-test-${randomUUID().slice(0, 8)}` },
+    env: { TANDEM_CLUSTER: CLUSTER },
   }));
   // Compose order: each wave after the services it depends on (generator and router, workers, gateway).
   for (let wave = 0; wave <= Math.max(...services.map((s) => s.wave)); wave++) {
@@ -76,6 +79,10 @@ afterAll(async () => {
   await stopAll(running);
   await new Promise((r) => otlp?.close(r));
   if (volumesDir) rmSync(volumesDir, { recursive: true, force: true });
+  // The run's own registry bucket (a JetStream stream) would otherwise stay in the shared NATS.
+  const nc = await natsConnect({ servers: NATS.replace(/^nats:\/\//, '') });
+  await (await nc.jetstreamManager()).streams.delete(`KV_${registryBucket(CLUSTER)}`).catch(() => undefined);
+  await nc.close();
 });
 
 // Longer than the router's 32-token local-prefill threshold, so the request is disaggregated.
