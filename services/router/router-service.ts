@@ -48,7 +48,9 @@ function relay(source: grpc.ClientReadableStream<PbTokenChunk>, sink: grpc.Serve
       sink.write(c);
     });
     source.on('end', () => resolve(last));
-    source.on('error', (e) => reject(e));
+    // After the final chunk the client may hang up before the worker's end-of-stream arrives;
+    // the resulting cancellation is not a failure of the request.
+    source.on('error', (e) => (last?.finished ? resolve(last) : reject(e)));
   });
 }
 
@@ -86,7 +88,8 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
           d.counters.disaggregated++;
           last = await disaggregated(d, req, plan.decode, plan.prefillCandidates, leg, call, move, legTrace);
         }
-        if (leg.cancelled) await move('cancelled');
+        // A client that hangs up right after the final chunk did get the whole answer.
+        if (leg.cancelled && !last?.finished) await move('cancelled');
         else if (last?.finishReason === 'error') await move('failed', { error: last.error });
         else await move('finished', { generatedTokens: last?.completionTokens ?? 0 });
         call.end();
@@ -127,23 +130,22 @@ async function disaggregated(
   legTrace: () => grpc.Metadata,
 ): Promise<PbTokenChunk | undefined> {
   // 1. The decode worker reserves blocks for the part of the prompt it does not hold yet.
-  const reserve: ReserveRequest = { requestId: req.requestId, promptTokenIds: req.promptTokenIds, cacheSalt: req.cacheSalt || undefined, leaseMs: d.leaseMs };
-  const reserveTrace = legTrace().get('traceparent')[0]!.toString();
-  const reply = decodeJson<ReserveReply>((await d.bus.request(reserveSubject(decode.id), encodeJson(reserve), { timeoutMs: 5000, headers: { traceparent: reserveTrace } })).data);
-  if ('error' in reply) throw grpcError(grpc.status.RESOURCE_EXHAUSTED, `decode worker ${decode.id}: ${reply.error}`);
-  const bs = decode.layout.blockSize;
-  const target = {
-    workerId: decode.id,
-    leaseId: reply.leaseId,
-    regionJson: JSON.stringify(decode.region),
-    layoutJson: JSON.stringify(decode.layout),
-    blockIds: reply.blockIds,
-    fromBlock: Math.floor(reply.cachedTokens / bs),
-  };
-  // 2. Prefill on a prefill worker, which pushes the KV suffix; retry on another if one fails.
+  // 2. A prefill worker computes the prompt and pushes that KV suffix into them. When it fails,
+  //    the retry on another prefill worker gets a fresh reservation: a prefill worker that is only
+  //    unreachable (not dead) may still be writing into the first one, which is left to its lease.
   let first: PbGeneratedToken | undefined;
+  let reply: Extract<ReserveReply, { leaseId: string }> | undefined;
   let lastError: Error | undefined;
   for (const [attempt, p] of prefills.slice(0, 2).entries()) {
+    reply = await reserveBlocks(d, req, decode, legTrace);
+    const target = {
+      workerId: decode.id,
+      leaseId: reply.leaseId,
+      regionJson: JSON.stringify(decode.region),
+      layoutJson: JSON.stringify(decode.layout),
+      blockIds: reply.blockIds,
+      fromBlock: Math.floor(reply.cachedTokens / decode.layout.blockSize),
+    };
     await move('prefilling', { workers: { prefill: p.id, decode: decode.id } });
     try {
       const res = await new Promise<{ firstToken: PbGeneratedToken }>((resolve, reject) => {
@@ -158,13 +160,22 @@ async function disaggregated(
       if (attempt === 0) d.counters.prefillRetries++;
     }
   }
-  if (!first) throw grpcError(grpc.status.UNAVAILABLE, `prefill failed on every worker tried: ${lastError?.message}`);
+  if (!first || !reply) throw grpcError(grpc.status.UNAVAILABLE, `prefill failed on every worker tried: ${lastError?.message}`);
   await move('transferring');
   await move('decoding');
   // 3. The first token goes out now; the decode worker streams the rest.
   call.write({ tokens: [first], finished: false, finishReason: '', promptTokens: req.promptTokenIds.length, completionTokens: 1, cachedPromptTokens: reply.cachedTokens, error: '' });
   const stream = leg.add(d.clients.get(decode.grpc).Decode({ request: req, leaseId: reply.leaseId, firstTokenId: first.tokenId }, legTrace()) as grpc.ClientReadableStream<PbTokenChunk>);
   return relay(stream, call);
+}
+
+/** kv.reserve on the decode worker: blocks for the uncached suffix of the prompt, under a lease. */
+async function reserveBlocks(d: RouterDeps, req: PbGenerateRequest, decode: WorkerRecord, legTrace: () => grpc.Metadata): Promise<Extract<ReserveReply, { leaseId: string }>> {
+  const reserve: ReserveRequest = { requestId: req.requestId, promptTokenIds: req.promptTokenIds, cacheSalt: req.cacheSalt || undefined, leaseMs: d.leaseMs };
+  const traceparent = legTrace().get('traceparent')[0]!.toString();
+  const reply = decodeJson<ReserveReply>((await d.bus.request(reserveSubject(decode.id), encodeJson(reserve), { timeoutMs: 5000, headers: { traceparent } })).data);
+  if ('error' in reply) throw grpcError(grpc.status.RESOURCE_EXHAUSTED, `decode worker ${decode.id}: ${reply.error}`);
+  return reply;
 }
 
 /** Prompt tokens served from decode workers' prefix caches over prompt tokens they were asked for. */

@@ -13,6 +13,8 @@ interface Lease {
  */
 export class LeaseTable {
   private readonly leases = new Map<string, Lease>();
+  /** Leases that ran out before a Decode call took them (their prefill never finished). */
+  expired = 0;
 
   constructor(private readonly release: (blocks: number[]) => void) {}
 
@@ -56,6 +58,7 @@ export class LeaseTable {
   }
 
   private expire(id: string): void {
+    if (this.leases.has(id)) this.expired++;
     this.cancel(id);
   }
 }

@@ -122,6 +122,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
           `# TYPE tandem_worker_kv_cache_usage_perc gauge\ntandem_worker_kv_cache_usage_perc{worker="${id}",role="${o.role}"} ${s.kvUsage}`,
           `# TYPE tandem_worker_num_requests_running gauge\ntandem_worker_num_requests_running{worker="${id}",role="${o.role}"} ${s.running}`,
           `# TYPE tandem_worker_kv_leases gauge\ntandem_worker_kv_leases{worker="${id}"} ${leases.size}`,
+          `# HELP tandem_worker_kv_leases_expired_total KV reservations whose prefill never reported back; their blocks returned at lease expiry.`,
+          `# TYPE tandem_worker_kv_leases_expired_total counter\ntandem_worker_kv_leases_expired_total{worker="${id}"} ${leases.expired}`,
         ].join('\n');
         res.setHeader('content-type', transferMetrics.registry.contentType);
         res.end(`${await transferMetrics.registry.metrics()}\n${gauges}\n`);

@@ -21,6 +21,8 @@ export interface UnifiedWorkerOptions {
   enablePrefixCaching?: boolean;
   /** Receives prefix-cache block events (stored / removed / cleared), e.g. to publish on NATS. */
   onBlockEvent?: (e: BlockEvent) => void;
+  /** Failure drills only: pause before every engine step (see EngineOptions.faultStepDelayMs). */
+  faultStepDelayMs?: number;
 }
 
 export interface UnifiedWorker {
@@ -49,6 +51,7 @@ export async function startUnifiedWorker(o: UnifiedWorkerOptions): Promise<Unifi
     eosTokenIds: served.eosTokenIds,
     enablePrefixCaching: o.enablePrefixCaching ?? true,
     onBlockEvent: o.onBlockEvent,
+    faultStepDelayMs: o.faultStepDelayMs,
   });
   return {
     engine,

@@ -155,3 +155,66 @@ describe('cluster failure handling (2 prefill-text, 1 decode-text)', () => {
     expect(histories).toContain('qpptdf');
   });
 });
+
+describe('a prefill worker killed mid-prefill (2 prefill-text, 1 decode-text, slowed steps)', () => {
+  // Every engine step pauses 250 ms (fault injection) and prefill runs in 16-token chunks, so a
+  // 70-token prompt spends over a second in prefill, pushing KV layer by layer as it goes.
+  beforeAll(async () => {
+    cluster = await startTandemUp(
+      ['--cluster', '--nats', NATS, '--redis', REDIS, '--model', modelDir, '--served-model-name', MODEL, '--prefill-text', '2', '--decode-text', '1', '--max-batch-tokens', '16', '--cluster-name', `midprefill-${process.pid}`],
+      { TANDEM_FAULT_STEP_DELAY_MS: '250', TANDEM_LEASE_MS: '6000' },
+      120_000,
+    );
+  }, 180_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('completes on the other prefill worker; the first reservation returns to the pool at lease expiry', async () => {
+    const prompt = Array.from({ length: 40 }, (_, j) => `m${(j * 11) % 89}`).join(' ');
+    const expected = await greedyOne(unified, prompt);
+    expect(expected.length).toBeGreaterThan(0);
+    const prefill = [...cluster.output().matchAll(/prefill-text-\d+\s+pid (\d+)\s+id (\S+)/g)].map((m) => ({ pid: Number(m[1]), id: m[2]! }));
+    expect(prefill).toHaveLength(2);
+    const redis = new Redis(REDIS);
+    try {
+      const answer = greedyOne(cluster, prompt);
+      // Find the sequence while it is prefilling on one of this cluster's prefill workers.
+      let victim: { pid: number; id: string } | undefined;
+      let seqKey = '';
+      for (let i = 0; i < 200 && !victim; i++) {
+        for (const id of await redis.zrange('tandem:seq:active', 0, -1)) {
+          const h = await redis.hgetall(`tandem:seq:${id}`);
+          const p = prefill.find((w) => w.id === h['w:prefill']);
+          if (h.state === 'prefilling' && p) {
+            victim = p;
+            seqKey = `tandem:seq:${id}`;
+          }
+        }
+        if (!victim) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(victim).toBeDefined();
+      // Let the first chunk or two compute and push, then kill the worker in the middle.
+      await new Promise((r) => setTimeout(r, 450));
+      expect(await redis.hget(seqKey, 'state')).toBe('prefilling');
+      process.kill(victim!.pid, 'SIGKILL');
+      expect(await answer).toBe(expected);
+      expect(await redis.hget(seqKey, 'history')).toBe('qpptdf');
+      expect(await redis.hget(seqKey, 'w:prefill')).not.toBe(victim!.id);
+    } finally {
+      await redis.quit();
+    }
+    // The abandoned first reservation is still leased on the decode worker, then expires.
+    const decode = metricsUrl('decode-text-0');
+    const metrics = async () => await (await fetch(decode)).text();
+    const t0 = Date.now();
+    let m = await metrics();
+    while (Date.now() - t0 < 12_000 && metricValue(m, 'tandem_worker_kv_leases_expired_total') < 1) {
+      await new Promise((r) => setTimeout(r, 100));
+      m = await metrics();
+    }
+    expect(metricValue(m, 'tandem_worker_kv_leases_expired_total')).toBe(1);
+    expect(metricValue(m, 'tandem_worker_kv_leases')).toBe(0);
+    expect(metricValue(m, 'tandem_worker_kv_cache_usage_perc')).toBe(0);
+  });
+});

@@ -6,7 +6,7 @@ import { waitForSignal } from '../signals.js';
 
 const HELP = `usage: tandem router [--nats URL] [--redis URL] [--host 127.0.0.1] [--port 0]
                      [--policy cost|prefix-aware|least-load|round-robin] [--local-prefill-below N]
-                     [--cluster-name NAME]
+                     [--cluster-name NAME] [--lease-ms 30000]
 
 The stage planner and dispatcher: watches the worker registry on NATS, records sequence state
 in Redis, serves tandem.v1.Router over gRPC. --cluster-name (or TANDEM_CLUSTER) picks which
@@ -21,6 +21,7 @@ export async function runRouter(argv: string[]): Promise<number> {
     policy: { type: 'string' },
     'local-prefill-below': { type: 'string' },
     'cluster-name': { type: 'string' },
+    'lease-ms': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -40,6 +41,8 @@ export async function runRouter(argv: string[]): Promise<number> {
     policy,
     localPrefillBelow: intOption(values['local-prefill-below'], 'local-prefill-below', 32, 0),
     cluster: clusterName(values['cluster-name']),
+    // How long a decode worker holds blocks reserved for a prefill that never reports back.
+    leaseMs: intOption(values['lease-ms'] ?? process.env.TANDEM_LEASE_MS, 'lease-ms', 30_000, 100),
   });
   console.log(JSON.stringify({ role: 'router', pid: process.pid, grpc: r.address }));
   await waitForSignal((m) => process.stderr.write(m + '\n'));

@@ -78,6 +78,7 @@ export async function runUp(argv: string[]): Promise<number> {
   const apiKey = pick('api-key', 'TANDEM_API_KEY', 'apiKey');
   const maxModelLen = pick('max-model-len', 'TANDEM_MAX_MODEL_LEN', 'maxModelLen');
   const numKvBlocks = pick('num-kv-blocks', 'TANDEM_NUM_KV_BLOCKS', 'numKvBlocks');
+  const maxBatchTokens = pick('max-batch-tokens', 'TANDEM_MAX_BATCH_TOKENS', 'maxBatchTokens');
 
   if (values.cluster) {
     return runClusterUp({
@@ -94,6 +95,7 @@ export async function runUp(argv: string[]): Promise<number> {
       extraWorkerArgs: [
         ...(maxModelLen ? ['--max-model-len', maxModelLen] : []),
         ...(numKvBlocks ? ['--num-kv-blocks', numKvBlocks] : []),
+        ...(maxBatchTokens ? ['--max-batch-tokens', maxBatchTokens] : []),
       ],
     });
   }
@@ -106,7 +108,7 @@ export async function runUp(argv: string[]): Promise<number> {
     maxNumSeqs: intOption(pick('max-num-seqs', 'TANDEM_MAX_NUM_SEQS', 'maxNumSeqs'), 'max-num-seqs', 64, 1),
     maxModelLen: maxModelLen === undefined ? undefined : intOption(maxModelLen, 'max-model-len', 0, 2),
     numKvBlocks: numKvBlocks === undefined ? undefined : intOption(numKvBlocks, 'num-kv-blocks', 0, 1),
-    maxBatchTokens: intOption(pick('max-batch-tokens', 'TANDEM_MAX_BATCH_TOKENS', 'maxBatchTokens'), 'max-batch-tokens', 512, 1),
+    maxBatchTokens: intOption(maxBatchTokens, 'max-batch-tokens', 512, 1),
   };
   const worker = mode === 'disagg'
     ? await startInProcessDisagg(workerOptions).then((c) => ({ backend: c.backend, served: c.served, stop: () => c.close() }))

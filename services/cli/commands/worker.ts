@@ -64,6 +64,8 @@ export async function runWorker(argv: string[]): Promise<number> {
     maxBatchTokens: intOption(values['max-batch-tokens'], 'max-batch-tokens', 512, 1),
     cluster: clusterName(values['cluster-name']),
     kvPushMode: kvPush,
+    // Failure drills: slow every engine step so a test or an operator can kill a worker mid-prefill.
+    faultStepDelayMs: intOption(process.env.TANDEM_FAULT_STEP_DELAY_MS, 'TANDEM_FAULT_STEP_DELAY_MS', 0, 0),
   });
   console.log(JSON.stringify({ role, id: w.id, pid: process.pid, grpc: w.grpcAddress, metrics: w.metricsUrl }));
   await waitForSignal(log);

@@ -16,6 +16,11 @@ export interface EngineOptions {
   /** Ids that end generation unless a request sets ignoreEos. */
   eosTokenIds: number[];
   onBlockEvent?: (e: BlockEvent) => void;
+  /**
+   * Fault injection for failure drills (e.g. killing a worker mid-prefill): pause this long
+   * before every forward step. 0 / unset in normal operation.
+   */
+  faultStepDelayMs?: number;
 }
 
 export interface EngineStats {
@@ -60,12 +65,14 @@ export class Engine {
   private stopped = false;
   private loopDone: Promise<void>;
   private counters = { steps: 0, preemptions: 0, promptTokens: 0, generationTokens: 0 };
+  private readonly faultStepDelayMs: number;
 
   constructor(
     readonly runner: ModelRunner,
     opts: EngineOptions,
   ) {
     this.eos = new Set(opts.eosTokenIds);
+    this.faultStepDelayMs = opts.faultStepDelayMs ?? 0;
     this.pool = new BlockPool({
       numBlocks: runner.kv.layout.numBlocks,
       blockSize: runner.blockSize,
@@ -189,6 +196,7 @@ export class Engine {
         await new Promise<void>((r) => (this.wake = r));
         continue;
       }
+      if (this.faultStepDelayMs > 0) await new Promise((r) => setTimeout(r, this.faultStepDelayMs));
       await this.step(out);
     }
   }
