@@ -12,6 +12,8 @@ export interface ReportRun {
   label: string;
   summary: RunSummary;
   metrics: readonly RequestMetrics[];
+  /** 1-minute load average of the machine at the start and end of the run: how noisy it was */
+  loadAverage?: readonly [number, number];
 }
 
 function cell(x: number | null | undefined, unit = ''): string {
@@ -27,11 +29,14 @@ function figureRows(runs: readonly ReportRun[]): string {
     ['goodput (meets TTFT and TPOT SLOs)', (s) => cell(s.goodput, ' req/s')],
     ['SLO attainment', (s) => cell(s.sloAttainment * 100, ' %')],
   ];
+  const load = (r: ReportRun) => (r.loadAverage ? `${r.loadAverage[0].toFixed(2)} → ${r.loadAverage[1].toFixed(2)}` : '—');
   for (const [name, key] of [['TTFT', 'ttftMs'], ['TPOT', 'tpotMs'], ['ITL', 'itlMs'], ['end-to-end', 'e2eMs']] as const) {
     for (const p of ['mean', 'p50', 'p90', 'p99'] as const) rows.push([`${name} ${p}`, (s) => cell(s[key][p], ' ms')]);
   }
   const head = `<tr><th>figure</th>${runs.map((r) => `<th>${escapeXml(r.label)}</th>`).join('')}</tr>`;
-  return head + rows.map(([n, f]) => `<tr><td>${escapeXml(n)}</td>${runs.map((r) => `<td>${f(r.summary)}</td>`).join('')}</tr>`).join('\n');
+  const body = rows.map(([n, f]) => `<tr><td>${escapeXml(n)}</td>${runs.map((r) => `<td>${f(r.summary)}</td>`).join('')}</tr>`);
+  body.push(`<tr><td>machine load average (start → end)</td>${runs.map((r) => `<td>${load(r)}</td>`).join('')}</tr>`);
+  return head + body.join('\n');
 }
 
 function errorList(runs: readonly ReportRun[]): string {

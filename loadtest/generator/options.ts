@@ -43,6 +43,8 @@ workload:
                             (default: --model's; else prompts are N words)
   --image-fraction F        share of requests with a small PNG data: URL image (default 0)
   --respect-eos             do not send ignore_eos (outputs may then end before max_tokens)
+  --logprobs                send logprobs: true, so each token arrives as a timed chunk even when
+                            it decodes to no text (needed for the random-weight 0.3B checkpoint)
   --warmup N                unmeasured requests before the run (default 2)
   --timeout-s S             per request (default 600)
 
@@ -74,6 +76,7 @@ const OPTIONS = {
   tokenizer: { type: 'string' },
   'image-fraction': { type: 'string' },
   'respect-eos': { type: 'boolean' },
+  logprobs: { type: 'boolean' },
   warmup: { type: 'string' },
   'timeout-s': { type: 'string' },
   'slo-ttft-ms': { type: 'string' },
@@ -103,6 +106,7 @@ export interface ServePlan {
   tokenizer?: string;
   imageFraction: number;
   ignoreEos: boolean;
+  logprobs: boolean;
   warmup: number;
   timeoutMs: number;
   slo: Slo;
@@ -154,6 +158,7 @@ export function parseServeArgs(argv: string[]): ServePlan {
     tokenizer: v.tokenizer ?? v.model,
     imageFraction: num(v['image-fraction'], 'image-fraction', 0, (x) => x >= 0 && x <= 1, 'between 0 and 1'),
     ignoreEos: v['respect-eos'] !== true,
+    logprobs: v.logprobs === true,
     warmup: intOption(v.warmup, 'warmup', 2, 0),
     timeoutMs: num(v['timeout-s'], 'timeout-s', 600, (x) => x > 0 && Number.isFinite(x), 'a number > 0') * 1000,
     slo: {

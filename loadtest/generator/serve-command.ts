@@ -4,6 +4,7 @@
  * table, JSON and an HTML page.
  */
 import { writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { createProgressBar } from '../../services/engine/gen/progress-bar.js';
 import { ensureGeneratedModel } from '../../services/cli/ensure-model.js';
@@ -40,16 +41,17 @@ async function servedModelName(baseURL: string, apiKey?: string): Promise<string
 }
 
 async function runAgainst(label: string, baseURL: string, model: string, p: ServePlan, items: DatasetItem[], offsets: number[]): Promise<ReportRun> {
-  const send = { url: `${baseURL}/chat/completions`, model, apiKey: p.apiKey, ignoreEos: p.ignoreEos, timeoutMs: p.timeoutMs };
+  const send = { url: `${baseURL}/chat/completions`, model, apiKey: p.apiKey, ignoreEos: p.ignoreEos, logprobs: p.logprobs, timeoutMs: p.timeoutMs };
   for (let i = 0; i < p.warmup; i++) {
     const w = await sendStreaming({ id: -1 - i, text: 'Warm up the server before measuring.', maxTokens: 4 }, send);
     if (!w.ok) throw new Error(`warm-up request to ${baseURL} failed: ${w.error}`);
   }
   log(`[bench] ${label}: ${items.length} requests at ${p.rate} req/s (burstiness ${p.burstiness}) against ${baseURL}`);
   const bar = createProgressBar({ label: `serve ${label}`, stream: process.stderr, unit: 'count' });
+  const loadBefore = loadavg()[0]!;
   const metrics = await runOpenLoop({ ...send, items, offsets, onProgress: bar.update });
   bar.finish();
-  return { label, metrics, summary: summarize(metrics, p.slo) };
+  return { label, metrics, summary: summarize(metrics, p.slo), loadAverage: [loadBefore, loadavg()[0]!] };
 }
 
 export async function runServeBench(argv: string[]): Promise<number> {
@@ -93,11 +95,14 @@ export async function runServeBench(argv: string[]): Promise<number> {
     output_len: p.outputLen.spec,
     image_fraction: p.imageFraction,
     ignore_eos: p.ignoreEos,
+    logprobs: p.logprobs,
     slo: { ttft_ms: p.slo.ttftMs, tpot_ms: p.slo.tpotMs },
   };
+  // The machine's load average rides along: on a shared machine it says how much to trust a run.
+  const runJson = (r: ReportRun) => ({ ...summaryJson(r.summary, p.slo), load_average_1m: r.loadAverage?.map((x) => Math.round(x * 100) / 100) ?? null });
   const result: Record<string, unknown> = p.compare
-    ? { bench: 'serve-compare', config, runs: Object.fromEntries(runs.map((r) => [r.label, summaryJson(r.summary, p.slo)])), better: comparison(runs) }
-    : { bench: 'serve', config, ...summaryJson(runs[0]!.summary, p.slo) };
+    ? { bench: 'serve-compare', config, runs: Object.fromEntries(runs.map((r) => [r.label, runJson(r)])), better: comparison(runs) }
+    : { bench: 'serve', config, ...runJson(runs[0]!) };
 
   const table = figureTable(runs);
   if (p.json) {

@@ -1,7 +1,10 @@
 /**
  * One streaming chat completion over plain fetch, timed at the client. Only chunks that carry
- * generated text (content, reasoning or tool-call deltas) count as tokens arriving: the gateway
- * sends the assistant role chunk before any token is computed, and timing that would flatter TTFT.
+ * generated tokens count as tokens arriving — text (content, reasoning or tool-call deltas) or,
+ * with `logprobs`, a token's logprob entry: the gateway sends the assistant role chunk before any
+ * token is computed, and timing that would flatter TTFT. Logprobs exist for checkpoints whose
+ * tokens decode to no text (the random-weight 0.3B one mostly samples ids past its tokenizer's
+ * vocabulary): without them such a stream has no per-token chunks to time.
  */
 import type { DatasetItem } from './dataset.js';
 
@@ -10,10 +13,10 @@ export interface RequestTiming {
   /** performance.now() when the request was sent, and when the stream ended */
   sentMs: number;
   endMs: number;
-  /** arrival times of the chunks that carried generated text */
+  /** arrival times of the chunks that carried generated tokens */
   chunkMs: number[];
   promptTokens?: number;
-  /** usage.completion_tokens, else the number of text chunks */
+  /** usage.completion_tokens, else the number of token-carrying chunks */
   outputTokens: number;
   ok: boolean;
   error?: string;
@@ -25,10 +28,12 @@ export interface SendOptions {
   apiKey?: string;
   /** ask the server to ignore EOS so outputs have exactly max_tokens (the gateway accepts it) */
   ignoreEos: boolean;
+  /** ask for logprobs, so every token arrives as a chunk even when it decodes to no text */
+  logprobs?: boolean;
   timeoutMs: number;
 }
 
-export function requestBody(item: DatasetItem, o: Pick<SendOptions, 'model' | 'ignoreEos'>): Record<string, unknown> {
+export function requestBody(item: DatasetItem, o: Pick<SendOptions, 'model' | 'ignoreEos' | 'logprobs'>): Record<string, unknown> {
   const content = item.image
     ? [{ type: 'text', text: item.text }, { type: 'image_url', image_url: { url: item.image } }]
     : item.text;
@@ -40,17 +45,20 @@ export function requestBody(item: DatasetItem, o: Pick<SendOptions, 'model' | 'i
     stream: true,
     stream_options: { include_usage: true },
     ...(o.ignoreEos ? { ignore_eos: true } : {}),
+    ...(o.logprobs ? { logprobs: true } : {}),
   };
 }
 
 interface Chunk {
-  choices?: Array<{ delta?: { content?: string | null; reasoning_content?: string | null; tool_calls?: unknown[] } }>;
+  choices?: Array<{ delta?: { content?: string | null; reasoning_content?: string | null; tool_calls?: unknown[] }; logprobs?: { content?: unknown[] | null } | null }>;
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
   error?: { message?: string; code?: string };
 }
 
-function carriesText(c: Chunk): boolean {
-  return (c.choices ?? []).some((ch) => !!ch.delta && (!!ch.delta.content || !!ch.delta.reasoning_content || (ch.delta.tool_calls?.length ?? 0) > 0));
+function carriesTokens(c: Chunk): boolean {
+  return (c.choices ?? []).some(
+    (ch) => (!!ch.delta && (!!ch.delta.content || !!ch.delta.reasoning_content || (ch.delta.tool_calls?.length ?? 0) > 0)) || (ch.logprobs?.content?.length ?? 0) > 0,
+  );
 }
 
 export async function sendStreaming(item: DatasetItem, o: SendOptions, now: () => number = () => performance.now()): Promise<RequestTiming> {
@@ -95,13 +103,13 @@ export async function sendStreaming(item: DatasetItem, o: SendOptions, now: () =
         }
         const chunk = JSON.parse(data) as Chunk;
         if (chunk.error) throw new Error(chunk.error.message ?? chunk.error.code ?? 'error event in stream');
-        if (carriesText(chunk)) t.chunkMs.push(at);
+        if (carriesTokens(chunk)) t.chunkMs.push(at);
         if (chunk.usage) usageTokens = chunk.usage.completion_tokens;
         if (chunk.usage?.prompt_tokens !== undefined) t.promptTokens = chunk.usage.prompt_tokens;
       }
     }
     if (!sawDone) throw new Error('stream ended without [DONE]');
-    if (t.chunkMs.length === 0) throw new Error('no tokens streamed');
+    if (t.chunkMs.length === 0) throw new Error('no chunk carried a token (tokens that decode to no text need --logprobs)');
     t.ok = true;
   } catch (e) {
     t.error = (e as Error).message;

@@ -65,6 +65,7 @@ describe('tandem bench serve', () => {
     expect(lines).toHaveLength(1);
     const s = JSON.parse(lines[0]!) as Summary & { bench: string; config: Record<string, unknown> };
     expect(s.bench).toBe('serve');
+    expect((s as unknown as { load_average_1m: number[] }).load_average_1m).toEqual([expect.any(Number), expect.any(Number)]);
     expect(s.config).toMatchObject({ num_requests: 16, rate: 20, seed: 3, burstiness: 1, ignore_eos: true, image_fraction: 0 });
     expectConsistent(s, 16);
     // Generous SLOs: every request is good, so goodput is the request throughput.

@@ -15,7 +15,7 @@ function run(label: string, ttft: number) {
   });
   timings.push({ id: 4, sentMs: 2000, endMs: 2001, chunkMs: [], outputTokens: 0, ok: false, error: 'HTTP 400: Image inputs are <not> supported yet' });
   const metrics = timings.map((t) => requestMetrics(t, 0));
-  return { label, metrics, summary: summarize(metrics, slo) };
+  return { label, metrics, summary: summarize(metrics, slo), loadAverage: [1.5, 2.25] as const };
 }
 
 describe('HTML report', () => {
@@ -37,6 +37,7 @@ describe('HTML report', () => {
     expect(html).toContain(`<td>goodput (meets TTFT and TPOT SLOs)</td><td>${Math.round((4 / 2.001) * 1000) / 1000} req/s</td><td>0 req/s</td>`);
     expect(html).toContain('<td>requests (completed / failed)</td><td>4 / 1</td><td>4 / 1</td>');
     expect(html).toContain('&quot;seed&quot;: 3');
+    expect(html).toContain('<td>machine load average (start → end)</td><td>1.50 → 2.25</td>');
   });
 
   it('lists errors with markup escaped', () => {

@@ -30,6 +30,16 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(chunk({ role: 'assistant', content: '' }));
       await sleep(30);
+      if (content === 'silent tokens') {
+        // Tokens that decode to no text: only a logprobs entry shows each one arriving.
+        const withLogprobs = (body as { logprobs?: boolean }).logprobs === true;
+        for (let i = 0; i < 3; i++) {
+          res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, logprobs: withLogprobs ? { content: [{ token: '', logprob: -1, bytes: [] }] } : null }], usage: null })}\n\n`);
+          await sleep(10);
+        }
+        res.end(`data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 } })}\n\ndata: [DONE]\n\n`);
+        return;
+      }
       if (content === 'fail midway') {
         res.write(chunk({ content: 'a' }));
         res.end(`data: ${JSON.stringify({ error: { message: 'worker lost', code: 'internal_error' } })}\n\ndata: [DONE]\n\n`);
@@ -84,6 +94,18 @@ describe('sendStreaming', () => {
     expect(requestBody({ id: 3, text: 'look', maxTokens: 4, image: 'data:x' }, { model: 'm', ignoreEos: false }).messages).toEqual([
       { role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url: 'data:x' } }] },
     ]);
+  });
+
+  it('tokens without text are timed through their logprobs, and fail with a hint without them', async () => {
+    const t = await sendStreaming({ id: 6, text: 'silent tokens', maxTokens: 3 }, { ...opts(), logprobs: true });
+    expect(bodies.at(-1)).toMatchObject({ logprobs: true });
+    expect(t.ok).toBe(true);
+    expect(t.chunkMs).toHaveLength(3);
+    expect(t.outputTokens).toBe(3);
+    const bare = await sendStreaming({ id: 7, text: 'silent tokens', maxTokens: 3 }, opts());
+    expect(bodies.at(-1)).not.toHaveProperty('logprobs');
+    expect(bare.ok).toBe(false);
+    expect(bare.error).toMatch(/no chunk carried a token .*--logprobs/);
   });
 
   it('an error event inside the stream fails the request', async () => {
