@@ -1,8 +1,8 @@
 /**
  * Streaming chat with TTFT and TPOT per request, needs k6 built with xk6-sse (see
  * loadtest/README.md): `./k6 run loadtest/k6/chat-stream-ttft.ts -e BASE_URL=... -e RATE=2`.
- * TTFT is timed to the first chunk carrying text — the gateway's leading role-only chunk is
- * sent before any token exists and would flatter it.
+ * TTFT is timed to the first chunk carrying a token (text, or a logprob with LOGPROBS=1) — the
+ * gateway's leading role-only chunk is sent before any token exists and would flatter it.
  */
 import { check } from 'k6';
 import { Counter, Trend } from 'k6/metrics';
@@ -21,7 +21,7 @@ export const options = arrivalOptions({
 });
 
 interface Chunk {
-  choices?: Array<{ delta?: { content?: string | null; reasoning_content?: string | null } }>;
+  choices?: Array<{ delta?: { content?: string | null; reasoning_content?: string | null }; logprobs?: { content?: unknown[] | null } | null }>;
   usage?: { completion_tokens: number } | null;
   error?: { message: string };
 }
@@ -44,8 +44,8 @@ export default function (): void {
         client.close();
         return;
       }
-      const text = chunk.choices?.some((c) => !!c.delta?.content || !!c.delta?.reasoning_content) ?? false;
-      if (text && first === 0) first = Date.now();
+      const token = chunk.choices?.some((c) => !!c.delta?.content || !!c.delta?.reasoning_content || (c.logprobs?.content?.length ?? 0) > 0) ?? false;
+      if (token && first === 0) first = Date.now();
       if (chunk.usage) tokens = chunk.usage.completion_tokens;
     });
     client.on('error', (e) => {

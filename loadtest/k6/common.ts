@@ -7,6 +7,8 @@
  *   RATE       requests per second (default 2), DURATION (default 1m), MAX_VUS (default 64)
  *   MAX_TOKENS output tokens per request (default 64)
  *   LONG_FRACTION / LONG_WORDS / SHORT_WORDS   the long/short prompt mix (default 0.2 / 800 / 40)
+ *   LOGPROBS=1 ask for a logprob per token, so tokens that decode to no text still arrive as
+ *              chunks the streaming script can time (the random-weight 0.3B checkpoint)
  */
 import type { Options } from 'k6/options';
 
@@ -58,6 +60,7 @@ export interface ChatBody {
   ignore_eos: boolean;
   stream?: boolean;
   stream_options?: { include_usage: boolean };
+  logprobs?: boolean;
 }
 
 export function chatBody(stream: boolean): ChatBody {
@@ -66,5 +69,6 @@ export function chatBody(stream: boolean): ChatBody {
     body.stream = true;
     body.stream_options = { include_usage: true };
   }
+  if (__ENV.LOGPROBS === '1') body.logprobs = true;
   return body;
 }
