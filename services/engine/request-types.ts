@@ -87,7 +87,7 @@ export interface RequestOutput {
   cachedPromptTokens: number;
   error?: string;
   /** Why it failed, when known: no worker could take it (503) or a worker refused it as invalid (400). */
-  errorCode?: 'unavailable' | 'invalid';
+  errorCode?: 'unavailable' | 'invalid' | 'timeout';
   /** For prefillOnly requests, on the final output: the blocks holding the prompt's KV, still referenced; release with Engine.releaseBlocks. */
   prefilledBlocks?: number[];
 }

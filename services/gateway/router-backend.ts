@@ -14,7 +14,11 @@ export class RouterBackend implements GenerationBackend {
   private last: Stats = { running: 0, waiting: 0, kvUsage: 0, prefixCacheHitRate: 0, numBlocks: 1, freeBlocks: 0, preemptions: 0 };
   private readonly timer: NodeJS.Timeout;
 
-  constructor(address: string) {
+  /**
+   * `requestTimeoutMs` becomes the gRPC deadline of every Generate call; the router hands the
+   * same deadline to each worker leg, so nothing keeps computing for a caller that gave up.
+   */
+  constructor(address: string, private readonly requestTimeoutMs = 10 * 60_000) {
     this.client = new (tandemV1().Router)(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as typeof this.client;
     // Scrapes read the router's aggregate, refreshed in the background (never on the request path).
     this.timer = setInterval(() => this.refresh(), 1000);
@@ -35,7 +39,7 @@ export class RouterBackend implements GenerationBackend {
   generate(req: EngineRequest): RequestStream {
     const md = new grpc.Metadata();
     if (req.traceparent) md.set('traceparent', req.traceparent);
-    const call = this.client.Generate(requestToPb(req), md) as grpc.ClientReadableStream<PbTokenChunk>;
+    const call = this.client.Generate(requestToPb(req), md, { deadline: Date.now() + this.requestTimeoutMs }) as grpc.ClientReadableStream<PbTokenChunk>;
     const queue = new AsyncQueue<RequestOutput>(() => call.cancel());
     let finished = false;
     call.on('data', (c: PbTokenChunk) => {
@@ -57,7 +61,7 @@ export class RouterBackend implements GenerationBackend {
           completionTokens: 0,
           cachedPromptTokens: 0,
           error: e.details || e.message,
-          errorCode: unavailable ? 'unavailable' : e.code === grpc.status.INVALID_ARGUMENT ? 'invalid' : undefined,
+          errorCode: unavailable ? 'unavailable' : e.code === grpc.status.INVALID_ARGUMENT ? 'invalid' : e.code === grpc.status.DEADLINE_EXCEEDED ? 'timeout' : undefined,
         });
       }
       queue.close();

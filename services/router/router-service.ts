@@ -67,6 +67,9 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
       };
       const leg = new Leg();
       call.on('cancelled', () => leg.cancel());
+      // The caller's deadline bounds every worker leg too (Infinity when the caller set none).
+      const deadline = call.getDeadline();
+      const legOptions: grpc.CallOptions = Number.isFinite(Number(deadline)) ? { deadline } : {};
       d.counters.inFlight++;
       let state: SequenceState = 'queued';
       const move = async (to: SequenceState, patch?: Parameters<SequenceStore['transition']>[3]) => {
@@ -74,7 +77,8 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
         state = to;
       };
       try {
-        await d.store.create({ id: req.requestId, promptTokens: req.promptTokenIds.length, deadlineMs: Date.now() + 10 * 60_000 });
+        const deadlineMs = Number(deadline);
+        await d.store.create({ id: req.requestId, promptTokens: req.promptTokenIds.length, deadlineMs: Number.isFinite(deadlineMs) ? deadlineMs : Date.now() + 10 * 60_000 });
         const plan = planStages(d.view.all(), { requestId: req.requestId, promptTokenIds: req.promptTokenIds, cacheSalt: req.cacheSalt || undefined }, d.policy, d.plan);
         if (plan.kind === 'none') throw grpcError(grpc.status.UNAVAILABLE, plan.reason);
         let last: PbTokenChunk | undefined;
@@ -82,11 +86,11 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
           if (plan.reason === 'unified') d.counters.unified++;
           else d.counters.localPrefill++;
           await move('decoding', { workers: { decode: plan.worker.id } });
-          const stream = leg.add(d.clients.get(plan.worker.grpc).Generate(req, legTrace()) as grpc.ClientReadableStream<PbTokenChunk>);
+          const stream = leg.add(d.clients.get(plan.worker.grpc).Generate(req, legTrace(), legOptions) as grpc.ClientReadableStream<PbTokenChunk>);
           last = await relay(stream, call);
         } else {
           d.counters.disaggregated++;
-          last = await disaggregated(d, req, plan.decode, plan.prefillCandidates, leg, call, move, legTrace);
+          last = await disaggregated(d, req, plan.decode, plan.prefillCandidates, leg, call, move, legTrace, legOptions);
         }
         // A client that hangs up right after the final chunk did get the whole answer.
         if (leg.cancelled && !last?.finished) await move('cancelled');
@@ -128,6 +132,7 @@ async function disaggregated(
   call: grpc.ServerWritableStream<PbGenerateRequest, PbTokenChunk>,
   move: (to: SequenceState, patch?: Parameters<SequenceStore['transition']>[3]) => Promise<void>,
   legTrace: () => grpc.Metadata,
+  legOptions: grpc.CallOptions,
 ): Promise<PbTokenChunk | undefined> {
   // 1. The decode worker reserves blocks for the part of the prompt it does not hold yet.
   // 2. A prefill worker computes the prompt and pushes that KV suffix into them. When it fails,
@@ -149,7 +154,7 @@ async function disaggregated(
     await move('prefilling', { workers: { prefill: p.id, decode: decode.id } });
     try {
       const res = await new Promise<{ firstToken: PbGeneratedToken }>((resolve, reject) => {
-        leg.add(d.clients.get(p.grpc).Prefill({ request: req, target }, legTrace(), (err: grpc.ServiceError | null, r: { firstToken: PbGeneratedToken }) => (err ? reject(err) : resolve(r))) as grpc.Call);
+        leg.add(d.clients.get(p.grpc).Prefill({ request: req, target }, legTrace(), legOptions, (err: grpc.ServiceError | null, r: { firstToken: PbGeneratedToken }) => (err ? reject(err) : resolve(r))) as grpc.Call);
       });
       first = res.firstToken;
       break;
@@ -165,7 +170,7 @@ async function disaggregated(
   await move('decoding');
   // 3. The first token goes out now; the decode worker streams the rest.
   call.write({ tokens: [first], finished: false, finishReason: '', promptTokens: req.promptTokenIds.length, completionTokens: 1, cachedPromptTokens: reply.cachedTokens, error: '' });
-  const stream = leg.add(d.clients.get(decode.grpc).Decode({ request: req, leaseId: reply.leaseId, firstTokenId: first.tokenId }, legTrace()) as grpc.ClientReadableStream<PbTokenChunk>);
+  const stream = leg.add(d.clients.get(decode.grpc).Decode({ request: req, leaseId: reply.leaseId, firstTokenId: first.tokenId }, legTrace(), legOptions) as grpc.ClientReadableStream<PbTokenChunk>);
   return relay(stream, call);
 }
 

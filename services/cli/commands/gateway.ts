@@ -9,9 +9,12 @@ import { waitForSignal } from '../signals.js';
 
 const HELP = `usage: tandem gateway --router HOST:PORT [--model DIR] [--port 8000] [--host 127.0.0.1]
                       [--api-key KEY] [--served-model-name NAME] [--max-model-len N]
+                      [--request-timeout-ms 600000]
 
 The OpenAI-compatible HTTP gateway in front of a router (TANDEM_ROUTER_ADDR). It loads only
-the tokenizer, chat template and config of --model. Prints one JSON line {"role":"gateway","pid","url"}.`;
+the tokenizer, chat template and config of --model. --request-timeout-ms (or
+TANDEM_REQUEST_TIMEOUT_MS) is the deadline of each request on the router and every worker leg;
+a request past it gets a 408. Prints one JSON line {"role":"gateway","pid","url"}.`;
 
 export async function runGateway(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -22,6 +25,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     'api-key': { type: 'string' },
     'served-model-name': { type: 'string' },
     'max-model-len': { type: 'string' },
+    'request-timeout-ms': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -36,7 +40,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     name: values['served-model-name'] ?? (values.model ? undefined : 'ernie-4.5-tiny'),
     maxModelLen: values['max-model-len'] === undefined ? undefined : intOption(values['max-model-len'], 'max-model-len', 0, 2),
   });
-  const backend = new RouterBackend(router);
+  const backend = new RouterBackend(router, intOption(values['request-timeout-ms'] ?? process.env.TANDEM_REQUEST_TIMEOUT_MS, 'request-timeout-ms', 600_000, 1));
   const apiKey = values['api-key'] ?? process.env.TANDEM_API_KEY;
   const app = await buildGateway({ backend, model: served, apiKeys: apiKey ? [apiKey] : [] });
   const address = await app.listen({ port: intOption(values.port, 'port', 8000, 0), host: values.host ?? '127.0.0.1' });

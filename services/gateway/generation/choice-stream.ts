@@ -1,5 +1,5 @@
 import type { RequestStream } from '../../engine/loop/engine.js';
-import type { GeneratedToken } from '../../engine/request-types.js';
+import type { GeneratedToken, RequestOutput } from '../../engine/request-types.js';
 import { IncrementalDetokenizer } from '../../text/incremental-detokenizer.js';
 import { ReasoningParser } from '../../text/reasoning-parser.js';
 import { StopStringMatcher } from '../../text/stop-matcher.js';
@@ -34,7 +34,7 @@ export interface ChoiceDelta {
   logprobs: TokenLogprobInfo[];
   finishReason?: ChoiceFinish;
   error?: string;
-  errorCode?: 'unavailable' | 'invalid';
+  errorCode?: RequestOutput['errorCode'];
   promptTokens: number;
   completionTokens: number;
   cachedPromptTokens: number;

@@ -1,6 +1,7 @@
 import { apiError, type ApiError } from '../../common/errors/index.js';
 import type { ChatFinishReason } from '../openai/index.js';
 import type { ChoiceDelta, TokenLogprobInfo } from './choice-stream.js';
+import type { RequestOutput } from '../../engine/request-types.js';
 
 /** A whole choice, accumulated from its deltas (non-streaming responses). */
 export interface CollectedChoice {
@@ -10,7 +11,7 @@ export interface CollectedChoice {
   logprobs: TokenLogprobInfo[];
   finishReason: ChatFinishReason;
   error?: string;
-  errorCode?: 'unavailable' | 'invalid';
+  errorCode?: RequestOutput['errorCode'];
   promptTokens: number;
   completionTokens: number;
   cachedPromptTokens: number;
@@ -53,7 +54,8 @@ export async function collectChoice(deltas: AsyncIterable<ChoiceDelta>): Promise
 }
 
 /** The catalogue error for a failed choice (or delta): 503 when no worker could take it, else 500. */
-export function choiceFailure(c: { error?: string; errorCode?: 'unavailable' | 'invalid' }): ApiError {
+export function choiceFailure(c: { error?: string; errorCode?: RequestOutput['errorCode'] }): ApiError {
+  if (c.errorCode === 'timeout') return apiError('request_timeout', `The request did not finish within the gateway's time limit (${c.error}); shorten max_tokens or retry.`);
   if (c.errorCode === 'unavailable') return apiError('server_overloaded', `No worker can take this request right now (${c.error}); retry shortly.`);
   if (c.errorCode === 'invalid') return apiError('invalid_parameter', `The request was refused: ${c.error}`);
   return apiError('internal_error', `Generation failed: ${c.error ?? 'unknown error'}`);
