@@ -16,6 +16,10 @@
 
 #include <napi.h>
 
+#include <poll.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -33,13 +37,43 @@ namespace {
     return {};                                                    \
   } while (0)
 
-enum class Op { Register, Unregister, Put, EndpointInfo, Close };
+enum class Op { Register, Allocate, Unregister, Put, EndpointInfo, Close };
+
+// Puts up to this many bytes to a watched same-host peer whose region UCX mapped into this
+// process are copied right here, on the calling thread (no hop to the progress thread).
+constexpr double kDirectPutMaxBytes = 1 << 20;
+
+// Finalizer data of an ArrayBuffer over memory UCX allocated.
+struct Allocation {
+  std::shared_ptr<ucx::SharedContext> shared;
+  ucp_mem_h memh;
+};
+
+// A peer region mapped into this process (ucp_rkey_ptr on the progress thread) and a pidfd of the
+// peer's process: what a direct put needs.
+struct DirectMapping {
+  uint8_t* base = nullptr;
+  int pidfd = -1;
+  std::string peer;
+};
+
+bool fd_exited(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+}
+
+std::string direct_key(const std::string& peer, const std::string& rkey, uint64_t remote_base) {
+  return std::to_string(peer.size()) + ":" + peer + std::to_string(rkey.size()) + ":" + rkey + std::to_string(remote_base);
+}
 
 struct Pending {
   Op op;
   Napi::Promise::Deferred deferred;
   Napi::Reference<Napi::ArrayBuffer> keep;
   std::string region;
+  size_t size = 0;          // allocate: bytes
+  std::string direct_key;   // put: where a direct mapping it yields is filed
+  std::string peer;         // put: the peer's worker address
 };
 
 class UcxWorkerWrap;
@@ -72,6 +106,7 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
     return DefineClass(env, "UcxWorker",
                        {InstanceMethod("address", &UcxWorkerWrap::Address),
                         InstanceMethod("registerRegion", &UcxWorkerWrap::RegisterRegion),
+                        InstanceMethod("allocateRegion", &UcxWorkerWrap::AllocateRegion),
                         InstanceMethod("unregisterRegion", &UcxWorkerWrap::UnregisterRegion),
                         InstanceMethod("put", &UcxWorkerWrap::Put),
                         InstanceMethod("endpointInfo", &UcxWorkerWrap::EndpointInfo),
@@ -88,7 +123,22 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
     ucx::Options options;
     if (info[0].IsObject()) {
       Napi::Object o = info[0].As<Napi::Object>();
-      if (o.Has("peerErrorHandling")) options.peer_error_handling = o.Get("peerErrorHandling").ToBoolean();
+      if (o.Get("peerErrorHandling").IsBoolean()) {
+        options.err_mode = o.Get("peerErrorHandling").ToBoolean() ? ucx::ErrMode::Peer : ucx::ErrMode::None;
+      }
+      if (o.Get("errorHandling").IsString()) {
+        std::string m = o.Get("errorHandling").As<Napi::String>().Utf8Value();
+        if (m == "auto") options.err_mode = ucx::ErrMode::Auto;
+        else if (m == "peer") options.err_mode = ucx::ErrMode::Peer;
+        else if (m == "none") options.err_mode = ucx::ErrMode::None;
+        else {
+          sink_->owner = nullptr;
+          tsfn_.Release();
+          Napi::TypeError::New(env, "errorHandling must be 'auto', 'peer' or 'none'").ThrowAsJavaScriptException();
+          return;
+        }
+      }
+      if (o.Get("directPutMaxBytes").IsNumber()) direct_max_ = o.Get("directPutMaxBytes").As<Napi::Number>().DoubleValue();
       if (o.Has("eventWakeup")) options.event_wakeup = o.Get("eventWakeup").ToBoolean();
       if (o.Get("idlePollUs").IsNumber()) options.idle_poll_us = o.Get("idlePollUs").As<Napi::Number>().Int32Value();
     }
@@ -112,12 +162,26 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
 
   void Complete(Napi::Env env, ucx::Completion* c) {
     std::unique_ptr<ucx::Completion> done(c);
+    if (c->peer_exited) {
+      DropMappings(c->data);
+      return;
+    }
     auto it = pending_.find(c->token);
-    if (it == pending_.end()) return;
+    if (it == pending_.end()) {
+      if (c->pidfd >= 0) ::close(c->pidfd);
+      return;
+    }
     Pending p = std::move(it->second);
     pending_.erase(it);
     if (pending_.empty() && engine_) tsfn_.Unref(env);
     if (p.op == Op::Close) Shutdown(false);
+    if (c->pidfd >= 0) {  // a put that produced a direct mapping of the peer's region
+      if (engine_ && !closing_ && !direct_.count(p.direct_key)) {
+        direct_[p.direct_key] = DirectMapping{c->mapped, c->pidfd, p.peer};
+      } else {
+        ::close(c->pidfd);
+      }
+    }
     if (c->status != UCS_OK) {
       Napi::Error e = Napi::Error::New(env, "UCX " + c->error);
       e.Set("code", Napi::String::New(env, "ERR_UCX"));
@@ -132,6 +196,23 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
         o.Set("rkey", Napi::Buffer<char>::Copy(env, c->data.data(), c->data.size()));
         o.Set("base", Napi::BigInt::New(env, c->value));
         regions_[p.region] = std::move(p.keep);
+        p.deferred.Resolve(o);
+        break;
+      }
+      case Op::Allocate: {
+        auto* hint = new Allocation{engine_ ? engine_->shared() : nullptr, c->memh};
+        Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+            env, reinterpret_cast<void*>(c->value), p.size,
+            [](Napi::Env, void*, Allocation* a) {
+              if (a->shared) ucx::Engine::release_allocation(a->shared, a->memh);
+              delete a;
+            },
+            hint);
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("rkey", Napi::Buffer<char>::Copy(env, c->data.data(), c->data.size()));
+        o.Set("base", Napi::BigInt::New(env, c->value));
+        o.Set("buffer", buffer);
+        regions_[p.region] = Napi::Persistent(buffer);
         p.deferred.Resolve(o);
         break;
       }
@@ -167,6 +248,8 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
     if (hard) engine_->hard_stop();
     else engine_->join();
     engine_.reset();
+    for (auto& kv : direct_) ::close(kv.second.pidfd);
+    direct_.clear();
     sink_->owner = nullptr;
     tsfn_.Release();
     if (hooked_) {
@@ -179,7 +262,7 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
   Napi::Promise Start(Napi::Env env, Op op, uint64_t* token, Pending** slot) {
     *token = ++next_token_;
     if (pending_.empty()) tsfn_.Ref(env);
-    auto r = pending_.emplace(*token, Pending{op, Napi::Promise::Deferred::New(env), {}, {}});
+    auto r = pending_.emplace(*token, Pending{op, Napi::Promise::Deferred::New(env), {}, {}, 0, {}, {}});
     *slot = &r.first->second;
     return r.first->second.deferred.Promise();
   }
@@ -216,6 +299,41 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
     return promise;
   }
 
+  // allocateRegion(id: string, bytes: number) → Promise<{ buffer: ArrayBuffer, rkey: Buffer, base: bigint }>
+  Napi::Value AllocateRegion(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return {};
+    if (!info[0].IsString()) TANDEM_THROW(env, "regionId must be a string");
+    if (!info[1].IsNumber()) TANDEM_THROW(env, "bytes must be a number");
+    double bytes = info[1].As<Napi::Number>().DoubleValue();
+    if (!(bytes >= 1) || bytes > 9007199254740991.0 || bytes != static_cast<double>(static_cast<uint64_t>(bytes))) {
+      TANDEM_THROW(env, "bytes must be a positive integer");
+    }
+    std::string id = info[0].As<Napi::String>().Utf8Value();
+    uint64_t token;
+    Pending* p;
+    Napi::Promise promise = Start(env, Op::Allocate, &token, &p);
+    p->region = id;
+    p->size = static_cast<size_t>(bytes);
+    engine_->allocate_region(token, id, p->size);
+    return promise;
+  }
+
+  // Drops the direct mappings of a peer (it exited) and lets the engine release its remote keys.
+  void DropMappings(const std::string& peer) {
+    bool dropped = false;
+    for (auto it = direct_.begin(); it != direct_.end();) {
+      if (it->second.peer == peer) {
+        ::close(it->second.pidfd);
+        it = direct_.erase(it);
+        dropped = true;
+      } else {
+        ++it;
+      }
+    }
+    if (dropped && engine_) engine_->forget_mapping(peer);
+  }
+
   Napi::Value UnregisterRegion(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!CheckOpen(env)) return {};
@@ -230,7 +348,7 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
   }
 
   // put(peerAddress, rkey, remoteBase: bigint, remoteSize, source: ArrayBuffer, ops: Float64Array
-  //     [localOffset, remoteOffset, length]*) → Promise<{ seconds }>
+  //     [localOffset, remoteOffset, length]*, peerPid?: number, peerStart?: bigint) → Promise<{ seconds }>
   Napi::Value Put(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!CheckOpen(env)) return {};
@@ -267,12 +385,46 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
       }
       ranges.push_back({static_cast<uint64_t>(l), static_cast<uint64_t>(r), static_cast<uint64_t>(len)});
     }
+    int peer_pid = 0;
+    uint64_t peer_start = 0;
+    if (info[6].IsNumber()) peer_pid = info[6].As<Napi::Number>().Int32Value();
+    if (info[7].IsBigInt()) peer_start = info[7].As<Napi::BigInt>().Uint64Value(&lossless);
+    if (peer_pid < 0) peer_pid = 0;
+    std::string key = direct_key(peer, rkey, remote_base);
+    double total = 0;
+    for (const auto& r : ranges) total += static_cast<double>(r.length);
+    auto direct = direct_.find(key);
+    if (direct != direct_.end() && total <= direct_max_) {
+      // The peer's region is mapped here (shared memory): the put is a copy, done now.
+      auto t0 = std::chrono::steady_clock::now();
+      const uint8_t* base = static_cast<const uint8_t*>(src.Data());
+      for (const auto& r : ranges) std::memcpy(direct->second.base + r.remote, base + r.local, r.length);
+      auto deferred = Napi::Promise::Deferred::New(env);
+      if (fd_exited(direct->second.pidfd)) {
+        std::string gone = direct->second.peer;
+        DropMappings(gone);
+        Napi::Error e = Napi::Error::New(env, "UCX the receiver process exited (direct put): " +
+                                                  std::string(ucs_status_string(UCS_ERR_CONNECTION_RESET)));
+        e.Set("code", Napi::String::New(env, "ERR_UCX"));
+        e.Set("ucsStatus", Napi::Number::New(env, static_cast<int>(UCS_ERR_CONNECTION_RESET)));
+        e.Set("ucsStatusString", Napi::String::New(env, ucs_status_string(UCS_ERR_CONNECTION_RESET)));
+        deferred.Reject(e.Value());
+        return deferred.Promise();
+      }
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("seconds", Napi::Number::New(env, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
+      o.Set("direct", true);
+      deferred.Resolve(o);
+      return deferred.Promise();
+    }
     uint64_t token;
     Pending* p;
     Napi::Promise promise = Start(env, Op::Put, &token, &p);
     p->keep = Napi::Persistent(src);
+    p->direct_key = std::move(key);
+    p->peer = peer;
     engine_->put(token, std::move(peer), std::move(rkey), remote_base, static_cast<const uint8_t*>(src.Data()),
-                 src.ByteLength(), std::move(ranges));
+                 src.ByteLength(), std::move(ranges), peer_pid, peer_start);
     return promise;
   }
 
@@ -321,10 +473,13 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
   uint64_t next_token_ = 0;
   std::unordered_map<uint64_t, Pending> pending_;
   std::unordered_map<std::string, Napi::Reference<Napi::ArrayBuffer>> regions_;
+  std::unordered_map<std::string, DirectMapping> direct_;
+  double direct_max_ = kDirectPutMaxBytes;
 };
 
 void deliver(Napi::Env env, Napi::Function, Sink* sink, ucx::Completion* c) {
   if (env == nullptr || sink == nullptr || sink->owner == nullptr) {  // torn down: drop it
+    if (c->pidfd >= 0) ::close(c->pidfd);
     delete c;
     return;
   }

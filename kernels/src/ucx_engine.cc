@@ -3,12 +3,17 @@
 #include "ucx_engine.h"
 
 #include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace tandem::ucx {
 namespace {
@@ -20,6 +25,19 @@ constexpr size_t kWirePadding = 512;
 constexpr int kSpinRounds = 2000;
 constexpr double kCloseGraceSeconds = 5.0;
 constexpr int kMinSleepUs = 20;
+// While puts are in flight, watched peers' pidfds are checked every this many busy rounds.
+constexpr int kLivenessEveryRounds = 64;
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+int pidfd_open(int pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+bool pidfd_exited(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+}
 
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -82,11 +100,20 @@ struct Engine::Region {
   size_t size = 0;
   ucp_mem_h memh = nullptr;
   size_t users = 0;  // in-flight puts reading from this region through its memh
+  bool allocated = false;  // UCX allocated it; unmapped by release_allocation(), not by unregister
 };
 
 struct Engine::Peer {
+  ~Peer() {
+    if (pidfd >= 0) ::close(pidfd);
+  }
   Engine* engine = nullptr;
+  std::string address;
   ucp_ep_h ep = nullptr;
+  int pid = 0;
+  int pidfd = -1;         // watched peer (UCP_ERR_HANDLING_MODE_NONE): readable once it exits
+  bool exported = false;  // a direct mapping (ucp_rkey_ptr) was handed out: keep the rkeys
+                          // until forget_mapping() (or teardown)
   std::unordered_map<std::string, ucp_rkey_h> rkeys;
   size_t inflight = 0;
   bool failed = false;
@@ -106,7 +133,27 @@ struct Engine::Transfer {
   ucs_status_t status = UCS_OK;
   std::string error;
   double t0 = 0;
+  uint8_t* mapped = nullptr;
 };
+
+SharedContext::~SharedContext() {
+  if (context) ucp_cleanup(context);
+}
+
+uint64_t process_start_time(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!f || !std::getline(f, line)) return 0;
+  size_t close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(line.substr(close + 1));
+  std::string field;
+  // Fields after "pid (comm)" start at 3 (state); starttime is field 22.
+  for (int i = 3; i <= 22; i++) {
+    if (!(rest >> field)) return 0;
+  }
+  return std::strtoull(field.c_str(), nullptr, 10);
+}
 
 std::string status_message(const std::string& what, ucs_status_t status) {
   return what + ": " + ucs_status_string(status) + " (UCS status " + std::to_string(static_cast<int>(status)) + ")";
@@ -126,11 +173,9 @@ std::unique_ptr<Engine> Engine::open(const Options& options, CompletionSink sink
   e->options_ = options;
   if (e->options_.idle_poll_us < 20) e->options_.idle_poll_us = 20;
   e->sink_ = std::move(sink);
-  e->context_ = cw.context;
-  e->worker_ = cw.worker;
   ucs_status_t st = UCS_OK;
   if (options.event_wakeup) {
-    st = ucp_worker_get_efd(e->worker_, &e->efd_);
+    st = ucp_worker_get_efd(cw.worker, &e->efd_);
     if (st != UCS_OK) {
       *error = status_message("ucp_worker_get_efd", st);
       cw.close();
@@ -139,12 +184,17 @@ std::unique_ptr<Engine> Engine::open(const Options& options, CompletionSink sink
   }
   ucp_address_t* addr = nullptr;
   size_t addr_len = 0;
-  st = ucp_worker_get_address(e->worker_, &addr, &addr_len);
+  st = ucp_worker_get_address(cw.worker, &addr, &addr_len);
   if (st != UCS_OK) {
     *error = status_message("ucp_worker_get_address", st);
     cw.close();
     return nullptr;
   }
+  e->context_ = cw.context;
+  e->worker_ = cw.worker;
+  e->shared_ = std::make_shared<SharedContext>();
+  e->shared_->context = cw.context;
+  e->shared_->engine = e.get();
   e->address_.assign(reinterpret_cast<const char*>(addr), addr_len);
   ucp_worker_release_address(e->worker_, addr);
   e->thread_ = std::thread([raw = e.get()] { raw->run(); });
@@ -174,6 +224,31 @@ void Engine::register_region(uint64_t token, std::string id, void* base, size_t 
   push(std::move(c));
 }
 
+void Engine::allocate_region(uint64_t token, std::string id, size_t size) {
+  Command c(CommandKind::Allocate);
+  c.token = token;
+  c.id = std::move(id);
+  c.size = size;
+  push(std::move(c));
+}
+
+void Engine::release_allocation(const std::shared_ptr<SharedContext>& shared, ucp_mem_h memh) {
+  std::lock_guard<std::mutex> lock(shared->mu);
+  if (shared->engine) {
+    Command c(CommandKind::Release);
+    c.memh = memh;
+    shared->engine->push(std::move(c));
+  } else {
+    ucp_mem_unmap(shared->context, memh);  // the engine is gone: nothing else touches the context
+  }
+}
+
+void Engine::forget_mapping(std::string peer) {
+  Command c(CommandKind::ForgetMapping);
+  c.peer = std::move(peer);
+  push(std::move(c));
+}
+
 void Engine::unregister_region(uint64_t token, std::string id) {
   Command c(CommandKind::Unregister);
   c.token = token;
@@ -182,8 +257,10 @@ void Engine::unregister_region(uint64_t token, std::string id) {
 }
 
 void Engine::put(uint64_t token, std::string peer, std::string rkey, uint64_t remote_base, const uint8_t* src,
-                 size_t src_len, std::vector<PutRange> ranges) {
+                 size_t src_len, std::vector<PutRange> ranges, int peer_pid, uint64_t peer_start) {
   Command c(CommandKind::Put);
+  c.peer_pid = peer_pid;
+  c.peer_start = peer_start;
   c.token = token;
   c.peer = std::move(peer);
   c.rkey = std::move(rkey);
@@ -263,11 +340,14 @@ void Engine::run() {
       sleep_us = kMinSleepUs;
       continue;
     }
+    if (inflight_ > 0 && spins % kLivenessEveryRounds == 0) check_watched_peers();
     if (inflight_ > 0 && spins++ < kSpinRounds) continue;
     if (!options_.event_wakeup) {
       // No event fd: nap, growing the nap while nothing happens (short while puts are in flight).
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, std::chrono::microseconds(sleep_us), [this] { return !queue_.empty() || hard_stop_; });
+      lock.unlock();
+      check_watched_peers();
       int cap = inflight_ > 0 ? kMinSleepUs : options_.idle_poll_us;
       sleep_us = std::min(sleep_us * 2, cap);
       spins = 0;
@@ -280,14 +360,31 @@ void Engine::run() {
       if (!queue_.empty()) continue;  // a command arrived before arm() consumed its signal
     }
     if (hard_stop_) break;
-    pollfd p{efd_, POLLIN, 0};
-    // The timeouts are a safety net only: transports signal the fd when there is work.
-    poll(&p, 1, inflight_ > 0 ? 1 : 200);
+    // Sleep on the worker's event fd and on the pidfds of watched peers (so a peer's death is
+    // noticed while idle too). The timeouts are a safety net only.
+    std::vector<pollfd> fds{{efd_, POLLIN, 0}};
+    for (auto& kv : peers_) {
+      if (kv.second->pidfd >= 0 && !kv.second->failed) fds.push_back({kv.second->pidfd, POLLIN, 0});
+    }
+    if (poll(fds.data(), fds.size(), inflight_ > 0 ? 1 : 200) > 0 && fds.size() > 1) check_watched_peers();
     spins = 0;
   }
 }
 
 void Engine::run_command(Command& c) {
+  if (c.kind == CommandKind::Release) {  // memory must be unmapped even while closing
+    do_release(c.memh);
+    return;
+  }
+  if (c.kind == CommandKind::ForgetMapping) {
+    for (auto& kv : peers_) {
+      if (kv.first == c.peer) kv.second->exported = false;
+    }
+    for (auto& p : retired_) {
+      if (p->address == c.peer) p->exported = false;
+    }
+    return;
+  }
   if (closing_ && c.kind != CommandKind::Close) {
     Completion done;
     done.token = c.token;
@@ -298,6 +395,9 @@ void Engine::run_command(Command& c) {
   }
   switch (c.kind) {
     case CommandKind::Register: do_register(c); break;
+    case CommandKind::Allocate: do_allocate(c); break;
+    case CommandKind::Release:
+    case CommandKind::ForgetMapping: break;  // handled above
     case CommandKind::Unregister: do_unregister(c); break;
     case CommandKind::Put: do_put(c); break;
     case CommandKind::EndpointInfo: do_endpoint_info(c); break;
@@ -352,6 +452,85 @@ void Engine::do_register(Command& c) {
   post(std::move(done));
 }
 
+void Engine::do_allocate(Command& c) {
+  Completion done;
+  done.token = c.token;
+  if (regions_.count(c.id)) {
+    done.status = UCS_ERR_ALREADY_EXISTS;
+    done.error = status_message("region '" + c.id + "' is already registered", done.status);
+    post(std::move(done));
+    return;
+  }
+  ucp_mem_map_params_t mp;
+  std::memset(&mp, 0, sizeof(mp));
+  mp.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH | UCP_MEM_MAP_PARAM_FIELD_FLAGS;
+  mp.address = nullptr;
+  mp.length = c.size;
+  mp.flags = UCP_MEM_MAP_ALLOCATE;
+  ucp_mem_h memh = nullptr;
+  ucs_status_t st = ucp_mem_map(context_, &mp, &memh);
+  if (st != UCS_OK) {
+    done.status = st;
+    done.error = status_message("ucp_mem_map (allocate " + std::to_string(c.size) + " bytes) of region '" + c.id + "'", st);
+    post(std::move(done));
+    return;
+  }
+  ucp_mem_attr_t attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.field_mask = UCP_MEM_ATTR_FIELD_ADDRESS | UCP_MEM_ATTR_FIELD_LENGTH;
+  st = ucp_mem_query(memh, &attr);
+  void* rkey = nullptr;
+  size_t rkey_len = 0;
+  if (st == UCS_OK && attr.length < c.size) st = UCS_ERR_NO_MEMORY;
+  if (st == UCS_OK) st = ucp_rkey_pack(context_, memh, &rkey, &rkey_len);
+  if (st != UCS_OK) {
+    ucp_mem_unmap(context_, memh);
+    done.status = st;
+    done.error = status_message("ucp_mem_query/ucp_rkey_pack of allocated region '" + c.id + "'", st);
+    post(std::move(done));
+    return;
+  }
+  done.data.assign(static_cast<const char*>(rkey), rkey_len);
+  ucp_rkey_buffer_release(rkey);
+  auto region = std::make_unique<Region>();
+  region->base = static_cast<uint8_t*>(attr.address);
+  region->size = c.size;
+  region->memh = memh;
+  region->allocated = true;
+  regions_[c.id] = std::move(region);
+  done.value = reinterpret_cast<uint64_t>(attr.address);
+  done.memh = memh;
+  post(std::move(done));
+}
+
+void Engine::do_release(ucp_mem_h memh) {
+  // Normally the region was unregistered first (JavaScript keeps a registered buffer alive); at
+  // environment teardown finalizers may come first: drop the region then.
+  for (auto it = regions_.begin(); it != regions_.end(); ++it) {
+    if (it->second->memh == memh) {
+      regions_.erase(it);
+      break;
+    }
+  }
+  ucp_mem_unmap(context_, memh);
+}
+
+void Engine::check_watched_peers() {
+  for (auto& kv : peers_) {
+    Peer* p = kv.second.get();
+    if (p->failed || p->pidfd < 0 || !pidfd_exited(p->pidfd)) continue;
+    p->failed = true;
+    p->force = true;  // nobody will ever answer: cancel what is in flight
+    p->fail_status = UCS_ERR_CONNECTION_RESET;
+    if (p->exported) {
+      Completion c;
+      c.peer_exited = true;
+      c.data = p->address;
+      post(std::move(c));
+    }
+  }
+}
+
 void Engine::do_unregister(Command& c) {
   Completion done;
   done.token = c.token;
@@ -362,6 +541,8 @@ void Engine::do_unregister(Command& c) {
   } else if (it->second->users > 0) {
     done.status = UCS_ERR_BUSY;
     done.error = status_message("region '" + c.id + "' is the source of puts in flight", done.status);
+  } else if (it->second->allocated) {
+    regions_.erase(it);  // the memory stays mapped until JavaScript drops the buffer
   } else {
     ucs_status_t st = ucp_mem_unmap(context_, it->second->memh);
     regions_.erase(it);
@@ -373,7 +554,8 @@ void Engine::do_unregister(Command& c) {
   post(std::move(done));
 }
 
-Engine::Peer* Engine::peer_for(const std::string& address, ucs_status_t* status) {
+Engine::Peer* Engine::peer_for(const std::string& address, int pid, uint64_t start, ucs_status_t* status,
+                               std::string* error) {
   auto it = peers_.find(address);
   if (it != peers_.end() && !it->second->failed) return it->second.get();
   if (it != peers_.end()) {  // failed: retire it now so the replacement gets the map slot
@@ -382,17 +564,50 @@ Engine::Peer* Engine::peer_for(const std::string& address, ucs_status_t* status)
   }
   auto peer = std::make_unique<Peer>();
   peer->engine = this;
+  peer->address = address;
+  ucp_err_handling_mode_t mode = UCP_ERR_HANDLING_MODE_PEER;
+  if (options_.err_mode == ErrMode::None) mode = UCP_ERR_HANDLING_MODE_NONE;
+  if (options_.err_mode != ErrMode::Peer && pid > 0) {
+    // A peer whose process we can hold: watch it with a pidfd, so shared memory can be used.
+    int fd = pidfd_open(pid);
+    if (fd < 0 && errno == ESRCH) {
+      *status = UCS_ERR_CONNECTION_RESET;
+      *error = "the receiver process " + std::to_string(pid) + " has exited";
+      return nullptr;
+    }
+    if (fd >= 0) {
+      if (start != 0 && process_start_time(pid) != start) {  // the pid now names another process
+        ::close(fd);
+        *status = UCS_ERR_CONNECTION_RESET;
+        *error = "the receiver process " + std::to_string(pid) + " has exited (pid reused)";
+        return nullptr;
+      }
+      if (pidfd_exited(fd)) {
+        ::close(fd);
+        *status = UCS_ERR_CONNECTION_RESET;
+        *error = "the receiver process " + std::to_string(pid) + " has exited";
+        return nullptr;
+      }
+      peer->pid = pid;
+      peer->pidfd = fd;
+      mode = UCP_ERR_HANDLING_MODE_NONE;
+    }
+    // pidfd_open unavailable (kernel < 5.3): cannot watch it; Auto keeps peer error handling.
+  }
   std::string addr = padded(address);
   ucp_ep_params_t ep;
   std::memset(&ep, 0, sizeof(ep));
   ep.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
                   UCP_EP_PARAM_FIELD_ERR_HANDLER;
   ep.address = reinterpret_cast<const ucp_address_t*>(addr.data());
-  ep.err_mode = options_.peer_error_handling ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE;
+  ep.err_mode = mode;
   ep.err_handler.cb = &Engine::on_ep_error;
   ep.err_handler.arg = peer.get();
   *status = ucp_ep_create(worker_, &ep, &peer->ep);
-  if (*status != UCS_OK) return nullptr;
+  if (*status != UCS_OK) {
+    *error = status_message("ucp_ep_create (peer unreachable?)", *status);
+    return nullptr;
+  }
   Peer* raw = peer.get();
   peers_[address] = std::move(peer);
   return raw;
@@ -415,6 +630,12 @@ void Engine::reap_peers(bool all) {
   }
   for (auto it = retired_.begin(); it != retired_.end();) {
     Peer* p = it->get();
+    // A peer whose mapping JavaScript may still copy into keeps its rkeys (and so the mapping)
+    // until forget_mapping(); at teardown JavaScript no longer runs puts.
+    if (p->exported && !all) {
+      ++it;
+      continue;
+    }
     if (!p->closing && (p->inflight == 0 || p->force)) {
       // Remote keys go before their endpoint, and only once nothing in flight uses them.
       for (auto& kv : p->rkeys) ucp_rkey_destroy(kv.second);
@@ -445,10 +666,11 @@ void Engine::do_put(Command& c) {
   t->t0 = now_seconds();
   inflight_++;
   ucs_status_t st = UCS_OK;
-  Peer* peer = peer_for(c.peer, &st);
+  std::string why;
+  Peer* peer = peer_for(c.peer, c.peer_pid, c.peer_start, &st, &why);
   if (!peer) {
     t->status = st;
-    t->error = status_message("ucp_ep_create (peer unreachable?)", st);
+    t->error = why;
     transfer_step_done(t, UCS_OK, nullptr);
     return;
   }
@@ -468,6 +690,11 @@ void Engine::do_put(Command& c) {
       return;
     }
     peer->rkeys.emplace(c.rkey, rkey);
+  }
+  if (peer->pidfd >= 0) {
+    // Watched same-host peer: if UCX mapped the region here (shared memory), hand the mapping out.
+    void* ptr = nullptr;
+    if (ucp_rkey_ptr(rkey, c.remote_base, &ptr) == UCS_OK) t->mapped = static_cast<uint8_t*>(ptr);
   }
   for (auto& kv : regions_) {
     Region* r = kv.second.get();
@@ -530,10 +757,35 @@ void Engine::transfer_step_done(Transfer* t, ucs_status_t status, const char* wh
     t->error = status_message(what, status);
   }
   if (--t->pending > 0) return;
+  Peer* peer = t->peer;
+  if (t->status == UCS_OK && peer && peer->pidfd >= 0 && pidfd_exited(peer->pidfd)) {
+    // Without peer error handling UCX cannot tell; the bytes went to a process that is gone.
+    t->status = UCS_ERR_CONNECTION_RESET;
+    t->error = "the receiver process " + std::to_string(peer->pid) + " exited during the put (" +
+               ucs_status_string(t->status) + ")";
+    if (!peer->failed) {
+      peer->failed = peer->force = true;
+      peer->fail_status = t->status;
+      if (peer->exported) {
+        Completion gone;
+        gone.peer_exited = true;
+        gone.data = peer->address;
+        post(std::move(gone));
+      }
+    }
+  }
   Completion done;
   done.token = t->token;
   done.status = t->status;
   done.seconds = now_seconds() - t->t0;
+  if (t->status == UCS_OK && t->mapped && peer && !peer->failed) {
+    int fd = dup(peer->pidfd);
+    if (fd >= 0) {
+      done.mapped = t->mapped;
+      done.pidfd = fd;
+      peer->exported = true;
+    }
+  }
   if (t->status != UCS_OK) {
     done.error = t->error;
     if (t->peer && t->peer->failed && t->peer->fail_status != UCS_OK && t->peer->fail_status != t->status)
@@ -550,10 +802,11 @@ void Engine::do_endpoint_info(Command& c) {
   Completion done;
   done.token = c.token;
   ucs_status_t st = UCS_OK;
-  Peer* peer = peer_for(c.peer, &st);
+  std::string why;
+  Peer* peer = peer_for(c.peer, c.peer_pid, c.peer_start, &st, &why);
   if (!peer) {
     done.status = st;
-    done.error = status_message("ucp_ep_create (peer unreachable?)", st);
+    done.error = why;
   } else {
     char* text = nullptr;
     size_t len = 0;
@@ -570,6 +823,11 @@ void Engine::do_endpoint_info(Command& c) {
 
 void Engine::teardown() {
   if (!worker_) return;
+  {
+    // From here on allocations are released directly, not through this thread.
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->engine = nullptr;
+  }
   bool force = hard_stop_.load();
   if (force) {
     for (auto& kv : peers_) kv.second->failed = kv.second->force = true;
@@ -585,14 +843,19 @@ void Engine::teardown() {
     if (p->close_request) ucp_request_free(p->close_request);
   }
   retired_.clear();
-  for (auto& kv : regions_) ucp_mem_unmap(context_, kv.second->memh);
+  for (auto& kv : regions_) {
+    if (!kv.second->allocated) ucp_mem_unmap(context_, kv.second->memh);  // allocated: JS owns them
+  }
   regions_.clear();
   std::lock_guard<std::mutex> lock(mu_);
+  for (Command& c : queue_) {
+    if (c.kind == CommandKind::Release) ucp_mem_unmap(context_, c.memh);
+  }
   queue_.clear();
   ucp_worker_destroy(worker_);
-  ucp_cleanup(context_);
   worker_ = nullptr;
   context_ = nullptr;
+  shared_.reset();  // ucp_cleanup once allocations still held by JavaScript are released too
 }
 
 }  // namespace tandem::ucx

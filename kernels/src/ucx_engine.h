@@ -35,16 +35,25 @@ struct PutRange {
 
 struct Completion {
   uint64_t token = 0;
+  // kind == PeerExited: an unsolicited report (token 0) that a watched peer's process exited; `data`
+  // is the peer's worker address. Everything else answers a command.
+  bool peer_exited = false;
   ucs_status_t status = UCS_OK;
   std::string error;     // "<what>: <ucs status string>" when status != UCS_OK
   std::string data;      // register: packed rkey; endpoint info: ucp_ep_print_info text
   uint64_t value = 0;    // register: base address of the mapped region
   double seconds = 0;    // put: issue → flush completion, measured on the progress thread
+  // put to a watched same-host peer whose region UCX mapped into this process (ucp_rkey_ptr):
+  // the local address of the remote region's base and a dup of the peer's pidfd (owned by the
+  // receiver of the completion), so the caller can copy directly; nullptr / -1 otherwise.
+  uint8_t* mapped = nullptr;
+  int pidfd = -1;
+  ucp_mem_h memh = nullptr;  // allocate: the region's memory handle (for release_allocation)
 };
 
 using CompletionSink = std::function<void(Completion&&)>;
 
-enum class CommandKind { Register, Unregister, Put, EndpointInfo, Close };
+enum class CommandKind { Register, Allocate, Unregister, Release, Put, EndpointInfo, ForgetMapping, Close };
 
 struct Command {
   explicit Command(CommandKind k) : kind(k) {}
@@ -57,16 +66,29 @@ struct Command {
   uint8_t* base = nullptr;     // register: local region; put: source buffer
   size_t size = 0;
   std::vector<PutRange> ranges;
+  int peer_pid = 0;            // put: > 0 when the sender can watch the peer's process (same host)
+  uint64_t peer_start = 0;     // put: the peer process's start time (/proc/<pid>/stat field 22)
+  ucp_mem_h memh = nullptr;    // release: an allocated region's memory handle
 };
 
 // "<what>: <status text> (<status name>)".
 std::string status_message(const std::string& what, ucs_status_t status);
 
+// Error-handling mode of endpoints (see docs/adr/0009-ucx-transport-selection.md).
+//  Peer: UCP_ERR_HANDLING_MODE_PEER always. A dead peer fails the put through UCX, but UCX 1.13
+//        then only uses transports with peer-failure support: tcp (loopback on one host).
+//  None: UCP_ERR_HANDLING_MODE_NONE always: shared memory (sysv/posix) lanes are eligible; a dead
+//        peer is noticed only when the put names its process (below).
+//  Auto: None for peers whose process this one can watch (same host, same pid namespace: the put
+//        carries the peer's pid and start time, checked against /proc and held by a pidfd), whose
+//        death then fails puts and cancels what is in flight; Peer for every other peer.
+enum class ErrMode { Auto, Peer, None };
+
+// Process start time (clock ticks since boot, /proc/<pid>/stat field 22); 0 when unreadable.
+uint64_t process_start_time(int pid);
+
 struct Options {
-  // UCP_ERR_HANDLING_MODE_PEER on endpoints: a dead peer fails the put instead of hanging or
-  // aborting the process. UCX 1.13 then avoids transports without peer-failure support (shared
-  // memory AM lanes), so on one host puts go over tcp rather than CMA.
-  bool peer_error_handling = true;
+  ErrMode err_mode = ErrMode::Auto;
   // true: UCP_FEATURE_WAKEUP, the idle thread sleeps on the worker's event fd (transports without
   // event support, e.g. CMA, are not used). false: no wakeup feature; the idle thread polls with a
   // backoff from 20 µs up to idle_poll_us (transports are chosen for bandwidth alone).
@@ -76,6 +98,17 @@ struct Options {
 
 // Opens a context and a worker and closes them again; the reason on failure.
 bool probe(std::string* error);
+
+class Engine;
+
+// The ucp context, shared by the engine and by the regions UCX allocated (ucp_mem_map ALLOCATE)
+// whose memory JavaScript still references: ucp_cleanup runs when the last of them lets go.
+struct SharedContext {
+  ~SharedContext();
+  std::mutex mu;
+  ucp_context_h context = nullptr;
+  Engine* engine = nullptr;  // while the engine's progress thread owns the context (under mu)
+};
 
 class Engine {
  public:
@@ -88,11 +121,22 @@ class Engine {
   const std::string& address() const { return address_; }
 
   void register_region(uint64_t token, std::string id, void* base, size_t size);
+  // ucp_mem_map with UCP_MEM_MAP_ALLOCATE: UCX allocates (shared memory on one host, so peers on
+  // this host can put with a memcpy) and registers `size` bytes; completion value = address.
+  // The memory outlives unregister/close until release_allocation() is called for it.
+  void allocate_region(uint64_t token, std::string id, size_t size);
+  // Unmaps allocated memory (from any thread, e.g. a finalizer): on the progress thread while the
+  // engine runs, directly once it is gone. The last user of `shared` cleans the context up.
+  static void release_allocation(const std::shared_ptr<SharedContext>& shared, ucp_mem_h memh);
+  const std::shared_ptr<SharedContext>& shared() const { return shared_; }
+  // The caller dropped its copy of a direct mapping (Completion::mapped) of this peer's regions:
+  // its remote keys may be destroyed once the peer is retired.
+  void forget_mapping(std::string peer);
   void unregister_region(uint64_t token, std::string id);
   // `src` must stay valid until the completion arrives. Ranges are already coalesced and were
   // checked against the source and the remote region size by the caller.
   void put(uint64_t token, std::string peer, std::string rkey, uint64_t remote_base, const uint8_t* src,
-           size_t src_len, std::vector<PutRange> ranges);
+           size_t src_len, std::vector<PutRange> ranges, int peer_pid = 0, uint64_t peer_start = 0);
   void endpoint_info(uint64_t token, std::string peer);
   // Waits for in-flight puts, closes endpoints, unmaps regions, destroys the worker and the
   // context, posts the completion for `token` and ends the thread.
@@ -112,10 +156,13 @@ class Engine {
   void wake_locked();
   void run_command(Command& c);
   void do_register(Command& c);
+  void do_allocate(Command& c);
+  void do_release(ucp_mem_h memh);
+  void check_watched_peers();
   void do_unregister(Command& c);
   void do_put(Command& c);
   void do_endpoint_info(Command& c);
-  Peer* peer_for(const std::string& address, ucs_status_t* status);
+  Peer* peer_for(const std::string& address, int pid, uint64_t start, ucs_status_t* status, std::string* error);
   void transfer_step_done(Transfer* t, ucs_status_t status, const char* what);
   void reap_peers(bool all);
   void teardown();
@@ -125,6 +172,7 @@ class Engine {
   static void on_ep_error(void* arg, ucp_ep_h ep, ucs_status_t status);
 
   CompletionSink sink_;
+  std::shared_ptr<SharedContext> shared_;
   ucp_context_h context_ = nullptr;
   ucp_worker_h worker_ = nullptr;
   Options options_;

@@ -24,11 +24,20 @@ import { fileURLToPath } from 'node:url';
 
 export interface UcxWorkerOptions {
   /**
-   * UCP_ERR_HANDLING_MODE_PEER (default true): a dead or unreachable peer fails the put with a UCS
-   * error instead of hanging it. UCX 1.13 then skips transports without peer-failure support (the
-   * shared-memory AM transports), so on one host UCX runs over tcp loopback.
+   * Endpoint error handling (docs/adr/0009-ucx-transport-selection.md). `'auto'` (default):
+   * UCP_ERR_HANDLING_MODE_NONE towards peers whose process this one can watch (same host and pid
+   * namespace; the put names the peer's pid and start time, held through a pidfd), so UCX may use
+   * shared memory, and the peer's death fails puts; UCP_ERR_HANDLING_MODE_PEER towards all others.
+   * `'peer'`: always PEER (UCX 1.13 then only uses tcp on one host). `'none'`: always NONE.
    */
+  errorHandling?: 'auto' | 'peer' | 'none';
+  /** Older switch: true = `errorHandling: 'peer'`, false = `'none'` (errorHandling wins). */
   peerErrorHandling?: boolean;
+  /**
+   * Puts of at most this many bytes (default 1 MiB; 0: never) to a watched same-host peer whose
+   * region UCX mapped into this process are copied synchronously on the calling thread.
+   */
+  directPutMaxBytes?: number;
   /** UCP_FEATURE_WAKEUP (default true): the idle progress thread sleeps on the worker's event fd. */
   eventWakeup?: boolean;
   /** Without eventWakeup, the longest nap of the idle progress thread (µs, default 1000). */
@@ -47,6 +56,12 @@ export interface NativeUcxWorker {
   address(): Uint8Array;
   /** ucp_mem_map (once) + ucp_rkey_pack. The buffer stays referenced until unregistered/closed. */
   registerRegion(regionId: string, buffer: ArrayBuffer): Promise<UcxRegistration>;
+  /**
+   * ucp_mem_map with UCP_MEM_MAP_ALLOCATE: UCX allocates (shared memory on Linux) and registers
+   * `bytes` bytes, returned as an external ArrayBuffer. Same-host peers can then put with a plain
+   * memcpy. The memory stays valid while the buffer is referenced, even after unregister/close.
+   */
+  allocateRegion(regionId: string, bytes: number): Promise<UcxRegistration & { buffer: ArrayBuffer }>;
   unregisterRegion(regionId: string): Promise<void>;
   /**
    * ucp_put_nbx of each [localOffset, remoteOffset, length] triple of `ops`, then
@@ -56,8 +71,8 @@ export interface NativeUcxWorker {
    */
   put(
     peerAddress: Uint8Array, rkey: Uint8Array, remoteBase: bigint, remoteSize: number, source: ArrayBuffer,
-    ops: Float64Array,
-  ): Promise<{ seconds: number }>;
+    ops: Float64Array, peerPid?: number, peerStart?: bigint,
+  ): Promise<{ seconds: number; direct?: boolean }>;
   /** ucp_ep_print_info for the endpoint to a peer: the lanes/transports UCX selected. */
   endpointInfo(peerAddress: Uint8Array): Promise<string>;
   /** Waits for puts in flight, closes endpoints, unmaps regions, destroys worker and context. */

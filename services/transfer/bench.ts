@@ -36,6 +36,8 @@ export interface TransferBenchOptions {
   ucx?: UcxWorkerOptions;
   /** Extra environment for the receiver process (e.g. UCX_TLS). */
   env?: Record<string, string>;
+  /** The receiver registers its own native buffer instead of engine.allocateRegion (the pre-ADR-0009 way). */
+  registerOwnBuffer?: boolean;
 }
 
 export interface TransferBenchResult {
@@ -98,6 +100,7 @@ export async function benchTransfer(opts: TransferBenchOptions): Promise<Transfe
       const spawnOpts: Parameters<typeof RemoteReceiver.spawn>[0] = { backend, bytes: regionBytes, regionId: 'bench' };
       if (opts.ucx) spawnOpts.ucx = opts.ucx;
       if (opts.env) spawnOpts.env = opts.env;
+      if (opts.registerOwnBuffer) spawnOpts.registerOwnBuffer = true;
       receiver = await RemoteReceiver.spawn(spawnOpts);
       remote = receiver.descriptor;
     }

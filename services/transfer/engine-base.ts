@@ -4,10 +4,11 @@
  * and `shutdown`.
  */
 import { performance } from 'node:perf_hooks';
+import { native } from '../../kernels/ts/index.js';
 import { TransferError } from './errors.js';
 import { checkOps, coalesceOps, totalBytes } from './ops.js';
 import type {
-  PutResult, RegionDescriptor, TransferBackend, TransferEngine, TransferRecord, TransferStats, WriteOp,
+  AllocatedRegion, PutResult, RegionDescriptor, TransferBackend, TransferEngine, TransferRecord, TransferStats, WriteOp,
 } from './types.js';
 
 export abstract class EngineBase implements TransferEngine {
@@ -18,6 +19,14 @@ export abstract class EngineBase implements TransferEngine {
   constructor(private readonly onTransfer?: (record: TransferRecord) => void) {}
 
   abstract registerRegion(regionId: string, buffer: ArrayBuffer): Promise<RegionDescriptor>;
+
+  /** Default: native 64-byte aligned zeroed memory, registered. */
+  async allocateRegion(regionId: string, bytes: number): Promise<AllocatedRegion> {
+    this.checkRegionId(regionId);
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new TransferError('invalid_argument', 'bytes must be a positive integer');
+    const buffer = native.allocKvBuffer(bytes);
+    return { buffer, descriptor: await this.registerRegion(regionId, buffer) };
+  }
 
   /** Writes already checked and coalesced ranges; resolves once they are visible remotely. */
   protected abstract write(remote: RegionDescriptor, source: ArrayBuffer, ops: WriteOp[]): Promise<void>;
@@ -33,12 +42,16 @@ export abstract class EngineBase implements TransferEngine {
   }
 
   protected checkRegionArgs(regionId: string, buffer: ArrayBuffer): void {
+    this.checkRegionId(regionId);
+    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength === 0) {
+      throw new TransferError('invalid_argument', 'a region must be a non-empty ArrayBuffer');
+    }
+  }
+
+  protected checkRegionId(regionId: string): void {
     this.assertOpen();
     if (typeof regionId !== 'string' || regionId.length === 0 || Buffer.byteLength(regionId) > 1024) {
       throw new TransferError('invalid_argument', 'regionId must be a non-empty string of at most 1024 bytes');
-    }
-    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength === 0) {
-      throw new TransferError('invalid_argument', 'a region must be a non-empty ArrayBuffer');
     }
   }
 

@@ -3,8 +3,9 @@
  *
  *   node dist/services/transfer/receiver-process.js '{"backend":"tcp","bytes":1048576,"seed":7}'
  *
- * Allocates a native (64-byte aligned) region filled with the seeded pattern, registers it with
- * a transfer engine of the given backend and prints `{"type":"ready","descriptor":…,"pid":…}` as
+ * Has a transfer engine of the given backend allocate and register a region (engine.allocateRegion;
+ * `registerOwnBuffer`: a native 64-byte aligned buffer and registerRegion), fills it with the
+ * seeded pattern and prints `{"type":"ready","descriptor":…,"pid":…}` as
  * one JSON line. Then it answers JSON-line requests on stdin — `digest` / `read` of a byte range,
  * `stats`, `close` — one JSON line each on stdout. It exits when stdin ends.
  */
@@ -25,6 +26,8 @@ export interface ReceiverConfig {
   regionId?: string;
   host?: string;
   ucx?: UcxWorkerOptions;
+  /** Register a natively allocated buffer (registerRegion) instead of engine.allocateRegion. */
+  registerOwnBuffer?: boolean;
 }
 
 export interface ReceiverRequest {
@@ -39,14 +42,19 @@ function send(msg: unknown): void {
 }
 
 async function main(config: ReceiverConfig): Promise<void> {
-  const region = native.allocKvBuffer(config.bytes);
-  const view = new Uint8Array(region);
-  if (config.seed !== undefined) fillPattern(view, config.seed);
   const opts: { host?: string; ucx?: UcxWorkerOptions } = {};
   if (config.host !== undefined) opts.host = config.host;
   if (config.ucx !== undefined) opts.ucx = config.ucx;
   const engine: TransferEngine = await createTransferEngine(config.backend, opts);
-  const descriptor = await engine.registerRegion(config.regionId ?? 'kv', region);
+  // The region as a KV pool should be made: allocated by the engine (for ucx, by UCX: shared memory).
+  const { buffer: region, descriptor } = config.registerOwnBuffer
+    ? await (async () => {
+        const buffer = native.allocKvBuffer(config.bytes);
+        return { buffer, descriptor: await engine.registerRegion(config.regionId ?? 'kv', buffer) };
+      })()
+    : await engine.allocateRegion(config.regionId ?? 'kv', config.bytes);
+  const view = new Uint8Array(region);
+  if (config.seed !== undefined) fillPattern(view, config.seed);
   send({ type: 'ready', descriptor, pid: process.pid });
 
   const range = (r: ReceiverRequest) => {

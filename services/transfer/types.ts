@@ -67,6 +67,13 @@ export interface TransferEngine {
   /** Expose a local buffer (e.g. the KV pool, registered ONCE at start-up) for remote one-sided writes. */
   registerRegion(regionId: string, buffer: ArrayBuffer): Promise<RegionDescriptor>;
   /**
+   * Allocates a zeroed region of `bytes` (64-byte aligned) and registers it: prefer this for a
+   * receiver's KV pool. The ucx backend lets UCX allocate it (shared memory), which is what lets
+   * senders on the same host put with a memcpy (perftest-class bandwidth, ADR 0009); memory
+   * registered with registerRegion is reachable on one host only through emulated or tcp puts.
+   */
+  allocateRegion(regionId: string, bytes: number): Promise<AllocatedRegion>;
+  /**
    * One-sided write of ranges of `source` into the remote region; contiguous adjacent ranges are
    * coalesced; resolves when the data is visible in the remote memory (after flush / ack).
    * `source` must not change until the promise settles.
@@ -76,6 +83,12 @@ export interface TransferEngine {
   close(): Promise<void>;
 }
 
+export interface AllocatedRegion {
+  /** The region's memory (for ucx: memory UCX allocated; valid while referenced). */
+  buffer: ArrayBuffer;
+  descriptor: RegionDescriptor;
+}
+
 export interface TransferEngineOptions {
   /** tcp: address the receiver listens on (default 127.0.0.1). */
   host?: string;
@@ -83,7 +96,7 @@ export interface TransferEngineOptions {
   port?: number;
   /** tcp: host written into descriptors when `host` is a wildcard address (default: os.hostname()). */
   advertiseHost?: string;
-  /** ucx: worker options (error-handling mode, wakeup mode). */
+  /** ucx: worker options (error-handling mode, direct puts, wakeup mode). */
   ucx?: UcxWorkerOptions;
   /** Called after every put, successful or not (metrics, tracing). */
   onTransfer?: (record: TransferRecord) => void;

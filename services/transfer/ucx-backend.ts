@@ -1,50 +1,98 @@
 /**
  * UCX backend over the native binding (kernels/ts/ucx.ts). registerRegion maps the buffer with
- * ucp_mem_map once and publishes the worker address, the packed rkey and the base address; put
+ * ucp_mem_map once (allocateRegion lets UCX allocate it: shared memory, see ADR 0009) and
+ * publishes the worker address, the packed rkey, the base address and the owner's process
+ * identity (pid, start time, boot id); put
  * hands the coalesced ranges to the engine's progress thread (ucp_put_nbx each, then
  * ucp_ep_flush_nbx) and resolves once the flush completed, i.e. the bytes are in the remote
  * memory. Endpoints and unpacked rkeys are cached per peer in native code.
+ *
+ * Error handling (errorHandling 'auto', the default): when the region's owner runs on this host
+ * and its process is visible here (same boot id, /proc/<pid> with the published start time), the
+ * put names that process, the native side watches it through a pidfd and creates the endpoint
+ * without UCX peer error handling, so UCX may use shared memory; the owner's death fails puts
+ * (TransferError peer_failed). Otherwise endpoints use UCP_ERR_HANDLING_MODE_PEER.
  *
  * UCX reads worker addresses and rkeys without bounds or sanity checks (garbage crashes the
  * process), so descriptors carry a digest over all their fields and a put refuses a descriptor
  * whose digest does not match before any of it reaches UCX.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { nativeUcx, type NativeUcxWorker, type UcxWorkerOptions } from '../../kernels/ts/ucx.js';
 import { EngineBase } from './engine-base.js';
 import { TransferError } from './errors.js';
 import { opsToTriples } from './ops.js';
-import type { RegionDescriptor, TransferEngineOptions, WriteOp } from './types.js';
+import type { AllocatedRegion, RegionDescriptor, TransferEngineOptions, WriteOp } from './types.js';
 
 interface UcxPeer {
   address: Uint8Array;
   rkey: Uint8Array;
   base: bigint;
+  /** The owner's pid when this process can watch it (same host and pid namespace), else 0. */
+  watchPid: number;
+  watchStart: bigint;
 }
 
-function digest(regionId: string, size: number, workerAddress: string, rkey: string, baseAddress: string): string {
-  return createHash('sha256').update(JSON.stringify(['tandem-ucx-region-v1', regionId, size, workerAddress, rkey, baseAddress])).digest('hex').slice(0, 32);
+/** This kernel's boot id: equal ids mean one host (one kernel), '' when unknown. */
+let ownBoot: string | undefined;
+function bootId(): string {
+  if (ownBoot === undefined) {
+    try {
+      ownBoot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      ownBoot = '';
+    }
+  }
+  return ownBoot;
+}
+
+/** Start time of a process (clock ticks after boot, /proc/<pid>/stat field 22); '' when not visible. */
+export function processStartTime(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function digest(regionId: string, size: number, ep: { workerAddress: string; rkey: string; baseAddress: string; pid: number; boot: string; start: string }): string {
+  return createHash('sha256')
+    .update(JSON.stringify(['tandem-ucx-region-v2', regionId, size, ep.workerAddress, ep.rkey, ep.baseAddress, ep.pid, ep.boot, ep.start]))
+    .digest('hex')
+    .slice(0, 32);
 }
 
 /** Decodes and verifies the UCX part of a descriptor. */
 export function decodeUcxDescriptor(remote: RegionDescriptor): UcxPeer {
-  const { workerAddress, rkey, baseAddress, check } = remote.endpoint;
-  if (typeof workerAddress !== 'string' || typeof rkey !== 'string' || typeof baseAddress !== 'string' || typeof check !== 'string') {
-    throw new TransferError('bad_descriptor', `ucx region '${remote.regionId}' lacks workerAddress/rkey/baseAddress/check`);
+  const { workerAddress, rkey, baseAddress, pid, boot, start, check } = remote.endpoint;
+  if (
+    typeof workerAddress !== 'string' || typeof rkey !== 'string' || typeof baseAddress !== 'string' || typeof check !== 'string' ||
+    typeof pid !== 'number' || typeof boot !== 'string' || typeof start !== 'string'
+  ) {
+    throw new TransferError('bad_descriptor', `ucx region '${remote.regionId}' lacks workerAddress/rkey/baseAddress/pid/boot/start/check`);
   }
-  if (!/^\d{1,20}$/.test(baseAddress) || check !== digest(remote.regionId, remote.size, workerAddress, rkey, baseAddress)) {
+  if (
+    !/^\d{1,20}$/.test(baseAddress) || !/^\d{0,20}$/.test(start) || !Number.isSafeInteger(pid) || pid < 0 ||
+    check !== digest(remote.regionId, remote.size, { workerAddress, rkey, baseAddress, pid, boot, start })
+  ) {
     throw new TransferError('bad_descriptor', `ucx region '${remote.regionId}' has a corrupted or tampered descriptor (digest mismatch)`);
   }
   const address = Buffer.from(workerAddress, 'base64');
   const key = Buffer.from(rkey, 'base64');
   if (address.length === 0 || key.length === 0) throw new TransferError('bad_descriptor', `ucx region '${remote.regionId}' has an empty address or rkey`);
-  return { address, rkey: key, base: BigInt(baseAddress) };
+  // Watchable: same kernel, and /proc/<pid> here is the very process that published (not another
+  // pid namespace's process, not a reused pid).
+  const watchable = pid > 0 && boot !== '' && boot === bootId() && start !== '' && processStartTime(pid) === start;
+  return { address, rkey: key, base: BigInt(baseAddress), watchPid: watchable ? pid : 0, watchStart: watchable ? BigInt(start) : 0n };
 }
 
 function ucxFailure(err: unknown, what: string): TransferError {
   if (err instanceof TransferError) return err;
   const e = err as { message?: string; code?: string; ucsStatus?: number };
   const message = `${what}: ${e?.message ?? String(err)}`;
+  if (err instanceof TypeError) return new TransferError('invalid_argument', message, { cause: err });
   if (e?.code === 'ERR_UCX_CLOSED') return new TransferError('closed', message, { cause: err });
   if (err instanceof RangeError) return new TransferError('out_of_range', message, { cause: err });
   if (typeof e?.ucsStatus === 'number') {
@@ -86,22 +134,38 @@ export class UcxTransferEngine extends EngineBase {
     } catch (err) {
       throw ucxFailure(err, `registering region '${regionId}'`);
     }
-    const workerAddress = Buffer.from(this.worker.address()).toString('base64');
-    const rkey = Buffer.from(reg.rkey).toString('base64');
-    const baseAddress = reg.base.toString();
-    const size = buffer.byteLength;
-    return {
-      backend: 'ucx',
-      regionId,
-      size,
-      endpoint: { workerAddress, rkey, baseAddress, pid: process.pid, check: digest(regionId, size, workerAddress, rkey, baseAddress) },
+    return this.describe(regionId, buffer.byteLength, reg.rkey, reg.base);
+  }
+
+  /** UCX allocates the region (ucp_mem_map ALLOCATE: shared memory), so same-host puts are memcpys. */
+  override async allocateRegion(regionId: string, bytes: number): Promise<AllocatedRegion> {
+    this.checkRegionId(regionId);
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new TransferError('invalid_argument', 'bytes must be a positive integer');
+    let reg;
+    try {
+      reg = await this.worker.allocateRegion(regionId, bytes);
+    } catch (err) {
+      throw ucxFailure(err, `allocating region '${regionId}'`);
+    }
+    return { buffer: reg.buffer, descriptor: this.describe(regionId, bytes, reg.rkey, reg.base) };
+  }
+
+  private describe(regionId: string, size: number, rkeyBytes: Uint8Array, base: bigint): RegionDescriptor {
+    const ep = {
+      workerAddress: Buffer.from(this.worker.address()).toString('base64'),
+      rkey: Buffer.from(rkeyBytes).toString('base64'),
+      baseAddress: base.toString(),
+      pid: process.pid,
+      boot: bootId(),
+      start: processStartTime(process.pid),
     };
+    return { backend: 'ucx', regionId, size, endpoint: { ...ep, check: digest(regionId, size, ep) } };
   }
 
   protected async write(remote: RegionDescriptor, source: ArrayBuffer, ops: WriteOp[]): Promise<void> {
     const peer = this.peer(remote);
     try {
-      await this.worker.put(peer.address, peer.rkey, peer.base, remote.size, source, opsToTriples(ops));
+      await this.worker.put(peer.address, peer.rkey, peer.base, remote.size, source, opsToTriples(ops), peer.watchPid, peer.watchStart);
     } catch (err) {
       throw ucxFailure(err, `ucx put to region '${remote.regionId}'`);
     }
