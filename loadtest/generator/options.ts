@@ -27,7 +27,8 @@ cluster (--compare):
   --threads N               kernel threads per mode (TANDEM_THREADS; split in half between the
                             two worker processes of cluster), so every mode gets the same cores
   --max-num-seqs N, --max-batch-tokens N, --num-kv-blocks N, --max-model-len N
-                            passed to tandem up
+                            passed to tandem up (tandem up --cluster forwards only the last two
+                            to its workers)
 
 workload:
   --num-requests N          default 100
