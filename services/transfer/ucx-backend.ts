@@ -162,13 +162,22 @@ export class UcxTransferEngine extends EngineBase {
     return { backend: 'ucx', regionId, size, endpoint: { ...ep, check: digest(regionId, size, ep) } };
   }
 
-  protected async write(remote: RegionDescriptor, source: ArrayBuffer, ops: WriteOp[]): Promise<void> {
-    const peer = this.peer(remote);
+  protected write(remote: RegionDescriptor, source: ArrayBuffer, ops: WriteOp[]): Promise<void> {
+    // Not async: a direct put settles at once, and every extra await is a microtask on the hot path.
+    let peer: UcxPeer;
+    let pending: Promise<unknown>;
     try {
-      await this.worker.put(peer.address, peer.rkey, peer.base, remote.size, source, opsToTriples(ops), peer.watchPid, peer.watchStart);
+      peer = this.peer(remote);
+      pending = this.worker.put(peer.address, peer.rkey, peer.base, remote.size, source, opsToTriples(ops), peer.watchPid, peer.watchStart);
     } catch (err) {
-      throw ucxFailure(err, `ucx put to region '${remote.regionId}'`);
+      return Promise.reject(ucxFailure(err, `ucx put to region '${remote.regionId}'`));
     }
+    return pending.then(
+      () => undefined,
+      (err: unknown) => {
+        throw ucxFailure(err, `ucx put to region '${remote.regionId}'`);
+      },
+    );
   }
 
   /** The lanes and transports UCX chose to reach a region's owner (ucp_ep_print_info). */

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { native } from '../../kernels/ts/index.js';
 import { nativeUcx, type UcxWorkerOptions } from '../../kernels/ts/ucx.js';
 import { TransferError } from './errors.js';
-import { receiverScriptPath } from './receiver-client.js';
+import { RemoteReceiver, receiverScriptPath } from './receiver-client.js';
 import { bestAvailableBackend, createTransferEngine, ucxAvailability } from './transfer-engine.js';
 import type { RegionDescriptor } from './types.js';
 import type { UcxTransferEngine } from './ucx-backend.js';
@@ -132,6 +132,90 @@ console.log('done');`;
     const mid = runCompiled(code.replace("process.argv.includes('mid')", 'true'));
     expect(mid.stdout.trim()).toBe('done');
     expect(mid.status).toBe(0);
+  });
+});
+
+describe('ucx between two processes on one host (ADR 0009)', () => {
+  const receivers: RemoteReceiver[] = [];
+  afterEach(async () => {
+    await Promise.all(receivers.splice(0).map((r) => r.kill()));
+  });
+  async function receiver(options: Partial<Parameters<typeof RemoteReceiver.spawn>[0]> = {}): Promise<RemoteReceiver> {
+    const r = await RemoteReceiver.spawn({ backend: 'ucx', bytes: 4 << 20, seed: 3, ...options });
+    receivers.push(r);
+    return r;
+  }
+  const big = 2 << 20; // above directPutMaxBytes: goes through ucp_put_nbx on the progress thread
+
+  it.each<[string, UcxWorkerOptions | undefined, RegExp]>([
+    ['auto: shared memory lanes', undefined, /sysv|posix/],
+    ["errorHandling 'peer': tcp only", { errorHandling: 'peer' }, /tcp/],
+  ])('%s; direct and progress-thread puts land', async (_name, options, lanes) => {
+    const r = await receiver();
+    const sender = await ucx(options);
+    const src = randomBytes(big);
+    const source = src.buffer.slice(src.byteOffset, src.byteOffset + src.length) as ArrayBuffer;
+    await sender.put(r.descriptor, source, [{ localOffset: 0, remoteOffset: 0, length: big }]);
+    await sender.put(r.descriptor, source, [{ localOffset: 5, remoteOffset: big + 100, length: 4096 }]);
+    await sender.put(r.descriptor, source, [{ localOffset: 7, remoteOffset: big + 100, length: 4096 }]); // direct once mapped
+    expect(Buffer.from(await r.read(0, big)).equals(src)).toBe(true);
+    expect(Buffer.from(await r.read(big + 100, 4096)).equals(src.subarray(7, 7 + 4096))).toBe(true);
+    expect(await sender.endpointInfo(r.descriptor)).toMatch(lanes);
+  });
+
+  it.each<[string, number]>([
+    ['a direct put', 4096],
+    ['a progress-thread put', big],
+  ])('fails %s to a killed receiver with peer_failed, and later puts too', async (_name, length) => {
+    const r = await receiver();
+    const sender = await ucx();
+    const source = new ArrayBuffer(big);
+    await sender.put(r.descriptor, source, [{ localOffset: 0, remoteOffset: 0, length: 4096 }]);
+    await sender.put(r.descriptor, source, [{ localOffset: 0, remoteOffset: 0, length: 4096 }]);
+    await r.kill();
+    for (let i = 0; i < 2; i++) {
+      const err = await rejection(sender.put(r.descriptor, source, [{ localOffset: 0, remoteOffset: 0, length }]));
+      expect(err.code).toBe('peer_failed');
+      expect(err.message).toMatch(/exited/);
+    }
+  });
+
+  it('fails the first put to a receiver that died before it was ever contacted', async () => {
+    const r = await receiver();
+    await r.kill();
+    const sender = await ucx();
+    const err = await rejection(sender.put(r.descriptor, new ArrayBuffer(4096), [{ localOffset: 0, remoteOffset: 0, length: 4096 }]));
+    expect(['peer_failed', 'peer_unreachable', 'ucx']).toContain(err.code);
+  });
+
+  it('does not hang a put to a killed receiver whose region is not shared memory (registerRegion)', async () => {
+    const r = await receiver({ registerOwnBuffer: true });
+    const sender = await ucx();
+    const source = new ArrayBuffer(big);
+    await sender.put(r.descriptor, source, [{ localOffset: 0, remoteOffset: 0, length: big }]);
+    await r.kill();
+    const err = await rejection(sender.put(r.descriptor, source, [{ localOffset: 0, remoteOffset: 0, length: big }]));
+    expect(['peer_failed', 'peer_unreachable', 'ucx']).toContain(err.code);
+  });
+});
+
+describe('ucx allocateRegion', () => {
+  it('allocates zeroed UCX memory that stays valid after unregister and close', async () => {
+    const receiver = await ucx();
+    const sender = await ucx();
+    const { buffer, descriptor } = await receiver.allocateRegion('kv', 1 << 20);
+    expect(buffer.byteLength).toBe(1 << 20);
+    expect(new Uint8Array(buffer).every((x) => x === 0)).toBe(true);
+    const src = randomBytes(70_000);
+    const source = src.buffer.slice(src.byteOffset, src.byteOffset + src.length) as ArrayBuffer;
+    await sender.put(descriptor, source, [{ localOffset: 0, remoteOffset: 1000, length: 70_000 }]);
+    expect(Buffer.from(buffer, 1000, 70_000).equals(src)).toBe(true);
+    await receiver.close();
+    new Uint8Array(buffer).fill(7); // still mapped: the buffer owns the memory now
+    expect(new Uint8Array(buffer)[12345]).toBe(7);
+    expect((await rejection(receiver.allocateRegion('kv2', 64))).code).toBe('closed');
+    const other = await ucx();
+    expect((await rejection(other.allocateRegion('x', 0))).code).toBe('invalid_argument');
   });
 });
 
