@@ -1,3 +1,5 @@
+import type { EngineImage } from './vl/engine-image.js';
+
 /**
  * What the serving engine accepts and emits. Plain data: these cross process boundaries later
  * (gRPC between router and workers), so no class instances, no functions.
@@ -47,6 +49,8 @@ export interface EngineRequest {
    * still be computing). Layers arrive in order within a step.
    */
   onKvWritten?: (progress: KvLayerProgress) => void;
+  /** Images in the prompt (VL models): placeholder spans, mm_hash and, for prefill, embeddings. */
+  images?: EngineImage[];
   /** W3C traceparent of the request, carried across processes (gRPC metadata, NATS headers). */
   traceparent?: string;
 }

@@ -3,7 +3,10 @@ import type { BlockEvent } from '../engine/kv/block-events.js';
 import { Engine } from '../engine/loop/engine.js';
 import { ModelRunner } from '../engine/runner/model-runner.js';
 import type { GenerationBackend, ServedModel } from '../gateway/backend.js';
+import { VisionRunner } from '../engine/runner/vision-runner.js';
+import { ImageEncoder } from './image-encoder.js';
 import { loadServedModel } from './load-served-model.js';
+import { submitWithImages } from './submit-with-images.js';
 
 export interface UnifiedWorkerOptions {
   modelDir: string;
@@ -21,19 +24,23 @@ export interface UnifiedWorkerOptions {
   enablePrefixCaching?: boolean;
   /** Receives prefix-cache block events (stored / removed / cleared), e.g. to publish on NATS. */
   onBlockEvent?: (e: BlockEvent) => void;
+  /** Bytes of image embeddings kept by mm_hash (VL models; default 256 MiB). */
+  encoderCacheBytes?: number;
   /** Failure drills only: pause before every engine step (see EngineOptions.faultStepDelayMs). */
   faultStepDelayMs?: number;
 }
 
 export interface UnifiedWorker {
   engine: Engine;
+  /** VL models: the vision encoder with its cache by mm_hash. */
+  encoder?: ImageEncoder;
   served: ServedModel;
   backend: GenerationBackend;
 }
 
 /** One process doing every stage: loads the model and runs the engine loop. */
 export async function startUnifiedWorker(o: UnifiedWorkerOptions): Promise<UnifiedWorker> {
-  const { weights, served } = await loadServedModel(o.modelDir, { name: o.servedModelName, maxModelLen: o.maxModelLen });
+  const { weights, vl, served } = await loadServedModel(o.modelDir, { name: o.servedModelName, maxModelLen: o.maxModelLen });
   const c = weights.config;
   const blockSize = o.blockSize ?? 16;
   const kvDtype = o.kvDtype ?? 'bf16';
@@ -45,7 +52,9 @@ export async function startUnifiedWorker(o: UnifiedWorkerOptions): Promise<Unifi
     kvDtype,
     maxBatchTokens: o.maxBatchTokens ?? 512,
     maxModelLen: served.maxModelLen,
+    vl,
   });
+  const encoder = vl ? new ImageEncoder(new VisionRunner(vl), o.encoderCacheBytes) : undefined;
   const engine = new Engine(runner, {
     maxNumSeqs: o.maxNumSeqs ?? 64,
     eosTokenIds: served.eosTokenIds,
@@ -55,7 +64,8 @@ export async function startUnifiedWorker(o: UnifiedWorkerOptions): Promise<Unifi
   });
   return {
     engine,
+    encoder,
     served,
-    backend: { generate: (r) => engine.submit(r), stats: () => engine.stats() },
+    backend: { generate: (r) => submitWithImages(engine, encoder, r), stats: () => engine.stats() },
   };
 }

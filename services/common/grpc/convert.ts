@@ -1,12 +1,14 @@
 /** Engine types ↔ tandem.v1 protobuf messages (as @grpc/proto-loader represents them). */
 import type { EngineRequest, FinishReason, GeneratedToken, RequestOutput, SamplingParams } from '../../engine/request-types.js';
+import type { EngineImage } from '../../engine/vl/engine-image.js';
 
 export interface PbSampling {
   temperature: number; topP: number; topK: number; minP: number; presencePenalty: number; frequencyPenalty: number;
   repetitionPenalty: number; hasSeed: boolean; seed: number; maxTokens: number; stopTokenIds: number[]; ignoreEos: boolean; logprobs: number;
 }
 export interface PbGeneratedToken { tokenId: number; hasLogprob: boolean; logprob: number; topLogprobs: Array<{ tokenId: number; logprob: number }> }
-export interface PbGenerateRequest { requestId: string; promptTokenIds: number[]; sampling: PbSampling; cacheSalt: string }
+export interface PbImage { mmHash: string; offset: number; tokenCount: number; gridT: number; gridH: number; gridW: number; pixels: Buffer }
+export interface PbGenerateRequest { requestId: string; promptTokenIds: number[]; sampling: PbSampling; cacheSalt: string; images?: PbImage[] }
 export interface PbTokenChunk {
   tokens: PbGeneratedToken[]; finished: boolean; finishReason: string; promptTokens: number; completionTokens: number; cachedPromptTokens: number; error: string;
 }
@@ -30,11 +32,30 @@ export function samplingFromPb(p: PbSampling): SamplingParams {
 }
 
 export function requestToPb(r: EngineRequest): PbGenerateRequest {
-  return { requestId: r.id, promptTokenIds: r.promptTokenIds, sampling: samplingToPb(r.sampling), cacheSalt: r.cacheSalt ?? '' };
+  return { requestId: r.id, promptTokenIds: r.promptTokenIds, sampling: samplingToPb(r.sampling), cacheSalt: r.cacheSalt ?? '', images: (r.images ?? []).map(imageToPb) };
 }
 
 export function requestFromPb(p: PbGenerateRequest): EngineRequest {
-  return { id: p.requestId, promptTokenIds: [...p.promptTokenIds], sampling: samplingFromPb(p.sampling), cacheSalt: p.cacheSalt || undefined };
+  const r: EngineRequest = { id: p.requestId, promptTokenIds: [...p.promptTokenIds], sampling: samplingFromPb(p.sampling), cacheSalt: p.cacheSalt || undefined };
+  if (p.images?.length) r.images = p.images.map(imageFromPb);
+  return r;
+}
+
+/** Images travel with their pixels only while someone still has to encode them. */
+export function imageToPb(i: EngineImage): PbImage {
+  const pixels = i.pixels ? Buffer.from(i.pixels.buffer, i.pixels.byteOffset, i.pixels.byteLength) : Buffer.alloc(0);
+  return { mmHash: i.mmHash, offset: i.offset, tokenCount: i.tokenCount, gridT: i.grid.t, gridH: i.grid.h, gridW: i.grid.w, pixels };
+}
+
+export function imageFromPb(p: PbImage): EngineImage {
+  const img: EngineImage = { mmHash: p.mmHash, offset: p.offset, tokenCount: p.tokenCount, grid: { t: p.gridT, h: p.gridH, w: p.gridW } };
+  if (p.pixels && p.pixels.length > 0) {
+    // Copy into an aligned buffer: the message's bytes may start at any offset.
+    const bytes = new Uint8Array(p.pixels.length);
+    bytes.set(p.pixels);
+    img.pixels = new Float32Array(bytes.buffer);
+  }
+  return img;
 }
 
 export function tokenToPb(t: GeneratedToken): PbGeneratedToken {

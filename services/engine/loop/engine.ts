@@ -6,6 +6,8 @@ import { randomSeed, sampleToken } from '../sampling/sampler.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import type { SchedulerOutput } from '../scheduler/scheduler-output.js';
 import { validateEngineRequest } from './validate-request.js';
+import { cacheKeyTokens } from '../vl/cache-key-tokens.js';
+import { VlSequenceInputs } from '../vl/vl-inputs.js';
 
 export interface EngineOptions {
   /** Most sequences holding KV at once (default 64). */
@@ -49,6 +51,8 @@ interface Active {
   seed: number;
   queue: AsyncQueue<RequestOutput>;
   completionTokens: number;
+  /** VL models: the sequence's modality / 3-D positions / image rows. */
+  vl?: VlSequenceInputs;
 }
 
 /**
@@ -97,9 +101,10 @@ export class Engine {
   /** Queues a request; the stream yields one output per step that produced tokens for it. */
   submit(req: EngineRequest): RequestStream {
     this.checkSubmit(req);
+    const vl = this.vlInputs(req, true);
     const queue = new AsyncQueue<RequestOutput>(() => this.abort(req.id));
-    this.active.set(req.id, { req, seed: req.sampling.seed ?? randomSeed(), queue, completionTokens: 0 });
-    this.scheduler.add(req.id, req.promptTokenIds, req.cacheSalt);
+    this.active.set(req.id, { req, seed: req.sampling.seed ?? randomSeed(), queue, completionTokens: 0, vl });
+    this.scheduler.add(req.id, req.promptTokenIds, req.cacheSalt, this.hashKey(req));
     this.counters.promptTokens += req.promptTokenIds.length;
     this.wakeUp();
     return Object.assign(queue, { requestId: req.id, abort: () => this.abort(req.id) });
@@ -113,6 +118,26 @@ export class Engine {
     });
     if (this.active.has(req.id)) throw new Error(`request id ${req.id} is already active`);
     if (this.stopped) throw new Error('the engine is shut down');
+  }
+
+  /** Prefix-cache key of a multimodal prompt (image tokens keyed by mm_hash); undefined for text. */
+  private hashKey(req: EngineRequest): number[] | undefined {
+    return req.images?.length ? cacheKeyTokens(req.promptTokenIds, req.images) : undefined;
+  }
+
+  /**
+   * VL inputs of a request on a VL model (every request there: text tokens need 3-D positions
+   * too). Prompts that will be computed here need every image's embeddings up front.
+   */
+  private vlInputs(req: EngineRequest, computesPrompt: boolean): VlSequenceInputs | undefined {
+    const vl = this.runner.vl;
+    if (!vl) {
+      if (req.images?.length) throw new Error('this model does not take images');
+      return undefined;
+    }
+    const inputs = new VlSequenceInputs(req.promptTokenIds, req.images ?? [], vl.config, vl.config.text.hiddenSize);
+    if (computesPrompt && !inputs.ready) throw new Error('an image of the prompt has no embeddings (encode it before submitting)');
+    return inputs;
   }
 
   /** Ends a request now: its blocks go back to the pool before this returns. */
@@ -139,10 +164,11 @@ export class Engine {
    */
   submitPrefilled(req: EngineRequest, blocks: number[], firstTokenId: number): RequestStream {
     this.checkSubmit(req);
+    const vl = this.vlInputs(req, false);
     const queue = new AsyncQueue<RequestOutput>(() => this.abort(req.id));
-    const active: Active = { req, seed: req.sampling.seed ?? randomSeed(), queue, completionTokens: 1 };
+    const active: Active = { req, seed: req.sampling.seed ?? randomSeed(), queue, completionTokens: 1, vl };
     this.active.set(req.id, active);
-    this.scheduler.addPrefilled(req.id, req.promptTokenIds, req.cacheSalt, blocks, firstTokenId);
+    this.scheduler.addPrefilled(req.id, req.promptTokenIds, req.cacheSalt, blocks, firstTokenId, this.hashKey(req));
     this.counters.generationTokens++;
     const reason = this.finishReason(active, firstTokenId);
     if (reason) this.emit(active, [], reason);
@@ -206,7 +232,10 @@ export class Engine {
     let logits: Float32Array[];
     try {
       logits = await this.runner.forward(
-        out.chunks.map((c) => ({ tokens: c.tokenIds, startPos: c.startPos, blockTable: c.blockTable, logits: c.sampleNext ? 'last' : 'none' })),
+        out.chunks.map((c) => ({
+          tokens: c.tokenIds, startPos: c.startPos, blockTable: c.blockTable, logits: c.sampleNext ? 'last' as const : 'none' as const,
+          vl: this.active.get(c.requestId)?.vl?.chunk(c.startPos, c.tokenIds.length),
+        })),
         this.layerListener(out),
       );
     } catch (e) {

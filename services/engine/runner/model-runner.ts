@@ -1,7 +1,11 @@
 import { native, type KernelImpl, type KvDtype, type NativeTextModel } from '../../../kernels/ts/index.js';
 import { PagedKvCache } from '../kv/kv-cache.js';
 import type { TextModelWeights } from '../model-types.js';
+import type { NativeVlBatch } from '../../../kernels/ts/vision.js';
+import type { VlChunkInputs } from '../vl/vl-inputs.js';
+import type { VlModelWeights } from '../vl-model-types.js';
 import { nativeSpecFor } from './native-spec.js';
+import { nativeVlTextSpecFor } from './vl-native-spec.js';
 
 /** One sequence's share of a forward step: `tokens` at positions startPos.. of that sequence. */
 export interface SequenceChunk {
@@ -11,6 +15,8 @@ export interface SequenceChunk {
   blockTable: ArrayLike<number>;
   /** Which of the chunk's positions get logits back. */
   logits: 'none' | 'last' | 'all';
+  /** VL models: the chunk's modality, 3-D positions and image rows (absent = text at 1-D positions). */
+  vl?: VlChunkInputs;
 }
 
 export interface ModelRunnerOptions {
@@ -22,6 +28,8 @@ export interface ModelRunnerOptions {
   /** Longest context (prompt + output) of a sequence; defaults to the model's max_position_embeddings. */
   maxModelLen?: number;
   isa?: KernelImpl;
+  /** The whole VL model when `weights` is its text decoder (ernie4_5_vl_moe). */
+  vl?: VlModelWeights;
 }
 
 /**
@@ -35,6 +43,8 @@ export class ModelRunner {
   readonly maxModelLen: number;
   readonly vocabSize: number;
   private readonly model: NativeTextModel;
+  /** Set for VL models: forward steps then carry modality, 3-D RoPE and image embeddings. */
+  readonly vl: VlModelWeights | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly weights: TextModelWeights, opts: ModelRunnerOptions) {
@@ -50,9 +60,9 @@ export class ModelRunner {
       headDim: c.headDim,
       dtype: opts.kvDtype ?? 'bf16',
     });
-    this.model = new native.TextModel(
-      nativeSpecFor(weights, { maxTokens: this.maxBatchTokens, maxCtx: this.maxModelLen, isa: opts.isa }),
-    );
+    this.vl = opts.vl;
+    const limits = { maxTokens: this.maxBatchTokens, maxCtx: this.maxModelLen, isa: opts.isa };
+    this.model = new native.TextModel(opts.vl ? nativeVlTextSpecFor(opts.vl, limits) : nativeSpecFor(weights, limits));
   }
 
   get blockSize(): number {
@@ -112,8 +122,10 @@ export class ModelRunner {
     const deliverThrough = (layer: number): void => {
       while (nextLayer <= layer) onLayer!(nextLayer++);
     };
+    const batch: NativeVlBatch = { ids, positions, qStart, blockTables, btStride: stride, logitRows: Int32Array.from(rows) };
+    if (this.vl) Object.assign(batch, vlBatchExtras(chunks, positions, T, this.weights.config.hiddenSize));
     await this.model.forward(
-      { ids, positions, qStart, blockTables, btStride: stride, logitRows: Int32Array.from(rows) },
+      batch,
       this.kv.buffer,
       this.kv.layout,
       logits,
@@ -128,4 +140,32 @@ export class ModelRunner {
     }
     return out;
   }
+}
+
+/** Concatenates the chunks' VL inputs into batch order (text-only chunks: modality 0, t = h = w). */
+function vlBatchExtras(chunks: SequenceChunk[], positions: Int32Array, T: number, hidden: number): Required<Pick<NativeVlBatch, 'modality' | 'ropePositions' | 'embedRows' | 'embeds'>> {
+  const modality = new Int32Array(T);
+  const ropePositions = new Int32Array(T * 3);
+  const embedRows: number[] = [];
+  const embeds: Float32Array[] = [];
+  let t = 0;
+  for (const c of chunks) {
+    const n = c.tokens.length;
+    if (c.vl) {
+      modality.set(c.vl.modality, t);
+      ropePositions.set(c.vl.rope, t * 3);
+      for (const r of c.vl.embedRows) embedRows.push(t + r);
+      if (c.vl.embeds.length) embeds.push(c.vl.embeds);
+    } else {
+      for (let i = 0; i < n; i++) ropePositions.fill(positions[t + i]!, (t + i) * 3, (t + i) * 3 + 3);
+    }
+    t += n;
+  }
+  const all = new Float32Array(embedRows.length * hidden);
+  let o = 0;
+  for (const e of embeds) {
+    all.set(e, o);
+    o += e.length;
+  }
+  return { modality, ropePositions, embedRows: Int32Array.from(embedRows), embeds: all };
 }

@@ -50,10 +50,10 @@ export class Scheduler {
     return this.byId.get(id);
   }
 
-  add(id: string, promptTokenIds: readonly number[], extraKey?: string): void {
+  add(id: string, promptTokenIds: readonly number[], extraKey?: string, promptHashKey?: readonly number[]): void {
     if (this.byId.has(id)) throw new Error(`request ${id} is already scheduled`);
     if (promptTokenIds.length === 0) throw new RangeError(`request ${id} has an empty prompt`);
-    const seq = new Sequence(id, promptTokenIds, this.arrivals++, extraKey);
+    const seq = new Sequence(id, promptTokenIds, this.arrivals++, extraKey, promptHashKey);
     this.byId.set(id, seq);
     this.waiting.push(seq);
   }
@@ -64,11 +64,11 @@ export class Scheduler {
    * reserveBlocks) and `firstTokenId` was sampled by the prefill worker. It joins the running set
    * and decodes from the next step on.
    */
-  addPrefilled(id: string, promptTokenIds: readonly number[], extraKey: string | undefined, blocks: number[], firstTokenId: number): Sequence {
+  addPrefilled(id: string, promptTokenIds: readonly number[], extraKey: string | undefined, blocks: number[], firstTokenId: number, promptHashKey?: readonly number[]): Sequence {
     if (this.byId.has(id)) throw new Error(`request ${id} is already scheduled`);
     const bs = this.cfg.blockSize;
     if (blocks.length < Math.ceil(promptTokenIds.length / bs)) throw new RangeError(`request ${id}: ${blocks.length} blocks cannot hold a ${promptTokenIds.length}-token prompt`);
-    const seq = new Sequence(id, promptTokenIds, this.arrivals++, extraKey);
+    const seq = new Sequence(id, promptTokenIds, this.arrivals++, extraKey, promptHashKey);
     seq.blocks = [...blocks];
     seq.numComputed = promptTokenIds.length;
     seq.cachedPromptTokens = 0;
@@ -235,7 +235,7 @@ export class Scheduler {
   /** Reuses cached full blocks for the longest matching prefix (never the whole prompt: the last token must be computed for logits). */
   private attachCachedPrefix(seq: Sequence): void {
     const bs = this.cfg.blockSize;
-    const all = seq.tokens(0, seq.length);
+    const all = seq.hashTokens(0, seq.length);
     const maxBlocks = Math.floor((all.length - 1) / bs);
     const firstTime = seq.cachedPromptTokens < 0;
     const hit = this.pool.findCachedPrefix(all, { extraKey: seq.extraKey, maxBlocks, countStats: firstTime });
@@ -252,7 +252,7 @@ export class Scheduler {
     while (seq.blockHashes.length < full) {
       const i = seq.blockHashes.length;
       const parent = i === 0 ? null : seq.blockHashes[i - 1]!;
-      seq.blockHashes.push(this.pool.markFull(seq.blocks[i]!, parent, seq.tokens(i * bs, (i + 1) * bs), seq.extraKey));
+      seq.blockHashes.push(this.pool.markFull(seq.blocks[i]!, parent, seq.hashTokens(i * bs, (i + 1) * bs), seq.extraKey));
     }
   }
 

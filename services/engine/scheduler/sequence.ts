@@ -17,6 +17,8 @@ export class Sequence {
     readonly promptTokenIds: readonly number[],
     readonly arrival: number,
     readonly extraKey: string | undefined,
+    /** What prefix-cache hashes see in place of the prompt (image tokens keyed by mm_hash); default the prompt. */
+    readonly promptHashKey: readonly number[] = promptTokenIds,
   ) {}
 
   get length(): number {
@@ -26,6 +28,14 @@ export class Sequence {
   tokenAt(i: number): number {
     const p = this.promptTokenIds.length;
     return i < p ? this.promptTokenIds[i]! : this.outputTokenIds[i - p]!;
+  }
+
+  /** Like tokens(), with the prompt part taken from promptHashKey: the input of block hashes. */
+  hashTokens(from: number, to: number): number[] {
+    const p = this.promptTokenIds.length;
+    const out: number[] = [];
+    for (let i = from; i < to; i++) out.push(i < p ? this.promptHashKey[i]! : this.outputTokenIds[i - p]!);
+    return out;
   }
 
   tokens(from: number, to: number): number[] {
