@@ -16,6 +16,8 @@ export class GatewayMetrics {
   readonly ttft = new Histogram({ name: 'tandem_time_to_first_token_seconds', help: 'Time from request arrival to the first generated token.', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly itl = new Histogram({ name: 'tandem_inter_token_latency_seconds', help: 'Time between consecutive generated tokens of a request.', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly e2e = new Histogram({ name: 'tandem_e2e_request_latency_seconds', help: 'Time from request arrival to its last token.', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly queueTime = new Histogram({ name: 'tandem_request_queue_time_seconds', help: 'Time from request arrival at the gateway to its dispatch to the backend (admission, templating, tokenization, image decoding).', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly tpot = new Histogram({ name: 'tandem_request_time_per_output_token_seconds', help: 'Per request: time from the first to the last token over the tokens after the first (TPOT).', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly promptTokens = new Counter({ name: 'tandem_prompt_tokens_total', help: 'Prompt tokens processed.', labelNames: ['model'], registers: [this.registry] });
   readonly generationTokens = new Counter({ name: 'tandem_generation_tokens_total', help: 'Tokens generated.', labelNames: ['model'], registers: [this.registry] });
   readonly requests = new Counter({ name: 'tandem_requests_total', help: 'Finished requests by finish reason.', labelNames: ['model', 'finish_reason'], registers: [this.registry] });

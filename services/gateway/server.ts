@@ -9,6 +9,7 @@ import type { GatewayLimits } from './openai/index.js';
 import { registerChatRoute } from './routes/chat.js';
 import { registerCompletionsRoute } from './routes/completions.js';
 import { registerInfoRoutes } from './routes/info.js';
+import { registerRequestTracing } from './request-tracing.js';
 
 export interface GatewayOptions {
   backend: GenerationBackend;
@@ -65,6 +66,7 @@ export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> 
     }
   });
 
+  registerRequestTracing(app);
   const keys = o.apiKeys ?? [];
   app.addHook('onRequest', async (req) => {
     if (req.url.startsWith('/v1/')) checkApiKey(req.headers.authorization, keys);

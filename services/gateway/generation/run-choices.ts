@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toOpenAIErrorBody } from '../../common/errors/index.js';
-import { childTraceparent } from '../../common/trace-context.js';
 import { buildUsage, resolveMaxTokens, type NormalizedRequest, type Usage } from '../openai/index.js';
 import type { BackendImage } from '../backend.js';
 import type { GatewayContext } from '../server.js';
+import { addCompletionTokens, gatewayTraceparent } from '../request-tracing.js';
 import { choiceDeltas, type ChoiceDelta, type ChoiceStreamOptions } from './choice-stream.js';
 import { choiceFailure, collectChoice, type CollectedChoice } from './collect.js';
 import { abortOnDisconnect } from './disconnect.js';
@@ -30,12 +30,13 @@ export function launchChoices(
   const maxTokens = resolveMaxTokens(req, promptIds.length, ctx.limits);
   admit(ctx.backend, ctx.maxWaitingRequests);
   // Join the caller's trace when it sent one; answer with ours so clients can correlate.
-  const traceparent = childTraceparent(request.headers.traceparent as string | undefined);
+  const traceparent = gatewayTraceparent(request, requestId, req.model, promptIds.length);
   void reply.header('traceparent', traceparent);
   const streams = startChoices(ctx.backend, requestId, req, promptIds, maxTokens, traceparent, images);
   abortOnDisconnect(reply, streams);
   ctx.metrics.promptTokens.inc({ model: req.model }, promptIds.length);
-  return streams.map((s) => observeChoice(ctx.metrics, req.model, arrivalMs, choiceDeltas(s, opts)));
+  ctx.metrics.queueTime.observe({ model: req.model }, (performance.now() - arrivalMs) / 1000);
+  return streams.map((s) => observeChoice(ctx.metrics, req.model, arrivalMs, choiceDeltas(s, opts), (n) => addCompletionTokens(request, n)));
 }
 
 /** Non-streaming: every choice whole, plus usage; a failed choice fails the request. */
