@@ -1,10 +1,13 @@
 import { createBus, type Bus } from '../bus/index.js';
 import { startGrpcServer, tandemV1 } from '../common/grpc/load-proto.js';
 import { createSequenceStore, type SequenceStore } from '../state/index.js';
+import { startMetricsServer } from '../common/telemetry/index.js';
 import { createPolicy, type PolicyName } from './policies/index.js';
 import { PrefixIndex } from './prefix-index.js';
 import { RegistryView } from './registry-view.js';
 import { routerHandlers, type RouterDeps } from './router-service.js';
+import { RouterMetrics, trackForgottenWorkers } from './router-metrics.js';
+import { tracedBus, tracedPolicy, traceRouterHandlers, tracedWorkerClients } from './router-tracing.js';
 import { WorkerClients } from './worker-clients.js';
 
 export interface RouterOptions {
@@ -20,10 +23,13 @@ export interface RouterOptions {
   leaseMs?: number;
   /** Cluster name: whose worker registry to watch (see registryBucket). */
   cluster?: string;
+  /** HTTP port for /metrics and /health (0 = ephemeral; undefined = none). */
+  metricsPort?: number;
 }
 
 export interface RunningRouter {
   address: string;
+  metricsUrl?: string;
   counters: RouterDeps['counters'];
   close(): Promise<void>;
 }
@@ -33,24 +39,30 @@ export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
   const store = o.store ?? (await createSequenceStore(o.redisUrl));
   const view = await RegistryView.start(bus, o.cluster);
   const prefixIndex = PrefixIndex.start(bus);
-  const clients = new WorkerClients();
+  const clients = tracedWorkerClients(new WorkerClients());
   const counters = { disaggregated: 0, localPrefill: 0, unified: 0, prefillRetries: 0, inFlight: 0 };
+  const policyName = o.policy ?? 'cost';
+  const metrics = new RouterMetrics(counters, view, policyName);
+  trackForgottenWorkers(view, metrics);
   const deps: RouterDeps = {
-    bus,
+    bus: tracedBus(bus),
     store,
     view,
     clients,
-    policy: createPolicy(o.policy ?? 'cost', prefixIndex),
+    policy: tracedPolicy(createPolicy(policyName, prefixIndex)),
     plan: { localPrefillBelow: o.localPrefillBelow ?? 32, prefillSaturation: 64 },
     leaseMs: o.leaseMs ?? 30_000,
     counters,
   };
   const host = o.host ?? '127.0.0.1';
-  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Router.service, routerHandlers(deps)), host, o.port ?? 0);
+  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Router.service, traceRouterHandlers(routerHandlers(deps))), host, o.port ?? 0);
+  const metricsHttp = o.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, host, o.metricsPort);
   return {
     address: `${host}:${port}`,
+    metricsUrl: metricsHttp?.url,
     counters,
     async close() {
+      await metricsHttp?.close();
       view.stop();
       prefixIndex.stop();
       await new Promise<void>((r) => server.tryShutdown(() => r()));

@@ -1,16 +1,18 @@
 import { POLICY_NAMES, type PolicyName } from '../../router/policies/index.js';
 import { startRouter } from '../../router/start-router.js';
+import { initTracing } from '../../common/telemetry/index.js';
 import { CliError } from '../cli-error.js';
 import { clusterName, intOption, parseCommandArgs } from '../parse.js';
 import { waitForSignal } from '../signals.js';
 
 const HELP = `usage: tandem router [--nats URL] [--redis URL] [--host 127.0.0.1] [--port 0]
                      [--policy cost|prefix-aware|least-load|round-robin] [--local-prefill-below N]
-                     [--cluster-name NAME] [--lease-ms 30000]
+                     [--cluster-name NAME] [--lease-ms 30000] [--metrics-port 0]
 
 The stage planner and dispatcher: watches the worker registry on NATS, records sequence state
 in Redis, serves tandem.v1.Router over gRPC. --cluster-name (or TANDEM_CLUSTER) picks which
-cluster's workers it sees when several share one NATS. Prints one JSON line {"role":"router","pid","grpc"}.`;
+cluster's workers it sees when several share one NATS. --metrics-port serves /metrics and /health
+(0 = a free port). Prints one JSON line {"role":"router","pid","grpc","metrics"}.`;
 
 export async function runRouter(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -22,6 +24,7 @@ export async function runRouter(argv: string[]): Promise<number> {
     'local-prefill-below': { type: 'string' },
     'cluster-name': { type: 'string' },
     'lease-ms': { type: 'string' },
+    'metrics-port': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -33,6 +36,7 @@ export async function runRouter(argv: string[]): Promise<number> {
   if (!natsUrl || !redisUrl) throw new CliError('--nats and --redis URLs (or TANDEM_NATS_URL / TANDEM_REDIS_URL) are required');
   const policy = (values.policy ?? 'cost') as PolicyName;
   if (!POLICY_NAMES.includes(policy)) throw new CliError(`--policy must be one of ${POLICY_NAMES.join(', ')}`);
+  initTracing('tandem-router');
   const r = await startRouter({
     natsUrl,
     redisUrl,
@@ -43,8 +47,9 @@ export async function runRouter(argv: string[]): Promise<number> {
     cluster: clusterName(values['cluster-name']),
     // How long a decode worker holds blocks reserved for a prefill that never reports back.
     leaseMs: intOption(values['lease-ms'] ?? process.env.TANDEM_LEASE_MS, 'lease-ms', 30_000, 100),
+    metricsPort: intOption(values['metrics-port'], 'metrics-port', 0, 0),
   });
-  console.log(JSON.stringify({ role: 'router', pid: process.pid, grpc: r.address }));
+  console.log(JSON.stringify({ role: 'router', pid: process.pid, grpc: r.address, metrics: r.metricsUrl }));
   await waitForSignal((m) => process.stderr.write(m + '\n'));
   await r.close();
   return 0;
