@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { RouterBackend } from '../../gateway/router-backend.js';
 import { buildGateway } from '../../gateway/server.js';
+import { initTracing } from '../../common/telemetry/index.js';
 import { loadServedModelInfo } from '../../worker/load-served-model.js';
 import { CliError } from '../cli-error.js';
 import { ensureGeneratedModel } from '../ensure-model.js';
@@ -40,6 +41,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     name: values['served-model-name'] ?? (values.model ? undefined : 'ernie-4.5-tiny'),
     maxModelLen: values['max-model-len'] === undefined ? undefined : intOption(values['max-model-len'], 'max-model-len', 0, 2),
   });
+  initTracing('tandem-gateway');
   const backend = new RouterBackend(router, intOption(values['request-timeout-ms'] ?? process.env.TANDEM_REQUEST_TIMEOUT_MS, 'request-timeout-ms', 600_000, 1));
   const apiKey = values['api-key'] ?? process.env.TANDEM_API_KEY;
   const app = await buildGateway({ backend, model: served, apiKeys: apiKey ? [apiKey] : [] });

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { buildGateway } from '../../gateway/server.js';
+import { initTracing } from '../../common/telemetry/index.js';
 import { startUnifiedWorker } from '../../worker/unified-worker.js';
 import { CliError } from '../cli-error.js';
 import { ensureGeneratedModel } from '../ensure-model.js';
@@ -12,7 +13,7 @@ const HELP = `usage: tandem up [--model DIR] [--port 8000] [--host 127.0.0.1] [-
                  [--max-num-seqs N] [--max-model-len N] [--served-model-name NAME]
                  [--num-kv-blocks N] [--max-batch-tokens N] [--max-waiting N] [--config FILE]
                  [--mode disagg|unified]
-       tandem up --cluster [--nats URL] [--redis URL] [--prefill-text N] [--decode-text M]
+       tandem up --cluster [--nats URL] [--redis URL] [--prefill-text N] [--decode-text M] [--prefill-vision V]
                  [--cluster-name NAME] [...]
 
 Starts a local Tandem in one process: by default disaggregated (a prefill-text and a
@@ -22,7 +23,8 @@ With no --model it generates (once, cached) a tiny random-weight ERNIE-4.5 check
 needs nothing but Node. Serves until Ctrl-C.
 
 --cluster starts a multi-process cluster instead: router, N prefill-text and M decode-text
-workers (default 1 and 1) and the gateway, against real NATS and Redis (--nats / --redis or
+workers (default 1 and 1), V prefill-vision workers (default 1 for a vision-language model,
+else 0) and the gateway, against real NATS and Redis (--nats / --redis or
 TANDEM_NATS_URL / TANDEM_REDIS_URL; default the local ones), and prints each process with its
 role, pid and /metrics URL. --cluster-name (or TANDEM_CLUSTER) keeps its workers apart from
 other clusters on the same NATS.
@@ -50,6 +52,7 @@ const OPTIONS = {
   nats: { type: 'string' },
   redis: { type: 'string' },
   'prefill-text': { type: 'string' },
+  'prefill-vision': { type: 'string' },
   'decode-text': { type: 'string' },
   'cluster-name': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -70,6 +73,7 @@ export async function runUp(argv: string[]): Promise<number> {
     return f === undefined ? undefined : String(f);
   };
   const log = (m: string) => process.stderr.write(m + '\n');
+  initTracing('tandem');
   const modelArg = pick('model', 'TANDEM_MODEL', 'model');
   const modelDir = modelArg ? resolve(modelArg) : await ensureGeneratedModel('ernie4_5', 'tiny', 0, log);
   const port = intOption(pick('port', 'TANDEM_PORT', 'port'), 'port', 8000, 0);
@@ -87,6 +91,7 @@ export async function runUp(argv: string[]): Promise<number> {
       modelDir,
       servedModelName: pick('served-model-name', 'TANDEM_SERVED_MODEL_NAME', 'servedModelName') ?? (modelArg ? undefined : 'ernie-4.5-tiny'),
       prefill: intOption(values['prefill-text'], 'prefill-text', 1, 0),
+      vision: values['prefill-vision'] === undefined ? undefined : intOption(values['prefill-vision'], 'prefill-vision', 0, 0),
       decode: intOption(values['decode-text'], 'decode-text', 1, 1),
       port,
       host,

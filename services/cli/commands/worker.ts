@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { startWorker } from '../../worker/start-worker.js';
+import { initTracing } from '../../common/telemetry/index.js';
 import { WORKER_ROLES, type WorkerRole } from '../../worker/registry-record.js';
 import { CliError } from '../cli-error.js';
 import { ensureGeneratedModel } from '../ensure-model.js';
@@ -49,6 +50,7 @@ export async function runWorker(argv: string[]): Promise<number> {
   if (!KV_PUSH_MODES.includes(kvPush)) throw new CliError(`--kv-push must be one of ${KV_PUSH_MODES.join(', ')}`);
   const log = (m: string) => process.stderr.write(m + '\n');
   const modelDir = values.model ? resolve(values.model) : await ensureGeneratedModel('ernie4_5', 'tiny', 0, log);
+  initTracing(`tandem-${role}`);
   const w = await startWorker({
     role,
     modelDir,
