@@ -87,8 +87,9 @@ describe('tandem up: nothing reaches the collector unless tracing is on', () => 
     expect(receiver.requests).toBe(0);
   });
 
-  it('control: the same run with the endpoint and tracing on exports the whole in-process trace', async () => {
-    const tp = parseTraceparent(await oneRequest({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SDK_DISABLED: '' }));
+  it('control: the same run with the endpoint and tracing on exports the whole in-process trace, flushed at exit', async () => {
+    // A batch delay far beyond the run: the spans can only arrive through the flush on shutdown.
+    const tp = parseTraceparent(await oneRequest({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SDK_DISABLED: '', OTEL_BSP_SCHEDULE_DELAY: '600000' }));
     const names = new Set(receiver.spans.filter((s) => s.traceId === tp?.traceId).map((s) => s.name));
     for (const n of ['gateway.request', 'router.generate', 'router.plan', 'worker.prefill', 'kv.transfer', 'worker.decode']) expect(names, n).toContain(n);
     expect(receiver.spans.every((s) => s.service === 'tandem')).toBe(true);
