@@ -4,10 +4,18 @@ import { generateCheckpoint } from '../engine/gen/gen-model.js';
 import type { GenSize } from '../engine/gen/presets.js';
 import { progressForLargeWrites } from './progress.js';
 import type { TextFamily } from '../engine/model-types.js';
+import type { VlFamily } from '../engine/vl-model-types.js';
 import { generatedModelDir } from '../common/paths.js';
 
 /** The generated checkpoint for (family, size, seed), generating it once (with a progress bar) if absent. */
-export async function ensureGeneratedModel(family: TextFamily, size: GenSize, seed = 0, log = (m: string) => process.stderr.write(m + '\n')): Promise<string> {
+/**
+ * The embedded default of `tandem up|gateway|worker` without --model: a tiny vision-language
+ * checkpoint, so the default cluster shows the whole Prefill-Vision → Prefill-Text → Decode-Text
+ * path (text-only requests work on it too).
+ */
+export const DEFAULT_MODEL = { family: 'ernie4_5_vl_moe', size: 'tiny', name: 'ernie-4.5-vl-tiny' } as const;
+
+export async function ensureGeneratedModel(family: TextFamily | VlFamily, size: GenSize, seed = 0, log = (m: string) => process.stderr.write(m + '\n')): Promise<string> {
   const dir = generatedModelDir(family, size, seed);
   if (existsSync(join(dir, 'config.json'))) return dir;
   log(`[tandem] generating ${family} ${size} checkpoint (seed ${seed}) into ${dir} (once; cached afterwards)`);

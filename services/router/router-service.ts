@@ -1,10 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { decodeJson, encodeJson, type Bus } from '../bus/index.js';
 import type { PbGenerateRequest, PbGeneratedToken, PbTokenChunk } from '../common/grpc/convert.js';
-import { childTraceparent } from '../common/trace-context.js';
+import { outgoingTraceparent } from '../common/telemetry/index.js';
+import { cacheKeyTokens } from '../engine/vl/cache-key-tokens.js';
 import type { SequenceState, SequenceStore } from '../state/index.js';
 import { reserveSubject, type ReserveReply, type ReserveRequest, type WorkerRecord } from '../worker/registry-record.js';
 import { planStages, type PlanOptions } from './plan.js';
+import { tracePlan } from './router-tracing.js';
+import { runVisionStage } from './vision-stage.js';
 import type { RoutingPolicy } from './policies/index.js';
 import type { RegistryView } from './registry-view.js';
 import type { WorkerClients } from './worker-clients.js';
@@ -62,7 +65,8 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
       const parentTrace = call.metadata.get('traceparent')[0]?.toString();
       const legTrace = () => {
         const md = new grpc.Metadata();
-        md.set('traceparent', childTraceparent(parentTrace));
+        // The active span's ids (router.generate) when tracing is on, a fresh child id otherwise.
+        md.set('traceparent', outgoingTraceparent(parentTrace));
         return md;
       };
       const leg = new Leg();
@@ -79,7 +83,8 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
       try {
         const deadlineMs = Number(deadline);
         await d.store.create({ id: req.requestId, promptTokens: req.promptTokenIds.length, deadlineMs: Number.isFinite(deadlineMs) ? deadlineMs : Date.now() + 10 * 60_000 });
-        const plan = planStages(d.view.all(), { requestId: req.requestId, promptTokenIds: req.promptTokenIds, cacheSalt: req.cacheSalt || undefined }, d.policy, d.plan);
+        // Prefix matching sees image tokens by mm_hash (the same key the workers' block hashes use).
+        const plan = tracePlan(d.policy.name, () => planStages(d.view.all(), { requestId: req.requestId, promptTokenIds: prefixKey(req), cacheSalt: req.cacheSalt || undefined }, d.policy, d.plan));
         if (plan.kind === 'none') throw grpcError(grpc.status.UNAVAILABLE, plan.reason);
         let last: PbTokenChunk | undefined;
         if (plan.kind === 'single') {
@@ -108,7 +113,7 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
 
     Stats(_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) {
       const ws = d.view.all();
-      const decoders = ws.filter((w) => w.role !== 'prefill-text');
+      const decoders = ws.filter((w) => w.role === 'decode-text' || w.role === 'unified');
       cb(null, {
         running: ws.reduce((a, w) => a + w.load.running, 0),
         waiting: ws.reduce((a, w) => a + w.load.waiting, 0),
@@ -151,10 +156,12 @@ async function disaggregated(
       blockIds: reply.blockIds,
       fromBlock: Math.floor(reply.cachedTokens / decode.layout.blockSize),
     };
+    // Images: the vision stage first (first attempt only; a retry's prefill worker encodes itself).
+    const embedLeaseId = attempt === 0 ? await runVisionStage({ d, req, prefill: p, addCall: (c) => leg.add(c), move, legTrace, legOptions }) : '';
     await move('prefilling', { workers: { prefill: p.id, decode: decode.id } });
     try {
       const res = await new Promise<{ firstToken: PbGeneratedToken }>((resolve, reject) => {
-        leg.add(d.clients.get(p.grpc).Prefill({ request: req, target }, legTrace(), legOptions, (err: grpc.ServiceError | null, r: { firstToken: PbGeneratedToken }) => (err ? reject(err) : resolve(r))) as grpc.Call);
+        leg.add(d.clients.get(p.grpc).Prefill({ request: req, target, embedLeaseId }, legTrace(), legOptions, (err: grpc.ServiceError | null, r: { firstToken: PbGeneratedToken }) => (err ? reject(err) : resolve(r))) as grpc.Call);
       });
       first = res.firstToken;
       break;
@@ -170,13 +177,23 @@ async function disaggregated(
   await move('decoding');
   // 3. The first token goes out now; the decode worker streams the rest.
   call.write({ tokens: [first], finished: false, finishReason: '', promptTokens: req.promptTokenIds.length, completionTokens: 1, cachedPromptTokens: reply.cachedTokens, error: '' });
-  const stream = leg.add(d.clients.get(decode.grpc).Decode({ request: req, leaseId: reply.leaseId, firstTokenId: first.tokenId }, legTrace(), legOptions) as grpc.ClientReadableStream<PbTokenChunk>);
+  const stream = leg.add(d.clients.get(decode.grpc).Decode({ request: withoutPixels(req), leaseId: reply.leaseId, firstTokenId: first.tokenId }, legTrace(), legOptions) as grpc.ClientReadableStream<PbTokenChunk>);
   return relay(stream, call);
+}
+
+/** The prompt as prefix caches key it: image placeholders replaced by mm_hash-derived words. */
+function prefixKey(req: PbGenerateRequest): number[] {
+  return req.images?.length ? cacheKeyTokens(req.promptTokenIds, req.images) : req.promptTokenIds;
+}
+
+/** The decode leg needs where the images are (3-D positions), not their pixels. */
+function withoutPixels(req: PbGenerateRequest): PbGenerateRequest {
+  return req.images?.length ? { ...req, images: req.images.map((i) => ({ ...i, pixels: Buffer.alloc(0) })) } : req;
 }
 
 /** kv.reserve on the decode worker: blocks for the uncached suffix of the prompt, under a lease. */
 async function reserveBlocks(d: RouterDeps, req: PbGenerateRequest, decode: WorkerRecord, legTrace: () => grpc.Metadata): Promise<Extract<ReserveReply, { leaseId: string }>> {
-  const reserve: ReserveRequest = { requestId: req.requestId, promptTokenIds: req.promptTokenIds, cacheSalt: req.cacheSalt || undefined, leaseMs: d.leaseMs };
+  const reserve: ReserveRequest = { requestId: req.requestId, promptTokenIds: prefixKey(req), cacheSalt: req.cacheSalt || undefined, leaseMs: d.leaseMs };
   const traceparent = legTrace().get('traceparent')[0]!.toString();
   const reply = decodeJson<ReserveReply>((await d.bus.request(reserveSubject(decode.id), encodeJson(reserve), { timeoutMs: 5000, headers: { traceparent } })).data);
   if ('error' in reply) throw grpcError(grpc.status.RESOURCE_EXHAUSTED, `decode worker ${decode.id}: ${reply.error}`);

@@ -14,6 +14,11 @@ export class ImageEncoder {
     this.cache = new EncoderCache(cacheBytes);
   }
 
+  /** Width of an embedding row (the text model's hidden size). */
+  get hiddenSize(): number {
+    return this.vision.weights.config.text.hiddenSize;
+  }
+
   /** Fills `embeddings` of each image in place; resolves to how many came from the cache. */
   async resolve(images: EngineImage[]): Promise<{ hits: number; encoded: number }> {
     const missing: EngineImage[] = [];

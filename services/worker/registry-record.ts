@@ -1,8 +1,8 @@
 import type { KvLayout } from '../../kernels/ts/index.js';
 import type { RegionDescriptor } from '../transfer/transfer-engine.js';
 
-export type WorkerRole = 'prefill-text' | 'decode-text' | 'unified';
-export const WORKER_ROLES: readonly WorkerRole[] = ['prefill-text', 'decode-text', 'unified'];
+export type WorkerRole = 'prefill-vision' | 'prefill-text' | 'decode-text' | 'unified';
+export const WORKER_ROLES: readonly WorkerRole[] = ['prefill-vision', 'prefill-text', 'decode-text', 'unified'];
 
 /** What a worker publishes in the registry bucket (refreshed every second, expires after a few). */
 export interface WorkerRecord {
@@ -14,6 +14,8 @@ export interface WorkerRecord {
   /** Where prefill workers write KV for it (decode-capable roles). */
   region?: RegionDescriptor;
   layout: KvLayout;
+  /** Prefill workers of VL models: where Prefill-Vision workers write image embeddings for them. */
+  embRegion?: RegionDescriptor;
   load: { running: number; waiting: number; kvUsage: number; freeBlocks: number; preemptions?: number; prefixQueriedTokens?: number; prefixHitTokens?: number };
   startedAtMs: number;
 }
@@ -35,6 +37,16 @@ export const reserveSubject = (workerId: string) => `tandem.v1.kv.reserve.${work
 export const readySubject = (workerId: string) => `tandem.v1.kv.ready.${workerId}`;
 export const kvEventsSubject = (workerId: string) => `tandem.v1.kv.events.${workerId}`;
 export const CANCEL_SUBJECT = 'tandem.v1.seq.cancel';
+export const embReserveSubject = (workerId: string) => `tandem.v1.emb.reserve.${workerId}`;
+
+/** Asks a prefill worker for room for the images it has not cached yet. */
+export interface EmbReserveRequest {
+  requestId: string;
+  images: Array<{ mmHash: string; tokenCount: number }>;
+  leaseMs: number;
+}
+/** `cached`: mm_hashes already in its encoder cache; `slots`: where to write the others. */
+export type EmbReserveReply = { leaseId: string; cached: string[]; slots: Array<{ mmHash: string; offset: number; bytes: number }> } | { error: string };
 
 export interface ReserveRequest {
   requestId: string;

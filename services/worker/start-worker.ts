@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 import { createBus, decodeJson, encodeJson, type Bus } from '../bus/index.js';
 import { startGrpcServer, tandemV1 } from '../common/grpc/load-proto.js';
-import { bestAvailableBackend, createTransferEngine, type TransferEngine } from '../transfer/transfer-engine.js';
+import { bestAvailableBackend, createTransferEngine, type RegionDescriptor, type TransferEngine } from '../transfer/transfer-engine.js';
+import { startEmbeddingStage } from './embedding-stage.js';
+import { registerEncoderCacheMetrics } from './encoder-cache-metrics.js';
 import { LeaseTable } from './leases.js';
 import { BlockEventQueue } from '../engine/kv/block-events.js';
 import {
@@ -20,7 +20,9 @@ import {
   type WorkerRole,
 } from './registry-record.js';
 import type { KvPushMode } from './kv-push.js';
-import { TransferMetrics } from './transfer-metrics.js';
+import { startMetricsServer } from '../common/telemetry/index.js';
+import { WorkerMetrics } from './worker-metrics.js';
+import { endReserveSpan, startReserveSpan, traceWorkerHandlers } from './worker-tracing.js';
 import { startUnifiedWorker, type UnifiedWorkerOptions } from './unified-worker.js';
 import { workerHandlers } from './worker-grpc.js';
 
@@ -58,15 +60,30 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const id = o.id ?? `${o.role}-${randomUUID().slice(0, 8)}`;
   const host = o.host ?? '127.0.0.1';
   const blockEvents = new BlockEventQueue();
-  const { engine, served } = await startUnifiedWorker({ ...o, onBlockEvent: blockEvents.push });
-  const bus = o.bus ?? (await createBus(o.natsUrl));
+  // A Prefill-Vision worker runs the vision encoder only: a token KV pool is enough for its engine.
+  const vision = o.role === 'prefill-vision';
+  const decodes = o.role === 'decode-text' || o.role === 'unified';
   const transfer = o.transfer ?? (await createTransferEngine(bestAvailableBackend(), { host }));
-  const decodes = o.role !== 'prefill-text';
-  const region = decodes ? await transfer.registerRegion(`kv-${id}`, engine.runner.kv.buffer) : undefined;
+  // Decode-capable roles: the transfer engine allocates (and registers) the KV pool, which is what
+  // gives same-host UCX puts their shared-memory path (ADR 0009).
+  let region: RegionDescriptor | undefined;
+  const allocateKv = decodes
+    ? async (bytes: number) => {
+        const r = await transfer.allocateRegion(`kv-${id}`, bytes);
+        region = r.descriptor;
+        return r.buffer;
+      }
+    : undefined;
+  const { engine, served, encoder } = await startUnifiedWorker({ ...o, ...(vision ? { numKvBlocks: 16 } : {}), allocateKv, onBlockEvent: blockEvents.push });
+  if (vision && !encoder) throw new Error(`--role prefill-vision needs a vision-language model; ${o.modelDir} is text-only`);
+  const bus = o.bus ?? (await createBus(o.natsUrl));
   const leases = new LeaseTable((blocks) => engine.releaseBlocks(blocks));
-  const transferMetrics = new TransferMetrics();
+  const embeddings = encoder && o.role === 'prefill-text' ? await startEmbeddingStage({ id, bus, transfer, encoder }) : undefined;
+  const metrics = new WorkerMetrics({ id, role: o.role, engine, leases });
+  const transferMetrics = metrics.transfer;
+  if (encoder) registerEncoderCacheMetrics(metrics.registry, encoder.cache, { worker: id, role: o.role });
 
-  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Worker.service, workerHandlers({ id, role: o.role, engine, bus, transfer, leases, transferMetrics, kvPushMode: o.kvPushMode })), host, o.grpcPort ?? 0);
+  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Worker.service, traceWorkerHandlers(workerHandlers({ id, role: o.role, engine, bus, transfer, leases, transferMetrics, kvPushMode: o.kvPushMode, encoder, embeddingInbox: embeddings?.inbox }), { id, role: o.role, engine })), host, o.grpcPort ?? 0);
   const grpcAddress = `${host}:${port}`;
 
   const subs: Array<{ unsubscribe(): void }> = [];
@@ -75,6 +92,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     subs.push(reserve);
     void (async () => {
       for await (const msg of reserve) {
+        const span = startReserveSpan(msg.headers, id);
         let reply: ReserveReply;
         try {
           const r = decodeJson<ReserveRequest>(msg.data);
@@ -83,6 +101,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         } catch (e) {
           reply = { error: (e as Error).message };
         }
+        endReserveSpan(span, reply);
         await bus.respond(msg, encodeJson(reply)).catch(() => undefined);
       }
     })();
@@ -101,7 +120,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const startedAtMs = Date.now();
   const record = (): WorkerRecord => {
     const s = engine.stats();
-    return { id, role: o.role, model: served.name, grpc: grpcAddress, region, layout: engine.runner.kv.layout, load: { running: s.running, waiting: s.waiting, kvUsage: s.kvUsage, freeBlocks: s.freeBlocks, preemptions: s.preemptions, prefixQueriedTokens: s.prefixCacheQueriedTokens, prefixHitTokens: s.prefixCacheHitTokens }, startedAtMs };
+    return { id, role: o.role, model: served.name, grpc: grpcAddress, region, ...(embeddings ? { embRegion: embeddings.region } : {}), layout: engine.runner.kv.layout, load: { running: s.running, waiting: s.waiting, kvUsage: s.kvUsage, freeBlocks: s.freeBlocks, preemptions: s.preemptions, prefixQueriedTokens: s.prefixCacheQueriedTokens, prefixHitTokens: s.prefixCacheHitTokens }, startedAtMs };
   };
   await registry.put(id, encodeJson(record()));
   const heartbeat = setInterval(() => void registry.put(id, encodeJson(record())).catch(() => undefined), 1000);
@@ -112,30 +131,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     void bus.publish(kvEventsSubject(id), encodeJson({ workerId: id, events })).catch(() => undefined);
   }, 100);
 
-  let metricsServer: Server | undefined;
-  let metricsUrl: string | undefined;
-  if (o.metricsPort !== undefined) {
-    metricsServer = createServer(async (req, res) => {
-      if (req.url === '/metrics') {
-        const s = engine.stats();
-        const gauges = [
-          `# TYPE tandem_worker_kv_cache_usage_perc gauge\ntandem_worker_kv_cache_usage_perc{worker="${id}",role="${o.role}"} ${s.kvUsage}`,
-          `# TYPE tandem_worker_num_requests_running gauge\ntandem_worker_num_requests_running{worker="${id}",role="${o.role}"} ${s.running}`,
-          `# TYPE tandem_worker_kv_leases gauge\ntandem_worker_kv_leases{worker="${id}"} ${leases.size}`,
-          `# HELP tandem_worker_kv_leases_expired_total KV reservations whose prefill never reported back; their blocks returned at lease expiry.`,
-          `# TYPE tandem_worker_kv_leases_expired_total counter\ntandem_worker_kv_leases_expired_total{worker="${id}"} ${leases.expired}`,
-        ].join('\n');
-        res.setHeader('content-type', transferMetrics.registry.contentType);
-        res.end(`${await transferMetrics.registry.metrics()}\n${gauges}\n`);
-      } else if (req.url === '/health') res.end('{"status":"ok"}');
-      else {
-        res.statusCode = 404;
-        res.end();
-      }
-    });
-    await new Promise<void>((r) => metricsServer!.listen(o.metricsPort, host, r));
-    metricsUrl = `http://${host}:${(metricsServer.address() as AddressInfo).port}/metrics`;
-  }
+  const metricsHttp = o.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, host, o.metricsPort);
+  const metricsUrl = metricsHttp?.url;
 
   return {
     id,
@@ -146,10 +143,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       clearInterval(heartbeat);
       clearInterval(eventsTimer);
       for (const s of subs) s.unsubscribe();
+      embeddings?.close();
       await registry.delete(id).catch(() => undefined);
       leases.cancelAll();
       await new Promise<void>((r) => server.tryShutdown(() => r()));
-      metricsServer?.close();
+      await metricsHttp?.close();
       await engine.shutdown();
       await transfer.close();
       if (!o.bus) await bus.close();

@@ -2,15 +2,20 @@ import * as grpc from '@grpc/grpc-js';
 import type { Bus } from '../bus/index.js';
 import { encodeJson } from '../bus/index.js';
 import { outputToPb, requestFromPb, tokenToPb, type PbGenerateRequest } from '../common/grpc/convert.js';
-import { childTraceparent } from '../common/trace-context.js';
+import { annotateActiveSpan, ATTR, outgoingTraceparent } from '../common/telemetry/index.js';
 import type { RequestStream } from '../engine/loop/engine.js';
 import type { Engine } from '../engine/loop/engine.js';
 import type { GeneratedToken } from '../engine/request-types.js';
 import type { TransferEngine } from '../transfer/transfer-engine.js';
 import { KvPush, type KvPushMode } from './kv-push.js';
+import type { EmbeddingInbox } from './embedding-inbox.js';
+import { adoptEmbeddings, encodeHandler } from './encode-handler.js';
+import type { ImageEncoder } from './image-encoder.js';
 import type { LeaseTable } from './leases.js';
+import { submitWithImages } from './submit-with-images.js';
 import { readySubject, type ReadyMessage, type WorkerRole } from './registry-record.js';
 import type { TransferMetrics } from './transfer-metrics.js';
+import { traceKvTransfer } from './worker-tracing.js';
 
 export interface WorkerServiceDeps {
   id: string;
@@ -22,6 +27,10 @@ export interface WorkerServiceDeps {
   transferMetrics: TransferMetrics;
   /** Push KV layer by layer while the prefill computes (default), or all of it afterwards. */
   kvPushMode?: KvPushMode;
+  /** VL models: encodes a prompt's images (or finds them in its cache) before prefill. */
+  encoder?: ImageEncoder;
+  /** Prefill workers of VL models: where Prefill-Vision workers leave image embeddings. */
+  embeddingInbox?: EmbeddingInbox;
 }
 
 function status(code: grpc.status, details: string): grpc.ServiceError {
@@ -49,7 +58,7 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
     Generate(call: grpc.ServerWritableStream<PbGenerateRequest, unknown>) {
       let stream: RequestStream;
       try {
-        stream = d.engine.submit(requestFromPb(call.request));
+        stream = submitWithImages(d.engine, d.encoder, requestFromPb(call.request));
       } catch (e) {
         call.emit('error', status(grpc.status.INVALID_ARGUMENT, (e as Error).message));
         return;
@@ -57,10 +66,12 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
       void pipe(call, stream);
     },
 
-    async Prefill(call: grpc.ServerUnaryCall<{ request: PbGenerateRequest; target: { workerId: string; leaseId: string; regionJson: string; layoutJson: string; blockIds: number[]; fromBlock: number } }, unknown>, cb: grpc.sendUnaryData<unknown>) {
+    Encode: encodeHandler(d.encoder, d.transfer),
+
+    async Prefill(call: grpc.ServerUnaryCall<{ request: PbGenerateRequest; embedLeaseId?: string; target: { workerId: string; leaseId: string; regionJson: string; layoutJson: string; blockIds: number[]; fromBlock: number } }, unknown>, cb: grpc.sendUnaryData<unknown>) {
       const t = call.request.target;
       const req = requestFromPb(call.request.request);
-      const trace = { traceparent: childTraceparent(call.metadata.get('traceparent')[0]?.toString()) };
+      const trace = { traceparent: outgoingTraceparent(call.metadata.get('traceparent')[0]?.toString()) };
       let first: GeneratedToken | undefined;
       let blocks: number[] = [];
       let push: KvPush | undefined;
@@ -72,17 +83,20 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
           fromBlock: t.fromBlock,
         });
         const layerwise = (d.kvPushMode ?? 'layerwise') === 'layerwise';
+        adoptEmbeddings(d.embeddingInbox, d.encoder, call.request.embedLeaseId ?? '', req.images);
         const pushing = push;
-        const stream = d.engine.submit({ ...req, id: `${req.id}:prefill`, prefillOnly: true, onKvWritten: layerwise ? pushing.onLayer : undefined });
+        const stream = submitWithImages(d.engine, d.encoder, { ...req, id: `${req.id}:prefill`, prefillOnly: true, onKvWritten: layerwise ? pushing.onLayer : undefined });
         call.on('cancelled', () => stream.abort());
         for await (const o of stream) {
           if (o.tokens.length > 0) first = o.tokens[0];
           if (o.prefilledBlocks) blocks = o.prefilledBlocks;
+          if (o.finished) annotateActiveSpan({ [ATTR.cachedTokens]: o.cachedPromptTokens });
           if (o.error) throw new Error(o.error);
         }
         if (!first || call.cancelled) throw new Error('prefill was cancelled');
         const sent = await pushing.finish(blocks);
         d.transferMetrics.record(d.transfer.backend, sent.bytes, sent.seconds);
+        traceKvTransfer(sent, d.transfer.backend, layerwise, t.workerId);
         const ready: ReadyMessage = { leaseId: t.leaseId, requestId: req.id, ok: true };
         await d.bus.publish(readySubject(t.workerId), encodeJson(ready), { headers: trace });
         cb(null, { firstToken: tokenToPb(first), sentBytes: sent.bytes, transferSeconds: sent.seconds, backend: d.transfer.backend });

@@ -7,6 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { startTandemUp } from '../fixtures/cluster.js';
 
@@ -14,12 +15,22 @@ describe('tandem up (embedded defaults)', () => {
   it('generates the tiny model once, serves it, and shuts down cleanly on Ctrl-C', async () => {
     const home = mkdtempSync(join(tmpdir(), 'tandem-home-'));
     const first = await startTandemUp([], { TANDEM_HOME: home });
-    expect(first.output()).toMatch(/generating ernie4_5 tiny checkpoint/);
-    expect(first.output()).toMatch(/serving ernie-4\.5-tiny at http:\/\/127\.0\.0\.1:\d+\/v1/);
-    expect(first.output()).toMatch(/curl http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions .*"model":"ernie-4\.5-tiny"/);
+    expect(first.output()).toMatch(/generating ernie4_5_vl_moe tiny checkpoint/);
+    expect(first.output()).toMatch(/serving ernie-4\.5-vl-tiny at http:\/\/127\.0\.0\.1:\d+\/v1/);
+    expect(first.output()).toMatch(/curl http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions .*"model":"ernie-4\.5-vl-tiny"/);
     const client = new OpenAI({ baseURL: first.baseURL, apiKey: 'x' });
-    const r = await client.chat.completions.create({ model: 'ernie-4.5-tiny', messages: [{ role: 'user', content: 'Hello!' }], max_tokens: 8 });
+    const r = await client.chat.completions.create({ model: 'ernie-4.5-vl-tiny', messages: [{ role: 'user', content: 'Hello!' }], max_tokens: 8 });
     expect(r.choices[0]!.message.role).toBe('assistant');
+    // The default checkpoint takes images: an image request goes through the E/P/D path.
+    const png = await sharp({ create: { width: 56, height: 56, channels: 3, background: { r: 9, g: 99, b: 199 } } }).png().toBuffer();
+    const text = Array.from({ length: 30 }, (_, i) => `word${i}`).join(' ');
+    const withImage = await client.chat.completions.create({
+      model: 'ernie-4.5-vl-tiny',
+      messages: [{ role: 'user', content: [{ type: 'text', text }, { type: 'image_url', image_url: { url: `data:image/png;base64,${png.toString('base64')}` } }] }],
+      max_tokens: 4,
+    });
+    expect(withImage.usage!.prompt_tokens).toBeGreaterThan(30 + 4);
+    expect(withImage.choices[0]!.finish_reason).toMatch(/^(stop|length)$/);
     await first.stop();
     expect(first.proc.exitCode).toBe(0);
     expect(first.output()).toMatch(/SIGINT: shutting down/);

@@ -4,7 +4,7 @@ import { buildGateway } from '../../gateway/server.js';
 import { initTracing } from '../../common/telemetry/index.js';
 import { loadServedModelInfo } from '../../worker/load-served-model.js';
 import { CliError } from '../cli-error.js';
-import { ensureGeneratedModel } from '../ensure-model.js';
+import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { intOption, parseCommandArgs } from '../parse.js';
 import { waitForSignal } from '../signals.js';
 
@@ -36,9 +36,9 @@ export async function runGateway(argv: string[]): Promise<number> {
   const router = values.router ?? process.env.TANDEM_ROUTER_ADDR;
   if (!router) throw new CliError('--router HOST:PORT (or TANDEM_ROUTER_ADDR) is required');
   const log = (m: string) => process.stderr.write(m + '\n');
-  const modelDir = values.model ? resolve(values.model) : await ensureGeneratedModel('ernie4_5', 'tiny', 0, log);
+  const modelDir = values.model ? resolve(values.model) : await ensureGeneratedModel(DEFAULT_MODEL.family, DEFAULT_MODEL.size, 0, log);
   const served = await loadServedModelInfo(modelDir, {
-    name: values['served-model-name'] ?? (values.model ? undefined : 'ernie-4.5-tiny'),
+    name: values['served-model-name'] ?? (values.model ? undefined : DEFAULT_MODEL.name),
     maxModelLen: values['max-model-len'] === undefined ? undefined : intOption(values['max-model-len'], 'max-model-len', 0, 2),
   });
   initTracing('tandem-gateway');

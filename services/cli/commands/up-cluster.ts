@@ -1,3 +1,4 @@
+import { loadServedModelInfo } from '../../worker/load-served-model.js';
 import { spawnTandem, stopAll, type ClusterProcess } from '../cluster.js';
 import { waitForSignal } from '../signals.js';
 
@@ -7,6 +8,8 @@ export interface ClusterUpOptions {
   modelDir: string;
   servedModelName?: string;
   prefill: number;
+  /** Prefill-Vision workers (default: 1 for a vision-language model, else 0). */
+  vision?: number;
   decode: number;
   port: number;
   host: string;
@@ -27,7 +30,9 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
   try {
     const router = await spawnTandem('router', ['router', '--nats', o.natsUrl, '--redis', o.redisUrl, ...cluster], log);
     procs.push(router);
+    const isVl = (await loadServedModelInfo(o.modelDir)).vision !== undefined;
     const workers = [
+      ...Array.from({ length: o.vision ?? (isVl ? 1 : 0) }, (_, i) => ['prefill-vision', i] as const),
       ...Array.from({ length: o.prefill }, (_, i) => ['prefill-text', i] as const),
       ...Array.from({ length: o.decode }, (_, i) => ['decode-text', i] as const),
     ];

@@ -23,12 +23,14 @@ export async function startInProcessDisagg(o: Omit<WorkerOptions, 'role' | 'bus'
   const bus = new MemoryBus();
   const store = new MemorySequenceStore();
   const workers: RunningWorker[] = [];
-  for (const role of ['decode-text', 'prefill-text'] as const) {
+  const served = await loadServedModelInfo(o.modelDir, { name: o.servedModelName, maxModelLen: o.maxModelLen });
+  // A vision-language model gets the whole E/P/D path: a Prefill-Vision worker too.
+  const roles = served.vision ? (['decode-text', 'prefill-text', 'prefill-vision'] as const) : (['decode-text', 'prefill-text'] as const);
+  for (const role of roles) {
     workers.push(await startWorker({ ...o, role, bus, transfer: await createTransferEngine('local') }));
   }
   const router = await startRouter({ bus, store });
   const backend = new RouterBackend(router.address);
-  const served = await loadServedModelInfo(o.modelDir, { name: o.servedModelName, maxModelLen: o.maxModelLen });
   return {
     backend,
     served,

@@ -3,7 +3,7 @@ import { buildGateway } from '../../gateway/server.js';
 import { initTracing } from '../../common/telemetry/index.js';
 import { startUnifiedWorker } from '../../worker/unified-worker.js';
 import { CliError } from '../cli-error.js';
-import { ensureGeneratedModel } from '../ensure-model.js';
+import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { clusterName, intOption, parseCommandArgs } from '../parse.js';
 import { loadConfigFile } from '../config-file.js';
 import { runClusterUp } from './up-cluster.js';
@@ -17,10 +17,11 @@ const HELP = `usage: tandem up [--model DIR] [--port 8000] [--host 127.0.0.1] [-
                  [--cluster-name NAME] [...]
 
 Starts a local Tandem in one process: by default disaggregated (a prefill-text and a
-decode-text worker, the router and the gateway, with an in-memory bus and state store and
-in-process KV transfer); --mode unified runs one worker doing every stage instead.
-With no --model it generates (once, cached) a tiny random-weight ERNIE-4.5 checkpoint, so it
-needs nothing but Node. Serves until Ctrl-C.
+decode-text worker, plus a prefill-vision worker for a vision-language model, the router and
+the gateway, with an in-memory bus and state store and in-process KV / embedding transfer);
+--mode unified runs one worker doing every stage instead. With no --model it generates (once,
+cached) a tiny random-weight ERNIE-4.5-VL checkpoint, so it needs nothing but Node and shows
+the whole image → prefill → decode path. Serves until Ctrl-C.
 
 --cluster starts a multi-process cluster instead: router, N prefill-text and M decode-text
 workers (default 1 and 1), V prefill-vision workers (default 1 for a vision-language model,
@@ -75,7 +76,7 @@ export async function runUp(argv: string[]): Promise<number> {
   const log = (m: string) => process.stderr.write(m + '\n');
   initTracing('tandem');
   const modelArg = pick('model', 'TANDEM_MODEL', 'model');
-  const modelDir = modelArg ? resolve(modelArg) : await ensureGeneratedModel('ernie4_5', 'tiny', 0, log);
+  const modelDir = modelArg ? resolve(modelArg) : await ensureGeneratedModel(DEFAULT_MODEL.family, DEFAULT_MODEL.size, 0, log);
   const port = intOption(pick('port', 'TANDEM_PORT', 'port'), 'port', 8000, 0);
   if (port > 65535) throw new CliError('--port must be <= 65535');
   const host = pick('host', 'TANDEM_HOST', 'host') ?? '127.0.0.1';
@@ -89,7 +90,7 @@ export async function runUp(argv: string[]): Promise<number> {
       natsUrl: values.nats ?? process.env.TANDEM_NATS_URL ?? 'nats://127.0.0.1:4222',
       redisUrl: values.redis ?? process.env.TANDEM_REDIS_URL ?? 'redis://127.0.0.1:6379',
       modelDir,
-      servedModelName: pick('served-model-name', 'TANDEM_SERVED_MODEL_NAME', 'servedModelName') ?? (modelArg ? undefined : 'ernie-4.5-tiny'),
+      servedModelName: pick('served-model-name', 'TANDEM_SERVED_MODEL_NAME', 'servedModelName') ?? (modelArg ? undefined : DEFAULT_MODEL.name),
       prefill: intOption(values['prefill-text'], 'prefill-text', 1, 0),
       vision: values['prefill-vision'] === undefined ? undefined : intOption(values['prefill-vision'], 'prefill-vision', 0, 0),
       decode: intOption(values['decode-text'], 'decode-text', 1, 1),
@@ -106,10 +107,10 @@ export async function runUp(argv: string[]): Promise<number> {
   }
   const mode = pick('mode', 'TANDEM_MODE', 'mode') ?? 'disagg';
   if (mode !== 'unified' && mode !== 'disagg') throw new CliError(`--mode must be unified or disagg, got '${mode}'`);
-  log(`[tandem] loading ${modelDir} (${mode === 'disagg' ? 'disaggregated in one process: prefill-text + decode-text workers, router' : 'unified worker'})`);
+  log(`[tandem] loading ${modelDir} (${mode === 'disagg' ? 'disaggregated in one process: prefill-vision (vision models) + prefill-text + decode-text workers, router' : 'unified worker'})`);
   const workerOptions = {
     modelDir,
-    servedModelName: pick('served-model-name', 'TANDEM_SERVED_MODEL_NAME', 'servedModelName') ?? (modelArg ? undefined : 'ernie-4.5-tiny'),
+    servedModelName: pick('served-model-name', 'TANDEM_SERVED_MODEL_NAME', 'servedModelName') ?? (modelArg ? undefined : DEFAULT_MODEL.name),
     maxNumSeqs: intOption(pick('max-num-seqs', 'TANDEM_MAX_NUM_SEQS', 'maxNumSeqs'), 'max-num-seqs', 64, 1),
     maxModelLen: maxModelLen === undefined ? undefined : intOption(maxModelLen, 'max-model-len', 0, 2),
     numKvBlocks: numKvBlocks === undefined ? undefined : intOption(numKvBlocks, 'num-kv-blocks', 0, 1),

@@ -3,7 +3,7 @@ import { startWorker } from '../../worker/start-worker.js';
 import { initTracing } from '../../common/telemetry/index.js';
 import { WORKER_ROLES, type WorkerRole } from '../../worker/registry-record.js';
 import { CliError } from '../cli-error.js';
-import { ensureGeneratedModel } from '../ensure-model.js';
+import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { KV_PUSH_MODES, type KvPushMode } from '../../worker/kv-push.js';
 import { clusterName, intOption, parseCommandArgs } from '../parse.js';
 import { waitForSignal } from '../signals.js';
@@ -49,7 +49,7 @@ export async function runWorker(argv: string[]): Promise<number> {
   const kvPush = (values['kv-push'] ?? 'layerwise') as KvPushMode;
   if (!KV_PUSH_MODES.includes(kvPush)) throw new CliError(`--kv-push must be one of ${KV_PUSH_MODES.join(', ')}`);
   const log = (m: string) => process.stderr.write(m + '\n');
-  const modelDir = values.model ? resolve(values.model) : await ensureGeneratedModel('ernie4_5', 'tiny', 0, log);
+  const modelDir = values.model ? resolve(values.model) : await ensureGeneratedModel(DEFAULT_MODEL.family, DEFAULT_MODEL.size, 0, log);
   initTracing(`tandem-${role}`);
   const w = await startWorker({
     role,
@@ -59,7 +59,7 @@ export async function runWorker(argv: string[]): Promise<number> {
     host: values.host,
     grpcPort: intOption(values['grpc-port'], 'grpc-port', 0, 0),
     metricsPort: intOption(values['metrics-port'], 'metrics-port', 0, 0),
-    servedModelName: values['served-model-name'] ?? (values.model ? undefined : 'ernie-4.5-tiny'),
+    servedModelName: values['served-model-name'] ?? (values.model ? undefined : DEFAULT_MODEL.name),
     maxNumSeqs: intOption(values['max-num-seqs'], 'max-num-seqs', 64, 1),
     maxModelLen: values['max-model-len'] === undefined ? undefined : intOption(values['max-model-len'], 'max-model-len', 0, 2),
     numKvBlocks: values['num-kv-blocks'] === undefined ? undefined : intOption(values['num-kv-blocks'], 'num-kv-blocks', 0, 1),

@@ -1,0 +1,53 @@
+import * as grpc from '@grpc/grpc-js';
+import { decodeJson, encodeJson } from '../bus/index.js';
+import type { PbGenerateRequest } from '../common/grpc/convert.js';
+import type { SequenceState, SequenceStore } from '../state/index.js';
+import { embReserveSubject, type EmbReserveReply, type EmbReserveRequest, type WorkerRecord } from '../worker/registry-record.js';
+import type { RouterDeps } from './router-service.js';
+
+export interface VisionStageContext {
+  d: RouterDeps;
+  req: PbGenerateRequest;
+  prefill: WorkerRecord;
+  addCall: (c: grpc.Call) => void;
+  move: (to: SequenceState, patch?: Parameters<SequenceStore['transition']>[3]) => Promise<void>;
+  legTrace: () => grpc.Metadata;
+  legOptions: grpc.CallOptions;
+}
+
+/**
+ * Stage 1 of a multimodal request (DESIGN §1): ask the chosen prefill worker which images its
+ * encoder cache lacks and where they should land (emb.reserve), have a Prefill-Vision worker
+ * encode those and put the embeddings there, and return the inbox lease for the Prefill call.
+ * Returns '' when there is nothing to do (text only, all images cached, no vision pool) or the
+ * vision worker failed: the prefill worker then encodes from the pixels the request carries, so
+ * a vision-pool failure costs time, never the request.
+ */
+export async function runVisionStage(c: VisionStageContext): Promise<string> {
+  const { d, req, prefill } = c;
+  if (!req.images?.length || !prefill.embRegion) return '';
+  const vision = d.view.byRole('prefill-vision').sort((a, b) => a.load.running + a.load.waiting - (b.load.running + b.load.waiting));
+  const unique = [...new Map(req.images.map((i) => [i.mmHash, i])).values()];
+  const ask: EmbReserveRequest = { requestId: req.requestId, images: unique.map((i) => ({ mmHash: i.mmHash, tokenCount: i.tokenCount })), leaseMs: d.leaseMs };
+  const reply = decodeJson<EmbReserveReply>((await d.bus.request(embReserveSubject(prefill.id), encodeJson(ask), { timeoutMs: 5000, headers: { traceparent: c.legTrace().get('traceparent')[0]!.toString() } })).data);
+  if ('error' in reply) return '';
+  if (reply.slots.length === 0) return reply.leaseId; // every image is in the prefill worker's encoder cache
+  const v = vision[0];
+  if (!v) return '';
+  await c.move('encoding', { workers: { vision: v.id } });
+  const wanted = new Set(reply.slots.map((s) => s.mmHash));
+  const request = {
+    requestId: req.requestId,
+    images: unique.filter((i) => wanted.has(i.mmHash)),
+    target: { workerId: prefill.id, leaseId: reply.leaseId, regionJson: JSON.stringify(prefill.embRegion), slots: reply.slots },
+  };
+  try {
+    await new Promise((resolve, reject) => {
+      c.addCall(d.clients.get(v.grpc).Encode(request, c.legTrace(), c.legOptions, (err: grpc.ServiceError | null, r: unknown) => (err ? reject(err) : resolve(r))) as grpc.Call);
+    });
+    return reply.leaseId;
+  } catch {
+    d.view.forget(v.id);
+    return '';
+  }
+}

@@ -1,0 +1,64 @@
+import * as grpc from '@grpc/grpc-js';
+import { imageFromPb, type PbImage } from '../common/grpc/convert.js';
+import type { RegionDescriptor, TransferEngine } from '../transfer/transfer-engine.js';
+import type { EmbeddingInbox } from './embedding-inbox.js';
+import type { ImageEncoder } from './image-encoder.js';
+import type { EngineImage } from '../engine/vl/engine-image.js';
+
+interface PbEncodeRequest {
+  requestId: string;
+  images: PbImage[];
+  target: { workerId: string; leaseId: string; regionJson: string; slots: Array<{ mmHash: string; offset: number | string; bytes: number | string }> };
+}
+
+function status(code: grpc.status, details: string): grpc.ServiceError {
+  return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
+}
+
+/**
+ * Worker.Encode on a Prefill-Vision worker: encode the images (its own encoder cache first), then
+ * put each image's embeddings into the slot the prefill worker reserved for it.
+ */
+export function encodeHandler(encoder: ImageEncoder | undefined, transfer: TransferEngine) {
+  return async (call: grpc.ServerUnaryCall<PbEncodeRequest, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+    if (!encoder) return cb(status(grpc.status.FAILED_PRECONDITION, 'this worker serves a model without a vision encoder'));
+    try {
+      const images: EngineImage[] = call.request.images.map(imageFromPb);
+      const t0 = performance.now();
+      await encoder.resolve(images);
+      const encodeSeconds = (performance.now() - t0) / 1000;
+      const slots = call.request.target.slots.map((s) => ({ mmHash: s.mmHash, offset: Number(s.offset), bytes: Number(s.bytes) }));
+      // One source buffer holding every image's rows, one write op per slot.
+      const total = slots.reduce((n, s) => n + s.bytes, 0);
+      const source = new ArrayBuffer(total);
+      const ops: Array<{ localOffset: number; remoteOffset: number; length: number }> = [];
+      let at = 0;
+      for (const s of slots) {
+        const img = images.find((i) => i.mmHash === s.mmHash);
+        if (!img?.embeddings) throw new Error(`no image ${s.mmHash.slice(0, 12)} in the request`);
+        if (img.embeddings.byteLength !== s.bytes) throw new Error(`image ${s.mmHash.slice(0, 12)} has ${img.embeddings.byteLength} bytes of embeddings, the slot ${s.bytes}`);
+        new Float32Array(source, at, img.embeddings.length).set(img.embeddings);
+        ops.push({ localOffset: at, remoteOffset: s.offset, length: s.bytes });
+        at += s.bytes;
+      }
+      const region = JSON.parse(call.request.target.regionJson) as RegionDescriptor;
+      const sent = ops.length ? await transfer.put(region, source, ops) : { bytes: 0, seconds: 0 };
+      cb(null, { images: images.length, sentBytes: sent.bytes, encodeSeconds, transferSeconds: sent.seconds, backend: transfer.backend });
+    } catch (e) {
+      cb(status(grpc.status.INTERNAL, `encode failed: ${(e as Error).message}`));
+    }
+  };
+}
+
+/** On the prefill worker: the embeddings a vision worker wrote for this request become cache entries. */
+export function adoptEmbeddings(inbox: EmbeddingInbox | undefined, encoder: ImageEncoder | undefined, leaseId: string, images: EngineImage[] | undefined): void {
+  if (!leaseId || !inbox || !encoder || !images) return;
+  const got = inbox.take(leaseId);
+  if (!got) return; // expired: the worker encodes from the pixels the request still carries
+  for (const g of got) {
+    // A miss of this worker's cache, encoded by the vision worker (hits are counted by resolve()).
+    encoder.cache.misses++;
+    encoder.cache.put(g.mmHash, g.embeddings);
+    for (const img of images) if (img.mmHash === g.mmHash) img.embeddings = g.embeddings;
+  }
+}
