@@ -24,6 +24,11 @@ export interface UnifiedWorkerOptions {
   enablePrefixCaching?: boolean;
   /** Receives prefix-cache block events (stored / removed / cleared), e.g. to publish on NATS. */
   onBlockEvent?: (e: BlockEvent) => void;
+  /**
+   * Allocates the KV pool (bytes) instead of the kernels: a decode worker lets its transfer
+   * engine allocate it, so prefill workers on the same host reach it by shared memory.
+   */
+  allocateKv?: (bytes: number) => Promise<ArrayBuffer>;
   /** Bytes of image embeddings kept by mm_hash (VL models; default 256 MiB). */
   encoderCacheBytes?: number;
   /** Failure drills only: pause before every engine step (see EngineOptions.faultStepDelayMs). */
@@ -46,7 +51,9 @@ export async function startUnifiedWorker(o: UnifiedWorkerOptions): Promise<Unifi
   const kvDtype = o.kvDtype ?? 'bf16';
   const bytesPerBlock = c.numLayers * 2 * blockSize * c.numKvHeads * c.headDim * (kvDtype === 'bf16' ? 2 : 4);
   const numBlocks = o.numKvBlocks ?? Math.max(16, Math.floor((o.kvCacheBytes ?? 512 * 1024 * 1024) / bytesPerBlock));
+  const kvBuffer = o.allocateKv ? await o.allocateKv(numBlocks * bytesPerBlock) : undefined;
   const runner = new ModelRunner(weights, {
+    kvBuffer,
     numBlocks,
     blockSize,
     kvDtype,

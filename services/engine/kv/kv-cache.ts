@@ -9,7 +9,12 @@ export class PagedKvCache {
   readonly layout: KvLayout;
   readonly buffer: ArrayBuffer;
 
-  constructor(opts: { layers: number; numBlocks: number; blockSize: number; kvHeads: number; headDim: number; dtype: KvDtype }) {
+  /**
+   * `buffer`: memory to use instead of allocating (e.g. a region the transfer engine allocated, so
+   * remote prefill workers can write into it directly); it must be 64-byte aligned, zeroed and
+   * exactly kvBytes(layout) long.
+   */
+  constructor(opts: { layers: number; numBlocks: number; blockSize: number; kvHeads: number; headDim: number; dtype: KvDtype }, buffer?: ArrayBuffer) {
     for (const [k, v] of Object.entries(opts)) {
       if (k !== 'dtype' && (!Number.isInteger(v) || (v as number) <= 0)) {
         throw new RangeError(`KV cache ${k} must be a positive integer, got ${String(v)}`);
@@ -17,7 +22,9 @@ export class PagedKvCache {
     }
     if (opts.dtype !== 'bf16' && opts.dtype !== 'fp32') throw new RangeError(`KV cache dtype must be bf16 or fp32, got ${opts.dtype}`);
     this.layout = { ...opts };
-    this.buffer = native.allocKvBuffer(kvBytes(this.layout));
+    const bytes = kvBytes(this.layout);
+    if (buffer && buffer.byteLength !== bytes) throw new RangeError(`KV buffer has ${buffer.byteLength} bytes, the layout needs ${bytes}`);
+    this.buffer = buffer ?? native.allocKvBuffer(bytes);
   }
 
   get bytes(): number {

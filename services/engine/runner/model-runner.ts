@@ -30,6 +30,8 @@ export interface ModelRunnerOptions {
   isa?: KernelImpl;
   /** The whole VL model when `weights` is its text decoder (ernie4_5_vl_moe). */
   vl?: VlModelWeights;
+  /** Memory for the KV pool (see PagedKvCache); allocated natively when absent. */
+  kvBuffer?: ArrayBuffer;
 }
 
 /**
@@ -59,7 +61,7 @@ export class ModelRunner {
       kvHeads: c.numKvHeads,
       headDim: c.headDim,
       dtype: opts.kvDtype ?? 'bf16',
-    });
+    }, opts.kvBuffer);
     this.vl = opts.vl;
     const limits = { maxTokens: this.maxBatchTokens, maxCtx: this.maxModelLen, isa: opts.isa };
     this.model = new native.TextModel(opts.vl ? nativeVlTextSpecFor(opts.vl, limits) : nativeSpecFor(weights, limits));
