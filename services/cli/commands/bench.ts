@@ -8,6 +8,7 @@ import { benchTransfer, ucxPerftestPutBandwidth } from '../../transfer/bench.js'
 import type { TransferBackend } from '../../transfer/types.js';
 import { startUnifiedWorker } from '../../worker/unified-worker.js';
 import { benchTtftPush, type TtftBenchResult } from '../../worker/ttft-bench.js';
+import { runVisionBench } from '../bench/vision-bench.js';
 import { CliError } from '../cli-error.js';
 import { ensureGeneratedModel } from '../ensure-model.js';
 import { intOption, parseCommandArgs } from '../parse.js';
@@ -16,7 +17,12 @@ const HELP = `usage: tandem bench kernels [--json] [--model DIR] [--threads N] [
        tandem bench gateway [--json] [--model DIR] [--samples N]
        tandem bench transfer [--json] [--backends ucx,tcp,local] [--sizes 65536,1048576,16777216,67108864]
                              [--model DIR] [--ttft-prompt 512] [--ttft-repeats 5] [--skip-ttft]
+       tandem bench vision [--json] [--model DIR] [--sizes 224x224,448x448,896x672] [--repeats 3] [--backend ucx|tcp]
        tandem bench serve (--url URL | --compare unified,disagg) [--rate R] [--num-requests N] [--json] [...]
+
+vision: vision-encode time per image by resolution, embedding transfer bytes and time to another
+process, and TTFT of an image request with the encoder cache cold vs warm, on the generated
+ERNIE-4.5-VL 'small' checkpoint unless --model is given.
 
 serve: open-loop streaming chat load; TTFT, TPOT, ITL, goodput (see 'tandem bench serve --help').
 
@@ -43,7 +49,8 @@ export async function runBench(argv: string[]): Promise<number> {
   if (which === 'gateway') return runGatewayBenchCommand(rest);
   if (which === 'transfer') return runTransferBenchCommand(rest);
   if (which === 'serve') return runServeBench(rest);
-  if (which !== 'kernels') throw new CliError(`unknown benchmark '${which}' (available: kernels, gateway, transfer, serve)`);
+  if (which === 'vision') return runVisionBenchCommand(rest);
+  if (which !== 'kernels') throw new CliError(`unknown benchmark '${which}' (available: kernels, gateway, transfer, serve, vision)`);
   const { values } = parseCommandArgs(rest, {
     json: { type: 'boolean' },
     model: { type: 'string' },
@@ -145,6 +152,33 @@ async function runTransferBenchCommand(argv: string[]): Promise<number> {
     }
   }
   const result = { bench: 'transfer', rows, ttft, target: { ucx_ratio_to_perftest: 0.9, layerwise_added_ttft: 0.1 } };
+  console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+  return 0;
+}
+
+async function runVisionBenchCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    json: { type: 'boolean' },
+    model: { type: 'string' },
+    sizes: { type: 'string' },
+    repeats: { type: 'string' },
+    backend: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const log = (m: string) => process.stderr.write(m + '\n');
+  const resolutions = (values.sizes ?? '224x224,448x448,896x672').split(',').map((s) => {
+    const m = /^(\d+)x(\d+)$/.exec(s);
+    if (!m || Number(m[1]) % 28 || Number(m[2]) % 28) throw new CliError(`--sizes entries must be WxH with multiples of 28, got '${s}'`);
+    return [Number(m[1]), Number(m[2])] as [number, number];
+  });
+  const backend = (values.backend ?? 'ucx') as 'ucx' | 'tcp';
+  if (backend !== 'ucx' && backend !== 'tcp') throw new CliError('--backend must be ucx or tcp');
+  const modelDir = values.model ? resolve(values.model) : await ensureGeneratedModel('ernie4_5_vl_moe', 'small', 0, log);
+  const result = await runVisionBench({ modelDir, resolutions, repeats: intOption(values.repeats, 'repeats', 3, 1), backend, log });
   console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
   return 0;
 }
