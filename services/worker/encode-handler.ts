@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { imageFromPb, type PbImage } from '../common/grpc/convert.js';
+import { traceEmbeddingTransfer, traceVisionEncode } from '../common/telemetry/index.js';
 import type { RegionDescriptor, TransferEngine } from '../transfer/transfer-engine.js';
 import type { EmbeddingInbox } from './embedding-inbox.js';
 import type { ImageEncoder } from './image-encoder.js';
@@ -25,7 +26,11 @@ export function encodeHandler(encoder: ImageEncoder | undefined, transfer: Trans
     try {
       const images: EngineImage[] = call.request.images.map(imageFromPb);
       const t0 = performance.now();
-      await encoder.resolve(images);
+      const imageTokens = images.reduce((n, i) => n + i.tokenCount, 0);
+      await traceVisionEncode({ requestId: call.request.requestId, images: images.length, imageTokens }, async (span) => {
+        const r = await encoder.resolve(images);
+        span.setAttribute('tandem.vision.encoder_cache_hits', r.hits);
+      });
       const encodeSeconds = (performance.now() - t0) / 1000;
       const slots = call.request.target.slots.map((s) => ({ mmHash: s.mmHash, offset: Number(s.offset), bytes: Number(s.bytes) }));
       // One source buffer holding every image's rows, one write op per slot.
@@ -42,7 +47,9 @@ export function encodeHandler(encoder: ImageEncoder | undefined, transfer: Trans
         at += s.bytes;
       }
       const region = JSON.parse(call.request.target.regionJson) as RegionDescriptor;
-      const sent = ops.length ? await transfer.put(region, source, ops) : { bytes: 0, seconds: 0 };
+      const sent = ops.length
+        ? await traceEmbeddingTransfer({ bytes: total, backend: transfer.backend, targetWorker: call.request.target.workerId }, () => transfer.put(region, source, ops))
+        : { bytes: 0, seconds: 0 };
       cb(null, { images: images.length, sentBytes: sent.bytes, encodeSeconds, transferSeconds: sent.seconds, backend: transfer.backend });
     } catch (e) {
       cb(status(grpc.status.INTERNAL, `encode failed: ${(e as Error).message}`));

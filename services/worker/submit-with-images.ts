@@ -1,4 +1,5 @@
 import { AsyncQueue } from '../common/async-queue.js';
+import { traceVisionEncode } from '../common/telemetry/index.js';
 import type { Engine, RequestStream } from '../engine/loop/engine.js';
 import type { EngineRequest, RequestOutput } from '../engine/request-types.js';
 import type { ImageEncoder } from './image-encoder.js';
@@ -38,7 +39,12 @@ export function submitWithImages(
     if (!encoder) return fail('this worker serves a model that does not take images');
     try {
       // Not `onResolved?.(await …)`: an absent callback would skip evaluating its argument.
-      const resolved = await encoder.resolve(req.images!);
+      const imageTokens = req.images!.reduce((n, i) => n + i.tokenCount, 0);
+      const resolved = await traceVisionEncode({ requestId: req.id, images: req.images!.length, imageTokens }, async (span) => {
+        const r = await encoder.resolve(req.images!);
+        span.setAttribute('tandem.vision.encoder_cache_hits', r.hits);
+        return r;
+      });
       onResolved?.(resolved);
     } catch (e) {
       return fail(`image encoding failed: ${(e as Error).message}`);
