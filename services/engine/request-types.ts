@@ -49,6 +49,13 @@ export interface EngineRequest {
    * still be computing). Layers arrive in order within a step.
    */
   onKvWritten?: (progress: KvLayerProgress) => void;
+  /**
+   * Decode migration: tokens this request already generated on another worker (and the client
+   * already has). They are recomputed as context and count as output — sampling position,
+   * penalties, max_tokens — so the continuation is what the lost worker would have produced.
+   * Outputs carry only the tokens after them.
+   */
+  resumeOutputTokenIds?: number[];
   /** Images in the prompt (VL models): placeholder spans, mm_hash and, for prefill, embeddings. */
   images?: EngineImage[];
   /** W3C traceparent of the request, carried across processes (gRPC metadata, NATS headers). */

@@ -18,7 +18,7 @@ export class RouterMetrics {
 
   constructor(counters: RouterDeps['counters'], private readonly view: ViewLike, policy: string) {
     const registers = [this.registry];
-    const seen = { disaggregated: 0, local_prefill: 0, unified: 0, retries: 0 };
+    const seen = { disaggregated: 0, local_prefill: 0, unified: 0, retries: 0, migrations: 0 };
     new Counter({
       name: 'tandem_router_decisions_total',
       help: 'Stage plans made, by decision (disaggregated, local_prefill, unified) and routing policy.',
@@ -39,6 +39,16 @@ export class RouterMetrics {
       collect() {
         this.inc(counters.prefillRetries - seen.retries);
         seen.retries = counters.prefillRetries;
+      },
+    });
+    new Counter({
+      name: 'tandem_router_migrations_total',
+      help: 'Sequences moved to another decode worker after theirs was lost (re-prefill of prompt + generated tokens).',
+      registers,
+      collect() {
+        const now = counters.migrations ?? 0;
+        this.inc(now - seen.migrations);
+        seen.migrations = now;
       },
     });
     new Gauge({

@@ -8,6 +8,7 @@ import { reserveSubject, type ReserveReply, type ReserveRequest, type WorkerReco
 import { planStages, type PlanOptions } from './plan.js';
 import { tracePlan } from './router-tracing.js';
 import { runVisionStage } from './vision-stage.js';
+import { relayDecode } from './decode-relay.js';
 import type { RoutingPolicy } from './policies/index.js';
 import type { RegistryView } from './registry-view.js';
 import type { WorkerClients } from './worker-clients.js';
@@ -21,7 +22,7 @@ export interface RouterDeps {
   plan: PlanOptions;
   leaseMs: number;
   /** Counters for Stats and metrics. */
-  counters: { disaggregated: number; localPrefill: number; unified: number; prefillRetries: number; inFlight: number };
+  counters: { disaggregated: number; localPrefill: number; unified: number; prefillRetries: number; inFlight: number; migrations?: number };
 }
 
 class Leg {
@@ -40,21 +41,6 @@ class Leg {
 
 function grpcError(code: grpc.status, details: string): grpc.ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
-}
-
-/** Relays a worker's token stream into the router's call; resolves with the last chunk. */
-function relay(source: grpc.ClientReadableStream<PbTokenChunk>, sink: grpc.ServerWritableStream<PbGenerateRequest, PbTokenChunk>): Promise<PbTokenChunk | undefined> {
-  return new Promise((resolve, reject) => {
-    let last: PbTokenChunk | undefined;
-    source.on('data', (c: PbTokenChunk) => {
-      last = c;
-      sink.write(c);
-    });
-    source.on('end', () => resolve(last));
-    // After the final chunk the client may hang up before the worker's end-of-stream arrives;
-    // the resulting cancellation is not a failure of the request.
-    source.on('error', (e) => (last?.finished ? resolve(last) : reject(e)));
-  });
 }
 
 /** The tandem.v1.Router Generate handler: plan, reserve, prefill, decode, relay, record. */
@@ -92,7 +78,7 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
           else d.counters.localPrefill++;
           await move('decoding', { workers: { decode: plan.worker.id } });
           const stream = leg.add(d.clients.get(plan.worker.grpc).Generate(req, legTrace(), legOptions) as grpc.ClientReadableStream<PbTokenChunk>);
-          last = await relay(stream, call);
+          last = await relayDecode({ d, req, call, leg, move, legTrace, legOptions }, stream, plan.worker, []);
         } else {
           d.counters.disaggregated++;
           last = await disaggregated(d, req, plan.decode, plan.prefillCandidates, leg, call, move, legTrace, legOptions);
@@ -178,7 +164,7 @@ async function disaggregated(
   // 3. The first token goes out now; the decode worker streams the rest.
   call.write({ tokens: [first], finished: false, finishReason: '', promptTokens: req.promptTokenIds.length, completionTokens: 1, cachedPromptTokens: reply.cachedTokens, error: '' });
   const stream = leg.add(d.clients.get(decode.grpc).Decode({ request: withoutPixels(req), leaseId: reply.leaseId, firstTokenId: first.tokenId }, legTrace(), legOptions) as grpc.ClientReadableStream<PbTokenChunk>);
-  return relay(stream, call);
+  return relayDecode({ d, req, call, leg, move, legTrace, legOptions }, stream, decode, [first.tokenId]);
 }
 
 /** The prompt as prefix caches key it: image placeholders replaced by mm_hash-derived words. */

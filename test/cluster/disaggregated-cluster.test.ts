@@ -218,3 +218,63 @@ describe('a prefill worker killed mid-prefill (2 prefill-text, 1 decode-text, sl
     expect(metricValue(m, 'tandem_worker_kv_cache_usage_perc')).toBe(0);
   });
 });
+
+describe('a decode worker killed mid-stream (1 prefill-text, 2 decode-text, slowed steps)', () => {
+  beforeAll(async () => {
+    cluster = await startTandemUp(
+      ['--cluster', '--nats', NATS, '--redis', REDIS, '--model', modelDir, '--served-model-name', MODEL, '--prefill-text', '1', '--decode-text', '2', '--cluster-name', `migrate-${process.pid}`],
+      { TANDEM_FAULT_STEP_DELAY_MS: '40' },
+      120_000,
+    );
+  }, 180_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  async function streamTokens(c: RunningCluster, onToken?: (n: number) => Promise<void>): Promise<{ id: string; tokens: string[] }> {
+    const stream = await new OpenAI({ baseURL: c.baseURL, apiKey: 'x' }).chat.completions.create({
+      model: MODEL, messages: [{ role: 'user', content: longPrompts[2]! }], max_tokens: 48, temperature: 0, logprobs: true, stream: true,
+      // @ts-expect-error Tandem extension (vLLM-style): generate exactly max_tokens.
+      ignore_eos: true,
+    });
+    const tokens: string[] = [];
+    let id = '';
+    for await (const chunk of stream) {
+      id = chunk.id;
+      for (const t of chunk.choices[0]?.logprobs?.content ?? []) {
+        tokens.push(t.token);
+        await onToken?.(tokens.length);
+      }
+    }
+    return { id, tokens };
+  }
+
+  it('the stream continues on the other decode worker: no duplicate, no missing token', async () => {
+    const expected = await streamTokens(unified);
+    expect(expected.tokens).toHaveLength(48);
+    const decoders = [...cluster.output().matchAll(/decode-text-\d+\s+pid (\d+)\s+id (\S+)/g)].map((m) => ({ pid: Number(m[1]), id: m[2]! }));
+    expect(decoders).toHaveLength(2);
+    const redis = new Redis(REDIS);
+    let victim: { pid: number; id: string } | undefined;
+    try {
+      const got = await streamTokens(cluster, async (n) => {
+        if (n !== 10 || victim) return;
+        for (const id of await redis.zrange('tandem:seq:active', 0, -1)) {
+          const serving = await redis.hget(`tandem:seq:${id}`, 'w:decode');
+          const d = decoders.find((w) => w.id === serving);
+          if (d) victim = d;
+        }
+        process.kill(victim!.pid, 'SIGKILL');
+      });
+      expect(victim).toBeDefined();
+      expect(got.tokens).toEqual(expected.tokens);
+      const key = `tandem:seq:${got.id}-0`;
+      expect(await redis.hget(key, 'history')).toBe('qptdpdf');
+      expect(await redis.hget(key, 'w:decode')).not.toBe(victim!.id);
+      // Generated tokens were checkpointed (every 32 and at the migration), not written per token.
+      expect((await redis.strlen(`${key}:tokens`)) / 4).toBeGreaterThanOrEqual(10);
+    } finally {
+      await redis.quit();
+    }
+  });
+});

@@ -8,7 +8,7 @@ export interface PbSampling {
 }
 export interface PbGeneratedToken { tokenId: number; hasLogprob: boolean; logprob: number; topLogprobs: Array<{ tokenId: number; logprob: number }> }
 export interface PbImage { mmHash: string; offset: number; tokenCount: number; gridT: number; gridH: number; gridW: number; pixels: Buffer }
-export interface PbGenerateRequest { requestId: string; promptTokenIds: number[]; sampling: PbSampling; cacheSalt: string; images?: PbImage[] }
+export interface PbGenerateRequest { requestId: string; promptTokenIds: number[]; sampling: PbSampling; cacheSalt: string; images?: PbImage[]; resumeOutputTokenIds?: number[] }
 export interface PbTokenChunk {
   tokens: PbGeneratedToken[]; finished: boolean; finishReason: string; promptTokens: number; completionTokens: number; cachedPromptTokens: number; error: string;
 }
@@ -38,6 +38,7 @@ export function requestToPb(r: EngineRequest): PbGenerateRequest {
 export function requestFromPb(p: PbGenerateRequest): EngineRequest {
   const r: EngineRequest = { id: p.requestId, promptTokenIds: [...p.promptTokenIds], sampling: samplingFromPb(p.sampling), cacheSalt: p.cacheSalt || undefined };
   if (p.images?.length) r.images = p.images.map(imageFromPb);
+  if (p.resumeOutputTokenIds?.length) r.resumeOutputTokenIds = [...p.resumeOutputTokenIds];
   return r;
 }
 

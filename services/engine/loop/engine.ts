@@ -103,8 +103,9 @@ export class Engine {
     this.checkSubmit(req);
     const vl = this.vlInputs(req, true);
     const queue = new AsyncQueue<RequestOutput>(() => this.abort(req.id));
-    this.active.set(req.id, { req, seed: req.sampling.seed ?? randomSeed(), queue, completionTokens: 0, vl });
-    this.scheduler.add(req.id, req.promptTokenIds, req.cacheSalt, this.hashKey(req));
+    const resumed = req.resumeOutputTokenIds ?? [];
+    this.active.set(req.id, { req, seed: req.sampling.seed ?? randomSeed(), queue, completionTokens: resumed.length, vl });
+    this.scheduler.add(req.id, req.promptTokenIds, req.cacheSalt, this.hashKey(req), resumed);
     this.counters.promptTokens += req.promptTokenIds.length;
     this.wakeUp();
     return Object.assign(queue, { requestId: req.id, abort: () => this.abort(req.id) });

@@ -16,6 +16,14 @@ export function validateEngineRequest(
   }
   const s = req.sampling;
   if (!Number.isInteger(s.maxTokens) || s.maxTokens < 1) throw new RangeError(`request ${req.id}: maxTokens must be an integer >= 1`);
+  const resumed = req.resumeOutputTokenIds ?? [];
+  for (const t of resumed) {
+    if (!Number.isInteger(t) || t < 0 || t >= limits.vocabSize) throw new RangeError(`request ${req.id}: resumed token ${t} is outside the vocabulary (0..${limits.vocabSize - 1})`);
+  }
+  if (resumed.length >= s.maxTokens) throw new RangeError(`request ${req.id}: ${resumed.length} resumed tokens leave nothing to generate (maxTokens ${s.maxTokens})`);
+  if (p.length + resumed.length >= limits.maxModelLen) {
+    throw new RangeError(`request ${req.id}: prompt and resumed tokens (${p.length + resumed.length}) fill the context (${limits.maxModelLen})`);
+  }
   if (p.length >= limits.maxModelLen) {
     throw new RangeError(`request ${req.id}: the prompt has ${p.length} tokens; the context holds ${limits.maxModelLen}`);
   }

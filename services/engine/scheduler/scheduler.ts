@@ -50,10 +50,12 @@ export class Scheduler {
     return this.byId.get(id);
   }
 
-  add(id: string, promptTokenIds: readonly number[], extraKey?: string, promptHashKey?: readonly number[]): void {
+  /** `resumedOutput`: tokens generated elsewhere before a migration; recomputed like a preempted sequence's. */
+  add(id: string, promptTokenIds: readonly number[], extraKey?: string, promptHashKey?: readonly number[], resumedOutput: readonly number[] = []): void {
     if (this.byId.has(id)) throw new Error(`request ${id} is already scheduled`);
     if (promptTokenIds.length === 0) throw new RangeError(`request ${id} has an empty prompt`);
     const seq = new Sequence(id, promptTokenIds, this.arrivals++, extraKey, promptHashKey);
+    seq.outputTokenIds.push(...resumedOutput);
     this.byId.set(id, seq);
     this.waiting.push(seq);
   }

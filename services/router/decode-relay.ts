@@ -1,0 +1,91 @@
+import * as grpc from '@grpc/grpc-js';
+import type { PbGenerateRequest, PbTokenChunk } from '../common/grpc/convert.js';
+import type { SequenceState, SequenceStore } from '../state/index.js';
+import type { WorkerRecord } from '../worker/registry-record.js';
+import type { RouterDeps } from './router-service.js';
+
+/** Generated tokens are checkpointed in the sequence store every this many (never per token). */
+export const CHECKPOINT_EVERY = 32;
+/** Decode workers a request may lose before it fails. */
+export const MAX_MIGRATIONS = 2;
+
+export interface DecodeRelayContext {
+  d: RouterDeps;
+  req: PbGenerateRequest;
+  call: grpc.ServerWritableStream<PbGenerateRequest, PbTokenChunk>;
+  leg: { add<T extends grpc.Call>(c: T): T; readonly cancelled: boolean };
+  move: (to: SequenceState, patch?: Parameters<SequenceStore['transition']>[3]) => Promise<void>;
+  legTrace: () => grpc.Metadata;
+  legOptions: grpc.CallOptions;
+}
+
+/** Statuses that mean the worker (or the way to it) is gone, not that the request is bad. */
+function isWorkerLoss(e: unknown): boolean {
+  const code = (e as grpc.ServiceError).code;
+  return code === grpc.status.UNAVAILABLE || code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN;
+}
+
+/**
+ * Relays a decode stream to the client and survives the loss of the decode worker (DESIGN §8):
+ * the tokens streamed so far are known here (and checkpointed in the store every
+ * CHECKPOINT_EVERY), so another decode-capable worker re-prefills prompt + those tokens and
+ * continues (EngineRequest.resumeOutputTokenIds). The new worker emits only the tokens after
+ * them, and the determinism contract makes them the tokens the lost worker would have produced:
+ * the client sees no duplicate and no gap. Resolves with the last chunk.
+ */
+export async function relayDecode(c: DecodeRelayContext, stream: grpc.ClientReadableStream<PbTokenChunk>, worker: WorkerRecord, alreadySent: readonly number[]): Promise<PbTokenChunk | undefined> {
+  const generated = [...alreadySent];
+  let checkpointed = 0;
+  let writes: Promise<unknown> = Promise.resolve();
+  const checkpoint = (force: boolean) => {
+    if (generated.length - checkpointed < (force ? 1 : CHECKPOINT_EVERY)) return;
+    const from = checkpointed;
+    const tokens = generated.slice(from);
+    checkpointed = generated.length;
+    writes = writes.then(() => c.d.store.checkpointTokens(c.req.requestId, from, tokens)).catch(() => undefined);
+  };
+  let current = stream;
+  let currentWorker = worker;
+  for (let migrations = 0; ; migrations++) {
+    try {
+      const last = await relayOnce(current, c.call, (ids) => {
+        generated.push(...ids);
+        checkpoint(false);
+      });
+      await writes;
+      return last;
+    } catch (e) {
+      if (c.leg.cancelled || migrations >= MAX_MIGRATIONS || !isWorkerLoss(e)) throw e;
+      c.d.view.forget(currentWorker.id);
+      const next = c.d.view
+        .all()
+        .filter((w) => (w.role === 'decode-text' || w.role === 'unified') && w.id !== currentWorker.id)
+        .sort((a, b) => a.load.running + a.load.waiting - (b.load.running + b.load.waiting))[0];
+      if (!next) throw e;
+      checkpoint(true);
+      await writes;
+      await c.move('prefilling', { workers: { prefill: next.id, decode: next.id }, error: `decode worker ${currentWorker.id} lost: ${(e as Error).message}` });
+      await c.move('decoding');
+      c.d.counters.migrations = (c.d.counters.migrations ?? 0) + 1;
+      const resumed: PbGenerateRequest = { ...c.req, resumeOutputTokenIds: [...generated] };
+      current = c.leg.add(c.d.clients.get(next.grpc).Generate(resumed, c.legTrace(), c.legOptions) as grpc.ClientReadableStream<PbTokenChunk>);
+      currentWorker = next;
+    }
+  }
+}
+
+/** One worker's stream into the client's call; resolves with the last chunk. */
+function relayOnce(source: grpc.ClientReadableStream<PbTokenChunk>, sink: grpc.ServerWritableStream<PbGenerateRequest, PbTokenChunk>, onTokens: (ids: number[]) => void): Promise<PbTokenChunk | undefined> {
+  return new Promise((resolve, reject) => {
+    let last: PbTokenChunk | undefined;
+    source.on('data', (chunk: PbTokenChunk) => {
+      last = chunk;
+      onTokens(chunk.tokens.map((t) => t.tokenId));
+      sink.write(chunk);
+    });
+    source.on('end', () => resolve(last));
+    // After the final chunk the client may hang up before the worker's end-of-stream arrives;
+    // the resulting cancellation is not a failure of the request.
+    source.on('error', (e) => (last?.finished ? resolve(last) : reject(e)));
+  });
+}
