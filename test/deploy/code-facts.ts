@@ -15,8 +15,9 @@ const typeOf = (word: string): MetricType => {
 
 /**
  * `tandem_*` metrics defined in services/: prom-client constructors (`new Histogram({ name: … })`),
- * helper calls whose name says the type (`gauge('tandem_…', …)`), and hand-written exposition text
- * (`# TYPE tandem_… gauge`).
+ * helper calls whose name says the type (`gauge('tandem_…', …)`), hand-written exposition text
+ * (`# TYPE tandem_… gauge`), and other helpers called with a metric name and its help text
+ * (`mirror('tandem_…_total', 'Images …')`: a counter by the `_total` convention, else untyped).
  */
 export function exportedMetrics(): Map<string, MetricType> {
   const found = new Map<string, MetricType>();
@@ -25,6 +26,9 @@ export function exportedMetrics(): Map<string, MetricType> {
     for (const m of src.matchAll(/new\s+(\w+)\s*\(\s*\{[^}]*?\bname:\s*['"`](tandem_[a-z0-9_]+)['"`]/g)) found.set(m[2]!, typeOf(m[1]!));
     for (const m of src.matchAll(/\b(\w*(?:gauge|counter|histogram|summary)\w*)\s*\(\s*['"`](tandem_[a-z0-9_]+)['"`]/gi)) found.set(m[2]!, typeOf(m[1]!));
     for (const m of src.matchAll(/# TYPE (tandem_[a-z0-9_]+) (\w+)/g)) found.set(m[1]!, typeOf(m[2]!));
+    for (const m of src.matchAll(/\b\w+\s*\(\s*['"`](tandem_[a-z0-9_]+)['"`]\s*,\s*['"`]/g)) {
+      if (!found.has(m[1]!)) found.set(m[1]!, m[1]!.endsWith('_total') ? 'counter' : 'untyped');
+    }
   }
   return found;
 }

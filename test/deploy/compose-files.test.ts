@@ -41,8 +41,8 @@ function listeners(): Map<string, Set<number>> {
 }
 
 describe('compose: Tandem services', () => {
-  it('has the generator, router, both text pools and the gateway on the Tandem image', () => {
-    expect(tandem.map(([n]) => n).sort()).toEqual(['decode-text', 'gateway', 'model', 'prefill-text', 'router']);
+  it('has the generator, router, the three worker pools and the gateway on the Tandem image', () => {
+    expect(tandem.map(([n]) => n).sort()).toEqual(['decode-text', 'gateway', 'model', 'prefill-text', 'prefill-vision', 'router']);
     for (const [, s] of tandem) {
       expect(s.build, 'built from deploy/Dockerfile').toMatchObject({ context: '..', dockerfile: 'deploy/Dockerfile' });
       expect(s.entrypoint, 'the image entrypoint is `tandem`').toBeUndefined();
@@ -106,12 +106,19 @@ describe('compose: Tandem services', () => {
 
   it('Prometheus scrapes every Tandem process that serves /metrics, on that port', () => {
     const scraped = longRunning.filter(([, s]) => httpPort(s) !== undefined);
-    expect(scraped.map(([n]) => n).sort()).toEqual(['decode-text', 'gateway', 'prefill-text']);
+    expect(scraped.map(([n]) => n).sort()).toEqual(['decode-text', 'gateway', 'prefill-text', 'prefill-vision', 'router']);
     for (const [name, s] of scraped) expect(targets).toContain(`${name}:${httpPort(s)}`);
     for (const t of targets) {
       const host = t.split(':')[0]!;
       if (host !== '127.0.0.1') expect(compose.services[host], `scrape target ${t}`).toBeDefined();
     }
+  });
+
+  it('gateway and workers serve one model name, and the gateway waits for every worker pool to be healthy', () => {
+    const servedBy = longRunning.filter(([, s]) => flags(s.command!).has('model')).map(([name, s]) => [name, flags(s.command!).get('served-model-name')] as const);
+    expect(servedBy.map(([n]) => n).sort()).toEqual(['decode-text', 'gateway', 'prefill-text', 'prefill-vision']);
+    expect(new Set(servedBy.map(([, m]) => m)).size).toBe(1);
+    for (const [name, s] of tandem.filter(([, s]) => s.command![0] === 'worker')) expect(svc('gateway').depends_on?.[name], name).toEqual({ condition: 'service_healthy' });
   });
 
   it('the gateway port is published on the same number', () => {

@@ -3,8 +3,9 @@
  * deploy/compose.yaml started as local processes with their own commands and environment
  * (native-compose.ts rewrites only hosts, ports and volumes) against the local NATS and Redis,
  * in a cluster of their own (unique TANDEM_CLUSTER, so other clusters on the same NATS neither
- * see these workers nor lend theirs). One chat completion through the gateway with the official
- * `openai` client must come back, disaggregated across the two worker pools.
+ * see these workers nor lend theirs). Chat completions through the gateway with the official
+ * `openai` client must come back: a text one disaggregated across the prefill and decode pools,
+ * and an image + text one whose image is encoded by the prefill-vision service.
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -13,8 +14,10 @@ import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { connect as natsConnect } from 'nats';
 import OpenAI from 'openai';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopAll, type ClusterProcess } from '../../services/cli/cluster.js';
 import { registryBucket } from '../../services/worker/registry-record.js';
@@ -87,15 +90,16 @@ afterAll(async () => {
 
 // Longer than the router's 32-token local-prefill threshold, so the request is disaggregated.
 const prompt = Array.from({ length: 48 }, (_, i) => `word${(i * 7) % 23}`).join(' ');
+const metricsOf = async (name: string) => (await fetch(String(proc(name).ready.metrics))).text();
 
 describe('compose topology, run natively against the local NATS and Redis', () => {
   it('started every long-running Tandem service of compose.yaml after the one-shot generator', () => {
-    expect(services.map((s) => s.name).sort()).toEqual(['decode-text', 'gateway', 'model', 'prefill-text', 'router']);
-    expect(running.map((p) => p.role).sort()).toEqual(['decode-text', 'gateway', 'prefill-text', 'router']);
+    expect(services.map((s) => s.name).sort()).toEqual(['decode-text', 'gateway', 'model', 'prefill-text', 'prefill-vision', 'router']);
+    expect(running.map((p) => p.role).sort()).toEqual(['decode-text', 'gateway', 'prefill-text', 'prefill-vision', 'router']);
     // Same model directory for all, under the directory standing in for the `models` volume.
     const model = flags(services.find((s) => s.name === 'model')!.argv).get('out');
     expect(model?.startsWith(volumesDir)).toBe(true);
-    for (const name of ['gateway', 'prefill-text', 'decode-text']) expect(flags(services.find((s) => s.name === name)!.argv).get('model')).toBe(model);
+    for (const name of ['gateway', 'prefill-vision', 'prefill-text', 'decode-text']) expect(flags(services.find((s) => s.name === name)!.argv).get('model')).toBe(model);
   });
 
   it('answers a chat completion through the gateway (official openai client), prefilled and decoded on different workers', async () => {
@@ -106,15 +110,43 @@ describe('compose topology, run natively against the local NATS and Redis', () =
     expect(r.choices[0]!.message.content?.length).toBeGreaterThan(0);
     expect(r.usage!.completion_tokens).toBe(8);
     // The KV went from the prefill-text worker to the decode-text worker over the transfer engine.
-    const text = await (await fetch(String(proc('prefill-text').ready.metrics))).text();
+    const text = await metricsOf('prefill-text');
     expect(metricValue(text, 'tandem_kv_transfer_bytes_total')).toBeGreaterThan(0);
+  });
+
+  it('answers an image + text chat completion: the prefill-vision service encodes the image for the prefill-text worker', async () => {
+    const served = flags(compose.services.gateway!.command!).get('served-model-name')!;
+    const png = await sharp({ create: { width: 56, height: 28, channels: 3, background: { r: 200, g: 40, b: 90 } } }).png().toBuffer();
+    const client = new OpenAI({ baseURL: String(proc('gateway').ready.url), apiKey: 'unused', maxRetries: 8 });
+    const r = await client.chat.completions.create({
+      model: served,
+      messages: [{ role: 'user', content: [{ type: 'text', text: `Describe this picture. ${prompt}` }, { type: 'image_url', image_url: { url: `data:image/png;base64,${png.toString('base64')}` } }] }],
+      max_tokens: 8,
+      temperature: 0,
+      ignore_eos: true,
+    } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    expect(r.choices[0]!.message.content?.length).toBeGreaterThan(0);
+    expect(r.usage!.completion_tokens).toBe(8);
+    // The prefill-text worker did not have the image: a miss of its encoder cache, filled by the
+    // vision service's encoding (a miss there too), and the router recorded the vision stage.
+    expect(metricValue(await metricsOf('prefill-text'), 'tandem_encoder_cache_misses_total')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(await metricsOf('prefill-vision'), 'tandem_encoder_cache_misses_total')).toBeGreaterThanOrEqual(1);
+    const redis = new Redis(REDIS);
+    try {
+      expect(await redis.hget(`tandem:seq:${r.id}-0`, 'w:vision')).toBe(String(proc('prefill-vision').ready.id));
+      expect(await redis.hget(`tandem:seq:${r.id}-0`, 'history')).toBe('qeptdf');
+    } finally {
+      await redis.quit();
+    }
+    // The router's /metrics counted both requests (text, then image + text) as disaggregated plans.
+    const decided = /^tandem_router_decisions_total\{[^}]*decision="disaggregated"[^}]*\} (\d+)$/m.exec(await metricsOf('router'));
+    expect(Number(decided?.[1])).toBeGreaterThanOrEqual(2);
   });
 
   it('the /metrics the processes serve carry every metric the dashboards, alerts and HPAs query, with the labels they select on', async () => {
     const scrapes = await Promise.all([
       fetch(`${String(proc('gateway').ready.url).replace(/\/v1$/, '')}/metrics`).then((r) => r.text()),
-      fetch(String(proc('prefill-text').ready.metrics)).then((r) => r.text()),
-      fetch(String(proc('decode-text').ready.metrics)).then((r) => r.text()),
+      ...['router', 'prefill-vision', 'prefill-text', 'decode-text'].map(metricsOf),
     ]);
     const exposition = scrapes.join('\n');
     const typed = new Set([...exposition.matchAll(/^# TYPE (\S+) (\w+)/gm)].map((m) => m[1]!));

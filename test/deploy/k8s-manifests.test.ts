@@ -18,7 +18,7 @@ const named = (kind: string, name: string) => objects.find((o) => o.kind === kin
 const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind));
 const podSpec = (o: K8sObject) => o.spec.template.spec;
 const configMap = named('ConfigMap', 'tandem-config').data!;
-const POOLS = ['gateway', 'router', 'prefill-text', 'decode-text'];
+const POOLS = ['gateway', 'router', 'prefill-vision', 'prefill-text', 'decode-text'];
 
 interface Container {
   name: string;
@@ -155,7 +155,7 @@ describe('k8s: Tandem containers', () => {
   });
 
   it('workers advertise their pod IP and name; gateway and router listen on all interfaces', () => {
-    for (const role of ['prefill-text', 'decode-text']) {
+    for (const role of ['prefill-vision', 'prefill-text', 'decode-text']) {
       const c = containers(named('Deployment', role))[0]!;
       const f = flags(c.args!);
       expect(f.get('role')).toBe(role);
@@ -167,9 +167,24 @@ describe('k8s: Tandem containers', () => {
     for (const d of ['gateway', 'router']) expect(flags(containers(named('Deployment', d))[0]!.args!).get('host')).toBe('0.0.0.0');
   });
 
+  it('the router serves /metrics on a declared port that its Service and the PodMonitor reach', () => {
+    const c = containers(named('Deployment', 'router'))[0]!;
+    const port = listenPorts(c.args!).get('metrics-port');
+    expect(port).toBeDefined();
+    const metrics = c.ports!.find((p) => p.containerPort === port)!;
+    expect((named('Service', 'router').spec.ports as Array<{ targetPort: string }>).map((p) => p.targetPort)).toContain(metrics.name);
+    const monitor = readYaml<any>('deploy/k8s/addons/podmonitor.yaml');
+    expect((monitor.spec.podMetricsEndpoints as Array<{ port: string }>).map((e) => e.port)).toContain(metrics.name);
+    expect(named('Deployment', 'router').spec.template.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
+  });
+
+  it('the Job generates a vision-language checkpoint (prefill-vision workers refuse a text-only one)', () => {
+    expect(flags(containers(named('Job', 'tandem-gen-model'))[0]!.args!).get('family')).toBe('ernie4_5_vl_moe');
+  });
+
   it('the Job writes the checkpoint the pods read, and pods wait for its config.json (written last)', () => {
     const out = flags(containers(named('Job', 'tandem-gen-model'))[0]!.args!).get('out')!;
-    for (const d of ['gateway', 'prefill-text', 'decode-text']) {
+    for (const d of ['gateway', 'prefill-vision', 'prefill-text', 'decode-text']) {
       const w = named('Deployment', d);
       expect(flags(containers(w)[0]!.args!).get('model'), d).toBe(out);
       const wait = podSpec(w).initContainers.find((c: Container) => c.name === 'wait-for-model');
@@ -179,7 +194,7 @@ describe('k8s: Tandem containers', () => {
 
   it('each pool but the router has an HPA on its own metric, targeting its Deployment', () => {
     const hpas = byKind('HorizontalPodAutoscaler');
-    expect(hpas.map((h) => h.spec.scaleTargetRef.name).sort()).toEqual(['decode-text', 'gateway', 'prefill-text']);
+    expect(hpas.map((h) => h.spec.scaleTargetRef.name).sort()).toEqual(['decode-text', 'gateway', 'prefill-text', 'prefill-vision']);
     const metricOf = new Map<string, string>();
     for (const h of hpas) {
       expect(h.spec.scaleTargetRef).toMatchObject({ apiVersion: 'apps/v1', kind: 'Deployment' });
@@ -189,7 +204,11 @@ describe('k8s: Tandem containers', () => {
       const pods = (h.spec.metrics as Array<{ type: string; pods?: { metric: { name: string } } }>).find((m) => m.type === 'Pods')!;
       metricOf.set(h.spec.scaleTargetRef.name, pods.pods!.metric.name);
     }
-    expect(new Set(metricOf.values()).size).toBe(3);
+    expect(new Set(metricOf.values()).size).toBe(4);
     expect(metricOf.get('decode-text')).toBe('tandem_worker_kv_cache_usage_perc');
+    // Prefill: queued prompts are TTFT in the making. Vision: encoding bypasses the engine queue,
+    // so the images it encodes (its encoder-cache misses) per second measure its load.
+    expect(metricOf.get('prefill-text')).toBe('tandem_worker_num_requests_waiting');
+    expect(metricOf.get('prefill-vision')).toBe('tandem_encoder_cache_misses_per_second');
   });
 });

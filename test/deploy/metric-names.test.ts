@@ -17,13 +17,16 @@ describe('metric names in the deploy files', () => {
     expect(exported.get('tandem_num_requests_running')).toBe('gauge');
     expect(exported.get('tandem_kv_transfer_bytes_total')).toBe('counter');
     expect(exported.get('tandem_worker_kv_cache_usage_perc')).toBe('gauge');
+    expect(exported.get('tandem_router_decisions_total')).toBe('counter');
+    expect(exported.get('tandem_encoder_cache_misses_total')).toBe('counter');
+    expect(exported.get('tandem_encoder_cache_entries')).toBe('gauge');
     expect(isExported('tandem_time_to_first_token_seconds_bucket', exported)).toBe(true);
     expect(isExported('tandem_requests_total_bucket', exported)).toBe(false);
     expect(isExported('tandem_no_such_metric', exported)).toBe(false);
   });
 
-  it('three dashboards: cluster overview, per-pool latency, KV and transfers', () => {
-    expect(DASHBOARD_FILES).toEqual(['tandem-cluster-overview.json', 'tandem-kv-transfers.json', 'tandem-pool-latency.json']);
+  it('four dashboards: cluster overview, per-pool latency, KV and transfers, vision pool and encoder cache', () => {
+    expect(DASHBOARD_FILES).toEqual(['tandem-cluster-overview.json', 'tandem-kv-transfers.json', 'tandem-pool-latency.json', 'tandem-vision.json']);
     const uids = DASHBOARD_FILES.map((f) => loadDashboard(f).uid);
     expect(new Set(uids).size).toBe(uids.length);
     for (const f of DASHBOARD_FILES) {
@@ -37,6 +40,14 @@ describe('metric names in the deploy files', () => {
         for (const t of p.targets) expect(t.datasource.uid).toBe('prometheus');
       }
     }
+  });
+
+  it('the dashboards cover the router, the encoder cache and the vision pool', () => {
+    const used = new Set(dashboardQueries().flatMap((q) => metricNamesIn(q.expr)));
+    for (const m of ['tandem_router_decisions_total', 'tandem_router_prefill_retries_total', 'tandem_router_workers', 'tandem_encoder_cache_hits_total', 'tandem_encoder_cache_misses_total', 'tandem_worker_num_requests_waiting']) {
+      expect(used, m).toContain(m);
+    }
+    expect(dashboardQueries().some((q) => /role="prefill-vision"/.test(q.expr))).toBe(true);
   });
 
   it('every dashboard query and variable names only exported tandem_ metrics', () => {
@@ -65,7 +76,7 @@ describe('metric names in the deploy files', () => {
     }
     const hpas = loadK8s().filter((o) => o.kind === 'HorizontalPodAutoscaler');
     const custom = hpas.flatMap((h) => (h.spec.metrics as Array<{ type: string; pods?: { metric: { name: string } } }>).filter((m) => m.type === 'Pods').map((m) => m.pods!.metric.name));
-    expect(custom.length).toBe(3);
+    expect(custom.length).toBe(4);
     for (const name of custom) expect(served, `HPA metric ${name}`).toContain(name);
   });
 });
