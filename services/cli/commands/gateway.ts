@@ -10,12 +10,14 @@ import { waitForSignal } from '../signals.js';
 
 const HELP = `usage: tandem gateway --router HOST:PORT [--model DIR] [--port 8000] [--host 127.0.0.1]
                       [--api-key KEY] [--served-model-name NAME] [--max-model-len N]
-                      [--request-timeout-ms 600000]
+                      [--request-timeout-ms 600000] [--image-allowed-hosts HOST,HOST]
 
 The OpenAI-compatible HTTP gateway in front of a router (TANDEM_ROUTER_ADDR). It loads only
 the tokenizer, chat template and config of --model. --request-timeout-ms (or
 TANDEM_REQUEST_TIMEOUT_MS) is the deadline of each request on the router and every worker leg;
-a request past it gets a 408. Prints one JSON line {"role":"gateway","pid","url"}.`;
+a request past it gets a 408. Images come as data: URLs; remote http(s) image URLs are fetched
+only from the hosts in --image-allowed-hosts (or TANDEM_IMAGE_ALLOWED_HOSTS), never from private
+or loopback addresses (see docs/image-input.md). Prints one JSON line {"role":"gateway","pid","url"}.`;
 
 export async function runGateway(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -27,6 +29,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     'served-model-name': { type: 'string' },
     'max-model-len': { type: 'string' },
     'request-timeout-ms': { type: 'string' },
+    'image-allowed-hosts': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -44,7 +47,8 @@ export async function runGateway(argv: string[]): Promise<number> {
   initTracing('tandem-gateway');
   const backend = new RouterBackend(router, intOption(values['request-timeout-ms'] ?? process.env.TANDEM_REQUEST_TIMEOUT_MS, 'request-timeout-ms', 600_000, 1));
   const apiKey = values['api-key'] ?? process.env.TANDEM_API_KEY;
-  const app = await buildGateway({ backend, model: served, apiKeys: apiKey ? [apiKey] : [] });
+  const allowedHosts = (values['image-allowed-hosts'] ?? process.env.TANDEM_IMAGE_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  const app = await buildGateway({ backend, model: served, apiKeys: apiKey ? [apiKey] : [], media: { remote: { allowedHosts } } });
   const address = await app.listen({ port: intOption(values.port, 'port', 8000, 0), host: values.host ?? '127.0.0.1' });
   console.log(JSON.stringify({ role: 'gateway', pid: process.pid, url: `${address}/v1`, metrics: `${address}/metrics`, model: served.name }));
   await waitForSignal(log);

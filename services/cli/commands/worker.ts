@@ -8,7 +8,7 @@ import { KV_PUSH_MODES, type KvPushMode } from '../../worker/kv-push.js';
 import { clusterName, intOption, parseCommandArgs } from '../parse.js';
 import { waitForSignal } from '../signals.js';
 
-const HELP = `usage: tandem worker --role prefill-text|decode-text|unified [--model DIR] [--nats URL]
+const HELP = `usage: tandem worker --role prefill-vision|prefill-text|decode-text|unified [--model DIR] [--nats URL]
                      [--host 127.0.0.1] [--grpc-port 0] [--metrics-port 0] [--id ID]
                      [--served-model-name NAME] [--max-num-seqs N] [--max-model-len N]
                      [--num-kv-blocks N] [--max-batch-tokens N] [--cluster-name NAME]
