@@ -10,6 +10,12 @@
 // progress thread (ucx_engine.h) and settled from a thread-safe function when the engine reports
 // the completion. Buffers in use (registered regions, put sources) are kept alive by references
 // until their operation settles.
+//
+// A UcxWorker with registered regions or operations in flight holds a strong reference to its own
+// JavaScript object, so it is not garbage-collected while peers may put into its regions (an
+// emulated put into a registerRegion region needs the owner's progress thread: collecting the
+// owner stopped that thread and the sender's put waited forever) or while its own Promises are
+// pending. unregisterRegion()/close() (or the environment's teardown) let it go again.
 #ifndef TANDEM_WITH_UCX
 #error "ucx_binding.cc is only built when UCX is available (binding.gyp target tandem_ucx)"
 #endif
@@ -160,6 +166,16 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
 
   ~UcxWorkerWrap() override { Shutdown(true); }
 
+  // Strong self-reference while the engine runs and has registered regions or pending operations
+  // (see the file comment); weak otherwise, so an idle, regionless worker can be collected.
+  void UpdateKeepAlive() {
+    bool want = engine_ && (!pending_.empty() || !regions_.empty());
+    if (want == self_ref_) return;
+    self_ref_ = want;
+    if (want) Ref();
+    else Unref();
+  }
+
   void Complete(Napi::Env env, ucx::Completion* c) {
     std::unique_ptr<ucx::Completion> done(c);
     if (c->peer_exited) {
@@ -175,6 +191,11 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
     pending_.erase(it);
     if (pending_.empty() && engine_) tsfn_.Unref(env);
     if (p.op == Op::Close) Shutdown(false);
+    // Settle below, then re-evaluate the self-reference (regions_ may change in the switch).
+    struct KeepAliveUpdate {
+      UcxWorkerWrap* self;
+      ~KeepAliveUpdate() { self->UpdateKeepAlive(); }
+    } update{this};
     if (c->pidfd >= 0) {  // a put that produced a direct mapping of the peer's region
       if (engine_ && !closing_ && !direct_.count(p.direct_key)) {
         direct_[p.direct_key] = DirectMapping{c->mapped, c->pidfd, p.peer};
@@ -257,6 +278,7 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
       hooked_ = false;
     }
     regions_.clear();
+    if (!hard) UpdateKeepAlive();  // hard: the object or the environment is going away anyway
   }
 
   Napi::Promise Start(Napi::Env env, Op op, uint64_t* token, Pending** slot) {
@@ -264,6 +286,7 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
     if (pending_.empty()) tsfn_.Ref(env);
     auto r = pending_.emplace(*token, Pending{op, Napi::Promise::Deferred::New(env), {}, {}, 0, {}, {}});
     *slot = &r.first->second;
+    UpdateKeepAlive();
     return r.first->second.deferred.Promise();
   }
 
@@ -468,6 +491,7 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
   Sink* sink_ = nullptr;
   bool hooked_ = false;
   bool closing_ = false;
+  bool self_ref_ = false;  // Ref() taken by UpdateKeepAlive()
   Tsfn tsfn_;
   std::unique_ptr<ucx::Engine> engine_;
   uint64_t next_token_ = 0;

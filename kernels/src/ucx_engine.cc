@@ -116,6 +116,7 @@ struct Engine::Peer {
                           // until forget_mapping() (or teardown)
   std::unordered_map<std::string, ucp_rkey_h> rkeys;
   size_t inflight = 0;
+  bool no_ucx_detection = false;  // UCP_ERR_HANDLING_MODE_NONE: UCX cannot force-close it
   bool failed = false;
   bool force = false;  // close now even with requests in flight (they are cancelled)
   ucs_status_t fail_status = UCS_OK;
@@ -306,6 +307,7 @@ void Engine::post(Completion&& c) {
 
 void Engine::run() {
   int spins = 0;
+  unsigned rounds = 0;
   int sleep_us = kMinSleepUs;
   std::deque<Command> batch;
   while (!hard_stop_) {
@@ -317,6 +319,9 @@ void Engine::run() {
     for (Command& c : batch) run_command(c);
     batch.clear();
     for (int i = 0; i < 4096 && ucp_worker_progress(worker_); i++) worked = true;
+    // Counted apart from `spins`: progress may keep reporting work (pending sends re-dispatched)
+    // without finishing anything, and a watched peer's death must still be noticed then.
+    if (inflight_ > 0 && ++rounds % kLivenessEveryRounds == 0) check_watched_peers();
     reap_peers(false);
     if (closing_) {
       if (inflight_ > 0 && !forced_ && now_seconds() > close_deadline_) {
@@ -340,7 +345,6 @@ void Engine::run() {
       sleep_us = kMinSleepUs;
       continue;
     }
-    if (inflight_ > 0 && spins % kLivenessEveryRounds == 0) check_watched_peers();
     if (inflight_ > 0 && spins++ < kSpinRounds) continue;
     if (!options_.event_wakeup) {
       // No event fd: nap, growing the nap while nothing happens (short while puts are in flight).
@@ -354,7 +358,10 @@ void Engine::run() {
       continue;
     }
     ucs_status_t st = ucp_worker_arm(worker_);
-    if (st == UCS_ERR_BUSY) continue;
+    if (st == UCS_ERR_BUSY) {
+      spins = 0;  // events pending: busy-poll again before the next arm()
+      continue;
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!queue_.empty()) continue;  // a command arrived before arm() consumed its signal
@@ -601,6 +608,7 @@ Engine::Peer* Engine::peer_for(const std::string& address, int pid, uint64_t sta
                   UCP_EP_PARAM_FIELD_ERR_HANDLER;
   ep.address = reinterpret_cast<const ucp_address_t*>(addr.data());
   ep.err_mode = mode;
+  peer->no_ucx_detection = mode == UCP_ERR_HANDLING_MODE_NONE;
   ep.err_handler.cb = &Engine::on_ep_error;
   ep.err_handler.arg = peer.get();
   *status = ucp_ep_create(worker_, &ep, &peer->ep);
@@ -636,7 +644,11 @@ void Engine::reap_peers(bool all) {
       ++it;
       continue;
     }
-    if (!p->closing && (p->inflight == 0 || p->force)) {
+    // UCX 1.13 refuses UCP_EP_CLOSE_FLAG_FORCE on endpoints without peer error handling
+    // (UCS_ERR_INVALID_PARAM) and so cannot cancel their requests: such a peer, its endpoint and
+    // its rkeys stay until its puts finish, since those still use them (and point at the Peer).
+    bool can_force = p->force && !p->no_ucx_detection;
+    if (!p->closing && (p->inflight == 0 || can_force)) {
       // Remote keys go before their endpoint, and only once nothing in flight uses them.
       for (auto& kv : p->rkeys) ucp_rkey_destroy(kv.second);
       p->rkeys.clear();

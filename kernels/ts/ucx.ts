@@ -54,7 +54,12 @@ export interface UcxRegistration {
 export interface NativeUcxWorker {
   /** ucp_worker_get_address bytes: what peers need to create an endpoint to this worker. */
   address(): Uint8Array;
-  /** ucp_mem_map (once) + ucp_rkey_pack. The buffer stays referenced until unregistered/closed. */
+  /**
+   * ucp_mem_map (once) + ucp_rkey_pack. The buffer stays referenced until unregistered/closed, and
+   * so does the worker itself: peers may put into the region (an emulated put needs this worker's
+   * progress thread), so a worker with registered regions or pending operations is not
+   * garbage-collected; unregister its regions or close it to let it go.
+   */
   registerRegion(regionId: string, buffer: ArrayBuffer): Promise<UcxRegistration>;
   /**
    * ucp_mem_map with UCP_MEM_MAP_ALLOCATE: UCX allocates (shared memory on Linux) and registers
