@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metricValue, startTandemUp, type RunningCluster } from '../fixtures/cluster.js';
+import { metricValue, settledHistory, startTandemUp, type RunningCluster } from '../fixtures/cluster.js';
 import { genTinyModel } from '../fixtures/models.js';
 
 const MODEL = 'tiny';
@@ -199,7 +199,7 @@ describe('a prefill worker killed mid-prefill (2 prefill-text, 1 decode-text, sl
       expect(await redis.hget(seqKey, 'state')).toBe('prefilling');
       process.kill(victim!.pid, 'SIGKILL');
       expect(await answer).toBe(expected);
-      expect(await redis.hget(seqKey, 'history')).toBe('qpptdf');
+      expect(await settledHistory(redis, seqKey)).toBe('qpptdf');
       expect(await redis.hget(seqKey, 'w:prefill')).not.toBe(victim!.id);
     } finally {
       await redis.quit();
@@ -269,7 +269,7 @@ describe('a decode worker killed mid-stream (1 prefill-text, 2 decode-text, slow
       expect(victim).toBeDefined();
       expect(got.tokens).toEqual(expected.tokens);
       const key = `tandem:seq:${got.id}-0`;
-      expect(await redis.hget(key, 'history')).toBe('qptdpdf');
+      expect(await settledHistory(redis, key)).toBe('qptdpdf');
       expect(await redis.hget(key, 'w:decode')).not.toBe(victim!.id);
       // Generated tokens were checkpointed (every 32 and at the migration), not written per token.
       expect((await redis.strlen(`${key}:tokens`)) / 4).toBeGreaterThanOrEqual(10);

@@ -21,7 +21,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopAll, type ClusterProcess } from '../../services/cli/cluster.js';
 import { registryBucket } from '../../services/worker/registry-record.js';
-import { metricValue } from '../fixtures/cluster.js';
+import { metricValue, settledHistory } from '../fixtures/cluster.js';
 import { flags } from './cli-check.js';
 import { metricNamesIn } from './code-facts.js';
 import { adapterRules, dashboardQueries, ruleQueries } from './dashboards-and-rules.js';
@@ -134,7 +134,7 @@ describe('compose topology, run natively against the local NATS and Redis', () =
     const redis = new Redis(REDIS);
     try {
       expect(await redis.hget(`tandem:seq:${r.id}-0`, 'w:vision')).toBe(String(proc('prefill-vision').ready.id));
-      expect(await redis.hget(`tandem:seq:${r.id}-0`, 'history')).toBe('qeptdf');
+      expect(await settledHistory(redis, `tandem:seq:${r.id}-0`)).toBe('qeptdf');
     } finally {
       await redis.quit();
     }

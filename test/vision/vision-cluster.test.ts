@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metricValue, startTandemUp, type RunningCluster } from '../fixtures/cluster.js';
+import { metricValue, settledHistory, startTandemUp, type RunningCluster } from '../fixtures/cluster.js';
 import { genTinyModel } from '../fixtures/models.js';
 
 const MODEL = 'vl-tiny';
@@ -95,9 +95,9 @@ describe('vision-language serving: unified, P/D and E/P/D agree bit for bit', ()
     for (let i = 1; i < images.length; i++) expect(strip(await ask(epd, images[i]!))).toEqual(strip(expected[i]!));
     const redis = new Redis(REDIS);
     try {
-      expect(await redis.hget(`tandem:seq:${first.id}-0`, 'history')).toBe('qeptdf');
+      expect(await settledHistory(redis, `tandem:seq:${first.id}-0`)).toBe('qeptdf');
       expect(await redis.hget(`tandem:seq:${first.id}-0`, 'w:vision')).toMatch(/^prefill-vision-/);
-      expect(await redis.hget(`tandem:seq:${again.id}-0`, 'history')).toBe('qptdf');
+      expect(await settledHistory(redis, `tandem:seq:${again.id}-0`)).toBe('qptdf');
     } finally {
       await redis.quit();
     }
