@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CLUSTER_NAME } from '../worker/registry-record.js';
 import { CliError } from './cli-error.js';
 
 /** node:util parseArgs with usage errors turned into CliError (one clean line, exit 2). */
@@ -20,7 +21,7 @@ export function intOption(value: string | undefined, name: string, fallback: num
 /** --cluster-name or TANDEM_CLUSTER: which worker registry to join when clusters share a NATS. */
 export function clusterName(flag: string | undefined): string | undefined {
   const name = flag ?? (process.env.TANDEM_CLUSTER || undefined);
-  if (name !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+  if (name !== undefined && !CLUSTER_NAME.test(name)) {
     throw new CliError(`--cluster-name must be 1-64 letters, digits, '-' or '_', got '${name}'`);
   }
   return name;

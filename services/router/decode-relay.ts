@@ -2,7 +2,10 @@ import * as grpc from '@grpc/grpc-js';
 import type { PbGenerateRequest, PbTokenChunk } from '../common/grpc/convert.js';
 import type { SequenceState, SequenceStore } from '../state/index.js';
 import type { WorkerRecord } from '../worker/registry-record.js';
+import { LeastLoadPolicy } from './policies/least-load.js';
 import type { RouterDeps } from './router-service.js';
+
+const leastLoaded = new LeastLoadPolicy();
 
 /** Generated tokens are checkpointed in the sequence store every this many (never per token). */
 export const CHECKPOINT_EVERY = 32;
@@ -57,10 +60,8 @@ export async function relayDecode(c: DecodeRelayContext, stream: grpc.ClientRead
     } catch (e) {
       if (c.leg.cancelled || migrations >= MAX_MIGRATIONS || !isWorkerLoss(e)) throw e;
       c.d.view.forget(currentWorker.id);
-      const next = c.d.view
-        .all()
-        .filter((w) => (w.role === 'decode-text' || w.role === 'unified') && w.id !== currentWorker.id)
-        .sort((a, b) => a.load.running + a.load.waiting - (b.load.running + b.load.waiting))[0];
+      const lost = currentWorker.id;
+      const next = leastLoaded.select(c.d.view.all().filter((w) => (w.role === 'decode-text' || w.role === 'unified') && w.id !== lost));
       if (!next) throw e;
       checkpoint(true);
       await writes;

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { grpcError } from '../common/grpc/grpc-error.js';
 import { decodeJson, encodeJson, type Bus } from '../bus/index.js';
 import type { PbGenerateRequest, PbGeneratedToken, PbTokenChunk } from '../common/grpc/convert.js';
 import { outgoingTraceparent } from '../common/telemetry/index.js';
@@ -39,9 +40,6 @@ class Leg {
   }
 }
 
-function grpcError(code: grpc.status, details: string): grpc.ServiceError {
-  return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
-}
 
 /** The tandem.v1.Router Generate handler: plan, reserve, prefill, decode, relay, record. */
 export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation {
@@ -70,7 +68,9 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
         const deadlineMs = Number(deadline);
         await d.store.create({ id: req.requestId, promptTokens: req.promptTokenIds.length, deadlineMs: Number.isFinite(deadlineMs) ? deadlineMs : Date.now() + 10 * 60_000 });
         // Prefix matching sees image tokens by mm_hash (the same key the workers' block hashes use).
-        const plan = tracePlan(d.policy.name, () => planStages(d.view.all(), { requestId: req.requestId, promptTokenIds: prefixKey(req), cacheSalt: req.cacheSalt || undefined }, d.policy, d.plan));
+        // Computed once per request (it hashes every image token): the plan and each kv.reserve use it.
+        const key = prefixKey(req);
+        const plan = tracePlan(d.policy.name, () => planStages(d.view.all(), { requestId: req.requestId, promptTokenIds: key, cacheSalt: req.cacheSalt || undefined }, d.policy, d.plan));
         if (plan.kind === 'none') throw grpcError(grpc.status.UNAVAILABLE, plan.reason);
         let last: PbTokenChunk | undefined;
         if (plan.kind === 'single') {
@@ -81,7 +81,7 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
           last = await relayDecode({ d, req, call, leg, move, legTrace, legOptions }, stream, plan.worker, []);
         } else {
           d.counters.disaggregated++;
-          last = await disaggregated(d, req, plan.decode, plan.prefillCandidates, leg, call, move, legTrace, legOptions);
+          last = await disaggregated(d, req, key, plan.decode, plan.prefillCandidates, leg, call, move, legTrace, legOptions);
         }
         // A client that hangs up right after the final chunk did get the whole answer.
         if (leg.cancelled && !last?.finished) await move('cancelled');
@@ -117,6 +117,7 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
 async function disaggregated(
   d: RouterDeps,
   req: PbGenerateRequest,
+  key: number[],
   decode: WorkerRecord,
   prefills: WorkerRecord[],
   leg: Leg,
@@ -133,7 +134,7 @@ async function disaggregated(
   let reply: Extract<ReserveReply, { leaseId: string }> | undefined;
   let lastError: Error | undefined;
   for (const [attempt, p] of prefills.slice(0, 2).entries()) {
-    reply = await reserveBlocks(d, req, decode, legTrace);
+    reply = await reserveBlocks(d, req, key, decode, legTrace);
     const target = {
       workerId: decode.id,
       leaseId: reply.leaseId,
@@ -178,8 +179,8 @@ function withoutPixels(req: PbGenerateRequest): PbGenerateRequest {
 }
 
 /** kv.reserve on the decode worker: blocks for the uncached suffix of the prompt, under a lease. */
-async function reserveBlocks(d: RouterDeps, req: PbGenerateRequest, decode: WorkerRecord, legTrace: () => grpc.Metadata): Promise<Extract<ReserveReply, { leaseId: string }>> {
-  const reserve: ReserveRequest = { requestId: req.requestId, promptTokenIds: prefixKey(req), cacheSalt: req.cacheSalt || undefined, leaseMs: d.leaseMs };
+async function reserveBlocks(d: RouterDeps, req: PbGenerateRequest, key: number[], decode: WorkerRecord, legTrace: () => grpc.Metadata): Promise<Extract<ReserveReply, { leaseId: string }>> {
+  const reserve: ReserveRequest = { requestId: req.requestId, promptTokenIds: key, cacheSalt: req.cacheSalt || undefined, leaseMs: d.leaseMs };
   const traceparent = legTrace().get('traceparent')[0]!.toString();
   const reply = decodeJson<ReserveReply>((await d.bus.request(reserveSubject(decode.id), encodeJson(reserve), { timeoutMs: 5000, headers: { traceparent } })).data);
   if ('error' in reply) throw grpcError(grpc.status.RESOURCE_EXHAUSTED, `decode worker ${decode.id}: ${reply.error}`);

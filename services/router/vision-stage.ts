@@ -3,7 +3,10 @@ import { decodeJson, encodeJson } from '../bus/index.js';
 import type { PbGenerateRequest } from '../common/grpc/convert.js';
 import type { SequenceState, SequenceStore } from '../state/index.js';
 import { embReserveSubject, type EmbReserveReply, type EmbReserveRequest, type WorkerRecord } from '../worker/registry-record.js';
+import { LeastLoadPolicy } from './policies/least-load.js';
 import type { RouterDeps } from './router-service.js';
+
+const leastLoaded = new LeastLoadPolicy();
 
 export interface VisionStageContext {
   d: RouterDeps;
@@ -26,13 +29,12 @@ export interface VisionStageContext {
 export async function runVisionStage(c: VisionStageContext): Promise<string> {
   const { d, req, prefill } = c;
   if (!req.images?.length || !prefill.embRegion) return '';
-  const vision = d.view.byRole('prefill-vision').sort((a, b) => a.load.running + a.load.waiting - (b.load.running + b.load.waiting));
   const unique = [...new Map(req.images.map((i) => [i.mmHash, i])).values()];
   const ask: EmbReserveRequest = { requestId: req.requestId, images: unique.map((i) => ({ mmHash: i.mmHash, tokenCount: i.tokenCount })), leaseMs: d.leaseMs };
   const reply = decodeJson<EmbReserveReply>((await d.bus.request(embReserveSubject(prefill.id), encodeJson(ask), { timeoutMs: 5000, headers: { traceparent: c.legTrace().get('traceparent')[0]!.toString() } })).data);
   if ('error' in reply) return '';
   if (reply.slots.length === 0) return reply.leaseId; // every image is in the prefill worker's encoder cache
-  const v = vision[0];
+  const v = leastLoaded.select(d.view.byRole('prefill-vision'));
   if (!v) return '';
   await c.move('encoding', { workers: { vision: v.id } });
   const wanted = new Set(reply.slots.map((s) => s.mmHash));

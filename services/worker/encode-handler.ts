@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { grpcError } from '../common/grpc/grpc-error.js';
 import { imageFromPb, type PbImage } from '../common/grpc/convert.js';
 import { traceEmbeddingTransfer, traceVisionEncode } from '../common/telemetry/index.js';
 import type { RegionDescriptor, TransferEngine } from '../transfer/transfer-engine.js';
@@ -12,9 +13,6 @@ interface PbEncodeRequest {
   target: { workerId: string; leaseId: string; regionJson: string; slots: Array<{ mmHash: string; offset: number | string; bytes: number | string }> };
 }
 
-function status(code: grpc.status, details: string): grpc.ServiceError {
-  return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
-}
 
 /**
  * Worker.Encode on a Prefill-Vision worker: encode the images (its own encoder cache first), then
@@ -22,7 +20,7 @@ function status(code: grpc.status, details: string): grpc.ServiceError {
  */
 export function encodeHandler(encoder: ImageEncoder | undefined, transfer: TransferEngine) {
   return async (call: grpc.ServerUnaryCall<PbEncodeRequest, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-    if (!encoder) return cb(status(grpc.status.FAILED_PRECONDITION, 'this worker serves a model without a vision encoder'));
+    if (!encoder) return cb(grpcError(grpc.status.FAILED_PRECONDITION, 'this worker serves a model without a vision encoder'));
     try {
       const images: EngineImage[] = call.request.images.map(imageFromPb);
       const t0 = performance.now();
@@ -52,7 +50,7 @@ export function encodeHandler(encoder: ImageEncoder | undefined, transfer: Trans
         : { bytes: 0, seconds: 0 };
       cb(null, { images: images.length, sentBytes: sent.bytes, encodeSeconds, transferSeconds: sent.seconds, backend: transfer.backend });
     } catch (e) {
-      cb(status(grpc.status.INTERNAL, `encode failed: ${(e as Error).message}`));
+      cb(grpcError(grpc.status.INTERNAL, `encode failed: ${(e as Error).message}`));
     }
   };
 }

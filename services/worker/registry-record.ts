@@ -21,7 +21,8 @@ export interface WorkerRecord {
 }
 
 export const REGISTRY_BUCKET = 'tandem_v1_registry';
-const CLUSTER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** What a cluster name may be: it becomes part of a NATS bucket name. */
+export const CLUSTER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * The registry bucket of a named cluster: clusters sharing one NATS see only their own workers

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { grpcError } from '../common/grpc/grpc-error.js';
 import type { Bus } from '../bus/index.js';
 import { encodeJson } from '../bus/index.js';
 import { outputToPb, requestFromPb, tokenToPb, type PbGenerateRequest } from '../common/grpc/convert.js';
@@ -33,9 +34,6 @@ export interface WorkerServiceDeps {
   embeddingInbox?: EmbeddingInbox;
 }
 
-function status(code: grpc.status, details: string): grpc.ServiceError {
-  return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
-}
 
 /** Streams an engine request's outputs into a server-streaming call; cancellation aborts it. */
 async function pipe(call: grpc.ServerWritableStream<unknown, unknown>, stream: RequestStream): Promise<void> {
@@ -46,7 +44,7 @@ async function pipe(call: grpc.ServerWritableStream<unknown, unknown>, stream: R
       call.write(outputToPb(o));
     }
   } catch (e) {
-    call.emit('error', status(grpc.status.INTERNAL, (e as Error).message));
+    call.emit('error', grpcError(grpc.status.INTERNAL, (e as Error).message));
     return;
   }
   call.end();
@@ -60,7 +58,7 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
       try {
         stream = submitWithImages(d.engine, d.encoder, requestFromPb(call.request));
       } catch (e) {
-        call.emit('error', status(grpc.status.INVALID_ARGUMENT, (e as Error).message));
+        call.emit('error', grpcError(grpc.status.INVALID_ARGUMENT, (e as Error).message));
         return;
       }
       void pipe(call, stream);
@@ -105,7 +103,7 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
         await push?.settle();
         const ready: ReadyMessage = { leaseId: t.leaseId, requestId: req.id, ok: false, error: (e as Error).message };
         await d.bus.publish(readySubject(t.workerId), encodeJson(ready), { headers: trace }).catch(() => undefined);
-        cb(status(call.cancelled ? grpc.status.CANCELLED : grpc.status.INTERNAL, `prefill on ${d.id} failed: ${(e as Error).message}`));
+        cb(grpcError(call.cancelled ? grpc.status.CANCELLED : grpc.status.INTERNAL, `prefill on ${d.id} failed: ${(e as Error).message}`));
       } finally {
         if (blocks.length > 0) d.engine.releaseBlocks(blocks);
       }
@@ -114,7 +112,7 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
     Decode(call: grpc.ServerWritableStream<{ request: PbGenerateRequest; leaseId: string; firstTokenId: number }, unknown>) {
       const lease = d.leases.take(call.request.leaseId);
       if (!lease) {
-        call.emit('error', status(grpc.status.NOT_FOUND, `lease ${call.request.leaseId} is unknown or expired on ${d.id}`));
+        call.emit('error', grpcError(grpc.status.NOT_FOUND, `lease ${call.request.leaseId} is unknown or expired on ${d.id}`));
         return;
       }
       let stream: RequestStream;
@@ -122,7 +120,7 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
         stream = d.engine.submitPrefilled(requestFromPb(call.request.request), lease.blocks, call.request.firstTokenId);
       } catch (e) {
         d.engine.releaseBlocks(lease.blocks);
-        call.emit('error', status(grpc.status.INVALID_ARGUMENT, (e as Error).message));
+        call.emit('error', grpcError(grpc.status.INVALID_ARGUMENT, (e as Error).message));
         return;
       }
       void pipe(call, stream);
