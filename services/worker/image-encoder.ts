@@ -32,8 +32,9 @@ export class ImageEncoder {
     for (const img of missing) {
       if (!img.pixels) throw new Error(`image ${img.mmHash.slice(0, 12)} is neither cached here nor sent with its pixels`);
     }
-    const out = await this.vision.encodeImages(missing.map((i) => ({ pixels: i.pixels!, grid: i.grid })));
-    const counts = this.vision.tokenCounts(missing.map((i) => ({ pixels: i.pixels!, grid: i.grid })));
+    const inputs = missing.map((i) => ({ pixels: i.pixels!, grid: i.grid }));
+    const out = await this.vision.encodeImages(inputs);
+    const counts = this.vision.tokenCounts(inputs);
     const hidden = this.vision.weights.config.text.hiddenSize;
     let row = 0;
     missing.forEach((img, k) => {

@@ -81,7 +81,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const embeddings = encoder && o.role === 'prefill-text' ? await startEmbeddingStage({ id, bus, transfer, encoder }) : undefined;
   const metrics = new WorkerMetrics({ id, role: o.role, engine, leases });
   const transferMetrics = metrics.transfer;
-  if (encoder) registerEncoderCacheMetrics(metrics.registry, encoder.cache, { worker: id, role: o.role });
+  if (encoder) registerEncoderCacheMetrics(metrics, encoder.cache);
 
   const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Worker.service, traceWorkerHandlers(workerHandlers({ id, role: o.role, engine, bus, transfer, leases, transferMetrics, kvPushMode: o.kvPushMode, encoder, embeddingInbox: embeddings?.inbox }), { id, role: o.role, engine })), host, o.grpcPort ?? 0);
   const grpcAddress = `${host}:${port}`;

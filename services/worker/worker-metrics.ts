@@ -29,39 +29,12 @@ export class WorkerMetrics {
   private readonly labels: { worker: string; role: string };
 
   constructor(src: WorkerMetricsSource) {
-    const labels = { worker: src.id, role: src.role };
-    this.labels = labels;
+    this.labels = { worker: src.id, role: src.role };
     this.transfer = new TransferMetrics(this.registry);
-    const registers = [this.registry];
-    const labelNames = ['worker', 'role'];
     // One stats() per scrape would be nicer, but prom-client collects metric by metric; stats() is cheap.
     const stats = () => src.engine.stats();
-    const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers,
-        collect() {
-          this.set(labels, read());
-        },
-      });
-    // Mirrors a cumulative count the engine keeps: increments by what it grew since the last scrape.
-    const counterFrom = (name: string, help: string, read: () => number) => {
-      let last = 0;
-      return new Counter({
-        name,
-        help,
-        labelNames,
-        registers,
-        collect() {
-          const now = read();
-          this.inc(labels, Math.max(0, now - last));
-          last = now;
-        },
-      });
-    };
-
+    const gauge = this.gaugeOf.bind(this);
+    const counterFrom = this.counterOf.bind(this);
     gauge('tandem_worker_num_requests_running', 'Requests holding KV cache and being computed on this worker.', () => stats().running);
     gauge('tandem_worker_num_requests_waiting', 'Requests queued for admission on this worker.', () => stats().waiting);
     gauge('tandem_worker_kv_cache_usage_perc', 'Fraction of this worker\'s KV cache blocks in use (0..1).', () => stats().kvUsage);
@@ -76,6 +49,34 @@ export class WorkerMetrics {
     counterFrom('tandem_worker_engine_steps_total', 'Forward steps run by this worker\'s engine.', () => stats().steps);
     gauge('tandem_worker_kv_leases', 'KV reservations held for prefills in progress (decode-capable workers).', () => src.leases.size);
     counterFrom('tandem_worker_kv_leases_expired_total', 'KV reservations whose prefill never reported back; their blocks returned at lease expiry.', () => src.leases.expired);
+  }
+
+  /** A gauge on this worker's registry (labelled worker, role) whose value is read at scrape time. */
+  gaugeOf(name: string, help: string, read: () => number): Gauge {
+    const labels = this.labels;
+    return new Gauge({
+      name, help, labelNames: ['worker', 'role'], registers: [this.registry],
+      collect() {
+        this.set(labels, read());
+      },
+    });
+  }
+
+  /**
+   * A counter (labelled worker, role) mirroring a cumulative count kept elsewhere (engine stats,
+   * lease table, encoder cache): each scrape adds what it grew since the last one.
+   */
+  counterOf(name: string, help: string, read: () => number): Counter {
+    const labels = this.labels;
+    let last = 0;
+    return new Counter({
+      name, help, labelNames: ['worker', 'role'], registers: [this.registry],
+      collect() {
+        const now = read();
+        this.inc(labels, Math.max(0, now - last));
+        last = now;
+      },
+    });
   }
 
   /** A counter on this worker's registry, already labelled with its worker id and role. */
