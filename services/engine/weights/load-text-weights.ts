@@ -51,22 +51,7 @@ export function readTextModelWeights(ckpt: Checkpoint, config: TextModelConfig =
     );
   }
 
-  // Convert file by file so a converted (non-bf16) shard's bytes can be dropped right after.
-  const loaded = new Map<string, Bf16Matrix | Float32Array>();
-  const byFile = new Map<string, TensorSpec[]>();
-  for (const s of specs) {
-    const f = ckpt.fileOf(s.name)!;
-    if (!byFile.has(f)) byFile.set(f, []);
-    byFile.get(f)!.push(s);
-  }
-  for (const [file, list] of byFile) {
-    for (const s of list) {
-      const t = ckpt.get(s.name);
-      loaded.set(s.name, s.role === 'matrix' ? toBf16Matrix(t, s) : toF32Vector(t, s));
-    }
-    ckpt.release(file);
-  }
-
+  const loaded = loadTensorsByFile(ckpt, specs, (t, s) => (s.role === 'matrix' ? toBf16Matrix(t, s) : toF32Vector(t, s)));
   const mat = (name: string) => loaded.get(name) as Bf16Matrix;
   const vec = (name: string) => loaded.get(name) as Float32Array;
   const mlp = (p: string) => ({ gateProj: mat(`${p}.gate_proj.weight`), upProj: mat(`${p}.up_proj.weight`), downProj: mat(`${p}.down_proj.weight`) });
@@ -88,25 +73,50 @@ export function readTextModelWeights(ckpt: Checkpoint, config: TextModelConfig =
     } else {
       layerMlp = { kind: 'dense', ...mlp(`${p}.mlp`) };
     }
-    layers.push({
-      inputLayernorm: vec(`${p}.input_layernorm.weight`),
-      postAttentionLayernorm: vec(`${p}.post_attention_layernorm.weight`),
-      qProj: mat(`${p}.self_attn.q_proj.weight`),
-      kProj: mat(`${p}.self_attn.k_proj.weight`),
-      vProj: mat(`${p}.self_attn.v_proj.weight`),
-      oProj: mat(`${p}.self_attn.o_proj.weight`),
-      mlp: layerMlp,
-    });
+    layers.push(decoderLayer(p, layerMlp, mat, vec));
   }
-  const embedTokens = mat('model.embed_tokens.weight');
-  const weights: TextModelWeights = {
-    config,
-    embedTokens,
-    layers,
-    norm: vec('model.norm.weight'),
-    lmHead: config.tieWordEmbeddings ? embedTokens : mat('lm_head.weight'),
+  return { weights: decoderWeights(config, layers, mat, vec), unusedTensors: unused, warnings };
+}
+
+/**
+ * Reads and converts the tensors of `specs`, file by file, so a converted (non-bf16) shard's
+ * bytes can be dropped right after.
+ */
+export function loadTensorsByFile<S extends { name: string }>(ckpt: Checkpoint, specs: readonly S[], convert: (t: TensorBytes, s: S) => Bf16Matrix | Float32Array): Map<string, Bf16Matrix | Float32Array> {
+  const loaded = new Map<string, Bf16Matrix | Float32Array>();
+  const byFile = new Map<string, S[]>();
+  for (const s of specs) {
+    const f = ckpt.fileOf(s.name)!;
+    if (!byFile.has(f)) byFile.set(f, []);
+    byFile.get(f)!.push(s);
+  }
+  for (const [file, list] of byFile) {
+    for (const s of list) loaded.set(s.name, convert(ckpt.get(s.name), s));
+    ckpt.release(file);
+  }
+  return loaded;
+}
+
+type MatOf = (name: string) => Bf16Matrix;
+type VecOf = (name: string) => Float32Array;
+
+/** One decoder layer's norms and attention projections (real tensor names) around its MLP. */
+export function decoderLayer(p: string, mlp: LayerWeights['mlp'], mat: MatOf, vec: VecOf): LayerWeights {
+  return {
+    inputLayernorm: vec(`${p}.input_layernorm.weight`),
+    postAttentionLayernorm: vec(`${p}.post_attention_layernorm.weight`),
+    qProj: mat(`${p}.self_attn.q_proj.weight`),
+    kProj: mat(`${p}.self_attn.k_proj.weight`),
+    vProj: mat(`${p}.self_attn.v_proj.weight`),
+    oProj: mat(`${p}.self_attn.o_proj.weight`),
+    mlp,
   };
-  return { weights, unusedTensors: unused, warnings };
+}
+
+/** The decoder around its layers: embeddings, final norm, LM head (tied or not). */
+export function decoderWeights(config: TextModelConfig, layers: LayerWeights[], mat: MatOf, vec: VecOf): TextModelWeights {
+  const embedTokens = mat('model.embed_tokens.weight');
+  return { config, embedTokens, layers, norm: vec('model.norm.weight'), lmHead: config.tieWordEmbeddings ? embedTokens : mat('lm_head.weight') };
 }
 
 const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`;

@@ -8,7 +8,7 @@ import { isMoeLayer } from '../model-types.js';
 import type { ResamplerStageWeights, VisionBlockWeights, VisionExpertWeights, VlModelConfig, VlModelWeights } from '../vl-model-types.js';
 import { openCheckpoint, type Checkpoint } from './checkpoint.js';
 import { isSilentlyIgnoredTensor, layerPrefix, type TensorSpec } from './layout.js';
-import { checkPresenceAndShapes, toBf16Matrix, toF32Vector } from './load-text-weights.js';
+import { checkPresenceAndShapes, decoderLayer, decoderWeights, loadTensorsByFile, toBf16Matrix, toF32Vector } from './load-text-weights.js';
 import { parseVlModelConfig } from './vl-config.js';
 import { vlTensorSpecs, type VlTensorSpec } from './vl-layout.js';
 
@@ -43,24 +43,12 @@ export function readVlModelWeights(ckpt: Checkpoint, config: VlModelConfig = par
   const t = config.text;
   const E = t.moe!.numExperts;
   const h = t.hiddenSize;
-  const loaded = new Map<string, Bf16Matrix | Float32Array>();
-  const byFile = new Map<string, VlTensorSpec[]>();
-  for (const s of specs) {
-    const f = ckpt.fileOf(s.name)!;
-    if (!byFile.has(f)) byFile.set(f, []);
-    byFile.get(f)!.push(s);
-  }
-  for (const [file, list] of byFile) {
-    for (const s of list) {
-      const tb = ckpt.get(s.name);
-      const spec = s as unknown as TensorSpec;
-      let v: Bf16Matrix | Float32Array = s.role === 'matrix' ? toBf16Matrix(tb, spec) : toF32Vector(tb, spec);
-      // Routers are used as [experts, hidden]; the published VL files hold them transposed.
-      if (s.role === 'gate' && ckpt.info(s.name)!.shape[0] === h) v = transpose(v as Float32Array, E, h);
-      loaded.set(s.name, v);
-    }
-    ckpt.release(file);
-  }
+  const loaded = loadTensorsByFile(ckpt, specs, (tb, s: VlTensorSpec) => {
+    const spec = s as unknown as TensorSpec;
+    const v: Bf16Matrix | Float32Array = s.role === 'matrix' ? toBf16Matrix(tb, spec) : toF32Vector(tb, spec);
+    // Routers are used as [experts, hidden]; the published VL files hold them transposed.
+    return s.role === 'gate' && ckpt.info(s.name)!.shape[0] === h ? transpose(v as Float32Array, E, h) : v;
+  });
   const mat = (n: string) => loaded.get(n) as Bf16Matrix;
   const vec = (n: string) => loaded.get(n) as Float32Array;
   const mlp = (p: string) => ({ gateProj: mat(`${p}.gate_proj.weight`), upProj: mat(`${p}.up_proj.weight`), downProj: mat(`${p}.down_proj.weight`) });
@@ -89,24 +77,9 @@ export function readVlModelWeights(ckpt: Checkpoint, config: VlModelConfig = par
       layerMlp = { kind: 'dense', ...mlp(`${p}.mlp`) };
       visionExperts.push(undefined);
     }
-    layers.push({
-      inputLayernorm: vec(`${p}.input_layernorm.weight`),
-      postAttentionLayernorm: vec(`${p}.post_attention_layernorm.weight`),
-      qProj: mat(`${p}.self_attn.q_proj.weight`),
-      kProj: mat(`${p}.self_attn.k_proj.weight`),
-      vProj: mat(`${p}.self_attn.v_proj.weight`),
-      oProj: mat(`${p}.self_attn.o_proj.weight`),
-      mlp: layerMlp,
-    });
+    layers.push(decoderLayer(p, layerMlp, mat, vec));
   }
-  const embedTokens = mat('model.embed_tokens.weight');
-  const text: TextModelWeights = {
-    config: t,
-    embedTokens,
-    layers,
-    norm: vec('model.norm.weight'),
-    lmHead: t.tieWordEmbeddings ? embedTokens : mat('lm_head.weight'),
-  };
+  const text: TextModelWeights = decoderWeights(t, layers, mat, vec);
 
   const blocks: VisionBlockWeights[] = Array.from({ length: config.vision.depth }, (_, i) => {
     const p = `vision_model.blocks.${i}`;
