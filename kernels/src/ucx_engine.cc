@@ -416,7 +416,14 @@ void Engine::run_command(Command& c) {
   }
 }
 
-void Engine::do_register(Command& c) {
+void Engine::do_register(Command& c) { do_map(c, false); }
+
+void Engine::do_allocate(Command& c) { do_map(c, true); }
+
+// registerRegion maps memory the caller owns (c.base); allocateRegion lets UCX allocate c.size
+// bytes (shared memory its same-host lanes can reach). Either way the rkey is packed and the
+// region recorded under c.id, and one completion reports it.
+void Engine::do_map(Command& c, bool allocate) {
   Completion done;
   done.token = c.token;
   if (regions_.count(c.id)) {
@@ -428,85 +435,53 @@ void Engine::do_register(Command& c) {
   ucp_mem_map_params_t mp;
   std::memset(&mp, 0, sizeof(mp));
   mp.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH;
-  mp.address = c.base;
+  mp.address = allocate ? nullptr : c.base;
   mp.length = c.size;
+  if (allocate) {
+    mp.field_mask |= UCP_MEM_MAP_PARAM_FIELD_FLAGS;
+    mp.flags = UCP_MEM_MAP_ALLOCATE;
+  }
   ucp_mem_h memh = nullptr;
   ucs_status_t st = ucp_mem_map(context_, &mp, &memh);
   if (st != UCS_OK) {
     done.status = st;
-    done.error = status_message("ucp_mem_map of region '" + c.id + "'", st);
+    done.error = status_message(allocate ? "ucp_mem_map (allocate " + std::to_string(c.size) + " bytes) of region '" + c.id + "'"
+                                         : "ucp_mem_map of region '" + c.id + "'",
+                                st);
     post(std::move(done));
     return;
+  }
+  uint8_t* base = c.base;
+  if (allocate) {
+    ucp_mem_attr_t attr;
+    std::memset(&attr, 0, sizeof(attr));
+    attr.field_mask = UCP_MEM_ATTR_FIELD_ADDRESS | UCP_MEM_ATTR_FIELD_LENGTH;
+    st = ucp_mem_query(memh, &attr);
+    if (st == UCS_OK && attr.length < c.size) st = UCS_ERR_NO_MEMORY;
+    base = static_cast<uint8_t*>(attr.address);
   }
   void* rkey = nullptr;
   size_t rkey_len = 0;
-  st = ucp_rkey_pack(context_, memh, &rkey, &rkey_len);
-  if (st != UCS_OK) {
-    ucp_mem_unmap(context_, memh);
-    done.status = st;
-    done.error = status_message("ucp_rkey_pack of region '" + c.id + "'", st);
-    post(std::move(done));
-    return;
-  }
-  done.data.assign(static_cast<const char*>(rkey), rkey_len);
-  ucp_rkey_buffer_release(rkey);
-  auto region = std::make_unique<Region>();
-  region->base = c.base;
-  region->size = c.size;
-  region->memh = memh;
-  regions_[c.id] = std::move(region);
-  done.value = reinterpret_cast<uint64_t>(c.base);
-  post(std::move(done));
-}
-
-void Engine::do_allocate(Command& c) {
-  Completion done;
-  done.token = c.token;
-  if (regions_.count(c.id)) {
-    done.status = UCS_ERR_ALREADY_EXISTS;
-    done.error = status_message("region '" + c.id + "' is already registered", done.status);
-    post(std::move(done));
-    return;
-  }
-  ucp_mem_map_params_t mp;
-  std::memset(&mp, 0, sizeof(mp));
-  mp.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH | UCP_MEM_MAP_PARAM_FIELD_FLAGS;
-  mp.address = nullptr;
-  mp.length = c.size;
-  mp.flags = UCP_MEM_MAP_ALLOCATE;
-  ucp_mem_h memh = nullptr;
-  ucs_status_t st = ucp_mem_map(context_, &mp, &memh);
-  if (st != UCS_OK) {
-    done.status = st;
-    done.error = status_message("ucp_mem_map (allocate " + std::to_string(c.size) + " bytes) of region '" + c.id + "'", st);
-    post(std::move(done));
-    return;
-  }
-  ucp_mem_attr_t attr;
-  std::memset(&attr, 0, sizeof(attr));
-  attr.field_mask = UCP_MEM_ATTR_FIELD_ADDRESS | UCP_MEM_ATTR_FIELD_LENGTH;
-  st = ucp_mem_query(memh, &attr);
-  void* rkey = nullptr;
-  size_t rkey_len = 0;
-  if (st == UCS_OK && attr.length < c.size) st = UCS_ERR_NO_MEMORY;
   if (st == UCS_OK) st = ucp_rkey_pack(context_, memh, &rkey, &rkey_len);
   if (st != UCS_OK) {
     ucp_mem_unmap(context_, memh);
     done.status = st;
-    done.error = status_message("ucp_mem_query/ucp_rkey_pack of allocated region '" + c.id + "'", st);
+    done.error = status_message(allocate ? "ucp_mem_query/ucp_rkey_pack of allocated region '" + c.id + "'"
+                                         : "ucp_rkey_pack of region '" + c.id + "'",
+                                st);
     post(std::move(done));
     return;
   }
   done.data.assign(static_cast<const char*>(rkey), rkey_len);
   ucp_rkey_buffer_release(rkey);
   auto region = std::make_unique<Region>();
-  region->base = static_cast<uint8_t*>(attr.address);
+  region->base = base;
   region->size = c.size;
   region->memh = memh;
-  region->allocated = true;
+  region->allocated = allocate;
   regions_[c.id] = std::move(region);
-  done.value = reinterpret_cast<uint64_t>(attr.address);
-  done.memh = memh;
+  done.value = reinterpret_cast<uint64_t>(base);
+  if (allocate) done.memh = memh;
   post(std::move(done));
 }
 

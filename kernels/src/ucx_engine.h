@@ -157,6 +157,7 @@ class Engine {
   void run_command(Command& c);
   void do_register(Command& c);
   void do_allocate(Command& c);
+  void do_map(Command& c, bool allocate);
   void do_release(ucp_mem_h memh);
   void check_watched_peers();
   void do_unregister(Command& c);
