@@ -81,11 +81,15 @@ struct Avx2 {
   }
 };
 
-const KernelTable kTable = simd::make_table<Avx2>("avx2");
-
 }  // namespace
 
-const KernelTable& avx2_kernels() { return kTable; }
+const KernelTable& avx2_kernels() {
+  // Built on first use, never during the library's static initialization: this file is compiled
+  // for avx2, so even the table's construction may use those instructions, and a CPU without
+  // them must never run it (it would die with SIGILL as soon as the addon loads).
+  static const KernelTable table = simd::make_table<Avx2>("avx2");
+  return table;
+}
 
 }  // namespace tandem
 #pragma GCC pop_options

@@ -83,11 +83,15 @@ struct Avx512 {
   }
 };
 
-const KernelTable kTable = simd::make_table<Avx512>("avx512");
-
 }  // namespace
 
-const KernelTable& avx512_kernels() { return kTable; }
+const KernelTable& avx512_kernels() {
+  // Built on first use, never during the library's static initialization: this file is compiled
+  // for avx512, so even the table's construction may use those instructions, and a CPU without
+  // them must never run it (it would die with SIGILL as soon as the addon loads).
+  static const KernelTable table = simd::make_table<Avx512>("avx512");
+  return table;
+}
 
 }  // namespace tandem
 #pragma GCC pop_options
