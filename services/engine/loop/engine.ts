@@ -224,7 +224,20 @@ export class Engine {
         continue;
       }
       if (this.faultStepDelayMs > 0) await new Promise((r) => setTimeout(r, this.faultStepDelayMs));
-      await this.step(out);
+      try {
+        await this.step(out);
+      } catch (e) {
+        // A defect in a step's bookkeeping must not end the loop (and with it the process):
+        // the step's requests fail, everything else keeps being served.
+        this.failChunks(out, `engine step failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private failChunks(out: SchedulerOutput, error: string): void {
+    for (const c of out.chunks) {
+      const a = this.active.get(c.requestId);
+      if (a) this.end(a, 'error', error);
     }
   }
 
@@ -240,27 +253,31 @@ export class Engine {
         this.layerListener(out),
       );
     } catch (e) {
-      for (const c of out.chunks) {
-        const a = this.active.get(c.requestId);
-        if (a) this.end(a, 'error', `forward pass failed: ${(e as Error).message}`);
-      }
+      this.failChunks(out, `forward pass failed: ${(e as Error).message}`);
       return;
     }
     const sampled = new Map<string, number>();
     const produced = new Map<string, GeneratedToken>();
+    const failed: Array<[Active, string]> = [];
     out.chunks.forEach((c, i) => {
       if (!c.sampleNext) return;
       const a = this.active.get(c.requestId);
       const seq = this.scheduler.get(c.requestId);
       if (!a || !seq) return; // aborted while the step ran
-      const tok = sampleToken(logits[i]!, a.req.sampling, {
-        promptTokenIds: a.req.promptTokenIds,
-        outputTokenIds: seq.outputTokenIds,
-        seed: a.seed,
-      });
-      sampled.set(c.requestId, tok.tokenId);
-      produced.set(c.requestId, tok);
+      try {
+        const tok = sampleToken(logits[i]!, a.req.sampling, {
+          promptTokenIds: a.req.promptTokenIds,
+          outputTokenIds: seq.outputTokenIds,
+          seed: a.seed,
+        });
+        sampled.set(c.requestId, tok.tokenId);
+        produced.set(c.requestId, tok);
+      } catch (e) {
+        // This request alone fails (as if aborted while the step ran); the batch goes on.
+        failed.push([a, `sampling failed: ${(e as Error).message}`]);
+      }
     });
+    for (const [a, error] of failed) this.end(a, 'error', error);
     this.scheduler.update(out, sampled);
     for (const [id, tok] of produced) {
       const a = this.active.get(id);

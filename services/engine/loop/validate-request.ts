@@ -1,4 +1,5 @@
-import type { EngineRequest } from '../request-types.js';
+import { MAX_LOGPROBS, SAMPLING_RANGES, describeRange, inRange } from '../../protocol/sampling-ranges.js';
+import type { EngineRequest, SamplingParams } from '../request-types.js';
 
 /**
  * The engine's own check of a request (the gateway validates first and answers with catalogue
@@ -16,6 +17,8 @@ export function validateEngineRequest(
   }
   const s = req.sampling;
   if (!Number.isInteger(s.maxTokens) || s.maxTokens < 1) throw new RangeError(`request ${req.id}: maxTokens must be an integer >= 1`);
+  const bad = samplingProblem(s, limits.vocabSize);
+  if (bad) throw new RangeError(`request ${req.id}: sampling: ${bad}`);
   const resumed = req.resumeOutputTokenIds ?? [];
   for (const t of resumed) {
     if (!Number.isInteger(t) || t < 0 || t >= limits.vocabSize) throw new RangeError(`request ${req.id}: resumed token ${t} is outside the vocabulary (0..${limits.vocabSize - 1})`);
@@ -31,4 +34,22 @@ export function validateEngineRequest(
   if (longest > limits.capacityTokens) {
     throw new RangeError(`request ${req.id}: ${longest} tokens would not fit in the KV cache (${limits.capacityTokens} tokens)`);
   }
+}
+
+/**
+ * What is wrong with a request's sampling settings, checked against the cluster-wide ranges
+ * (services/protocol/sampling-ranges.ts) so nothing the sampler would refuse reaches a step.
+ */
+function samplingProblem(s: SamplingParams, vocabSize: number): string | undefined {
+  for (const r of SAMPLING_RANGES) {
+    if (!inRange(r, s[r.field])) return `${r.field} must be ${describeRange(r)}, got ${String(s[r.field])}`;
+  }
+  if (s.seed !== undefined && !(Number.isInteger(s.seed) && s.seed >= 0 && s.seed <= 0xffffffff)) return `seed must be an integer in [0, 2^32), got ${String(s.seed)}`;
+  if (s.logprobs !== undefined && !(Number.isInteger(s.logprobs) && s.logprobs >= 0 && s.logprobs <= MAX_LOGPROBS)) {
+    return `logprobs must be undefined or an integer in [0, ${MAX_LOGPROBS}], got ${String(s.logprobs)}`;
+  }
+  for (const t of s.stopTokenIds) {
+    if (!Number.isInteger(t) || t < 0 || t >= vocabSize) return `stop token ${t} is outside the vocabulary (0..${vocabSize - 1})`;
+  }
+  return undefined;
 }

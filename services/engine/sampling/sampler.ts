@@ -54,8 +54,10 @@ export interface SamplerContext {
   seed: number;
 }
 
-/** Most `logprobs` alternatives a request may ask for (as documented on SamplingParams). */
-export const MAX_LOGPROBS = 20;
+import { MAX_LOGPROBS } from '../../protocol/sampling-ranges.js';
+
+/** Most `logprobs` alternatives a request may ask for (defined with the other request ranges in protocol). */
+export { MAX_LOGPROBS };
 
 /** top_k at or below this uses the bounded heap; above, quickselect over all ids. */
 const HEAP_TOP_K_MAX = 256;

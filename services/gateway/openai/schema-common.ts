@@ -8,6 +8,8 @@
  * fields this server has no use for, and rejecting them would break those clients.
  */
 
+import { SAMPLING_RANGES, rangeSchema } from '../../protocol/sampling-ranges.js';
+
 export const commonRequestProperties = {
   model: { type: 'string', minLength: 1 },
   stream: { type: 'boolean' },
@@ -17,13 +19,8 @@ export const commonRequestProperties = {
   },
   n: { type: 'integer', minimum: 1 },
   max_tokens: { type: 'integer' },
-  temperature: { type: 'number', minimum: 0, maximum: 2 },
-  top_p: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
-  top_k: { type: 'integer', minimum: -1 },
-  min_p: { type: 'number', minimum: 0, maximum: 1 },
-  presence_penalty: { type: 'number', minimum: -2, maximum: 2 },
-  frequency_penalty: { type: 'number', minimum: -2, maximum: 2 },
-  repetition_penalty: { type: 'number', exclusiveMinimum: 0, maximum: 2 },
+  // temperature, top_p, top_k, min_p and the penalties: the cluster-wide ranges the engine checks too.
+  ...Object.fromEntries(SAMPLING_RANGES.map((r) => [r.param, rangeSchema(r)])),
   seed: { type: 'integer' },
   // minLength applies to the string form, items to the array form.
   stop: { type: ['string', 'array'], minLength: 1, items: { type: 'string', minLength: 1 } },
