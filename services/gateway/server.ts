@@ -68,8 +68,11 @@ export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> 
 
   registerRequestTracing(app);
   const keys = o.apiKeys ?? [];
+  // Deny by default, decided on the route Fastify matched (its decoded path), never on the raw
+  // URL: `/v%31/...` reaches the same handler as `/v1/...` and so needs the same key. Only routes
+  // registered with `config: { public: true }` are open; unmatched paths need the key too.
   app.addHook('onRequest', async (req) => {
-    if (req.url.startsWith('/v1/')) checkApiKey(req.headers.authorization, keys);
+    if ((req.routeOptions.config as { public?: boolean } | undefined)?.public !== true) checkApiKey(req.headers.authorization, keys);
   });
 
   app.setErrorHandler((err, _req, reply) => {
