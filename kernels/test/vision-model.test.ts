@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NativeVisionModelClass, type NativeVisionModel } from '../ts/vision.js';
-import { generateVlCheckpoint } from '../../services/engine/gen/gen-vl-model.js';
+import { generateVlCheckpoint } from '../../tools/gen/gen-vl-model.js';
 import { referenceResampler, referenceVit } from '../../services/engine/reference/vision.js';
 import { nativeVisionSpecFor } from '../../services/engine/runner/vl-native-spec.js';
 import type { ImageGrid, VlModelWeights } from '../../services/engine/vl-model-types.js';

@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
-import { createProgressBar } from '../../services/engine/gen/progress-bar.js';
+import { createProgressBar } from '../../services/cli/progress-bar.js';
 import { ensureGeneratedModel } from '../../services/cli/ensure-model.js';
 import { loadTokenizer } from '../../services/text/load-tokenizer.js';
 import { arrivalOffsets } from './arrivals.js';

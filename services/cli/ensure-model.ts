@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateCheckpoint } from '../engine/gen/gen-model.js';
-import type { GenSize } from '../engine/gen/presets.js';
+import { generateCheckpoint } from '../../tools/gen/gen-model.js';
+import type { GenSize } from '../../tools/gen/presets.js';
 import { progressForLargeWrites } from './progress.js';
 import type { TextFamily } from '../engine/model-types.js';
 import type { VlFamily } from '../engine/vl-model-types.js';

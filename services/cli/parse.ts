@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { CLUSTER_NAME } from '../worker/registry-record.js';
+import { CLUSTER_NAME } from '../protocol/registry.js';
 import { CliError } from './cli-error.js';
 
 /** node:util parseArgs with usage errors turned into CliError (one clean line, exit 2). */

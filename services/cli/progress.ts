@@ -1,4 +1,4 @@
-import { createProgressBar, type ProgressBar } from '../engine/gen/progress-bar.js';
+import { createProgressBar, type ProgressBar } from './progress-bar.js';
 
 /** Writes under this size finish too fast for a progress bar to help. */
 const LARGE_BYTES = 64 * 1024 * 1024;

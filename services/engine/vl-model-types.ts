@@ -108,11 +108,9 @@ export interface VlModelWeights {
 }
 
 /** One still image in patches: t = 1 (video is not supported), h and w multiples of the merge size. */
-export interface ImageGrid {
-  t: number;
-  h: number;
-  w: number;
-}
+import type { ImageGrid } from '../protocol/prompt-image.js';
+
+export type { ImageGrid };
 
 /** Tokens an image turns into in the text sequence. */
 export function imageTokenCount(grid: ImageGrid, mergeSize = 2): number {

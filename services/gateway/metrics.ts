@@ -1,8 +1,9 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BackendStats } from '../protocol/generation-backend.js';
 
-/** Anything that can report engine-side state at scrape time (in-process engine, or later a router). */
+/** Anything that can report engine-side state at scrape time (in-process engine or the router). */
 export interface BackendStatsSource {
-  stats(): { running: number; waiting: number; kvUsage: number; prefixCacheHitRate: number; numBlocks: number; freeBlocks: number; preemptions: number };
+  stats(): BackendStats;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60];

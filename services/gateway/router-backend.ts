@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { AsyncQueue } from '../common/async-queue.js';
-import { outputFromPb, requestToPb, type PbTokenChunk } from '../common/grpc/convert.js';
+import { outputFromPb, requestToPb, type PbTokenChunk } from '../protocol/wire.js';
 import { CHANNEL_OPTIONS, tandemV1 } from '../common/grpc/load-proto.js';
-import type { RequestStream } from '../engine/loop/engine.js';
-import type { EngineRequest, RequestOutput } from '../engine/request-types.js';
+import type { RequestStream } from '../protocol/request.js';
+import type { GenerationRequest, RequestOutput } from '../protocol/request.js';
 import type { GenerationBackend } from './backend.js';
 
 type Stats = ReturnType<GenerationBackend['stats']>;
@@ -36,7 +36,7 @@ export class RouterBackend implements GenerationBackend {
     return this.last;
   }
 
-  generate(req: EngineRequest): RequestStream {
+  generate(req: GenerationRequest): RequestStream {
     const md = new grpc.Metadata();
     if (req.traceparent) md.set('traceparent', req.traceparent);
     const call = this.client.Generate(requestToPb(req), md, { deadline: Date.now() + this.requestTimeoutMs }) as grpc.ClientReadableStream<PbTokenChunk>;

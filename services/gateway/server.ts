@@ -10,6 +10,9 @@ import { registerChatRoute } from './routes/chat.js';
 import { registerCompletionsRoute } from './routes/completions.js';
 import { registerInfoRoutes } from './routes/info.js';
 import { registerRequestTracing } from './request-tracing.js';
+import type { GatewayContext } from './context.js';
+
+export type { GatewayContext };
 
 export interface GatewayOptions {
   backend: GenerationBackend;
@@ -26,15 +29,6 @@ export interface GatewayOptions {
   logger?: boolean;
 }
 
-/** Everything a route needs, built once per gateway. */
-export interface GatewayContext {
-  backend: GenerationBackend;
-  model: ServedModel;
-  limits: GatewayLimits;
-  metrics: GatewayMetrics;
-  maxWaitingRequests: number;
-  media: MediaOptions;
-}
 
 const API_ROUTES = new Map([
   ['/v1/chat/completions', 'POST'],

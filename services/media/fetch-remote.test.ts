@@ -6,7 +6,7 @@ import { isNonPublicAddress } from './address-policy.js';
 import { fetchRemoteImage } from './fetch-remote.js';
 import { resolveMediaOptions, type MediaOptionsInput } from './options.js';
 import { loadImage } from './process-image.js';
-import { solidImage } from './test-images.js';
+import { solidImage } from '../../test/fixtures/test-images.js';
 
 let server: Server;
 let port: number;

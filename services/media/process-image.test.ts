@@ -5,7 +5,7 @@ import { parseImageDataUrl } from './data-url.js';
 import { loadImage, processImageBytes } from './process-image.js';
 import { DEFAULT_MEDIA_OPTIONS, resolveMediaOptions } from './options.js';
 import { sniffImageFormat } from './sniff.js';
-import { dataUrl, gradientImage, pngDeclaring, solidImage } from './test-images.js';
+import { dataUrl, gradientImage, pngDeclaring, solidImage } from '../../test/fixtures/test-images.js';
 
 const O = DEFAULT_MEDIA_OPTIONS;
 

@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import type { PbGenerateRequest, PbTokenChunk } from '../common/grpc/convert.js';
+import type { PbGenerateRequest, PbTokenChunk } from '../protocol/wire.js';
 import type { SequenceState, SequenceStore } from '../state/index.js';
-import type { WorkerRecord } from '../worker/registry-record.js';
+import type { WorkerRecord } from '../protocol/registry.js';
 import { LeastLoadPolicy } from './policies/least-load.js';
-import type { RouterDeps } from './router-service.js';
+import type { RouterDeps } from './router-deps.js';
 
 const leastLoaded = new LeastLoadPolicy();
 

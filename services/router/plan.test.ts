@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { WorkerRecord } from '../worker/registry-record.js';
+import type { WorkerRecord } from '../protocol/registry.js';
 import { planStages } from './plan.js';
 import { LeastLoadPolicy } from './policies/least-load.js';
 import { RoundRobinPolicy } from './policies/round-robin.js';

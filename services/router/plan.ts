@@ -1,4 +1,4 @@
-import type { WorkerRecord } from '../worker/registry-record.js';
+import type { WorkerRecord } from '../protocol/registry.js';
 import type { RoutingPolicy, RoutingRequest } from './policies/index.js';
 
 export type StagePlan =

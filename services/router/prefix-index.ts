@@ -1,6 +1,6 @@
 import { decodeJson, type Bus, type Subscription } from '../bus/index.js';
-import type { BlockEvent } from '../engine/kv/block-events.js';
-import { blockHashesOf } from '../engine/kv/block-hash.js';
+import type { BlockEvent } from '../protocol/block-events.js';
+import { blockHashesOf } from '../protocol/block-hash.js';
 
 /**
  * Which prefix-cache blocks each decode worker holds, fed by the workers' block events

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BlockPool } from '../engine/kv/block-pool.js';
-import type { BlockEvent } from '../engine/kv/block-events.js';
-import type { WorkerRecord } from '../worker/registry-record.js';
+import type { BlockEvent } from '../protocol/block-events.js';
+import type { WorkerRecord } from '../protocol/registry.js';
 import { CostPolicy } from './policies/cost.js';
 import { PrefixAwarePolicy } from './policies/prefix-aware.js';
 import { PrefixIndex } from './prefix-index.js';

@@ -1,5 +1,5 @@
 import { decodeJson, type Bus } from '../bus/index.js';
-import { registryBucket, REGISTRY_TTL_MS, type WorkerRecord, type WorkerRole } from '../worker/registry-record.js';
+import { registryBucket, REGISTRY_TTL_MS, type WorkerRecord, type WorkerRole } from '../protocol/registry.js';
 
 /** The router's live view of the worker registry (a watch on the TTL bucket: dead workers expire). */
 export class RegistryView {

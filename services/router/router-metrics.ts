@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { REGISTRY_TTL_MS, WORKER_ROLES, type WorkerRecord } from '../worker/registry-record.js';
+import { REGISTRY_TTL_MS, WORKER_ROLES, type WorkerRecord } from '../protocol/registry.js';
 import type { RouterDeps } from './router-service.js';
 
 interface ViewLike {

@@ -1,30 +1,19 @@
 import * as grpc from '@grpc/grpc-js';
 import { grpcError } from '../common/grpc/grpc-error.js';
-import { decodeJson, encodeJson, type Bus } from '../bus/index.js';
-import type { PbGenerateRequest, PbGeneratedToken, PbTokenChunk } from '../common/grpc/convert.js';
+import { decodeJson, encodeJson } from '../bus/index.js';
+import type { PbGenerateRequest, PbGeneratedToken, PbTokenChunk } from '../protocol/wire.js';
 import { outgoingTraceparent } from '../common/telemetry/index.js';
-import { cacheKeyTokens } from '../engine/vl/cache-key-tokens.js';
+import { cacheKeyTokens } from '../protocol/cache-key-tokens.js';
 import type { SequenceState, SequenceStore } from '../state/index.js';
-import { reserveSubject, type ReserveReply, type ReserveRequest, type WorkerRecord } from '../worker/registry-record.js';
-import { planStages, type PlanOptions } from './plan.js';
+import { reserveSubject, type ReserveReply, type ReserveRequest, type WorkerRecord } from '../protocol/registry.js';
+import { planStages } from './plan.js';
 import { tracePlan } from './router-tracing.js';
 import { runVisionStage } from './vision-stage.js';
 import { relayDecode } from './decode-relay.js';
-import type { RoutingPolicy } from './policies/index.js';
-import type { RegistryView } from './registry-view.js';
-import type { WorkerClients } from './worker-clients.js';
+import type { RouterDeps } from './router-deps.js';
 
-export interface RouterDeps {
-  bus: Bus;
-  store: SequenceStore;
-  view: RegistryView;
-  clients: WorkerClients;
-  policy: RoutingPolicy;
-  plan: PlanOptions;
-  leaseMs: number;
-  /** Counters for Stats and metrics. */
-  counters: { disaggregated: number; localPrefill: number; unified: number; prefillRetries: number; inFlight: number; migrations?: number };
-}
+export type { RouterDeps };
+
 
 class Leg {
   private calls: grpc.Call[] = [];

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Bus } from '../bus/index.js';
 import { decodeJson } from '../bus/index.js';
 import { ATTR, endSpan, outgoingTraceparent, runInSpan, SPAN, SpanKind, startChildSpan, startSpanFrom, tracingEnabled, type Span } from '../common/telemetry/index.js';
-import type { ReserveReply } from '../worker/registry-record.js';
+import type { ReserveReply } from '../protocol/registry.js';
 import type { StagePlan } from './plan.js';
 import type { RoutingPolicy, RoutingRequest } from './policies/index.js';
 import type { WorkerClients } from './worker-clients.js';

@@ -1,10 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { decodeJson, encodeJson } from '../bus/index.js';
-import type { PbGenerateRequest } from '../common/grpc/convert.js';
+import type { PbGenerateRequest } from '../protocol/wire.js';
 import type { SequenceState, SequenceStore } from '../state/index.js';
-import { embReserveSubject, type EmbReserveReply, type EmbReserveRequest, type WorkerRecord } from '../worker/registry-record.js';
+import { embReserveSubject, type EmbReserveReply, type EmbReserveRequest, type WorkerRecord } from '../protocol/registry.js';
 import { LeastLoadPolicy } from './policies/least-load.js';
-import type { RouterDeps } from './router-service.js';
+import type { RouterDeps } from './router-deps.js';
 
 const leastLoaded = new LeastLoadPolicy();
 

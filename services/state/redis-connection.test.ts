@@ -3,8 +3,8 @@ import { createSequenceStore } from './create-sequence-store.js';
 import { StoreConnectionError } from './errors.js';
 import { MemorySequenceStore } from './memory-store.js';
 import { connectRedis, reconnectDelayMs, redactUrl } from './redis-connection.js';
-import { probeRedis, redisRequired, testRedisUrl } from './redis-test-support.js';
-import { freePort } from './redis-test-server.js';
+import { probeRedis, redisRequired, testRedisUrl } from '../../test/fixtures/redis-test-support.js';
+import { freePort } from '../../test/fixtures/redis-test-server.js';
 
 describe('reconnect policy', () => {
   it('backs off exponentially and caps the delay, never giving up', () => {

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LuaScript } from './redis-script.js';
 import { CREATE_SCRIPT, TRANSITION_SCRIPT } from './redis-scripts.js';
 import { RedisSequenceStore } from './redis-store.js';
-import { redisRequired } from './redis-test-support.js';
-import { TestRedisServer, redisServerAvailable } from './redis-test-server.js';
+import { redisRequired } from '../../test/fixtures/redis-test-support.js';
+import { TestRedisServer, redisServerAvailable } from '../../test/fixtures/redis-test-server.js';
 
 const haveBinary = redisServerAvailable();
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LuaScript } from './redis-script.js';
 import { TRANSITION_SCRIPT } from './redis-scripts.js';
 import { RedisSequenceStore } from './redis-store.js';
-import { deleteKeysWithPrefix, probeRedis, redisRequired, testRedisUrl, uniqueKeyPrefix } from './redis-test-support.js';
+import { deleteKeysWithPrefix, probeRedis, redisRequired, testRedisUrl, uniqueKeyPrefix } from '../../test/fixtures/redis-test-support.js';
 import { runSequenceStoreContract } from './sequence-store.contract.js';
 import { unpackTokens } from './token-codec.js';
 

@@ -2,8 +2,8 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERNIE_SPECIAL_TOKENS } from './generated-vocab.js';
-import { generateTokenizer, type TokenizerFormat } from './generate-tokenizer.js';
+import { ERNIE_SPECIAL_TOKENS } from '../../tools/tokenizer/generated-vocab.js';
+import { generateTokenizer, type TokenizerFormat } from '../../tools/tokenizer/generate-tokenizer.js';
 import { loadTokenizer, loadTokenizerBundle } from './load-tokenizer.js';
 import type { Tokenizer } from './tokenizer.js';
 

@@ -3,15 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byteLevelChar } from './byte-level.js';
-import { generateTokenizer, type TokenizerFormat } from './generate-tokenizer.js';
-import { ERNIE_SPECIAL_TOKENS } from './generated-vocab.js';
+import { generateTokenizer, type TokenizerFormat } from '../../tools/tokenizer/generate-tokenizer.js';
+import { ERNIE_SPECIAL_TOKENS } from '../../tools/tokenizer/generated-vocab.js';
 import { HfBpeTokenizer } from './hf-bpe-tokenizer.js';
 import { parseHfTokenizerJson, type HfComponent, type HfTokenizerJson } from './hf-tokenizer-json.js';
 import { IncrementalDetokenizer } from './incremental-detokenizer.js';
 import { loadTokenizer } from './load-tokenizer.js';
 import { readSentencePieceModel } from './sentencepiece-model.js';
 import { SentencePieceTokenizer } from './sentencepiece-tokenizer.js';
-import { seededRandom } from './test-chunkings.js';
+import { seededRandom } from '../../test/fixtures/chunkings.js';
 import type { Tokenizer } from './tokenizer.js';
 
 const TEXTS = [

@@ -45,29 +45,3 @@ export {
   type TemplateTokens,
 } from './chat-template.js';
 export { ERNIE_CHAT_TEMPLATE } from './ernie-chat-template.js';
-
-export {
-  generateTokenizer,
-  type GenerateTokenizerOptions,
-  type GeneratedTokenizer,
-  type TokenizerFormat,
-} from './generate-tokenizer.js';
-export { ERNIE_SPECIAL_TOKENS } from './generated-vocab.js';
-
-export { IncrementalDetokenizer, type IncrementalDetokenizerOptions } from './incremental-detokenizer.js';
-export { StopStringMatcher, type StopPushResult } from './stop-matcher.js';
-export {
-  ReasoningParser,
-  splitReasoning,
-  type ReasoningDelta,
-  type ReasoningParserOptions,
-} from './reasoning-parser.js';
-export {
-  ToolCallParser,
-  defaultToolCallId,
-  parseToolCalls,
-  type ParsedToolCall,
-  type ToolCallChunk,
-  type ToolCallDelta,
-  type ToolCallParserOptions,
-} from './tool-call-parser.js';

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { generateTokenizer } from './generate-tokenizer.js';
+import { generateTokenizer } from '../../tools/tokenizer/generate-tokenizer.js';
 import { loadTokenizer, loadTokenizerBundle } from './load-tokenizer.js';
 import { TokenizerError } from './tokenizer.js';
 

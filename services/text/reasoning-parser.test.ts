@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ReasoningParser, splitReasoning, type ReasoningDelta } from './reasoning-parser.js';
-import { chunkings, seededRandom } from './test-chunkings.js';
+import { chunkings, seededRandom } from '../../test/fixtures/chunkings.js';
 
 function run(chunks: string[], thinkingEnabled: boolean): ReasoningDelta {
   const p = new ReasoningParser({ thinkingEnabled });

@@ -8,7 +8,7 @@ import {
   fieldUint,
   readFields,
 } from './protobuf.js';
-import { buildGeneratedVocab } from './generated-vocab.js';
+import { buildGeneratedVocab } from '../../tools/tokenizer/generated-vocab.js';
 import {
   ModelType,
   PieceType,

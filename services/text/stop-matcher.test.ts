@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StopStringMatcher } from './stop-matcher.js';
-import { chunkings, seededRandom } from './test-chunkings.js';
+import { chunkings, seededRandom } from '../../test/fixtures/chunkings.js';
 
 interface Outcome {
   text: string;

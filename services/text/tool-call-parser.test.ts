@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ToolCallParser, defaultToolCallId, parseToolCalls, type ParsedToolCall, type ToolCallDelta } from './tool-call-parser.js';
-import { chunkings, seededRandom } from './test-chunkings.js';
+import { chunkings, seededRandom } from '../../test/fixtures/chunkings.js';
 
 const ids = (i: number): string => `call_${i}`;
 

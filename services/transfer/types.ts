@@ -6,20 +6,10 @@
  */
 import type { UcxWorkerOptions } from '../../kernels/ts/ucx.js';
 
-export type TransferBackend = 'ucx' | 'tcp' | 'local';
+import type { RegionDescriptor, TransferBackend } from '../protocol/region.js';
 
-/** What a receiver publishes (in its worker registry record) so senders can write into its memory. JSON-serializable. */
-export interface RegionDescriptor {
-  backend: TransferBackend;
-  regionId: string;
-  size: number;
-  /**
-   * Backend-specific. tcp: `host`, `port`, `engine`. ucx: `workerAddress` and `rkey` (base64),
-   * `baseAddress` (decimal string), `pid`, `check` (digest binding all fields together).
-   * local: `engine` (process-unique id), `pid`.
-   */
-  endpoint: Record<string, string | number>;
-}
+export type { RegionDescriptor, TransferBackend };
+
 
 export interface WriteOp {
   localOffset: number;

@@ -2,7 +2,7 @@ import { decodeJson, encodeJson, type Bus } from '../bus/index.js';
 import type { RegionDescriptor, TransferEngine } from '../transfer/transfer-engine.js';
 import { EmbeddingInbox } from './embedding-inbox.js';
 import type { ImageEncoder } from './image-encoder.js';
-import { embReserveSubject, type EmbReserveReply, type EmbReserveRequest } from './registry-record.js';
+import { embReserveSubject, type EmbReserveReply, type EmbReserveRequest } from '../protocol/registry.js';
 
 export interface EmbeddingStage {
   inbox: EmbeddingInbox;

@@ -1,11 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { grpcError } from '../common/grpc/grpc-error.js';
-import { imageFromPb, type PbImage } from '../common/grpc/convert.js';
+import { imageFromPb, type PbImage } from '../protocol/wire.js';
 import { traceEmbeddingTransfer, traceVisionEncode } from '../common/telemetry/index.js';
 import type { RegionDescriptor, TransferEngine } from '../transfer/transfer-engine.js';
 import type { EmbeddingInbox } from './embedding-inbox.js';
 import type { ImageEncoder } from './image-encoder.js';
-import type { EngineImage } from '../engine/vl/engine-image.js';
+import type { PromptImage } from '../protocol/prompt-image.js';
 
 interface PbEncodeRequest {
   requestId: string;
@@ -22,7 +22,7 @@ export function encodeHandler(encoder: ImageEncoder | undefined, transfer: Trans
   return async (call: grpc.ServerUnaryCall<PbEncodeRequest, unknown>, cb: grpc.sendUnaryData<unknown>) => {
     if (!encoder) return cb(grpcError(grpc.status.FAILED_PRECONDITION, 'this worker serves a model without a vision encoder'));
     try {
-      const images: EngineImage[] = call.request.images.map(imageFromPb);
+      const images: PromptImage[] = call.request.images.map(imageFromPb);
       const t0 = performance.now();
       const imageTokens = images.reduce((n, i) => n + i.tokenCount, 0);
       await traceVisionEncode({ requestId: call.request.requestId, images: images.length, imageTokens }, async (span) => {
@@ -56,7 +56,7 @@ export function encodeHandler(encoder: ImageEncoder | undefined, transfer: Trans
 }
 
 /** On the prefill worker: the embeddings a vision worker wrote for this request become cache entries. */
-export function adoptEmbeddings(inbox: EmbeddingInbox | undefined, encoder: ImageEncoder | undefined, leaseId: string, images: EngineImage[] | undefined): void {
+export function adoptEmbeddings(inbox: EmbeddingInbox | undefined, encoder: ImageEncoder | undefined, leaseId: string, images: PromptImage[] | undefined): void {
   if (!leaseId || !inbox || !encoder || !images) return;
   const got = inbox.take(leaseId);
   if (!got) return; // expired: the worker encodes from the pixels the request still carries

@@ -1,5 +1,5 @@
 import type { VisionRunner } from '../engine/runner/vision-runner.js';
-import type { EngineImage } from '../engine/vl/engine-image.js';
+import type { PromptImage } from '../protocol/prompt-image.js';
 import { EncoderCache } from './encoder-cache.js';
 
 /**
@@ -20,8 +20,8 @@ export class ImageEncoder {
   }
 
   /** Fills `embeddings` of each image in place; resolves to how many came from the cache. */
-  async resolve(images: EngineImage[]): Promise<{ hits: number; encoded: number }> {
-    const missing: EngineImage[] = [];
+  async resolve(images: PromptImage[]): Promise<{ hits: number; encoded: number }> {
+    const missing: PromptImage[] = [];
     for (const img of images) {
       if (img.embeddings) continue;
       const cached = this.cache.get(img.mmHash);

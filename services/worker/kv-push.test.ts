@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../engine/loop/engine.js';
 import { makeSyntheticWeights, seededRandom } from '../engine/reference/index.js';
-import type { KvLayerProgress, SamplingParams } from '../engine/request-types.js';
+import type { SamplingParams } from '../protocol/request.js';
+import type { KvLayerProgress } from '../engine/request-types.js';
 import { ModelRunner } from '../engine/runner/model-runner.js';
 import { kvBlockRanges } from '../engine/kv/kv-block-ranges.js';
 import { LocalTransferEngine } from '../transfer/local-backend.js';

@@ -6,7 +6,7 @@ import { bestAvailableBackend, createTransferEngine, type RegionDescriptor, type
 import { startEmbeddingStage } from './embedding-stage.js';
 import { registerEncoderCacheMetrics } from './encoder-cache-metrics.js';
 import { LeaseTable } from './leases.js';
-import { BlockEventQueue } from '../engine/kv/block-events.js';
+import { BlockEventQueue } from '../protocol/block-events.js';
 import {
   kvEventsSubject,
   registryBucket,
@@ -18,7 +18,7 @@ import {
   type ReserveRequest,
   type WorkerRecord,
   type WorkerRole,
-} from './registry-record.js';
+} from '../protocol/registry.js';
 import type { KvPushMode } from './kv-push.js';
 import { startMetricsServer } from '../common/telemetry/index.js';
 import { WorkerMetrics } from './worker-metrics.js';
@@ -74,7 +74,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         return r.buffer;
       }
     : undefined;
-  const { engine, served, encoder } = await startUnifiedWorker({ ...o, ...(vision ? { numKvBlocks: 16 } : {}), allocateKv, onBlockEvent: blockEvents.push });
+  const { engine, card, encoder } = await startUnifiedWorker({ ...o, ...(vision ? { numKvBlocks: 16 } : {}), allocateKv, onBlockEvent: blockEvents.push });
   if (vision && !encoder) throw new Error(`--role prefill-vision needs a vision-language model; ${o.modelDir} is text-only`);
   const bus = o.bus ?? (await createBus(o.natsUrl));
   const leases = new LeaseTable((blocks) => engine.releaseBlocks(blocks));
@@ -120,7 +120,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const startedAtMs = Date.now();
   const record = (): WorkerRecord => {
     const s = engine.stats();
-    return { id, role: o.role, model: served.name, grpc: grpcAddress, region, ...(embeddings ? { embRegion: embeddings.region } : {}), layout: engine.runner.kv.layout, load: { running: s.running, waiting: s.waiting, kvUsage: s.kvUsage, freeBlocks: s.freeBlocks, preemptions: s.preemptions, prefixQueriedTokens: s.prefixCacheQueriedTokens, prefixHitTokens: s.prefixCacheHitTokens }, startedAtMs };
+    return { id, role: o.role, model: card.name, grpc: grpcAddress, region, ...(embeddings ? { embRegion: embeddings.region } : {}), layout: engine.runner.kv.layout, load: { running: s.running, waiting: s.waiting, kvUsage: s.kvUsage, freeBlocks: s.freeBlocks, preemptions: s.preemptions, prefixQueriedTokens: s.prefixCacheQueriedTokens, prefixHitTokens: s.prefixCacheHitTokens }, startedAtMs };
   };
   await registry.put(id, encodeJson(record()));
   const heartbeat = setInterval(() => void registry.put(id, encodeJson(record())).catch(() => undefined), 1000);

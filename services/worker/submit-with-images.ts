@@ -1,7 +1,8 @@
 import { AsyncQueue } from '../common/async-queue.js';
 import { traceVisionEncode } from '../common/telemetry/index.js';
 import type { Engine, RequestStream } from '../engine/loop/engine.js';
-import type { EngineRequest, RequestOutput } from '../engine/request-types.js';
+import type { RequestOutput } from '../protocol/request.js';
+import type { EngineRequest } from '../engine/request-types.js';
 import type { ImageEncoder } from './image-encoder.js';
 
 /** What happened to a request's images before its prefill (for stage history and traces). */

@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import type { KvLayout } from '../../kernels/ts/index.js';
 import { Engine } from '../engine/loop/engine.js';
-import type { SamplingParams } from '../engine/request-types.js';
+import type { SamplingParams } from '../protocol/request.js';
 import { ModelRunner } from '../engine/runner/model-runner.js';
 import type { TextModelWeights } from '../engine/model-types.js';
 import { RemoteReceiver } from '../transfer/receiver-client.js';

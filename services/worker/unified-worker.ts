@@ -1,11 +1,12 @@
 import type { KvDtype } from '../../kernels/ts/index.js';
-import type { BlockEvent } from '../engine/kv/block-events.js';
+import type { BlockEvent } from '../protocol/block-events.js';
 import { Engine } from '../engine/loop/engine.js';
 import { ModelRunner } from '../engine/runner/model-runner.js';
-import type { GenerationBackend, ServedModel } from '../gateway/backend.js';
+import type { GenerationBackend } from '../protocol/generation-backend.js';
+import type { ModelCard } from '../protocol/model-card.js';
 import { VisionRunner } from '../engine/runner/vision-runner.js';
 import { ImageEncoder } from './image-encoder.js';
-import { loadServedModel } from './load-served-model.js';
+import { loadModel } from './load-model.js';
 import { submitWithImages } from './submit-with-images.js';
 
 export interface UnifiedWorkerOptions {
@@ -39,13 +40,13 @@ export interface UnifiedWorker {
   engine: Engine;
   /** VL models: the vision encoder with its cache by mm_hash. */
   encoder?: ImageEncoder;
-  served: ServedModel;
+  card: ModelCard;
   backend: GenerationBackend;
 }
 
 /** One process doing every stage: loads the model and runs the engine loop. */
 export async function startUnifiedWorker(o: UnifiedWorkerOptions): Promise<UnifiedWorker> {
-  const { weights, vl, served } = await loadServedModel(o.modelDir, { name: o.servedModelName, maxModelLen: o.maxModelLen });
+  const { weights, vl, card } = await loadModel(o.modelDir, { name: o.servedModelName, maxModelLen: o.maxModelLen });
   const c = weights.config;
   const blockSize = o.blockSize ?? 16;
   const kvDtype = o.kvDtype ?? 'bf16';
@@ -58,13 +59,13 @@ export async function startUnifiedWorker(o: UnifiedWorkerOptions): Promise<Unifi
     blockSize,
     kvDtype,
     maxBatchTokens: o.maxBatchTokens ?? 512,
-    maxModelLen: served.maxModelLen,
+    maxModelLen: card.maxModelLen,
     vl,
   });
   const encoder = vl ? new ImageEncoder(new VisionRunner(vl), o.encoderCacheBytes) : undefined;
   const engine = new Engine(runner, {
     maxNumSeqs: o.maxNumSeqs ?? 64,
-    eosTokenIds: served.eosTokenIds,
+    eosTokenIds: card.eosTokenIds,
     enablePrefixCaching: o.enablePrefixCaching ?? true,
     onBlockEvent: o.onBlockEvent,
     faultStepDelayMs: o.faultStepDelayMs,
@@ -72,7 +73,7 @@ export async function startUnifiedWorker(o: UnifiedWorkerOptions): Promise<Unifi
   return {
     engine,
     encoder,
-    served,
+    card,
     backend: { generate: (r) => submitWithImages(engine, encoder, r), stats: () => engine.stats() },
   };
 }

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { EngineStats } from '../engine/loop/engine.js';
 import { TransferMetrics } from './transfer-metrics.js';
-import type { WorkerRole } from './registry-record.js';
+import type { WorkerRole } from '../protocol/registry.js';
 
 export interface WorkerMetricsSource {
   id: string;

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { ATTR, endSpan, recordFinishedSpan, runInSpan, SPAN, SpanKind, startSpanFrom, tracingEnabled, type Span } from '../common/telemetry/index.js';
-import type { ReserveReply } from './registry-record.js';
+import type { ReserveReply } from '../protocol/registry.js';
 
 /*
  * A worker's spans, around its gRPC handlers and KV handshake so worker-grpc.ts and

@@ -8,9 +8,9 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { GEN_SIZES } from '../../services/engine/gen/presets.js';
+import { GEN_SIZES } from '../../tools/gen/presets.js';
 import { POLICY_NAMES } from '../../services/router/policies/index.js';
-import { WORKER_ROLES } from '../../services/worker/registry-record.js';
+import { WORKER_ROLES } from '../../services/protocol/registry.js';
 import { root } from './repo-files.js';
 
 const run = promisify(execFile);

@@ -20,7 +20,7 @@ import OpenAI from 'openai';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopAll, type ClusterProcess } from '../../services/cli/cluster.js';
-import { registryBucket } from '../../services/worker/registry-record.js';
+import { registryBucket } from '../../services/protocol/registry.js';
 import { metricValue, settledHistory } from '../fixtures/cluster.js';
 import { flags } from './cli-check.js';
 import { metricNamesIn } from './code-facts.js';

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { jsonlDataset, syntheticDataset } from '../../loadtest/generator/dataset.js';
 import { parseLengthSpec } from '../../loadtest/generator/lengths.js';
 import { makeRng } from '../../loadtest/generator/random.js';
-import { generateTokenizer } from '../../services/text/generate-tokenizer.js';
+import { generateTokenizer } from '../../tools/tokenizer/generate-tokenizer.js';
 import { loadTokenizer } from '../../services/text/load-tokenizer.js';
 import type { Tokenizer } from '../../services/text/tokenizer.js';
 

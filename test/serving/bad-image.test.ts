@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dataUrl, gradientImage, pngDeclaring, solidImage } from '../../services/media/test-images.js';
+import { dataUrl, gradientImage, pngDeclaring, solidImage } from '../fixtures/test-images.js';
 import { metricValue, startTandemUp, type RunningCluster } from '../fixtures/cluster.js';
 import { genTinyModel } from '../fixtures/models.js';
 

@@ -11,7 +11,7 @@ import { buildGateway } from '../../services/gateway/server.js';
 import { startRouter, type RunningRouter } from '../../services/router/start-router.js';
 import { MemorySequenceStore } from '../../services/state/index.js';
 import { startWorker, type RunningWorker } from '../../services/worker/start-worker.js';
-import { loadServedModelInfo } from '../../services/worker/load-served-model.js';
+import { loadServedModel } from '../../services/gateway/served-model.js';
 import { genTinyModel } from '../fixtures/models.js';
 
 let router: RunningRouter;
@@ -29,7 +29,7 @@ beforeAll(async () => {
   metricsUrl = worker.metricsUrl!;
   router = await startRouter({ bus, store: new MemorySequenceStore() });
   backend = new RouterBackend(router.address, 600);
-  app = await buildGateway({ backend, model: await loadServedModelInfo(modelDir, { name: 'tiny' }) });
+  app = await buildGateway({ backend, model: await loadServedModel(modelDir, { name: 'tiny' }) });
   await app.listen({ port: 0, host: '127.0.0.1' });
   url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/v1`;
   // Let the router see the worker's registry record.

@@ -13,7 +13,7 @@ import { buildGateway } from '../../services/gateway/server.js';
 import { startRouter, type RunningRouter } from '../../services/router/start-router.js';
 import { MemorySequenceStore } from '../../services/state/index.js';
 import { createTransferEngine } from '../../services/transfer/transfer-engine.js';
-import { loadServedModelInfo } from '../../services/worker/load-served-model.js';
+import { loadServedModel } from '../../services/gateway/served-model.js';
 import { startWorker, type RunningWorker } from '../../services/worker/start-worker.js';
 import { genTinyModel } from '../fixtures/models.js';
 
@@ -36,7 +36,7 @@ beforeAll(async () => {
   for (const role of ['decode-text', 'prefill-text'] as const) workers.push(await startWorker({ role, modelDir, bus, transfer: await createTransferEngine('local'), numKvBlocks: 64 }));
   router = await startRouter({ bus, store: new MemorySequenceStore() });
   backend = new RouterBackend(router.address);
-  app = await buildGateway({ backend, model: await loadServedModelInfo(modelDir, { name: 'tiny' }) });
+  app = await buildGateway({ backend, model: await loadServedModel(modelDir, { name: 'tiny' }) });
   await app.listen({ port: 0, host: '127.0.0.1' });
   url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/v1`;
 }, 60_000);

@@ -3,6 +3,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadServedModel } from '../../services/gateway/served-model.js';
 import { startUnifiedWorker } from '../../services/worker/unified-worker.js';
 import { genTinyModel } from '../fixtures/models.js';
 import { startTandemUp, type RunningCluster } from '../fixtures/cluster.js';
@@ -116,8 +117,9 @@ describe('chat completions', () => {
   it('greedy output equals the engine driven directly on the same checkpoint', async () => {
     const r = await client.chat.completions.create({ model: MODEL, messages: user('Direct comparison'), max_tokens: 16, temperature: 0 });
     const worker = await startUnifiedWorker({ modelDir, numKvBlocks: 64 });
-    const text = worker.served.chatTemplate!.render({ messages: user('Direct comparison'), addGenerationPrompt: true, enableThinking: false });
-    const ids = worker.served.tokenizer.encode(text, { addSpecialTokens: false });
+    const served = await loadServedModel(modelDir);
+    const text = served.chatTemplate!.render({ messages: user('Direct comparison'), addGenerationPrompt: true, enableThinking: false });
+    const ids = served.tokenizer.encode(text, { addSpecialTokens: false });
     const tokens: number[] = [];
     for await (const o of worker.engine.submit({
       id: 'direct',
@@ -126,7 +128,7 @@ describe('chat completions', () => {
     })) tokens.push(...o.tokens.map((t) => t.tokenId));
     await worker.engine.shutdown();
     expect(r.usage!.prompt_tokens).toBe(ids.length);
-    expect(r.choices[0]!.message.content).toBe(worker.served.tokenizer.decode(tokens, { skipSpecialTokens: true }));
+    expect(r.choices[0]!.message.content).toBe(served.tokenizer.decode(tokens, { skipSpecialTokens: true }));
   });
 });
 

@@ -9,7 +9,7 @@ import { RouterBackend } from '../../services/gateway/router-backend.js';
 import { buildGateway } from '../../services/gateway/server.js';
 import { startRouter, type RunningRouter } from '../../services/router/start-router.js';
 import { MemorySequenceStore } from '../../services/state/index.js';
-import { loadServedModelInfo } from '../../services/worker/load-served-model.js';
+import { loadServedModel } from '../../services/gateway/served-model.js';
 import { genTinyModel } from '../fixtures/models.js';
 
 let router: RunningRouter;
@@ -21,7 +21,7 @@ beforeAll(async () => {
   const bus = new MemoryBus();
   router = await startRouter({ bus, store: new MemorySequenceStore() });
   backend = new RouterBackend(router.address);
-  app = await buildGateway({ backend, model: await loadServedModelInfo(genTinyModel(), { name: 'tiny' }) });
+  app = await buildGateway({ backend, model: await loadServedModel(genTinyModel(), { name: 'tiny' }) });
   await app.listen({ port: 0, host: '127.0.0.1' });
   url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/v1`;
 });

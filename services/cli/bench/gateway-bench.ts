@@ -8,7 +8,7 @@
 import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Engine } from '../../engine/loop/engine.js';
-import type { SamplingParams } from '../../engine/request-types.js';
+import type { SamplingParams } from '../../protocol/request.js';
 import type { ServedModel } from '../../gateway/backend.js';
 import { buildGateway } from '../../gateway/server.js';
 import { summary } from './percentiles.js';

@@ -10,7 +10,7 @@ import { RemoteReceiver } from '../../transfer/receiver-client.js';
 import { createTransferEngine } from '../../transfer/transfer-engine.js';
 import type { TransferBackend } from '../../transfer/types.js';
 import { VisionRunner } from '../../engine/runner/vision-runner.js';
-import type { SamplingParams } from '../../engine/request-types.js';
+import type { SamplingParams } from '../../protocol/request.js';
 import { startUnifiedWorker } from '../../worker/unified-worker.js';
 import { summary } from './percentiles.js';
 

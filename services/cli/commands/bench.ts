@@ -6,6 +6,7 @@ import { runKernelBench } from '../bench/kernel-bench.js';
 import { runServeBench } from '../../../loadtest/generator/serve-command.js';
 import { benchTransfer, ucxPerftestPutBandwidth } from '../../transfer/bench.js';
 import type { TransferBackend } from '../../transfer/types.js';
+import { loadServedModel } from '../../gateway/served-model.js';
 import { startUnifiedWorker } from '../../worker/unified-worker.js';
 import { benchTtftPush, type TtftBenchResult } from '../../worker/ttft-bench.js';
 import { runVisionBench } from '../bench/vision-bench.js';
@@ -94,7 +95,7 @@ async function runGatewayBenchCommand(argv: string[]): Promise<number> {
   const log = (m: string) => process.stderr.write(m + '\n');
   const dir = values.model ? resolve(values.model) : await ensureGeneratedModel('ernie4_5', 'tiny', 0, log);
   const worker = await startUnifiedWorker({ modelDir: dir, numKvBlocks: 4096, maxNumSeqs: 128 });
-  const result = await runGatewayBench({ engine: worker.engine, served: worker.served, samples: intOption(values.samples, 'samples', 200, 10), log });
+  const result = await runGatewayBench({ engine: worker.engine, served: await loadServedModel(dir), samples: intOption(values.samples, 'samples', 200, 10), log });
   await worker.engine.shutdown();
   console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
   return 0;

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { RouterBackend } from '../../gateway/router-backend.js';
 import { buildGateway } from '../../gateway/server.js';
 import { initTracing } from '../../common/telemetry/index.js';
-import { loadServedModelInfo } from '../../worker/load-served-model.js';
+import { loadServedModel } from '../../gateway/served-model.js';
 import { CliError } from '../cli-error.js';
 import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { intOption, parseCommandArgs } from '../parse.js';
@@ -40,7 +40,7 @@ export async function runGateway(argv: string[]): Promise<number> {
   if (!router) throw new CliError('--router HOST:PORT (or TANDEM_ROUTER_ADDR) is required');
   const log = (m: string) => process.stderr.write(m + '\n');
   const modelDir = values.model ? resolve(values.model) : await ensureGeneratedModel(DEFAULT_MODEL.family, DEFAULT_MODEL.size, 0, log);
-  const served = await loadServedModelInfo(modelDir, {
+  const served = await loadServedModel(modelDir, {
     name: values['served-model-name'] ?? (values.model ? undefined : DEFAULT_MODEL.name),
     maxModelLen: values['max-model-len'] === undefined ? undefined : intOption(values['max-model-len'], 'max-model-len', 0, 2),
   });

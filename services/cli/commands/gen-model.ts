@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { generateCheckpoint } from '../../engine/gen/gen-model.js';
-import { GEN_SIZES, type GenSize } from '../../engine/gen/presets.js';
+import { generateCheckpoint } from '../../../tools/gen/gen-model.js';
+import { GEN_SIZES, type GenSize } from '../../../tools/gen/presets.js';
 import { progressForLargeWrites } from '../progress.js';
 import type { TextFamily } from '../../engine/model-types.js';
 import type { VlFamily } from '../../engine/vl-model-types.js';

@@ -1,4 +1,4 @@
-import { loadServedModelInfo } from '../../worker/load-served-model.js';
+import { readModelCard } from '../../protocol/model-card.js';
 import { spawnTandem, stopAll, type ClusterProcess } from '../cluster.js';
 import { waitForSignal } from '../signals.js';
 
@@ -30,7 +30,7 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
   try {
     const router = await spawnTandem('router', ['router', '--nats', o.natsUrl, '--redis', o.redisUrl, ...cluster], log);
     procs.push(router);
-    const isVl = (await loadServedModelInfo(o.modelDir)).vision !== undefined;
+    const isVl = (await readModelCard(o.modelDir)).takesImages;
     const workers = [
       ...Array.from({ length: o.vision ?? (isVl ? 1 : 0) }, (_, i) => ['prefill-vision', i] as const),
       ...Array.from({ length: o.prefill }, (_, i) => ['prefill-text', i] as const),

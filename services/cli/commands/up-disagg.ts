@@ -1,11 +1,12 @@
 import { MemoryBus } from '../../bus/index.js';
 import { RouterBackend } from '../../gateway/router-backend.js';
-import type { GenerationBackend, ServedModel } from '../../gateway/backend.js';
+import type { ServedModel } from '../../gateway/backend.js';
+import { loadServedModel } from '../../gateway/served-model.js';
+import type { GenerationBackend } from '../../protocol/generation-backend.js';
 import { startRouter } from '../../router/start-router.js';
 import { MemorySequenceStore } from '../../state/index.js';
 import { createTransferEngine } from '../../transfer/transfer-engine.js';
 import { startWorker, type RunningWorker, type WorkerOptions } from '../../worker/start-worker.js';
-import { loadServedModelInfo } from '../../worker/load-served-model.js';
 
 export interface InProcessCluster {
   backend: GenerationBackend & { close(): void };
@@ -23,9 +24,9 @@ export async function startInProcessDisagg(o: Omit<WorkerOptions, 'role' | 'bus'
   const bus = new MemoryBus();
   const store = new MemorySequenceStore();
   const workers: RunningWorker[] = [];
-  const served = await loadServedModelInfo(o.modelDir, { name: o.servedModelName, maxModelLen: o.maxModelLen });
+  const served = await loadServedModel(o.modelDir, { name: o.servedModelName, maxModelLen: o.maxModelLen });
   // A vision-language model gets the whole E/P/D path: a Prefill-Vision worker too.
-  const roles = served.vision ? (['decode-text', 'prefill-text', 'prefill-vision'] as const) : (['decode-text', 'prefill-text'] as const);
+  const roles = served.takesImages ? (['decode-text', 'prefill-text', 'prefill-vision'] as const) : (['decode-text', 'prefill-text'] as const);
   for (const role of roles) {
     workers.push(await startWorker({ ...o, role, bus, transfer: await createTransferEngine('local') }));
   }

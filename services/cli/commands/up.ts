@@ -1,3 +1,4 @@
+import { loadServedModel } from '../../gateway/served-model.js';
 import { resolve } from 'node:path';
 import { buildGateway } from '../../gateway/server.js';
 import { initTracing } from '../../common/telemetry/index.js';
@@ -118,7 +119,11 @@ export async function runUp(argv: string[]): Promise<number> {
   };
   const worker = mode === 'disagg'
     ? await startInProcessDisagg(workerOptions).then((c) => ({ backend: c.backend, served: c.served, stop: () => c.close() }))
-    : await startUnifiedWorker(workerOptions).then((w) => ({ backend: w.backend, served: w.served, stop: () => w.engine.shutdown() }));
+    : await startUnifiedWorker(workerOptions).then(async (w) => ({
+        backend: w.backend,
+        served: await loadServedModel(modelDir, { name: w.card.name, maxModelLen: w.card.maxModelLen }),
+        stop: () => w.engine.shutdown(),
+      }));
   const app = await buildGateway({
     backend: worker.backend,
     model: worker.served,

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { startWorker } from '../../worker/start-worker.js';
 import { initTracing } from '../../common/telemetry/index.js';
-import { WORKER_ROLES, type WorkerRole } from '../../worker/registry-record.js';
+import { WORKER_ROLES, type WorkerRole } from '../../protocol/registry.js';
 import { CliError } from '../cli-error.js';
 import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { KV_PUSH_MODES, type KvPushMode } from '../../worker/kv-push.js';

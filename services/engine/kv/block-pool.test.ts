@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BlockEventQueue, type BlockEvent } from './block-events.js';
-import { BLOCK_HASH_HEX_LENGTH, blockHashesOf, hashBlockTokens, isBlockHash } from './block-hash.js';
+import { BlockEventQueue, type BlockEvent } from '../../protocol/block-events.js';
+import { BLOCK_HASH_HEX_LENGTH, blockHashesOf, hashBlockTokens, isBlockHash } from '../../protocol/block-hash.js';
 import { BlockPool, type BlockState } from './block-pool.js';
 
 const seq = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);

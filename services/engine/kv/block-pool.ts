@@ -1,7 +1,7 @@
-import type { BlockEvent } from './block-events.js';
-import { hashBlockTokens } from './block-hash.js';
+import type { BlockEvent } from '../../protocol/block-events.js';
+import { hashBlockTokens } from '../../protocol/block-hash.js';
 
-export type { BlockEvent } from './block-events.js';
+export type { BlockEvent } from '../../protocol/block-events.js';
 
 export interface BlockPoolOptions {
   numBlocks: number;

@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { kvBlockRanges } from '../kv/kv-block-ranges.js';
 import { makeSyntheticWeights, seededRandom } from '../reference/index.js';
-import type { EngineRequest, SamplingParams } from '../request-types.js';
+import type { SamplingParams } from '../../protocol/request.js';
+import type { EngineRequest } from '../request-types.js';
 import { ModelRunner } from '../runner/model-runner.js';
 import { Engine } from './engine.js';
 

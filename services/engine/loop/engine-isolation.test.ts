@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { makeSyntheticWeights, seededRandom } from '../reference/index.js';
-import type { RequestOutput, SamplingParams } from '../request-types.js';
+import type { RequestOutput, SamplingParams } from '../../protocol/request.js';
 import { ModelRunner } from '../runner/model-runner.js';
 import { Engine } from './engine.js';
 

@@ -1,12 +1,13 @@
 import { AsyncQueue } from '../../common/async-queue.js';
 import { BlockPool, type BlockEvent } from '../kv/block-pool.js';
-import type { EngineRequest, FinishReason, GeneratedToken, RequestOutput, SamplingParams } from '../request-types.js';
+import type { FinishReason, GeneratedToken, RequestOutput, RequestStream, SamplingParams } from '../../protocol/request.js';
+import type { EngineRequest } from '../request-types.js';
 import type { ModelRunner } from '../runner/model-runner.js';
 import { randomSeed, sampleToken } from '../sampling/sampler.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import type { SchedulerOutput } from '../scheduler/scheduler-output.js';
 import { validateEngineRequest } from './validate-request.js';
-import { cacheKeyTokens } from '../vl/cache-key-tokens.js';
+import { cacheKeyTokens } from '../../protocol/cache-key-tokens.js';
 import { VlSequenceInputs } from '../vl/vl-inputs.js';
 
 export interface EngineOptions {
@@ -15,7 +16,7 @@ export interface EngineOptions {
   /** Token budget per step (default: the runner's maxBatchTokens). */
   maxBatchTokens?: number;
   enablePrefixCaching?: boolean;
-  /** Ids that end generation unless a request sets ignoreEos. */
+  /** Ids that end generation unless a request sets ignoreEos or brings its own (GenerationRequest.eosTokenIds). */
   eosTokenIds: number[];
   onBlockEvent?: (e: BlockEvent) => void;
   /**
@@ -40,17 +41,15 @@ export interface EngineStats {
   generationTokens: number;
 }
 
-/** A submitted request's output stream; `abort()` ends it and frees its KV blocks at once. */
-export interface RequestStream extends AsyncIterable<RequestOutput> {
-  readonly requestId: string;
-  abort(): void;
-}
+export type { RequestStream };
 
 interface Active {
   req: EngineRequest;
   seed: number;
   queue: AsyncQueue<RequestOutput>;
   completionTokens: number;
+  /** Ids that end it (the request's own, or the engine's default EOS ids). */
+  eos: ReadonlySet<number>;
   /** VL models: the sequence's modality / 3-D positions / image rows. */
   vl?: VlSequenceInputs;
 }
@@ -104,7 +103,7 @@ export class Engine {
     const vl = this.vlInputs(req, true);
     const queue = new AsyncQueue<RequestOutput>(() => this.abort(req.id));
     const resumed = req.resumeOutputTokenIds ?? [];
-    this.active.set(req.id, { req, seed: req.sampling.seed ?? randomSeed(), queue, completionTokens: resumed.length, vl });
+    this.active.set(req.id, { req, seed: req.sampling.seed ?? randomSeed(), queue, completionTokens: resumed.length, eos: this.eosOf(req), vl });
     this.scheduler.add(req.id, req.promptTokenIds, req.cacheSalt, this.hashKey(req), resumed);
     this.counters.promptTokens += req.promptTokenIds.length;
     this.wakeUp();
@@ -119,6 +118,10 @@ export class Engine {
     });
     if (this.active.has(req.id)) throw new Error(`request id ${req.id} is already active`);
     if (this.stopped) throw new Error('the engine is shut down');
+  }
+
+  private eosOf(req: EngineRequest): ReadonlySet<number> {
+    return req.eosTokenIds ? new Set(req.eosTokenIds) : this.eos;
   }
 
   /** Prefix-cache key of a multimodal prompt (image tokens keyed by mm_hash); undefined for text. */
@@ -167,7 +170,7 @@ export class Engine {
     this.checkSubmit(req);
     const vl = this.vlInputs(req, false);
     const queue = new AsyncQueue<RequestOutput>(() => this.abort(req.id));
-    const active: Active = { req, seed: req.sampling.seed ?? randomSeed(), queue, completionTokens: 1, vl };
+    const active: Active = { req, seed: req.sampling.seed ?? randomSeed(), queue, completionTokens: 1, eos: this.eosOf(req), vl };
     this.active.set(req.id, active);
     this.scheduler.addPrefilled(req.id, req.promptTokenIds, req.cacheSalt, blocks, firstTokenId, this.hashKey(req));
     this.counters.generationTokens++;
@@ -321,7 +324,7 @@ export class Engine {
 
   private finishReason(a: Active, tokenId: number): FinishReason | undefined {
     const s: SamplingParams = a.req.sampling;
-    if (s.stopTokenIds.includes(tokenId) || (!s.ignoreEos && this.eos.has(tokenId))) return 'stop';
+    if (s.stopTokenIds.includes(tokenId) || (!s.ignoreEos && a.eos.has(tokenId))) return 'stop';
     if (a.completionTokens >= s.maxTokens) return 'length';
     if (a.req.promptTokenIds.length + a.completionTokens >= this.runner.maxModelLen) return 'length';
     return undefined;

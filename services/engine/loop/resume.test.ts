@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { makeSyntheticWeights } from '../reference/index.js';
-import type { SamplingParams } from '../request-types.js';
+import type { SamplingParams } from '../../protocol/request.js';
 import { ModelRunner } from '../runner/model-runner.js';
 import { Engine } from './engine.js';
 

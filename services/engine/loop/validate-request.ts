@@ -1,5 +1,6 @@
 import { MAX_LOGPROBS, SAMPLING_RANGES, describeRange, inRange } from '../../protocol/sampling-ranges.js';
-import type { EngineRequest, SamplingParams } from '../request-types.js';
+import type { SamplingParams } from '../../protocol/request.js';
+import type { EngineRequest } from '../request-types.js';
 
 /**
  * The engine's own check of a request (the gateway validates first and answers with catalogue
@@ -17,6 +18,9 @@ export function validateEngineRequest(
   }
   const s = req.sampling;
   if (!Number.isInteger(s.maxTokens) || s.maxTokens < 1) throw new RangeError(`request ${req.id}: maxTokens must be an integer >= 1`);
+  for (const t of req.eosTokenIds ?? []) {
+    if (!Number.isInteger(t) || t < 0 || t >= limits.vocabSize) throw new RangeError(`request ${req.id}: EOS token ${t} is outside the vocabulary (0..${limits.vocabSize - 1})`);
+  }
   const bad = samplingProblem(s, limits.vocabSize);
   if (bad) throw new RangeError(`request ${req.id}: sampling: ${bad}`);
   const resumed = req.resumeOutputTokenIds ?? [];

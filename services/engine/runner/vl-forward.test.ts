@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kvBytes, native, type KernelImpl, type KvLayout } from '../../../kernels/ts/index.js';
 import { NativeVisionModelClass, type NativeVlBatch, type NativeVlTextModel } from '../../../kernels/ts/vision.js';
-import { generateVlCheckpoint } from '../gen/gen-vl-model.js';
+import { generateVlCheckpoint } from '../../../tools/gen/gen-vl-model.js';
 import { referenceVlForward, vlPromptLayout, type VlToken } from '../reference/vl-model.js';
 import type { ImageGrid, VlModelWeights } from '../vl-model-types.js';
 import { loadVlModelWeights } from '../weights/load-vl-weights.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SamplingParams } from '../request-types.js';
+import type { SamplingParams } from '../../protocol/request.js';
 import { counterUniform } from './rng.js';
 import { MAX_LOGPROBS, penalizedLogits, sampleToken, type SamplerContext } from './sampler.js';
 

@@ -40,7 +40,7 @@
  * quickselect. Scratch arrays are module-level and grow to the largest vocab seen, so a call
  * allocates no vocab-sized memory (only its result and a few small objects).
  */
-import type { GeneratedToken, SamplingParams, TokenLogprob } from '../request-types.js';
+import type { GeneratedToken, SamplingParams, TokenLogprob } from '../../protocol/request.js';
 import { counterUniform } from './rng.js';
 import { heapTopK, quickSelectTopK, weightedPrefix } from './select.js';
 

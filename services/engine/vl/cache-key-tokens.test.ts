@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { blockHashesOf } from '../kv/block-hash.js';
-import { cacheKeyTokens } from './cache-key-tokens.js';
+import { blockHashesOf } from '../../protocol/block-hash.js';
+import { cacheKeyTokens } from '../../protocol/cache-key-tokens.js';
 
 describe('cacheKeyTokens (prefix-cache key of a multimodal prompt)', () => {
   const prompt = [5, 6, 12, 11, 11, 11, 11, 13, 7];

@@ -1,6 +1,6 @@
 import { vlPromptLayout } from '../reference/vl-model.js';
 import type { VlModelConfig } from '../vl-model-types.js';
-import type { EngineImage } from './engine-image.js';
+import type { PromptImage } from '../../protocol/prompt-image.js';
 
 /** The extra forward inputs of one chunk of a VL sequence (see NativeVlBatchExtras). */
 export interface VlChunkInputs {
@@ -24,9 +24,9 @@ export class VlSequenceInputs {
   private readonly modality: Int32Array;
   private readonly rope: Int32Array;
   private readonly shift: number;
-  private readonly images: readonly EngineImage[];
+  private readonly images: readonly PromptImage[];
 
-  constructor(promptTokenIds: readonly number[], images: readonly EngineImage[], config: VlModelConfig, private readonly hidden: number) {
+  constructor(promptTokenIds: readonly number[], images: readonly PromptImage[], config: VlModelConfig, private readonly hidden: number) {
     const sorted = [...images].sort((a, b) => a.offset - b.offset);
     const layout = vlPromptLayout(promptTokenIds, sorted.map((i) => i.grid), config, config.vision.spatialMergeSize);
     for (const img of sorted) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isMoeLayer } from '../model-types.js';
-import { genModelConfig } from '../gen/presets.js';
+import { genModelConfig } from '../../../tools/gen/presets.js';
 import { parseTextModelConfig } from './config.js';
 import { CheckpointError } from './errors.js';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCheckpoint } from '../gen/gen-model.js';
+import { generateCheckpoint } from '../../../tools/gen/gen-model.js';
 import type { Bf16Matrix, TextFamily, TextModelWeights } from '../model-types.js';
 import { openCheckpoint, type Checkpoint } from './checkpoint.js';
 import {

@@ -2,8 +2,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generatedVlTensorSources, generateVlCheckpoint } from '../gen/gen-vl-model.js';
-import { genVlModelConfig } from '../gen/vl-presets.js';
+import { generatedVlTensorSources, generateVlCheckpoint } from '../../../tools/gen/gen-vl-model.js';
+import { genVlModelConfig } from '../../../tools/gen/vl-presets.js';
 import { VisionRunner } from '../runner/vision-runner.js';
 import { openCheckpoint } from './checkpoint.js';
 import { isCheckpointError } from './errors.js';

@@ -1,5 +1,5 @@
-import type { RequestStream } from '../../engine/loop/engine.js';
-import type { GeneratedToken, RequestOutput } from '../../engine/request-types.js';
+import type { RequestStream } from '../../protocol/request.js';
+import type { GeneratedToken, RequestOutput } from '../../protocol/request.js';
 import { IncrementalDetokenizer } from '../../text/incremental-detokenizer.js';
 import { ReasoningParser } from '../../text/reasoning-parser.js';
 import { StopStringMatcher } from '../../text/stop-matcher.js';

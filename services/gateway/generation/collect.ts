@@ -1,7 +1,7 @@
 import { apiError, type ApiError } from '../../common/errors/index.js';
 import type { ChatFinishReason } from '../openai/index.js';
 import type { ChoiceDelta, TokenLogprobInfo } from './choice-stream.js';
-import type { RequestOutput } from '../../engine/request-types.js';
+import type { RequestOutput } from '../../protocol/request.js';
 
 /** A whole choice, accumulated from its deltas (non-streaming responses). */
 export interface CollectedChoice {

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import type { RequestStream } from '../../engine/loop/engine.js';
+import type { RequestStream } from '../../protocol/request.js';
 
 /** When the client goes away before the response is complete, abort every choice (frees KV at once). */
 export function abortOnDisconnect(reply: FastifyReply, streams: RequestStream[]): void {

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toOpenAIErrorBody } from '../../common/errors/index.js';
 import { buildUsage, resolveMaxTokens, type NormalizedRequest, type Usage } from '../openai/index.js';
 import type { BackendImage } from '../backend.js';
-import type { GatewayContext } from '../server.js';
+import type { GatewayContext } from '../context.js';
 import { addCompletionTokens, gatewayTraceparent } from '../request-tracing.js';
 import { choiceDeltas, type ChoiceDelta, type ChoiceStreamOptions } from './choice-stream.js';
 import { choiceFailure, collectChoice, type CollectedChoice } from './collect.js';
@@ -32,7 +32,7 @@ export function launchChoices(
   // Join the caller's trace when it sent one; answer with ours so clients can correlate.
   const traceparent = gatewayTraceparent(request, requestId, req.model, promptIds.length);
   void reply.header('traceparent', traceparent);
-  const streams = startChoices(ctx.backend, requestId, req, promptIds, maxTokens, traceparent, images);
+  const streams = startChoices(ctx.backend, requestId, req, { promptTokenIds: promptIds, maxTokens, eosTokenIds: ctx.model.eosTokenIds, traceparent, images });
   abortOnDisconnect(reply, streams);
   ctx.metrics.promptTokens.inc({ model: req.model }, promptIds.length);
   ctx.metrics.queueTime.observe({ model: req.model }, (performance.now() - arrivalMs) / 1000);

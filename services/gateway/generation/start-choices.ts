@@ -1,6 +1,6 @@
-import type { RequestStream } from '../../engine/loop/engine.js';
+import type { RequestStream } from '../../protocol/request.js';
 import { apiError } from '../../common/errors/index.js';
-import type { SamplingParams } from '../../engine/request-types.js';
+import type { SamplingParams } from '../../protocol/request.js';
 import type { NormalizedRequest } from '../openai/index.js';
 import type { BackendImage, GenerationBackend } from '../backend.js';
 
@@ -18,26 +18,28 @@ export function admit(backend: GenerationBackend, maxWaiting: number): void {
   }
 }
 
-/** Submits one engine request per choice (`n`), all with the same prompt. */
-export function startChoices(
-  backend: GenerationBackend,
-  requestId: string,
-  req: NormalizedRequest,
-  promptTokenIds: number[],
-  maxTokens: number,
-  traceparent?: string,
-  images?: BackendImage[],
-): RequestStream[] {
+/** What every choice of one request shares besides the normalized body. */
+export interface ChoiceInputs {
+  promptTokenIds: number[];
+  maxTokens: number;
+  /** The served model's EOS ids (config, generation config and tokenizer): workers hold no tokenizer. */
+  eosTokenIds: number[];
+  traceparent?: string;
+  images?: BackendImage[];
+}
+
+/** Submits one generation request per choice (`n`), all with the same prompt. */
+export function startChoices(backend: GenerationBackend, requestId: string, req: NormalizedRequest, c: ChoiceInputs): RequestStream[] {
   const streams: RequestStream[] = [];
   try {
     for (let i = 0; i < req.n; i++) {
       const sampling: SamplingParams = {
         ...req.sampling,
-        maxTokens,
+        maxTokens: c.maxTokens,
         seed: choiceSeed(req.sampling.seed, i),
         logprobs: req.logprobs ? req.topLogprobs : undefined,
       };
-      streams.push(backend.generate({ id: `${requestId}-${i}`, promptTokenIds, sampling, traceparent, ...(images ? { images } : {}) }));
+      streams.push(backend.generate({ id: `${requestId}-${i}`, promptTokenIds: c.promptTokenIds, sampling, eosTokenIds: c.eosTokenIds, traceparent: c.traceparent, ...(c.images ? { images: c.images } : {}) }));
     }
   } catch (e) {
     for (const s of streams) s.abort();

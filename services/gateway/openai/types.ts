@@ -1,4 +1,4 @@
-import type { SamplingParams } from '../../engine/request-types.js';
+import type { SamplingParams } from '../../protocol/request.js';
 
 /**
  * Requests after validation: every field checked, defaults applied, OpenAI spellings turned into

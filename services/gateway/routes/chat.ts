@@ -9,7 +9,7 @@ import {
   newChatMeta,
   parseChatCompletionRequest,
 } from '../openai/index.js';
-import type { GatewayContext } from '../server.js';
+import type { GatewayContext } from '../context.js';
 import { resolveChatImages, tokenizeWithImages } from '../vision/index.js';
 
 export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): void {

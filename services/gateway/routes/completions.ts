@@ -9,7 +9,7 @@ import {
   newCompletionMeta,
   parseCompletionRequest,
 } from '../openai/index.js';
-import type { GatewayContext } from '../server.js';
+import type { GatewayContext } from '../context.js';
 
 /** Legacy text completions: a raw prompt (text or token ids), no chat template, no parsers. */
 export function registerCompletionsRoute(app: FastifyInstance, ctx: GatewayContext): void {

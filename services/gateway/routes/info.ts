@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { GatewayContext } from '../server.js';
+import type { GatewayContext } from '../context.js';
 
 /** /health (process up), /ready (can serve), /metrics (Prometheus), /v1/models. */
 export function registerInfoRoutes(app: FastifyInstance, ctx: GatewayContext): void {

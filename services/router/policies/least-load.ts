@@ -1,4 +1,4 @@
-import type { WorkerRecord } from '../../worker/registry-record.js';
+import type { WorkerRecord } from '../../protocol/registry.js';
 import type { RoutingPolicy } from './policy.js';
 
 /** Fewest queued + running requests; ties broken by KV usage, then id. */

@@ -1,4 +1,4 @@
-import type { WorkerRecord } from '../../worker/registry-record.js';
+import type { WorkerRecord } from '../../protocol/registry.js';
 
 /** What a routing policy may look at besides the workers. */
 export interface RoutingRequest {

@@ -1,4 +1,4 @@
-import type { WorkerRecord } from '../../worker/registry-record.js';
+import type { WorkerRecord } from '../../protocol/registry.js';
 import { PrefixIndex } from '../prefix-index.js';
 import { LeastLoadPolicy } from './least-load.js';
 import type { RoutingPolicy, RoutingRequest } from './policy.js';

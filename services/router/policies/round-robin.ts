@@ -1,4 +1,4 @@
-import type { WorkerRecord } from '../../worker/registry-record.js';
+import type { WorkerRecord } from '../../protocol/registry.js';
 import type { RoutingPolicy } from './policy.js';
 
 /** Cycles through workers in id order (stable across registry refreshes). */

@@ -2,15 +2,16 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { TextFamily } from '../model-types.js';
-import { openCheckpoint } from '../weights/checkpoint.js';
-import { parseTextModelConfig } from '../weights/config.js';
-import { bf16ArrayToF32 } from '../weights/dtype.js';
-import { CheckpointError } from '../weights/errors.js';
-import { countParameters } from '../weights/layout.js';
-import { loadTextModelWeights } from '../weights/load-text-weights.js';
-import { planShards, tensorByteLength } from '../weights/safetensors-writer.js';
-import { generateCheckpoint, generatedTensorSources, initStd } from './gen-model.js';
+import type { TextFamily } from '../../services/engine/model-types.js';
+import { openCheckpoint } from '../../services/engine/weights/checkpoint.js';
+import { parseTextModelConfig } from '../../services/engine/weights/config.js';
+import { bf16ArrayToF32 } from '../../services/engine/weights/dtype.js';
+import { CheckpointError } from '../../services/engine/weights/errors.js';
+import { countParameters } from '../../services/engine/weights/layout.js';
+import { loadTextModelWeights } from '../../services/engine/weights/load-text-weights.js';
+import { planShards, tensorByteLength } from '../../services/engine/weights/safetensors-writer.js';
+import { generateCheckpoint, generatedTensorSources } from './gen-model.js';
+import { initStd } from './random.js';
 import { DEFAULT_MAX_SHARD_BYTES, genModelConfig } from './presets.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tandem-gen-'));

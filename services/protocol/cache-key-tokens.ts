@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { EngineImage } from './engine-image.js';
+import type { PromptImage } from './prompt-image.js';
 
 /**
  * The token stream that prefix-cache block hashes are computed over for a multimodal prompt:
@@ -11,7 +11,7 @@ import type { EngineImage } from './engine-image.js';
  * different images collides with probability 2^-31k. Workers (block hashes in KV events) and the
  * router (prefix-aware routing) call this same function.
  */
-export function cacheKeyTokens(promptTokenIds: readonly number[], images: readonly Pick<EngineImage, 'mmHash' | 'offset' | 'tokenCount'>[]): number[] {
+export function cacheKeyTokens(promptTokenIds: readonly number[], images: readonly Pick<PromptImage, 'mmHash' | 'offset' | 'tokenCount'>[]): number[] {
   const out = [...promptTokenIds];
   for (const img of images) {
     if (img.offset < 0 || img.offset + img.tokenCount > out.length) {

@@ -5,7 +5,7 @@
  * (linearly interpolated for fp32 output), which is exact arithmetic on fixed tables — the same
  * bytes on every platform — and fast enough to fill a 0.3B-parameter checkpoint in seconds.
  */
-import { f32ToBf16 } from '../weights/dtype.js';
+import { f32ToBf16 } from '../../services/engine/weights/dtype.js';
 
 /** 32-bit FNV-1a of a string's UTF-16 code units. */
 function fnv1a(s: string): number {
@@ -142,4 +142,9 @@ export function f32Normal(seed: number, name: string, count: number, mean: numbe
   const out = new Float32Array(count);
   for (let i = 0; i < count; i++) out[i] = mean + std * rng.normal();
   return out;
+}
+
+/** Standard deviation for a matrix init: 0.02 at fan-in 1024 (HF initializer_range), scaled as 1/√fan-in. */
+export function initStd(fanIn: number): number {
+  return 0.02 * Math.sqrt(1024 / fanIn);
 }

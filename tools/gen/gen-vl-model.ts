@@ -6,14 +6,15 @@
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { VlModelConfig } from '../vl-model-types.js';
-import { CheckpointError } from '../weights/errors.js';
-import { writeCheckpointShards, type TensorSource } from '../weights/safetensors-writer.js';
-import { parseVlModelConfig } from '../weights/vl-config.js';
-import { countVlParameters, vlTensorSpecs, type VlTensorSpec } from '../weights/vl-layout.js';
-import { initStd } from './gen-model.js';
+import type { VlModelConfig } from '../../services/engine/vl-model-types.js';
+import { CheckpointError } from '../../services/engine/weights/errors.js';
+import { writeCheckpointShards, type TensorSource } from '../../services/engine/weights/safetensors-writer.js';
+import { parseVlModelConfig } from '../../services/engine/weights/vl-config.js';
+import { countVlParameters, vlTensorSpecs, type VlTensorSpec } from '../../services/engine/weights/vl-layout.js';
 import { genGenerationConfig } from './presets.js';
-import { bf16Normal, f32Normal } from './random.js';
+import { bf16Normal, f32Normal, initStd } from './random.js';
+import { generateTokenizer } from '../tokenizer/generate-tokenizer.js';
+import { ERNIE_SPECIAL_TOKENS } from '../tokenizer/generated-vocab.js';
 import { genVlModelConfig, type VlGenSize, type VlTokenIds } from './vl-presets.js';
 
 export interface GenerateVlCheckpointOptions {
@@ -63,7 +64,6 @@ function source(s: VlTensorSpec, seed: number, config: VlModelConfig): TensorSou
 
 /** The ids of the image/video pieces in the generated vocabulary (its fixed special-token block). */
 async function generatedTokenIds(): Promise<VlTokenIds> {
-  const { ERNIE_SPECIAL_TOKENS } = await import('../../text/generated-vocab.js');
   const id = (content: string) => {
     const i = ERNIE_SPECIAL_TOKENS.findIndex((s) => s.content === content);
     if (i < 0) throw new CheckpointError('bad_argument', `the generated vocabulary has no ${content}`);
@@ -101,7 +101,6 @@ export async function generateVlCheckpoint(opts: GenerateVlCheckpointOptions): P
   });
   await writeJson(join(opts.outDir, 'generation_config.json'), genGenerationConfig());
   if (opts.tokenizer ?? true) {
-    const { generateTokenizer } = await import('../../text/generate-tokenizer.js');
     const tok = await generateTokenizer(opts.outDir, { vocabSize: config.text.vocabSize, seed });
     const want: Array<[string, number]> = [
       ['<|IMAGE_PLACEHOLDER|>', config.imageTokenId],

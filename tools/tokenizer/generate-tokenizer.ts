@@ -5,17 +5,17 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ERNIE_CHAT_TEMPLATE } from './ernie-chat-template.js';
+import { ERNIE_CHAT_TEMPLATE } from '../../services/text/ernie-chat-template.js';
 import { ERNIE_SPECIAL_TOKENS, buildGeneratedVocab, type GeneratedVocab } from './generated-vocab.js';
-import { serializeHfTokenizerJson, type HfTokenizerJson } from './hf-tokenizer-json.js';
-import { SENTENCEPIECE_FILE, TOKENIZER_JSON_FILE } from './load-tokenizer.js';
+import { serializeHfTokenizerJson, type HfTokenizerJson } from '../../services/text/hf-tokenizer-json.js';
+import { SENTENCEPIECE_FILE, TOKENIZER_JSON_FILE } from '../../services/text/load-tokenizer.js';
 import {
   ModelType,
   PieceType,
   defaultTrainerSpec,
   writeSentencePieceModel,
-} from './sentencepiece-model.js';
-import { SPACE_SYMBOL } from './sentencepiece-normalizer.js';
+} from '../../services/text/sentencepiece-model.js';
+import { SPACE_SYMBOL } from '../../services/text/sentencepiece-normalizer.js';
 
 export type TokenizerFormat = 'sentencepiece' | 'json';
 

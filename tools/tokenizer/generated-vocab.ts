@@ -4,10 +4,10 @@
 // (vocabSize, seed, extraPieces): byte-identical files.
 
 import { trainBpe } from './bpe-trainer.js';
-import { bytePieceName } from './byte-pieces.js';
-import { SPACE_SYMBOL } from './sentencepiece-normalizer.js';
-import { PieceType, type SentencePiece } from './sentencepiece-model.js';
-import { TRAINING_TEXT } from './training-text.js';
+import { bytePieceName } from '../../services/text/byte-pieces.js';
+import { SPACE_SYMBOL } from '../../services/text/sentencepiece-normalizer.js';
+import { PieceType, type SentencePiece } from '../../services/text/sentencepiece-model.js';
+import { TRAINING_TEXT } from '../../services/text/training-text.js';
 
 export interface SpecialTokenSpec {
   content: string;

@@ -4,7 +4,7 @@
  * keeps the real routing (64 text + 64 vision experts, top-6, vision experts 1/3 as wide, 2 shared)
  * and a real-width ViT head (80) at a size a CPU can benchmark.
  */
-import { CheckpointError } from '../weights/errors.js';
+import { CheckpointError } from '../../services/engine/weights/errors.js';
 
 export type VlGenSize = 'tiny' | 'small';
 export const VL_GEN_SIZES: readonly VlGenSize[] = ['tiny', 'small'];

@@ -3,7 +3,7 @@
 // boundaries (as with SentencePiece's split_by_* defaults), so pieces look like a real
 // model's: "▁the", "ing", "天气", "▁{\"".
 
-import { SPACE_SYMBOL } from './sentencepiece-normalizer.js';
+import { SPACE_SYMBOL } from '../../services/text/sentencepiece-normalizer.js';
 
 export interface BpeTrainOptions {
   /** most pieces (alphabet + merged) the result may hold */

@@ -6,14 +6,16 @@
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TextFamily, TextModelConfig } from '../model-types.js';
-import type { VlFamily } from '../vl-model-types.js';
-import { parseTextModelConfig } from '../weights/config.js';
-import { CheckpointError } from '../weights/errors.js';
-import { countParameters, textTensorSpecs, type TensorSpec } from '../weights/layout.js';
-import { writeCheckpointShards, type TensorSource } from '../weights/safetensors-writer.js';
+import type { TextFamily, TextModelConfig } from '../../services/engine/model-types.js';
+import type { VlFamily } from '../../services/engine/vl-model-types.js';
+import { parseTextModelConfig } from '../../services/engine/weights/config.js';
+import { CheckpointError } from '../../services/engine/weights/errors.js';
+import { countParameters, textTensorSpecs, type TensorSpec } from '../../services/engine/weights/layout.js';
+import { writeCheckpointShards, type TensorSource } from '../../services/engine/weights/safetensors-writer.js';
 import { DEFAULT_MAX_SHARD_BYTES, genGenerationConfig, genModelConfig, type GenSize } from './presets.js';
-import { bf16Normal, f32Normal } from './random.js';
+import { bf16Normal, f32Normal, initStd } from './random.js';
+import { generateVlCheckpoint } from './gen-vl-model.js';
+import { generateTokenizer } from '../tokenizer/generate-tokenizer.js';
 
 export interface GenerateCheckpointOptions {
   family: TextFamily | VlFamily;
@@ -42,10 +44,6 @@ export interface GeneratedCheckpoint {
   paramCount: number;
 }
 
-/** Standard deviation for a matrix init: 0.02 at fan-in 1024 (HF initializer_range), scaled as 1/√fan-in. */
-export function initStd(fanIn: number): number {
-  return 0.02 * Math.sqrt(1024 / fanIn);
-}
 
 /** Norm weights: 1 plus this much noise, so a kernel that ignores the weight is caught. */
 const NORM_NOISE_STD = 0.05;
@@ -80,7 +78,6 @@ async function writeJson(path: string, value: unknown): Promise<void> {
 
 export async function generateCheckpoint(opts: GenerateCheckpointOptions): Promise<GeneratedCheckpoint> {
   if (opts.family === 'ernie4_5_vl_moe') {
-    const { generateVlCheckpoint } = await import('./gen-vl-model.js');
     if (opts.size !== 'tiny' && opts.size !== 'small') {
       throw new CheckpointError('bad_argument', `no generated size '${opts.size}' for family 'ernie4_5_vl_moe' (available — tiny, small)`);
     }
@@ -104,8 +101,6 @@ export async function generateCheckpoint(opts: GenerateCheckpointOptions): Promi
   });
   await writeJson(join(opts.outDir, 'generation_config.json'), genGenerationConfig());
   if (opts.tokenizer ?? true) {
-    // Loaded lazily: weight-only generation does not pull in the text stack.
-    const { generateTokenizer } = await import('../../text/generate-tokenizer.js');
     const tok = await generateTokenizer(opts.outDir, { vocabSize: config.vocabSize, seed });
     const ids = { bos_token_id: tok.bosId, eos_token_id: tok.eosId, pad_token_id: tok.padId };
     for (const [key, id] of Object.entries(ids)) {

@@ -1,5 +1,5 @@
 import type { KvLayout } from '../../kernels/ts/index.js';
-import type { RegionDescriptor } from '../transfer/transfer-engine.js';
+import type { RegionDescriptor } from './region.js';
 
 export type WorkerRole = 'prefill-vision' | 'prefill-text' | 'decode-text' | 'unified';
 export const WORKER_ROLES: readonly WorkerRole[] = ['prefill-vision', 'prefill-text', 'decode-text', 'unified'];

@@ -1,6 +1,6 @@
 /** Engine types ↔ tandem.v1 protobuf messages (as @grpc/proto-loader represents them). */
-import type { EngineRequest, FinishReason, GeneratedToken, RequestOutput, SamplingParams } from '../../engine/request-types.js';
-import type { EngineImage } from '../../engine/vl/engine-image.js';
+import type { GenerationRequest, FinishReason, GeneratedToken, RequestOutput, SamplingParams } from './request.js';
+import type { PromptImage } from './prompt-image.js';
 
 export interface PbSampling {
   temperature: number; topP: number; topK: number; minP: number; presencePenalty: number; frequencyPenalty: number;
@@ -8,7 +8,7 @@ export interface PbSampling {
 }
 export interface PbGeneratedToken { tokenId: number; hasLogprob: boolean; logprob: number; topLogprobs: Array<{ tokenId: number; logprob: number }> }
 export interface PbImage { mmHash: string; offset: number; tokenCount: number; gridT: number; gridH: number; gridW: number; pixels: Buffer }
-export interface PbGenerateRequest { requestId: string; promptTokenIds: number[]; sampling: PbSampling; cacheSalt: string; images?: PbImage[]; resumeOutputTokenIds?: number[] }
+export interface PbGenerateRequest { requestId: string; promptTokenIds: number[]; sampling: PbSampling; cacheSalt: string; images?: PbImage[]; resumeOutputTokenIds?: number[]; eosTokenIds?: number[] }
 export interface PbTokenChunk {
   tokens: PbGeneratedToken[]; finished: boolean; finishReason: string; promptTokens: number; completionTokens: number; cachedPromptTokens: number; error: string;
 }
@@ -31,25 +31,26 @@ export function samplingFromPb(p: PbSampling): SamplingParams {
   };
 }
 
-export function requestToPb(r: EngineRequest): PbGenerateRequest {
-  return { requestId: r.id, promptTokenIds: r.promptTokenIds, sampling: samplingToPb(r.sampling), cacheSalt: r.cacheSalt ?? '', images: (r.images ?? []).map(imageToPb) };
+export function requestToPb(r: GenerationRequest): PbGenerateRequest {
+  return { requestId: r.id, promptTokenIds: r.promptTokenIds, sampling: samplingToPb(r.sampling), cacheSalt: r.cacheSalt ?? '', images: (r.images ?? []).map(imageToPb), eosTokenIds: r.eosTokenIds ?? [] };
 }
 
-export function requestFromPb(p: PbGenerateRequest): EngineRequest {
-  const r: EngineRequest = { id: p.requestId, promptTokenIds: [...p.promptTokenIds], sampling: samplingFromPb(p.sampling), cacheSalt: p.cacheSalt || undefined };
+export function requestFromPb(p: PbGenerateRequest): GenerationRequest {
+  const r: GenerationRequest = { id: p.requestId, promptTokenIds: [...p.promptTokenIds], sampling: samplingFromPb(p.sampling), cacheSalt: p.cacheSalt || undefined };
   if (p.images?.length) r.images = p.images.map(imageFromPb);
   if (p.resumeOutputTokenIds?.length) r.resumeOutputTokenIds = [...p.resumeOutputTokenIds];
+  if (p.eosTokenIds?.length) r.eosTokenIds = [...p.eosTokenIds];
   return r;
 }
 
 /** Images travel with their pixels only while someone still has to encode them. */
-export function imageToPb(i: EngineImage): PbImage {
+export function imageToPb(i: PromptImage): PbImage {
   const pixels = i.pixels ? Buffer.from(i.pixels.buffer, i.pixels.byteOffset, i.pixels.byteLength) : Buffer.alloc(0);
   return { mmHash: i.mmHash, offset: i.offset, tokenCount: i.tokenCount, gridT: i.grid.t, gridH: i.grid.h, gridW: i.grid.w, pixels };
 }
 
-export function imageFromPb(p: PbImage): EngineImage {
-  const img: EngineImage = { mmHash: p.mmHash, offset: p.offset, tokenCount: p.tokenCount, grid: { t: p.gridT, h: p.gridH, w: p.gridW } };
+export function imageFromPb(p: PbImage): PromptImage {
+  const img: PromptImage = { mmHash: p.mmHash, offset: p.offset, tokenCount: p.tokenCount, grid: { t: p.gridT, h: p.gridH, w: p.gridW } };
   if (p.pixels && p.pixels.length > 0) {
     // Copy into an aligned buffer: the message's bytes may start at any offset.
     const bytes = new Uint8Array(p.pixels.length);

@@ -3,9 +3,9 @@
  * `0.3b` is exactly ERNIE-4.5-0.3B; `moe-small` keeps the 21B-A3B routing (64 experts, top-6,
  * 2 shared experts, MoE from layer 1) at a width that runs on a small CPU.
  */
-import type { TextFamily } from '../model-types.js';
-import type { VlFamily } from '../vl-model-types.js';
-import { CheckpointError } from '../weights/errors.js';
+import type { TextFamily } from '../../services/engine/model-types.js';
+import type { VlFamily } from '../../services/engine/vl-model-types.js';
+import { CheckpointError } from '../../services/engine/weights/errors.js';
 
 export type GenSize = 'tiny' | '0.3b' | 'moe-small' | 'small';
 
