@@ -13,6 +13,8 @@ export class RouterBackend implements GenerationBackend {
   private readonly client: grpc.Client & Record<string, (...a: unknown[]) => unknown>;
   private last: Stats = { running: 0, waiting: 0, kvUsage: 0, prefixCacheHitRate: 0, numBlocks: 1, freeBlocks: 0, preemptions: 0 };
   private readonly timer: NodeJS.Timeout;
+  /** In-flight Generate calls, so a shutdown can fail them cleanly (see failInFlight). */
+  private readonly inFlight = new Set<(reason: string) => void>();
 
   /**
    * `requestTimeoutMs` becomes the gRPC deadline of every Generate call; the router hands the
@@ -40,36 +42,62 @@ export class RouterBackend implements GenerationBackend {
     const md = new grpc.Metadata();
     if (req.traceparent) md.set('traceparent', req.traceparent);
     const call = this.client.Generate(requestToPb(req), md, { deadline: Date.now() + this.requestTimeoutMs }) as grpc.ClientReadableStream<PbTokenChunk>;
-    const queue = new AsyncQueue<RequestOutput>(() => call.cancel());
+    let cancelledHere = false;
+    const cancel = () => {
+      cancelledHere = true;
+      call.cancel();
+    };
+    const queue = new AsyncQueue<RequestOutput>(cancel);
     let finished = false;
+    const fail = (error: string, errorCode: RequestOutput['errorCode']) => {
+      if (!finished) {
+        finished = true;
+        queue.push({ requestId: req.id, tokens: [], finished: true, finishReason: 'error', promptTokens: req.promptTokenIds.length, completionTokens: 0, cachedPromptTokens: 0, error, errorCode });
+      }
+      queue.close();
+    };
+    const shutdown = (reason: string) => {
+      fail(reason, 'unavailable');
+      cancel();
+    };
+    this.inFlight.add(shutdown);
+    const done = () => this.inFlight.delete(shutdown);
     call.on('data', (c: PbTokenChunk) => {
       const o = outputFromPb(req.id, c);
       if (o.finished) finished = true;
       queue.push(o);
     });
-    call.on('end', () => queue.close());
-    call.on('error', (e: grpc.ServiceError) => {
-      if (e.code === grpc.status.CANCELLED) return queue.close();
-      if (!finished) {
-        const unavailable = e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.RESOURCE_EXHAUSTED;
-        queue.push({
-          requestId: req.id,
-          tokens: [],
-          finished: true,
-          finishReason: 'error',
-          promptTokens: req.promptTokenIds.length,
-          completionTokens: 0,
-          cachedPromptTokens: 0,
-          error: e.details || e.message,
-          errorCode: unavailable ? 'unavailable' : e.code === grpc.status.INVALID_ARGUMENT ? 'invalid' : e.code === grpc.status.DEADLINE_EXCEEDED ? 'timeout' : undefined,
-        });
-      }
+    call.on('end', () => {
+      done();
       queue.close();
     });
-    return Object.assign(queue, { requestId: req.id, abort: () => call.cancel() });
+    call.on('error', (e: grpc.ServiceError) => {
+      done();
+      // CANCELLED is our own abort (the client went away) unless the stream had not finished and
+      // nobody here cancelled it: then the far end dropped it, and the client must hear so.
+      if (e.code === grpc.status.CANCELLED && (finished || cancelledHere)) return queue.close();
+      const unavailable = e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.RESOURCE_EXHAUSTED;
+      fail(e.details || e.message, unavailable || e.code === grpc.status.CANCELLED ? 'unavailable' : e.code === grpc.status.INVALID_ARGUMENT ? 'invalid' : e.code === grpc.status.DEADLINE_EXCEEDED ? 'timeout' : undefined);
+    });
+    return Object.assign(queue, { requestId: req.id, abort: cancel });
+  }
+
+  /** Requests still streaming from the router. */
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Ends every in-flight request with an `unavailable` error (the client gets a 503 or an SSE
+   * error event) and cancels its router call. Used by the gateway's shutdown past its grace period.
+   */
+  failInFlight(reason: string): void {
+    for (const f of [...this.inFlight]) f(reason);
+    this.inFlight.clear();
   }
 
   close(): void {
+    this.failInFlight('the gateway is shutting down');
     clearInterval(this.timer);
     this.client.close();
   }

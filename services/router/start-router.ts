@@ -1,4 +1,5 @@
 import { createBus, type Bus } from '../bus/index.js';
+import { drainOrForce, InFlightCalls } from '../common/shutdown.js';
 import { startGrpcServer, tandemV1 } from '../common/grpc/load-proto.js';
 import { createSequenceStore, type SequenceStore } from '../state/index.js';
 import { startMetricsServer } from '../common/telemetry/index.js';
@@ -31,7 +32,11 @@ export interface RunningRouter {
   address: string;
   metricsUrl?: string;
   counters: RouterDeps['counters'];
-  close(): Promise<void>;
+  /**
+   * Stops serving: in-flight Generate streams get `graceMs` (default: unbounded) to finish, then
+   * fail with UNAVAILABLE at the gateway; then the registry watch, clients, store and bus close.
+   */
+  close(graceMs?: number): Promise<'drained' | 'forced'>;
 }
 
 export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
@@ -55,20 +60,26 @@ export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
     counters,
   };
   const host = o.host ?? '127.0.0.1';
-  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Router.service, traceRouterHandlers(routerHandlers(deps))), host, o.port ?? 0);
+  const calls = new InFlightCalls();
+  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Router.service, calls.wrap(traceRouterHandlers(routerHandlers(deps)))), host, o.port ?? 0);
   const metricsHttp = o.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, host, o.metricsPort);
   return {
     address: `${host}:${port}`,
     metricsUrl: metricsHttp?.url,
     counters,
-    async close() {
+    async close(graceMs = Infinity) {
+      // New calls are refused at once; the registry view stays up so in-flight requests can still
+      // retry a prefill or migrate a decode while they drain.
+      const drained = new Promise<void>((r) => server.tryShutdown(() => r()));
+      const how = await drainOrForce(drained, () => calls.failAll('the router is shutting down'), graceMs);
+      if (how === 'forced') server.forceShutdown();
       await metricsHttp?.close();
       view.stop();
       prefixIndex.stop();
-      await new Promise<void>((r) => server.tryShutdown(() => r()));
       clients.close();
       if (!o.store) await store.close();
       if (!o.bus) await bus.close();
+      return how;
     },
   };
 }

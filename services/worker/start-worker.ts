@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { createBus, decodeJson, encodeJson, type Bus } from '../bus/index.js';
 import { startGrpcServer, tandemV1 } from '../common/grpc/load-proto.js';
+import { drainOrForce, InFlightCalls } from '../common/shutdown.js';
 import { bestAvailableBackend, createTransferEngine, type RegionDescriptor, type TransferEngine } from '../transfer/transfer-engine.js';
 import { startEmbeddingStage } from './embedding-stage.js';
 import { registerEncoderCacheMetrics } from './encoder-cache-metrics.js';
@@ -48,7 +49,12 @@ export interface RunningWorker {
   role: WorkerRole;
   grpcAddress: string;
   metricsUrl?: string;
-  close(): Promise<void>;
+  /**
+   * Stops the worker: it leaves the registry and refuses new calls at once; in-flight calls get
+   * `graceMs` (default: unbounded) to finish, then end with UNAVAILABLE (the router retries a
+   * prefill or migrates a decode elsewhere, or fails the request cleanly).
+   */
+  close(graceMs?: number): Promise<'drained' | 'forced'>;
 }
 
 /**
@@ -83,7 +89,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const transferMetrics = metrics.transfer;
   if (encoder) registerEncoderCacheMetrics(metrics, encoder.cache);
 
-  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Worker.service, traceWorkerHandlers(workerHandlers({ id, role: o.role, engine, bus, transfer, leases, transferMetrics, kvPushMode: o.kvPushMode, encoder, embeddingInbox: embeddings?.inbox }), { id, role: o.role, engine })), host, o.grpcPort ?? 0);
+  const calls = new InFlightCalls();
+  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Worker.service, calls.wrap(traceWorkerHandlers(workerHandlers({ id, role: o.role, engine, bus, transfer, leases, transferMetrics, kvPushMode: o.kvPushMode, encoder, embeddingInbox: embeddings?.inbox }), { id, role: o.role, engine }))), host, o.grpcPort ?? 0);
   const grpcAddress = `${host}:${port}`;
 
   const subs: Array<{ unsubscribe(): void }> = [];
@@ -139,18 +146,21 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     role: o.role,
     grpcAddress,
     metricsUrl,
-    async close() {
+    async close(graceMs = Infinity) {
       clearInterval(heartbeat);
       clearInterval(eventsTimer);
+      await registry.delete(id).catch(() => undefined);
+      const drained = new Promise<void>((r) => server.tryShutdown(() => r()));
+      const how = await drainOrForce(drained, () => calls.failAll(`worker ${id} is shutting down`), graceMs);
+      if (how === 'forced') server.forceShutdown();
       for (const s of subs) s.unsubscribe();
       embeddings?.close();
-      await registry.delete(id).catch(() => undefined);
       leases.cancelAll();
-      await new Promise<void>((r) => server.tryShutdown(() => r()));
       await metricsHttp?.close();
       await engine.shutdown();
       await transfer.close();
       if (!o.bus) await bus.close();
+      return how;
     },
   };
 }

@@ -6,7 +6,7 @@ import { loadServedModel } from '../../gateway/served-model.js';
 import { CliError } from '../cli-error.js';
 import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { intOption, parseCommandArgs } from '../parse.js';
-import { waitForSignal } from '../signals.js';
+import { drainOrForce, exitSoon, shutdownGraceMs, trapShutdownSignals } from '../signals.js';
 
 const HELP = `usage: tandem gateway --router HOST:PORT [--model DIR] [--port 8000] [--host 127.0.0.1]
                       [--api-key KEY] [--served-model-name NAME] [--max-model-len N]
@@ -39,6 +39,8 @@ export async function runGateway(argv: string[]): Promise<number> {
   const router = values.router ?? process.env.TANDEM_ROUTER_ADDR;
   if (!router) throw new CliError('--router HOST:PORT (or TANDEM_ROUTER_ADDR) is required');
   const log = (m: string) => process.stderr.write(m + '\n');
+  const graceMs = shutdownGraceMs();
+  const signals = trapShutdownSignals(log, graceMs);
   const modelDir = values.model ? resolve(values.model) : await ensureGeneratedModel(DEFAULT_MODEL.family, DEFAULT_MODEL.size, 0, log);
   const served = await loadServedModel(modelDir, {
     name: values['served-model-name'] ?? (values.model ? undefined : DEFAULT_MODEL.name),
@@ -51,8 +53,12 @@ export async function runGateway(argv: string[]): Promise<number> {
   const app = await buildGateway({ backend, model: served, apiKeys: apiKey ? [apiKey] : [], media: { remote: { allowedHosts } } });
   const address = await app.listen({ port: intOption(values.port, 'port', 8000, 0), host: values.host ?? '127.0.0.1' });
   console.log(JSON.stringify({ role: 'gateway', pid: process.pid, url: `${address}/v1`, metrics: `${address}/metrics`, model: served.name }));
-  await waitForSignal(log);
-  await app.close();
+  await signals.ready();
+  // Stop listening at once (new connections are refused, idle keep-alive ones closed); requests
+  // in flight get the grace period, then end with a 503 / an SSE error event.
+  const how = await drainOrForce(app.close(), () => backend.failInFlight('the gateway is shutting down'), graceMs);
+  if (how === 'forced') app.server.closeAllConnections();
   backend.close();
-  return 0;
+  log(`[tandem] gateway stopped (${how})`);
+  return exitSoon(0);
 }

@@ -3,7 +3,7 @@ import { startRouter } from '../../router/start-router.js';
 import { initTracing } from '../../common/telemetry/index.js';
 import { CliError } from '../cli-error.js';
 import { clusterName, intOption, parseCommandArgs } from '../parse.js';
-import { waitForSignal } from '../signals.js';
+import { exitSoon, shutdownGraceMs, trapShutdownSignals } from '../signals.js';
 
 const HELP = `usage: tandem router [--nats URL] [--redis URL] [--host 127.0.0.1] [--port 0]
                      [--policy cost|prefix-aware|least-load|round-robin] [--local-prefill-below N]
@@ -36,6 +36,9 @@ export async function runRouter(argv: string[]): Promise<number> {
   if (!natsUrl || !redisUrl) throw new CliError('--nats and --redis URLs (or TANDEM_NATS_URL / TANDEM_REDIS_URL) are required');
   const policy = (values.policy ?? 'cost') as PolicyName;
   if (!POLICY_NAMES.includes(policy)) throw new CliError(`--policy must be one of ${POLICY_NAMES.join(', ')}`);
+  const log = (m: string) => process.stderr.write(m + '\n');
+  const graceMs = shutdownGraceMs();
+  const signals = trapShutdownSignals(log, graceMs);
   initTracing('tandem-router');
   const r = await startRouter({
     natsUrl,
@@ -50,7 +53,8 @@ export async function runRouter(argv: string[]): Promise<number> {
     metricsPort: intOption(values['metrics-port'], 'metrics-port', 0, 0),
   });
   console.log(JSON.stringify({ role: 'router', pid: process.pid, grpc: r.address, metrics: r.metricsUrl }));
-  await waitForSignal((m) => process.stderr.write(m + '\n'));
-  await r.close();
-  return 0;
+  await signals.ready();
+  const how = await r.close(graceMs);
+  log(`[tandem] router stopped (${how})`);
+  return exitSoon(0);
 }

@@ -1,6 +1,6 @@
 import { readModelCard } from '../../protocol/model-card.js';
 import { spawnTandem, stopAll, type ClusterProcess } from '../cluster.js';
-import { waitForSignal } from '../signals.js';
+import { trapShutdownSignals } from '../signals.js';
 
 export interface ClusterUpOptions {
   natsUrl: string;
@@ -24,6 +24,8 @@ export interface ClusterUpOptions {
  */
 export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
   const log = (m: string) => process.stderr.write(m + '\n');
+  // Children stop on their own signal within their grace period; this process only waits.
+  const signals = trapShutdownSignals(log);
   const procs: ClusterProcess[] = [];
   const name = o.servedModelName ? ['--served-model-name', o.servedModelName] : [];
   const cluster = o.clusterName ? ['--cluster-name', o.clusterName] : [];
@@ -56,7 +58,7 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
     // A worker that dies is reported, not fatal: the router routes around it (its registry
     // record expires) and retries its in-flight prefills elsewhere.
     for (const p of procs) p.proc.once('exit', (code, signal) => log(`[tandem] ${p.role} (pid ${p.proc.pid}) exited (${signal ?? `code ${code}`})`));
-    const why = await waitForSignal(log);
+    const why = await signals.ready();
     log(`[tandem] stopping the cluster (${why})`);
   } finally {
     await stopAll(procs);

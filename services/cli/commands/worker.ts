@@ -6,7 +6,7 @@ import { CliError } from '../cli-error.js';
 import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { KV_PUSH_MODES, type KvPushMode } from '../../worker/kv-push.js';
 import { clusterName, intOption, parseCommandArgs } from '../parse.js';
-import { waitForSignal } from '../signals.js';
+import { exitSoon, shutdownGraceMs, trapShutdownSignals } from '../signals.js';
 
 const HELP = `usage: tandem worker --role prefill-vision|prefill-text|decode-text|unified [--model DIR] [--nats URL]
                      [--host 127.0.0.1] [--grpc-port 0] [--metrics-port 0] [--id ID]
@@ -49,6 +49,8 @@ export async function runWorker(argv: string[]): Promise<number> {
   const kvPush = (values['kv-push'] ?? 'layerwise') as KvPushMode;
   if (!KV_PUSH_MODES.includes(kvPush)) throw new CliError(`--kv-push must be one of ${KV_PUSH_MODES.join(', ')}`);
   const log = (m: string) => process.stderr.write(m + '\n');
+  const graceMs = shutdownGraceMs();
+  const signals = trapShutdownSignals(log, graceMs);
   const modelDir = values.model ? resolve(values.model) : await ensureGeneratedModel(DEFAULT_MODEL.family, DEFAULT_MODEL.size, 0, log);
   initTracing(`tandem-${role}`);
   const w = await startWorker({
@@ -70,7 +72,8 @@ export async function runWorker(argv: string[]): Promise<number> {
     faultStepDelayMs: intOption(process.env.TANDEM_FAULT_STEP_DELAY_MS, 'TANDEM_FAULT_STEP_DELAY_MS', 0, 0),
   });
   console.log(JSON.stringify({ role, id: w.id, pid: process.pid, grpc: w.grpcAddress, metrics: w.metricsUrl }));
-  await waitForSignal(log);
-  await w.close();
-  return 0;
+  await signals.ready();
+  const how = await w.close(graceMs);
+  log(`[tandem] worker ${w.id} stopped (${how})`);
+  return exitSoon(0);
 }
