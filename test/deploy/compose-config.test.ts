@@ -24,5 +24,8 @@ describe('docker compose config', () => {
     );
     // The anchors resolved as the tool reads them: every Tandem role runs the one image.
     for (const s of ['model', 'router', 'prefill-vision', 'prefill-text', 'decode-text', 'gateway']) expect(resolved.services[s]!.image).toBe('tandem:dev');
+    // Defaults are the official images (deploy/offline-images.sh's stand-ins only through TANDEM_*_IMAGE).
+    expect(resolved.services.nats!.image).toBe('nats:2.10-alpine');
+    expect(resolved.services.redis!.image).toBe('redis:7-alpine');
   });
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliAccepts, flags, listenPorts, valueProblems } from './cli-check.js';
 import { envVarsRead, LIBRARY_ENV } from './code-facts.js';
-import { deployDir, loadCompose, readText, readYaml, root, tandemServices, type ComposeService } from './repo-files.js';
+import { deployDir, loadCompose, readText, readYaml, root, sourceFiles, tandemServices, type ComposeService } from './repo-files.js';
 
 const compose = loadCompose();
 const tandem = tandemServices(compose);
@@ -121,9 +121,40 @@ describe('compose: Tandem services', () => {
     for (const [name, s] of tandem.filter(([, s]) => s.command![0] === 'worker')) expect(svc('gateway').depends_on?.[name], name).toEqual({ condition: 'service_healthy' });
   });
 
-  it('the gateway port is published on the same number', () => {
+  it('the gateway port is published on loopback, by default on the same number', () => {
     const p = listenPorts(svc('gateway').command!).get('port');
-    expect(svc('gateway').ports).toContain(`${p}:${p}`);
+    expect(svc('gateway').ports).toContain(`127.0.0.1:\${TANDEM_GATEWAY_PORT:-${p}}:${p}`);
+  });
+
+  it('every published port listens on 127.0.0.1 only, and none takes the host NATS or Redis port', () => {
+    for (const [name, s] of Object.entries(compose.services)) {
+      for (const port of s.ports ?? []) {
+        expect(String(port), name).toMatch(/^127\.0\.0\.1:/);
+        expect(String(port), name).not.toMatch(/^127\.0\.0\.1:(?:\$\{[A-Z_]+:-)?(4222|6379)\b/);
+      }
+    }
+  });
+
+  it('plain `up` is the API alone: observability is a profile, and nothing outside it depends on it', () => {
+    const observability = ['otel-collector', 'jaeger', 'prometheus', 'grafana'];
+    for (const n of observability) expect(svc(n).profiles, n).toContain('observability');
+    expect(svc('prometheus').profiles).toContain('metrics');
+    for (const [name, s] of Object.entries(compose.services).filter(([, s]) => !s.profiles)) {
+      for (const dep of Object.keys(s.depends_on ?? {})) expect(observability, `${name} depends on ${dep}`).not.toContain(dep);
+    }
+  });
+
+  it('every image is overridable and defaults to the official one', () => {
+    const defaults: Record<string, string> = { nats: 'nats:2.10-alpine', redis: 'redis:7-alpine', prometheus: 'prom/prometheus:v2.53.0' };
+    for (const [name, image] of Object.entries(defaults)) expect(svc(name).image, name).toBe(`\${TANDEM_${name.toUpperCase()}_IMAGE:-${image}}`);
+    for (const [name, s] of Object.entries(compose.services)) expect(s.image, name).toMatch(/^\$\{TANDEM_(?:[A-Z_]+_)?IMAGE:-[^}]+\}$/);
+    for (const [name, s] of tandem) {
+      expect(s.build?.args, name).toEqual({ BUILD_IMAGE: '${TANDEM_BUILD_IMAGE:-node:20-bookworm}', RUNTIME_IMAGE: '${TANDEM_RUNTIME_IMAGE:-node:20-bookworm-slim}' });
+      // Tandem processes exit within ~1.3 s of SIGTERM; an init forwards it when PID 1.
+      expect(s.init, name).toBe(true);
+    }
+    // A plain redis-server (not the official image) refuses the router in protected mode.
+    expect(svc('redis').command).toEqual(expect.arrayContaining(['--protected-mode', 'no']));
   });
 
   it('the model volume holds what the generator writes and the others read', () => {
@@ -196,8 +227,11 @@ describe('Dockerfile and build context', () => {
   const ignore = readText('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
 
   it('is multi-stage: a full bookworm build stage and a slim runtime with the UCX library', () => {
-    expect(dockerfile).toMatch(/^FROM node:\$\{NODE_VERSION\}-bookworm AS build$/m);
-    expect(dockerfile).toMatch(/^FROM node:\$\{NODE_VERSION\}-bookworm-slim AS runtime$/m);
+    // Base images are build arguments whose defaults are the official Node images.
+    expect(dockerfile).toMatch(/^ARG BUILD_IMAGE=node:20-bookworm$/m);
+    expect(dockerfile).toMatch(/^ARG RUNTIME_IMAGE=node:20-bookworm-slim$/m);
+    expect(dockerfile).toMatch(/^FROM \$\{BUILD_IMAGE\} AS build$/m);
+    expect(dockerfile).toMatch(/^FROM \$\{RUNTIME_IMAGE\} AS runtime$/m);
     expect(dockerfile).toMatch(/g\+\+ make python3 libucx-dev/);
     expect(dockerfile).toMatch(/install -y --no-install-recommends libucx0/);
     expect(dockerfile).toMatch(/npm ci/);
@@ -208,7 +242,11 @@ describe('Dockerfile and build context', () => {
   it('copies every folder tsconfig compiles, and nothing it copies is excluded by .dockerignore', () => {
     const tsconfig = JSON.parse(readText('tsconfig.json')) as { include: string[] };
     const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
-    for (const inc of tsconfig.include) expect(copied, `tsconfig includes ${inc}`).toContain(inc.split('/')[0]);
+    // test/fixtures is compiled for the tests only; no file outside test/ imports it.
+    for (const inc of tsconfig.include.filter((i) => !i.startsWith('test/'))) expect(copied, `tsconfig includes ${inc}`).toContain(inc.split('/')[0]);
+    for (const f of sourceFiles(['services', 'tools', 'loadtest', 'kernels/ts'])) {
+      expect(readText(f), `${f} imports test fixtures, which the image does not copy`).not.toMatch(/from '[^']*test\/fixtures\//);
+    }
     for (const src of copied) {
       expect(existsSync(join(root, src)), `${src} exists`).toBe(true);
       const excluded = ignore.filter((p) => !p.startsWith('!') && (src === p || src.startsWith(p + '/'))).length > 0;

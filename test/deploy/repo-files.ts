@@ -16,7 +16,9 @@ export const readYaml = <T = any>(path: string): T => parse(readText(path), { me
 
 export interface ComposeService {
   image?: string;
-  build?: unknown;
+  build?: { context?: string; dockerfile?: string; args?: Record<string, string> };
+  profiles?: string[];
+  init?: boolean;
   command?: string[];
   entrypoint?: string[];
   environment?: Record<string, string>;
@@ -37,9 +39,14 @@ export interface ComposeFile {
 export const COMPOSE_PATH = 'deploy/compose.yaml';
 export const loadCompose = () => readYaml<ComposeFile>(COMPOSE_PATH);
 
+/** `${VAR:-default}` -> default (compose image names are overridable, their defaults are the real ones). */
+export function imageDefault(image: string): string {
+  return image.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1');
+}
+
 /** The compose services that run the Tandem image (their command is a `tandem` subcommand). */
 export function tandemServices(c: ComposeFile): Array<[string, ComposeService]> {
-  return Object.entries(c.services).filter(([, s]) => s.image?.startsWith('tandem:'));
+  return Object.entries(c.services).filter(([, s]) => s.image !== undefined && imageDefault(s.image).startsWith('tandem:'));
 }
 
 export interface K8sObject {
