@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PbGenerateRequest, PbTokenChunk } from '../protocol/wire.js';
-import type { SequenceState, SequenceStore } from '../state/index.js';
 import type { WorkerRecord } from '../protocol/registry.js';
 import { LeastLoadPolicy } from './policies/least-load.js';
 import type { RouterDeps } from './router-deps.js';
+import type { SequenceLog } from './sequence-log.js';
 
 const leastLoaded = new LeastLoadPolicy();
 
@@ -17,7 +17,8 @@ export interface DecodeRelayContext {
   req: PbGenerateRequest;
   call: grpc.ServerWritableStream<PbGenerateRequest, PbTokenChunk>;
   leg: { add<T extends grpc.Call>(c: T): T; readonly cancelled: boolean };
-  move: (to: SequenceState, patch?: Parameters<SequenceStore['transition']>[3]) => Promise<void>;
+  /** The request's sequence-store writes (transitions and token checkpoints, in order). */
+  log: SequenceLog;
   legTrace: () => grpc.Metadata;
   legOptions: grpc.CallOptions;
 }
@@ -39,13 +40,11 @@ function isWorkerLoss(e: unknown): boolean {
 export async function relayDecode(c: DecodeRelayContext, stream: grpc.ClientReadableStream<PbTokenChunk>, worker: WorkerRecord, alreadySent: readonly number[]): Promise<PbTokenChunk | undefined> {
   const generated = [...alreadySent];
   let checkpointed = 0;
-  let writes: Promise<unknown> = Promise.resolve();
   const checkpoint = (force: boolean) => {
     if (generated.length - checkpointed < (force ? 1 : CHECKPOINT_EVERY)) return;
     const from = checkpointed;
-    const tokens = generated.slice(from);
     checkpointed = generated.length;
-    writes = writes.then(() => c.d.store.checkpointTokens(c.req.requestId, from, tokens)).catch(() => undefined);
+    c.log.checkpoint(from, generated.slice(from));
   };
   let current = stream;
   let currentWorker = worker;
@@ -55,7 +54,6 @@ export async function relayDecode(c: DecodeRelayContext, stream: grpc.ClientRead
         generated.push(...ids);
         checkpoint(false);
       });
-      await writes;
       return last;
     } catch (e) {
       if (c.leg.cancelled || migrations >= MAX_MIGRATIONS || !isWorkerLoss(e)) throw e;
@@ -64,11 +62,11 @@ export async function relayDecode(c: DecodeRelayContext, stream: grpc.ClientRead
       const next = leastLoaded.select(c.d.view.all().filter((w) => (w.role === 'decode-text' || w.role === 'unified') && w.id !== lost));
       if (!next) throw e;
       checkpoint(true);
-      await writes;
-      await c.move('prefilling', { workers: { prefill: next.id, decode: next.id }, error: `decode worker ${currentWorker.id} lost: ${(e as Error).message}` });
-      await c.move('decoding');
+      const resumeFrom = await storedTokens(c, generated);
+      c.log.move('prefilling', { workers: { prefill: next.id, decode: next.id }, error: `decode worker ${currentWorker.id} lost: ${(e as Error).message}` });
+      c.log.move('decoding');
       c.d.counters.migrations = (c.d.counters.migrations ?? 0) + 1;
-      const resumed: PbGenerateRequest = { ...c.req, resumeOutputTokenIds: [...generated] };
+      const resumed: PbGenerateRequest = { ...c.req, resumeOutputTokenIds: resumeFrom };
       current = c.leg.add(c.d.clients.get(next.grpc).Generate(resumed, c.legTrace(), c.legOptions) as grpc.ClientReadableStream<PbTokenChunk>);
       currentWorker = next;
     }
@@ -89,4 +87,22 @@ function relayOnce(source: grpc.ClientReadableStream<PbTokenChunk>, sink: grpc.S
     // the resulting cancellation is not a failure of the request.
     source.on('error', (e) => (last?.finished ? resolve(last) : reject(e)));
   });
+}
+
+/**
+ * The tokens to resume from, read back from the sequence store (the state written is the state
+ * read: it is what another router would resume from). They must equal what this relay streamed —
+ * the client has exactly those — so a store that lags or lost the record (restart) is reported
+ * and the relay's own list is used instead.
+ */
+async function storedTokens(c: DecodeRelayContext, streamed: readonly number[]): Promise<number[]> {
+  try {
+    await c.log.settled();
+    const stored = await c.d.store.getTokens(c.req.requestId);
+    if (stored.length === streamed.length && stored.every((t, i) => t === streamed[i])) return stored;
+    c.d.onStoreError?.('resume', new Error(`the store holds ${stored.length} tokens of ${c.req.requestId}, the relay streamed ${streamed.length}`));
+  } catch (e) {
+    c.d.onStoreError?.('resume', e as Error);
+  }
+  return [...streamed];
 }

@@ -14,6 +14,8 @@ export interface RouterDeps {
   policy: RoutingPolicy;
   plan: PlanOptions;
   leaseMs: number;
+  /** A sequence-store write failed (it never fails the request; see sequence-log.ts). */
+  onStoreError?: (op: string, e: Error) => void;
   /** Counters for Stats and metrics. */
   counters: { disaggregated: number; localPrefill: number; unified: number; prefillRetries: number; inFlight: number; migrations?: number };
 }

@@ -13,6 +13,13 @@ interface ViewLike {
  */
 export class RouterMetrics {
   readonly registry = new Registry();
+  /** Sequence-store writes that failed (by operation); they never fail the request. */
+  readonly storeErrors = new Counter({
+    name: 'tandem_router_state_write_errors_total',
+    help: 'Sequence-store (Redis) writes that failed, by operation (create, a transition, checkpoint, resume); the request itself goes on.',
+    labelNames: ['op'],
+    registers: [this.registry],
+  });
   /** Workers the router dropped after a failed call, until they heartbeat again or expire. */
   private readonly unreachable = new Map<string, { role: string; atMs: number }>();
 

@@ -4,9 +4,9 @@ import { decodeJson, encodeJson } from '../bus/index.js';
 import type { PbGenerateRequest, PbGeneratedToken, PbTokenChunk } from '../protocol/wire.js';
 import { outgoingTraceparent } from '../common/telemetry/index.js';
 import { cacheKeyTokens } from '../protocol/cache-key-tokens.js';
-import type { SequenceState, SequenceStore } from '../state/index.js';
 import { reserveSubject, type ReserveReply, type ReserveRequest, type WorkerRecord } from '../protocol/registry.js';
 import { planStages } from './plan.js';
+import { SequenceLog } from './sequence-log.js';
 import { tracePlan } from './router-tracing.js';
 import { runVisionStage } from './vision-stage.js';
 import { relayDecode } from './decode-relay.js';
@@ -48,14 +48,12 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
       const deadline = call.getDeadline();
       const legOptions: grpc.CallOptions = Number.isFinite(Number(deadline)) ? { deadline } : {};
       d.counters.inFlight++;
-      let state: SequenceState = 'queued';
-      const move = async (to: SequenceState, patch?: Parameters<SequenceStore['transition']>[3]) => {
-        await d.store.transition(req.requestId, state, to, patch);
-        state = to;
-      };
+      // State is recorded beside the request, never in front of it (sequence-log.ts).
+      const log = new SequenceLog(d.store, req.requestId, (op, e) => d.onStoreError?.(op, e));
+      const move = log.move;
       try {
         const deadlineMs = Number(deadline);
-        await d.store.create({ id: req.requestId, promptTokens: req.promptTokenIds.length, deadlineMs: Number.isFinite(deadlineMs) ? deadlineMs : Date.now() + 10 * 60_000 });
+        log.create({ promptTokens: req.promptTokenIds.length, deadlineMs: Number.isFinite(deadlineMs) ? deadlineMs : Date.now() + 10 * 60_000 });
         // Prefix matching sees image tokens by mm_hash (the same key the workers' block hashes use).
         // Computed once per request (it hashes every image token): the plan and each kv.reserve use it.
         const key = prefixKey(req);
@@ -65,21 +63,21 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
         if (plan.kind === 'single') {
           if (plan.reason === 'unified') d.counters.unified++;
           else d.counters.localPrefill++;
-          await move('decoding', { workers: { decode: plan.worker.id } });
+          move('decoding', { workers: { decode: plan.worker.id } });
           const stream = leg.add(d.clients.get(plan.worker.grpc).Generate(req, legTrace(), legOptions) as grpc.ClientReadableStream<PbTokenChunk>);
-          last = await relayDecode({ d, req, call, leg, move, legTrace, legOptions }, stream, plan.worker, []);
+          last = await relayDecode({ d, req, call, leg, log, legTrace, legOptions }, stream, plan.worker, []);
         } else {
           d.counters.disaggregated++;
-          last = await disaggregated(d, req, key, plan.decode, plan.prefillCandidates, leg, call, move, legTrace, legOptions);
+          last = await disaggregated(d, req, key, plan.decode, plan.prefillCandidates, leg, call, log, legTrace, legOptions);
         }
         // A client that hangs up right after the final chunk did get the whole answer.
-        if (leg.cancelled && !last?.finished) await move('cancelled');
-        else if (last?.finishReason === 'error') await move('failed', { error: last.error });
-        else await move('finished', { generatedTokens: last?.completionTokens ?? 0 });
+        if (leg.cancelled && !last?.finished) move('cancelled');
+        else if (last?.finishReason === 'error') move('failed', { error: last.error });
+        else move('finished', { generatedTokens: last?.completionTokens ?? 0 });
         call.end();
       } catch (e) {
         const err = e as grpc.ServiceError;
-        await move(leg.cancelled ? 'cancelled' : 'failed', { error: err.message }).catch(() => undefined);
+        move(leg.cancelled ? 'cancelled' : 'failed', { error: err.message });
         if (!leg.cancelled) call.emit('error', err.code !== undefined ? err : grpcError(grpc.status.INTERNAL, err.message));
       } finally {
         d.counters.inFlight--;
@@ -111,7 +109,7 @@ async function disaggregated(
   prefills: WorkerRecord[],
   leg: Leg,
   call: grpc.ServerWritableStream<PbGenerateRequest, PbTokenChunk>,
-  move: (to: SequenceState, patch?: Parameters<SequenceStore['transition']>[3]) => Promise<void>,
+  log: SequenceLog,
   legTrace: () => grpc.Metadata,
   legOptions: grpc.CallOptions,
 ): Promise<PbTokenChunk | undefined> {
@@ -122,6 +120,8 @@ async function disaggregated(
   let first: PbGeneratedToken | undefined;
   let reply: Extract<ReserveReply, { leaseId: string }> | undefined;
   let lastError: Error | undefined;
+  const move = log.move;
+  let transferStartMs = Date.now();
   for (const [attempt, p] of prefills.slice(0, 2).entries()) {
     reply = await reserveBlocks(d, req, key, decode, legTrace);
     const target = {
@@ -134,12 +134,15 @@ async function disaggregated(
     };
     // Images: the vision stage first (first attempt only; a retry's prefill worker encodes itself).
     const embedLeaseId = attempt === 0 ? await runVisionStage({ d, req, prefill: p, addCall: (c) => leg.add(c), move, legTrace, legOptions }) : '';
-    await move('prefilling', { workers: { prefill: p.id, decode: decode.id } });
+    move('prefilling', { workers: { prefill: p.id, decode: decode.id } });
     try {
-      const res = await new Promise<{ firstToken: PbGeneratedToken }>((resolve, reject) => {
-        leg.add(d.clients.get(p.grpc).Prefill({ request: req, target, embedLeaseId }, legTrace(), legOptions, (err: grpc.ServiceError | null, r: { firstToken: PbGeneratedToken }) => (err ? reject(err) : resolve(r))) as grpc.Call);
+      const res = await new Promise<{ firstToken: PbGeneratedToken; transferSeconds: number }>((resolve, reject) => {
+        leg.add(d.clients.get(p.grpc).Prefill({ request: req, target, embedLeaseId }, legTrace(), legOptions, (err: grpc.ServiceError | null, r: { firstToken: PbGeneratedToken; transferSeconds: number }) => (err ? reject(err) : resolve(r))) as grpc.Call);
       });
       first = res.firstToken;
+      // The push ran during the prefill (layer by layer) or after it: record `transferring` at the
+      // moment it started, which the prefill worker reports as its duration.
+      transferStartMs = Date.now() - Math.round(res.transferSeconds * 1000);
       break;
     } catch (e) {
       lastError = e as Error;
@@ -149,12 +152,12 @@ async function disaggregated(
     }
   }
   if (!first || !reply) throw grpcError(grpc.status.UNAVAILABLE, `prefill failed on every worker tried: ${lastError?.message}`);
-  await move('transferring');
-  await move('decoding');
+  move('transferring', { nowMs: transferStartMs });
+  move('decoding');
   // 3. The first token goes out now; the decode worker streams the rest.
   call.write({ tokens: [first], finished: false, finishReason: '', promptTokens: req.promptTokenIds.length, completionTokens: 1, cachedPromptTokens: reply.cachedTokens, error: '' });
   const stream = leg.add(d.clients.get(decode.grpc).Decode({ request: withoutPixels(req), leaseId: reply.leaseId, firstTokenId: first.tokenId }, legTrace(), legOptions) as grpc.ClientReadableStream<PbTokenChunk>);
-  return relayDecode({ d, req, call, leg, move, legTrace, legOptions }, stream, decode, [first.tokenId]);
+  return relayDecode({ d, req, call, leg, log, legTrace, legOptions }, stream, decode, [first.tokenId]);
 }
 
 /** The prompt as prefix caches key it: image placeholders replaced by mm_hash-derived words. */

@@ -58,6 +58,7 @@ export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
     plan: { localPrefillBelow: o.localPrefillBelow ?? 32, prefillSaturation: 64 },
     leaseMs: o.leaseMs ?? 30_000,
     counters,
+    onStoreError: (op) => metrics.storeErrors.inc({ op: op.includes('→') ? 'transition' : op }),
   };
   const host = o.host ?? '127.0.0.1';
   const calls = new InFlightCalls();

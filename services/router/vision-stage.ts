@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { decodeJson, encodeJson } from '../bus/index.js';
 import type { PbGenerateRequest } from '../protocol/wire.js';
-import type { SequenceState, SequenceStore } from '../state/index.js';
+import type { MoveFn } from './sequence-log.js';
 import { embReserveSubject, type EmbReserveReply, type EmbReserveRequest, type WorkerRecord } from '../protocol/registry.js';
 import { LeastLoadPolicy } from './policies/least-load.js';
 import type { RouterDeps } from './router-deps.js';
@@ -13,7 +13,7 @@ export interface VisionStageContext {
   req: PbGenerateRequest;
   prefill: WorkerRecord;
   addCall: (c: grpc.Call) => void;
-  move: (to: SequenceState, patch?: Parameters<SequenceStore['transition']>[3]) => Promise<void>;
+  move: MoveFn;
   legTrace: () => grpc.Metadata;
   legOptions: grpc.CallOptions;
 }
@@ -36,7 +36,7 @@ export async function runVisionStage(c: VisionStageContext): Promise<string> {
   if (reply.slots.length === 0) return reply.leaseId; // every image is in the prefill worker's encoder cache
   const v = leastLoaded.select(d.view.byRole('prefill-vision'));
   if (!v) return '';
-  await c.move('encoding', { workers: { vision: v.id } });
+  c.move('encoding', { workers: { vision: v.id } });
   const wanted = new Set(reply.slots.map((s) => s.mmHash));
   const request = {
     requestId: req.requestId,

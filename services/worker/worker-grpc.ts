@@ -96,7 +96,9 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
         d.transferMetrics.record(d.transfer.backend, sent.bytes, sent.seconds);
         traceKvTransfer(sent, d.transfer.backend, layerwise, t.workerId);
         const ready: ReadyMessage = { leaseId: t.leaseId, requestId: req.id, ok: true };
-        await d.bus.publish(readySubject(t.workerId), encodeJson(ready), { headers: trace });
+        // Not awaited: the KV is in place (finish() waited for every put) and the Decode call
+        // names the lease itself, so the first token need not wait for NATS.
+        void d.bus.publish(readySubject(t.workerId), encodeJson(ready), { headers: trace }).catch(() => undefined);
         cb(null, { firstToken: tokenToPb(first), sentBytes: sent.bytes, transferSeconds: sent.seconds, backend: d.transfer.backend });
       } catch (e) {
         // Puts already issued must land before D hears of the failure and frees the blocks.
