@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { AsyncQueue } from '../common/async-queue.js';
-import { outputFromPb, requestToPb, type PbTokenChunk } from '../protocol/wire.js';
-import { CHANNEL_OPTIONS, tandemV1 } from '../common/grpc/load-proto.js';
+import { outputFromPb, requestToPb, type pb } from '../protocol/wire.js';
+import { CHANNEL_OPTIONS } from '../common/grpc/grpc-server.js';
+import { tandemV1 } from '../protocol/grpc-services.js';
 import type { RequestStream } from '../protocol/request.js';
 import type { GenerationRequest, RequestOutput } from '../protocol/request.js';
 import type { GenerationBackend } from './backend.js';
@@ -41,7 +42,7 @@ export class RouterBackend implements GenerationBackend {
   generate(req: GenerationRequest): RequestStream {
     const md = new grpc.Metadata();
     if (req.traceparent) md.set('traceparent', req.traceparent);
-    const call = this.client.Generate(requestToPb(req), md, { deadline: Date.now() + this.requestTimeoutMs }) as grpc.ClientReadableStream<PbTokenChunk>;
+    const call = this.client.Generate(requestToPb(req), md, { deadline: Date.now() + this.requestTimeoutMs }) as grpc.ClientReadableStream<pb.TokenChunk>;
     let cancelledHere = false;
     const cancel = () => {
       cancelledHere = true;
@@ -62,7 +63,7 @@ export class RouterBackend implements GenerationBackend {
     };
     this.inFlight.add(shutdown);
     const done = () => this.inFlight.delete(shutdown);
-    call.on('data', (c: PbTokenChunk) => {
+    call.on('data', (c: pb.TokenChunk) => {
       const o = outputFromPb(req.id, c);
       if (o.finished) finished = true;
       queue.push(o);

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type { PbGenerateRequest, PbTokenChunk } from '../protocol/wire.js';
+import type { pb, TokenChunkInit } from '../protocol/wire.js';
 import type { WorkerRecord } from '../protocol/registry.js';
 import { LeastLoadPolicy } from './policies/least-load.js';
 import type { RouterDeps } from './router-deps.js';
@@ -14,8 +14,8 @@ export const MAX_MIGRATIONS = 2;
 
 export interface DecodeRelayContext {
   d: RouterDeps;
-  req: PbGenerateRequest;
-  call: grpc.ServerWritableStream<PbGenerateRequest, PbTokenChunk>;
+  req: pb.GenerateRequest;
+  call: grpc.ServerWritableStream<pb.GenerateRequest, TokenChunkInit>;
   leg: { add<T extends grpc.Call>(c: T): T; readonly cancelled: boolean };
   /** The request's sequence-store writes (transitions and token checkpoints, in order). */
   log: SequenceLog;
@@ -37,7 +37,7 @@ function isWorkerLoss(e: unknown): boolean {
  * them, and the determinism contract makes them the tokens the lost worker would have produced:
  * the client sees no duplicate and no gap. Resolves with the last chunk.
  */
-export async function relayDecode(c: DecodeRelayContext, stream: grpc.ClientReadableStream<PbTokenChunk>, worker: WorkerRecord, alreadySent: readonly number[]): Promise<PbTokenChunk | undefined> {
+export async function relayDecode(c: DecodeRelayContext, stream: grpc.ClientReadableStream<pb.TokenChunk>, worker: WorkerRecord, alreadySent: readonly number[]): Promise<pb.TokenChunk | undefined> {
   const generated = [...alreadySent];
   let checkpointed = 0;
   const checkpoint = (force: boolean) => {
@@ -66,18 +66,18 @@ export async function relayDecode(c: DecodeRelayContext, stream: grpc.ClientRead
       c.log.move('prefilling', { workers: { prefill: next.id, decode: next.id }, error: `decode worker ${currentWorker.id} lost: ${(e as Error).message}` });
       c.log.move('decoding');
       c.d.counters.migrations = (c.d.counters.migrations ?? 0) + 1;
-      const resumed: PbGenerateRequest = { ...c.req, resumeOutputTokenIds: resumeFrom };
-      current = c.leg.add(c.d.clients.get(next.grpc).Generate(resumed, c.legTrace(), c.legOptions) as grpc.ClientReadableStream<PbTokenChunk>);
+      const resumed: pb.GenerateRequest = { ...c.req, resumeOutputTokenIds: resumeFrom };
+      current = c.leg.add(c.d.clients.get(next.grpc).Generate(resumed, c.legTrace(), c.legOptions) as grpc.ClientReadableStream<pb.TokenChunk>);
       currentWorker = next;
     }
   }
 }
 
 /** One worker's stream into the client's call; resolves with the last chunk. */
-function relayOnce(source: grpc.ClientReadableStream<PbTokenChunk>, sink: grpc.ServerWritableStream<PbGenerateRequest, PbTokenChunk>, onTokens: (ids: number[]) => void): Promise<PbTokenChunk | undefined> {
+function relayOnce(source: grpc.ClientReadableStream<pb.TokenChunk>, sink: grpc.ServerWritableStream<pb.GenerateRequest, TokenChunkInit>, onTokens: (ids: number[]) => void): Promise<pb.TokenChunk | undefined> {
   return new Promise((resolve, reject) => {
-    let last: PbTokenChunk | undefined;
-    source.on('data', (chunk: PbTokenChunk) => {
+    let last: pb.TokenChunk | undefined;
+    source.on('data', (chunk: pb.TokenChunk) => {
       last = chunk;
       onTokens(chunk.tokens.map((t) => t.tokenId));
       sink.write(chunk);

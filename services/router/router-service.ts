@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { grpcError } from '../common/grpc/grpc-error.js';
 import { decodeJson, encodeJson } from '../bus/index.js';
-import type { PbGenerateRequest, PbGeneratedToken, PbTokenChunk } from '../protocol/wire.js';
+import { layoutToPb, pb, regionToPb, type TokenChunkInit } from '../protocol/wire.js';
 import { outgoingTraceparent } from '../common/telemetry/index.js';
 import { cacheKeyTokens } from '../protocol/cache-key-tokens.js';
 import { reserveSubject, type ReserveReply, type ReserveRequest, type WorkerRecord } from '../protocol/registry.js';
@@ -33,7 +33,7 @@ class Leg {
 /** The tandem.v1.Router Generate handler: plan, reserve, prefill, decode, relay, record. */
 export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation {
   return {
-    async Generate(call: grpc.ServerWritableStream<PbGenerateRequest, PbTokenChunk>) {
+    async Generate(call: grpc.ServerWritableStream<pb.GenerateRequest, TokenChunkInit>) {
       const req = call.request;
       const parentTrace = call.metadata.get('traceparent')[0]?.toString();
       const legTrace = () => {
@@ -59,12 +59,12 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
         const key = prefixKey(req);
         const plan = tracePlan(d.policy.name, () => planStages(d.view.all(), { requestId: req.requestId, promptTokenIds: key, cacheSalt: req.cacheSalt || undefined }, d.policy, d.plan));
         if (plan.kind === 'none') throw grpcError(grpc.status.UNAVAILABLE, plan.reason);
-        let last: PbTokenChunk | undefined;
+        let last: pb.TokenChunk | undefined;
         if (plan.kind === 'single') {
           if (plan.reason === 'unified') d.counters.unified++;
           else d.counters.localPrefill++;
           move('decoding', { workers: { decode: plan.worker.id } });
-          const stream = leg.add(d.clients.get(plan.worker.grpc).Generate(req, legTrace(), legOptions) as grpc.ClientReadableStream<PbTokenChunk>);
+          const stream = leg.add(d.clients.get(plan.worker.grpc).Generate(req, legTrace(), legOptions) as grpc.ClientReadableStream<pb.TokenChunk>);
           last = await relayDecode({ d, req, call, leg, log, legTrace, legOptions }, stream, plan.worker, []);
         } else {
           d.counters.disaggregated++;
@@ -72,7 +72,7 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
         }
         // A client that hangs up right after the final chunk did get the whole answer.
         if (leg.cancelled && !last?.finished) move('cancelled');
-        else if (last?.finishReason === 'error') move('failed', { error: last.error });
+        else if (last?.finishReason === pb.FinishReason.ERROR) move('failed', { error: last.error });
         else move('finished', { generatedTokens: last?.completionTokens ?? 0 });
         call.end();
       } catch (e) {
@@ -103,21 +103,21 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
 
 async function disaggregated(
   d: RouterDeps,
-  req: PbGenerateRequest,
+  req: pb.GenerateRequest,
   key: number[],
   decode: WorkerRecord,
   prefills: WorkerRecord[],
   leg: Leg,
-  call: grpc.ServerWritableStream<PbGenerateRequest, PbTokenChunk>,
+  call: grpc.ServerWritableStream<pb.GenerateRequest, TokenChunkInit>,
   log: SequenceLog,
   legTrace: () => grpc.Metadata,
   legOptions: grpc.CallOptions,
-): Promise<PbTokenChunk | undefined> {
+): Promise<pb.TokenChunk | undefined> {
   // 1. The decode worker reserves blocks for the part of the prompt it does not hold yet.
   // 2. A prefill worker computes the prompt and pushes that KV suffix into them. When it fails,
   //    the retry on another prefill worker gets a fresh reservation: a prefill worker that is only
   //    unreachable (not dead) may still be writing into the first one, which is left to its lease.
-  let first: PbGeneratedToken | undefined;
+  let first: pb.GeneratedToken | undefined;
   let reply: Extract<ReserveReply, { leaseId: string }> | undefined;
   let lastError: Error | undefined;
   const move = log.move;
@@ -127,8 +127,8 @@ async function disaggregated(
     const target = {
       workerId: decode.id,
       leaseId: reply.leaseId,
-      regionJson: JSON.stringify(decode.region),
-      layoutJson: JSON.stringify(decode.layout),
+      region: regionToPb(decode.region!),
+      layout: layoutToPb(decode.layout),
       blockIds: reply.blockIds,
       fromBlock: Math.floor(reply.cachedTokens / decode.layout.blockSize),
     };
@@ -136,8 +136,8 @@ async function disaggregated(
     const embedLeaseId = attempt === 0 ? await runVisionStage({ d, req, prefill: p, addCall: (c) => leg.add(c), move, legTrace, legOptions }) : '';
     move('prefilling', { workers: { prefill: p.id, decode: decode.id } });
     try {
-      const res = await new Promise<{ firstToken: PbGeneratedToken; transferSeconds: number }>((resolve, reject) => {
-        leg.add(d.clients.get(p.grpc).Prefill({ request: req, target, embedLeaseId }, legTrace(), legOptions, (err: grpc.ServiceError | null, r: { firstToken: PbGeneratedToken; transferSeconds: number }) => (err ? reject(err) : resolve(r))) as grpc.Call);
+      const res = await new Promise<{ firstToken: pb.GeneratedToken; transferSeconds: number }>((resolve, reject) => {
+        leg.add(d.clients.get(p.grpc).Prefill({ request: req, target, embedLeaseId }, legTrace(), legOptions, (err: grpc.ServiceError | null, r: { firstToken: pb.GeneratedToken; transferSeconds: number }) => (err ? reject(err) : resolve(r))) as grpc.Call);
       });
       first = res.firstToken;
       // The push ran during the prefill (layer by layer) or after it: record `transferring` at the
@@ -155,23 +155,23 @@ async function disaggregated(
   move('transferring', { nowMs: transferStartMs });
   move('decoding');
   // 3. The first token goes out now; the decode worker streams the rest.
-  call.write({ tokens: [first], finished: false, finishReason: '', promptTokens: req.promptTokenIds.length, completionTokens: 1, cachedPromptTokens: reply.cachedTokens, error: '' });
-  const stream = leg.add(d.clients.get(decode.grpc).Decode({ request: withoutPixels(req), leaseId: reply.leaseId, firstTokenId: first.tokenId }, legTrace(), legOptions) as grpc.ClientReadableStream<PbTokenChunk>);
+  call.write({ tokens: [first], finished: false, promptTokens: req.promptTokenIds.length, completionTokens: 1, cachedPromptTokens: reply.cachedTokens, error: '' });
+  const stream = leg.add(d.clients.get(decode.grpc).Decode({ request: withoutPixels(req), leaseId: reply.leaseId, firstTokenId: first.tokenId }, legTrace(), legOptions) as grpc.ClientReadableStream<pb.TokenChunk>);
   return relayDecode({ d, req, call, leg, log, legTrace, legOptions }, stream, decode, [first.tokenId]);
 }
 
 /** The prompt as prefix caches key it: image placeholders replaced by mm_hash-derived words. */
-function prefixKey(req: PbGenerateRequest): number[] {
-  return req.images?.length ? cacheKeyTokens(req.promptTokenIds, req.images) : req.promptTokenIds;
+function prefixKey(req: pb.GenerateRequest): number[] {
+  return req.images.length ? cacheKeyTokens(req.promptTokenIds, req.images) : req.promptTokenIds;
 }
 
 /** The decode leg needs where the images are (3-D positions), not their pixels. */
-function withoutPixels(req: PbGenerateRequest): PbGenerateRequest {
-  return req.images?.length ? { ...req, images: req.images.map((i) => ({ ...i, pixels: Buffer.alloc(0) })) } : req;
+function withoutPixels(req: pb.GenerateRequest): pb.GenerateRequest {
+  return req.images.length ? { ...req, images: req.images.map((i) => ({ ...i, pixels: new Uint8Array(0) })) } : req;
 }
 
 /** kv.reserve on the decode worker: blocks for the uncached suffix of the prompt, under a lease. */
-async function reserveBlocks(d: RouterDeps, req: PbGenerateRequest, key: number[], decode: WorkerRecord, legTrace: () => grpc.Metadata): Promise<Extract<ReserveReply, { leaseId: string }>> {
+async function reserveBlocks(d: RouterDeps, req: pb.GenerateRequest, key: number[], decode: WorkerRecord, legTrace: () => grpc.Metadata): Promise<Extract<ReserveReply, { leaseId: string }>> {
   const reserve: ReserveRequest = { requestId: req.requestId, promptTokenIds: key, cacheSalt: req.cacheSalt || undefined, leaseMs: d.leaseMs };
   const traceparent = legTrace().get('traceparent')[0]!.toString();
   const reply = decodeJson<ReserveReply>((await d.bus.request(reserveSubject(decode.id), encodeJson(reserve), { timeoutMs: 5000, headers: { traceparent } })).data);

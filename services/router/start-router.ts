@@ -1,6 +1,7 @@
 import { createBus, type Bus } from '../bus/index.js';
 import { drainOrForce, InFlightCalls } from '../common/shutdown.js';
-import { startGrpcServer, tandemV1 } from '../common/grpc/load-proto.js';
+import { startGrpcServer } from '../common/grpc/grpc-server.js';
+import { tandemV1 } from '../protocol/grpc-services.js';
 import { createSequenceStore, type SequenceStore } from '../state/index.js';
 import { startMetricsServer } from '../common/telemetry/index.js';
 import { createPolicy, type PolicyName } from './policies/index.js';

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { decodeJson, encodeJson } from '../bus/index.js';
-import type { PbGenerateRequest } from '../protocol/wire.js';
+import { regionToPb, type pb } from '../protocol/wire.js';
 import type { MoveFn } from './sequence-log.js';
 import { embReserveSubject, type EmbReserveReply, type EmbReserveRequest, type WorkerRecord } from '../protocol/registry.js';
 import { LeastLoadPolicy } from './policies/least-load.js';
@@ -10,7 +10,7 @@ const leastLoaded = new LeastLoadPolicy();
 
 export interface VisionStageContext {
   d: RouterDeps;
-  req: PbGenerateRequest;
+  req: pb.GenerateRequest;
   prefill: WorkerRecord;
   addCall: (c: grpc.Call) => void;
   move: MoveFn;
@@ -41,7 +41,7 @@ export async function runVisionStage(c: VisionStageContext): Promise<string> {
   const request = {
     requestId: req.requestId,
     images: unique.filter((i) => wanted.has(i.mmHash)),
-    target: { workerId: prefill.id, leaseId: reply.leaseId, regionJson: JSON.stringify(prefill.embRegion), slots: reply.slots },
+    target: { workerId: prefill.id, leaseId: reply.leaseId, region: regionToPb(prefill.embRegion!), slots: reply.slots },
   };
   try {
     await new Promise((resolve, reject) => {

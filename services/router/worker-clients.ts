@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS, tandemV1 } from '../common/grpc/load-proto.js';
+import { CHANNEL_OPTIONS } from '../common/grpc/grpc-server.js';
+import { tandemV1 } from '../protocol/grpc-services.js';
 
 /** One gRPC client per worker address, reused across requests. */
 export class WorkerClients {

@@ -1,17 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { grpcError } from '../common/grpc/grpc-error.js';
-import { imageFromPb, type PbImage } from '../protocol/wire.js';
+import { imageFromPb, regionFromPb, type pb } from '../protocol/wire.js';
 import { traceEmbeddingTransfer, traceVisionEncode } from '../common/telemetry/index.js';
-import type { RegionDescriptor, TransferEngine } from '../transfer/transfer-engine.js';
+import type { TransferEngine } from '../transfer/transfer-engine.js';
+import type { EncodeRequest } from '../protocol/gen/tandem/v1/worker_pb.js';
 import type { EmbeddingInbox } from './embedding-inbox.js';
 import type { ImageEncoder } from './image-encoder.js';
 import type { PromptImage } from '../protocol/prompt-image.js';
-
-interface PbEncodeRequest {
-  requestId: string;
-  images: PbImage[];
-  target: { workerId: string; leaseId: string; regionJson: string; slots: Array<{ mmHash: string; offset: number | string; bytes: number | string }> };
-}
 
 
 /**
@@ -19,7 +14,7 @@ interface PbEncodeRequest {
  * put each image's embeddings into the slot the prefill worker reserved for it.
  */
 export function encodeHandler(encoder: ImageEncoder | undefined, transfer: TransferEngine) {
-  return async (call: grpc.ServerUnaryCall<PbEncodeRequest, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+  return async (call: grpc.ServerUnaryCall<EncodeRequest, unknown>, cb: grpc.sendUnaryData<unknown>) => {
     if (!encoder) return cb(grpcError(grpc.status.FAILED_PRECONDITION, 'this worker serves a model without a vision encoder'));
     try {
       const images: PromptImage[] = call.request.images.map(imageFromPb);
@@ -30,7 +25,9 @@ export function encodeHandler(encoder: ImageEncoder | undefined, transfer: Trans
         span.setAttribute('tandem.vision.encoder_cache_hits', r.hits);
       });
       const encodeSeconds = (performance.now() - t0) / 1000;
-      const slots = call.request.target.slots.map((s) => ({ mmHash: s.mmHash, offset: Number(s.offset), bytes: Number(s.bytes) }));
+      const target = call.request.target;
+      if (!target) throw new RangeError('the encode request has no target');
+      const slots = target.slots.map((s) => ({ mmHash: s.mmHash, offset: Number(s.offset), bytes: Number(s.bytes) }));
       // One source buffer holding every image's rows, one write op per slot.
       const total = slots.reduce((n, s) => n + s.bytes, 0);
       const source = new ArrayBuffer(total);
@@ -44,9 +41,9 @@ export function encodeHandler(encoder: ImageEncoder | undefined, transfer: Trans
         ops.push({ localOffset: at, remoteOffset: s.offset, length: s.bytes });
         at += s.bytes;
       }
-      const region = JSON.parse(call.request.target.regionJson) as RegionDescriptor;
+      const region = regionFromPb(target.region);
       const sent = ops.length
-        ? await traceEmbeddingTransfer({ bytes: total, backend: transfer.backend, targetWorker: call.request.target.workerId }, () => transfer.put(region, source, ops))
+        ? await traceEmbeddingTransfer({ bytes: total, backend: transfer.backend, targetWorker: target.workerId }, () => transfer.put(region, source, ops))
         : { bytes: 0, seconds: 0 };
       cb(null, { images: images.length, sentBytes: sent.bytes, encodeSeconds, transferSeconds: sent.seconds, backend: transfer.backend });
     } catch (e) {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 
 import { createBus, decodeJson, encodeJson, type Bus } from '../bus/index.js';
-import { startGrpcServer, tandemV1 } from '../common/grpc/load-proto.js';
+import { startGrpcServer } from '../common/grpc/grpc-server.js';
+import { tandemV1 } from '../protocol/grpc-services.js';
 import { drainOrForce, InFlightCalls } from '../common/shutdown.js';
 import { bestAvailableBackend, createTransferEngine, type RegionDescriptor, type TransferEngine } from '../transfer/transfer-engine.js';
 import { startEmbeddingStage } from './embedding-stage.js';

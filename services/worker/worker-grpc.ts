@@ -2,11 +2,11 @@ import * as grpc from '@grpc/grpc-js';
 import { grpcError } from '../common/grpc/grpc-error.js';
 import type { Bus } from '../bus/index.js';
 import { encodeJson } from '../bus/index.js';
-import { outputToPb, requestFromPb, tokenToPb, type PbGenerateRequest } from '../protocol/wire.js';
+import { layoutFromPb, outputToPb, regionFromPb, requestFromPb, tokenToPb, type pb } from '../protocol/wire.js';
+import type { DecodeRequest, PrefillRequest } from '../protocol/gen/tandem/v1/worker_pb.js';
 import { annotateActiveSpan, ATTR, outgoingTraceparent } from '../common/telemetry/index.js';
-import type { RequestStream } from '../protocol/request.js';
 import type { Engine } from '../engine/loop/engine.js';
-import type { GeneratedToken } from '../protocol/request.js';
+import type { GeneratedToken, GenerationRequest, RequestStream } from '../protocol/request.js';
 import type { TransferEngine } from '../transfer/transfer-engine.js';
 import { KvPush, type KvPushMode } from './kv-push.js';
 import type { EmbeddingInbox } from './embedding-inbox.js';
@@ -53,7 +53,7 @@ async function pipe(call: grpc.ServerWritableStream<unknown, unknown>, stream: R
 /** The tandem.v1.Worker service of one worker process. */
 export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImplementation {
   return {
-    Generate(call: grpc.ServerWritableStream<PbGenerateRequest, unknown>) {
+    Generate(call: grpc.ServerWritableStream<pb.GenerateRequest, unknown>) {
       let stream: RequestStream;
       try {
         stream = submitWithImages(d.engine, d.encoder, requestFromPb(call.request));
@@ -66,17 +66,23 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
 
     Encode: encodeHandler(d.encoder, d.transfer),
 
-    async Prefill(call: grpc.ServerUnaryCall<{ request: PbGenerateRequest; embedLeaseId?: string; target: { workerId: string; leaseId: string; regionJson: string; layoutJson: string; blockIds: number[]; fromBlock: number } }, unknown>, cb: grpc.sendUnaryData<unknown>) {
+    async Prefill(call: grpc.ServerUnaryCall<PrefillRequest, unknown>, cb: grpc.sendUnaryData<unknown>) {
       const t = call.request.target;
-      const req = requestFromPb(call.request.request);
+      if (!t) return cb(grpcError(grpc.status.INVALID_ARGUMENT, 'Prefill needs a KV target'));
+      let req: GenerationRequest;
+      try {
+        req = requestFromPb(call.request.request);
+      } catch (e) {
+        return cb(grpcError(grpc.status.INVALID_ARGUMENT, (e as Error).message));
+      }
       const trace = { traceparent: outgoingTraceparent(call.metadata.get('traceparent')[0]?.toString()) };
       let first: GeneratedToken | undefined;
       let blocks: number[] = [];
       let push: KvPush | undefined;
       try {
         push = new KvPush(d.transfer, d.engine.runner.kv, {
-          region: JSON.parse(t.regionJson),
-          layout: JSON.parse(t.layoutJson),
+          region: regionFromPb(t.region),
+          layout: layoutFromPb(t.layout),
           blockIds: t.blockIds,
           fromBlock: t.fromBlock,
         });
@@ -111,7 +117,7 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
       }
     },
 
-    Decode(call: grpc.ServerWritableStream<{ request: PbGenerateRequest; leaseId: string; firstTokenId: number }, unknown>) {
+    Decode(call: grpc.ServerWritableStream<DecodeRequest, unknown>) {
       const lease = d.leases.take(call.request.leaseId);
       if (!lease) {
         call.emit('error', grpcError(grpc.status.NOT_FOUND, `lease ${call.request.leaseId} is unknown or expired on ${d.id}`));
