@@ -103,9 +103,16 @@ function ucxFailure(err: unknown, what: string): TransferError {
   return new TransferError('ucx', message, { cause: err });
 }
 
+/** Peers kept verified (a cluster's decode workers and prefill inboxes; oldest dropped first). */
+const MAX_CACHED_PEERS = 1024;
+
 export class UcxTransferEngine extends EngineBase {
   readonly backend = 'ucx' as const;
-  private readonly peers = new WeakMap<RegionDescriptor, UcxPeer>();
+  /**
+   * Verified peers by region id and descriptor digest: every request's target is a fresh object
+   * decoded from the wire, so keying by identity re-verified (digest, /proc reads) per prefill.
+   */
+  private readonly peers = new Map<string, UcxPeer>();
 
   private constructor(
     private readonly worker: NativeUcxWorker,
@@ -191,10 +198,13 @@ export class UcxTransferEngine extends EngineBase {
   }
 
   private peer(remote: RegionDescriptor): UcxPeer {
-    let p = this.peers.get(remote);
+    // The digest covers every field, so an equal (regionId, check) pair is the same verified peer.
+    const key = `${remote.regionId}\u0000${String(remote.endpoint.check)}`;
+    let p = this.peers.get(key);
     if (!p) {
       p = decodeUcxDescriptor(remote);
-      this.peers.set(remote, p);
+      if (this.peers.size >= MAX_CACHED_PEERS) this.peers.delete(this.peers.keys().next().value!);
+      this.peers.set(key, p);
     }
     return p;
   }
