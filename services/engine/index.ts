@@ -1,4 +1,3 @@
 export * from './model-types.js';
 export { ModelRunner, type ModelRunnerOptions, type SequenceChunk } from './runner/model-runner.js';
 export { PagedKvCache } from './kv/kv-cache.js';
-export { BlockAllocator } from './kv/block-allocator.js';

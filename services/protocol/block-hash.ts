@@ -4,14 +4,14 @@
  * the same string in every process, on every machine, forever. Changing anything here means a
  * new version tag.
  *
- * Definition of `hashBlockTokens(parent, tokens, extraKey)`:
+ * Definition of `hashBlockTokens(parent, tokens, cacheSalt)`:
  *
  * 1. Build a stream of 32-bit unsigned words:
  *    - `0x54424831` (version tag, ASCII "TBH1" read big-endian)
- *    - `flags`: bit 0 = a parent hash is given, bit 1 = a non-empty extraKey is given
+ *    - `flags`: bit 0 = a parent hash is given, bit 1 = a non-empty cacheSalt is given
  *    - 4 words of the parent hash: its 32 hex digits split into 4 groups of 8, each group read
  *      as a big-endian hex number (all 0 when there is no parent)
- *    - the UTF-8 byte length of extraKey (0 when absent; `''` is the same as absent), followed by
+ *    - the UTF-8 byte length of cacheSalt (0 when absent; `''` is the same as absent), followed by
  *      its UTF-8 bytes packed little-endian into words (byte i goes to bits 8*(i%4) of word
  *      floor(i/4)), the last word zero-padded
  *    - the number of tokens, followed by each token id as an unsigned 32-bit integer
@@ -35,7 +35,7 @@
  *    hashBlockTokens(null, [1, 2, 3, 4], 0, 4, 'salt')   = 9d654e804da4afc379c43cb064cfbdcd
  *
  * Costs: (8 + key words + tokens) word steps per block, no allocation besides the result string
- * (the UTF-8 encoding of the last extraKey seen is memoized; the word stream reuses a
+ * (the UTF-8 encoding of the last cacheSalt seen is memoized; the word stream reuses a
  * module-level scratch buffer, safe because hashing is synchronous and calls nothing outside).
  */
 
@@ -64,7 +64,7 @@ export function isBlockHash(s: unknown): s is string {
   return typeof s === 'string' && HEX_RE.test(s);
 }
 
-// Memo of the last extraKey's UTF-8 words (engines hash many blocks with the same key in a row).
+// Memo of the last cacheSalt's UTF-8 words (engines hash many blocks with the same key in a row).
 const encoder = new TextEncoder();
 let memoKey = '';
 let memoBytes = 0;
@@ -129,7 +129,7 @@ export function hashBlockTokens(
   tokens: ArrayLike<number>,
   start = 0,
   count = tokens.length - start,
-  extraKey?: string,
+  cacheSalt?: string,
 ): string {
   if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > tokens.length) {
     throw new RangeError(`block hash: token range [${start}, ${start + count}) is outside 0..${tokens.length}`);
@@ -152,8 +152,8 @@ export function hashBlockTokens(
   }
   let keyBytes = 0;
   let keyWords: Uint32Array | null = null;
-  if (extraKey !== undefined && extraKey !== '') {
-    encodeKey(extraKey);
+  if (cacheSalt !== undefined && cacheSalt !== '') {
+    encodeKey(cacheSalt);
     keyBytes = memoBytes;
     keyWords = memoWords;
     flags |= 2;
@@ -204,14 +204,23 @@ export function hashBlockTokens(
  * the previous one. What a worker's `markFull` calls produce for a prompt, and what a router can
  * compute from token ids to query its prefix index.
  */
-export function blockHashesOf(tokens: ArrayLike<number>, blockSize: number, extraKey?: string, maxBlocks = Infinity): string[] {
+export function blockHashesOf(tokens: ArrayLike<number>, blockSize: number, cacheSalt?: string, maxBlocks = Infinity): string[] {
   if (!Number.isInteger(blockSize) || blockSize <= 0) throw new RangeError(`block size must be a positive integer, got ${blockSize}`);
   const n = Math.min(Math.floor(tokens.length / blockSize), maxBlocks);
   const out: string[] = [];
   let parent: string | null = null;
   for (let b = 0; b < n; b++) {
-    parent = hashBlockTokens(parent, tokens, b * blockSize, blockSize, extraKey);
+    parent = hashBlockTokens(parent, tokens, b * blockSize, blockSize, cacheSalt);
     out.push(parent);
   }
   return out;
+}
+
+/**
+ * How many leading full blocks of a prompt may come from a prefix cache: never the whole prompt,
+ * because its last token must be computed to produce the next token's logits. The one definition
+ * the scheduler (attach, reserve) and the router's prefix index share.
+ */
+export function cacheableBlocks(promptLength: number, blockSize: number): number {
+  return Math.max(0, Math.floor((promptLength - 1) / blockSize));
 }

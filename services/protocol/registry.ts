@@ -37,7 +37,6 @@ export const REGISTRY_TTL_MS = 5000;
 export const reserveSubject = (workerId: string) => `tandem.v1.kv.reserve.${workerId}`;
 export const readySubject = (workerId: string) => `tandem.v1.kv.ready.${workerId}`;
 export const kvEventsSubject = (workerId: string) => `tandem.v1.kv.events.${workerId}`;
-export const CANCEL_SUBJECT = 'tandem.v1.seq.cancel';
 export const embReserveSubject = (workerId: string) => `tandem.v1.emb.reserve.${workerId}`;
 
 /** Asks a prefill worker for room for the images it has not cached yet. */
@@ -51,7 +50,8 @@ export type EmbReserveReply = { leaseId: string; cached: string[]; slots: Array<
 
 export interface ReserveRequest {
   requestId: string;
-  promptTokenIds: number[];
+  /** The prompt as prefix caches key it (cache-key-tokens.ts): image tokens as mm_hash words. */
+  cacheKeyTokens: number[];
   cacheSalt?: string;
   leaseMs: number;
 }

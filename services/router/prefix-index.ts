@@ -1,6 +1,6 @@
 import { decodeJson, type Bus, type Subscription } from '../bus/index.js';
 import type { BlockEvent } from '../protocol/block-events.js';
-import { blockHashesOf } from '../protocol/block-hash.js';
+import { blockHashesOf, cacheableBlocks } from '../protocol/block-hash.js';
 
 /**
  * Which prefix-cache blocks each decode worker holds, fed by the workers' block events
@@ -44,7 +44,7 @@ export class PrefixIndex {
   }
 
   static hashesFor(promptTokenIds: readonly number[], blockSize: number, cacheSalt?: string): string[] {
-    return blockHashesOf(promptTokenIds, blockSize, cacheSalt, Math.floor((promptTokenIds.length - 1) / blockSize));
+    return blockHashesOf(promptTokenIds, blockSize, cacheSalt, cacheableBlocks(promptTokenIds.length, blockSize));
   }
 
   forget(workerId: string): void {

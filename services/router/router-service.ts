@@ -56,7 +56,7 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
         log.create({ promptTokens: req.promptTokenIds.length, deadlineMs: Number.isFinite(deadlineMs) ? deadlineMs : Date.now() + 10 * 60_000 });
         // Prefix matching sees image tokens by mm_hash (the same key the workers' block hashes use).
         // Computed once per request (it hashes every image token): the plan and each kv.reserve use it.
-        const key = prefixKey(req);
+        const key = cacheKeyOf(req);
         const plan = tracePlan(d.policy.name, () => planStages(d.view.all(), { requestId: req.requestId, promptTokenIds: key, cacheSalt: req.cacheSalt || undefined }, d.policy, d.plan));
         if (plan.kind === 'none') throw grpcError(grpc.status.UNAVAILABLE, plan.reason);
         let last: pb.TokenChunk | undefined;
@@ -161,7 +161,7 @@ async function disaggregated(
 }
 
 /** The prompt as prefix caches key it: image placeholders replaced by mm_hash-derived words. */
-function prefixKey(req: pb.GenerateRequest): number[] {
+function cacheKeyOf(req: pb.GenerateRequest): number[] {
   return req.images.length ? cacheKeyTokens(req.promptTokenIds, req.images) : req.promptTokenIds;
 }
 
@@ -172,7 +172,7 @@ function withoutPixels(req: pb.GenerateRequest): pb.GenerateRequest {
 
 /** kv.reserve on the decode worker: blocks for the uncached suffix of the prompt, under a lease. */
 async function reserveBlocks(d: RouterDeps, req: pb.GenerateRequest, key: number[], decode: WorkerRecord, legTrace: () => grpc.Metadata): Promise<Extract<ReserveReply, { leaseId: string }>> {
-  const reserve: ReserveRequest = { requestId: req.requestId, promptTokenIds: key, cacheSalt: req.cacheSalt || undefined, leaseMs: d.leaseMs };
+  const reserve: ReserveRequest = { requestId: req.requestId, cacheKeyTokens: key, cacheSalt: req.cacheSalt || undefined, leaseMs: d.leaseMs };
   const traceparent = legTrace().get('traceparent')[0]!.toString();
   const reply = decodeJson<ReserveReply>((await d.bus.request(reserveSubject(decode.id), encodeJson(reserve), { timeoutMs: 5000, headers: { traceparent } })).data);
   if ('error' in reply) throw grpcError(grpc.status.RESOURCE_EXHAUSTED, `decode worker ${decode.id}: ${reply.error}`);

@@ -16,7 +16,6 @@ describe('LeaseTable (KV blocks reserved for a remote prefill)', () => {
     const released: number[][] = [];
     const t = new LeaseTable((b) => released.push(b));
     const id = t.create('r2', [1, 2], 50);
-    expect(t.markReady(id)).toBe(true);
     expect(t.take(id)).toEqual({ blocks: [1, 2], requestId: 'r2' });
     expect(t.take(id)).toBeUndefined();
     await new Promise((r) => setTimeout(r, 100));

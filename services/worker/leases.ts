@@ -4,7 +4,6 @@ interface Lease {
   blocks: number[];
   requestId: string;
   timer: NodeJS.Timeout;
-  ready: boolean;
 }
 
 /**
@@ -26,16 +25,8 @@ export class LeaseTable {
     const id = randomUUID();
     const timer = setTimeout(() => this.expire(id), ttlMs);
     timer.unref();
-    this.leases.set(id, { blocks, requestId, timer, ready: false });
+    this.leases.set(id, { blocks, requestId, timer });
     return id;
-  }
-
-  /** The prefill worker reported its KV push (kv.ready): keep the lease for the Decode call. */
-  markReady(id: string): boolean {
-    const l = this.leases.get(id);
-    if (!l) return false;
-    l.ready = true;
-    return true;
   }
 
   /** Hands the blocks to a decoding sequence (which now owns them). */

@@ -104,7 +104,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         let reply: ReserveReply;
         try {
           const r = decodeJson<ReserveRequest>(msg.data);
-          const got = engine.reserveBlocks(r.promptTokenIds, r.cacheSalt);
+          const got = engine.reserveBlocks(r.cacheKeyTokens, r.cacheSalt);
           reply = got ? { leaseId: leases.create(r.requestId, got.blocks, r.leaseMs), blockIds: got.blocks, cachedTokens: got.cachedTokens } : { error: 'no free KV blocks' };
         } catch (e) {
           reply = { error: (e as Error).message };
@@ -118,8 +118,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     void (async () => {
       for await (const msg of ready) {
         const r = decodeJson<ReadyMessage>(msg.data);
-        if (r.ok) leases.markReady(r.leaseId);
-        else leases.cancel(r.leaseId); // the push failed: its blocks go back now, not at lease expiry
+        // A failed push frees its blocks now, not at lease expiry; after a successful one the
+        // lease waits for the Decode call that names it.
+        if (!r.ok) leases.cancel(r.leaseId);
       }
     })();
   }

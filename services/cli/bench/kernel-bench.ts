@@ -4,8 +4,8 @@
  * weight once per step) and FMA peak (prefill is bound by compute).
  */
 import { native } from '../../../kernels/ts/index.js';
-import { BlockAllocator } from '../../engine/kv/block-allocator.js';
-import { SequenceBlocks } from '../../engine/kv/sequence-blocks.js';
+import { BlockAllocator } from '../../../tools/bench/block-allocator.js';
+import { SequenceBlocks } from '../../../tools/bench/sequence-blocks.js';
 import type { TextModelWeights } from '../../engine/model-types.js';
 import { ModelRunner } from '../../engine/runner/model-runner.js';
 

@@ -12,13 +12,13 @@ function recordingPool(numBlocks: number, blockSize: number, enablePrefixCaching
 }
 
 /** Allocates blocks for `tokens` and marks every full block, like the scheduler does. Returns block ids and hashes. */
-function fill(pool: BlockPool, tokens: number[], extraKey?: string): { blocks: number[]; hashes: string[] } {
+function fill(pool: BlockPool, tokens: number[], cacheSalt?: string): { blocks: number[]; hashes: string[] } {
   const bs = pool.blockSize;
   const blocks = pool.allocate(Math.ceil(tokens.length / bs));
   if (!blocks) throw new Error('pool exhausted in test');
   const hashes: string[] = [];
   for (let b = 0; b < Math.floor(tokens.length / bs); b++) {
-    hashes.push(pool.markFull(blocks[b]!, b === 0 ? null : hashes[b - 1]!, tokens.slice(b * bs, (b + 1) * bs), extraKey));
+    hashes.push(pool.markFull(blocks[b]!, b === 0 ? null : hashes[b - 1]!, tokens.slice(b * bs, (b + 1) * bs), cacheSalt));
   }
   return { blocks, hashes };
 }
@@ -52,7 +52,7 @@ describe('block hash', () => {
     expect(hashBlockTokens(a, tokens)).toBe(underA); // deterministic
   });
 
-  it('mixes extraKey into the hash; empty key equals no key', () => {
+  it('mixes cacheSalt into the hash; empty key equals no key', () => {
     const t = [1, 2, 3, 4];
     const plain = hashBlockTokens(null, t);
     expect(hashBlockTokens(null, t, 0, 4, '')).toBe(plain);
@@ -191,9 +191,9 @@ describe('prefix caching', () => {
     expect(pool.findCachedPrefix(seq(0, 16), { maxBlocks: 3 }).blockIds).toEqual(a.blocks.slice(0, 3));
     expect(pool.findCachedPrefix(seq(0, 16), { maxBlocks: 0 }).blockIds).toEqual([]);
     expect(pool.findCachedPrefix(seq(0, 16), { maxBlocks: -1 }).blockIds).toEqual([]);
-    // A different first block means no hit at all (chain), as does a different extraKey.
+    // A different first block means no hit at all (chain), as does a different cacheSalt.
     expect(pool.findCachedPrefix([7, ...seq(1, 15)]).blockIds).toEqual([]);
-    expect(pool.findCachedPrefix(seq(0, 16), { extraKey: 'img:abc' }).blockIds).toEqual([]);
+    expect(pool.findCachedPrefix(seq(0, 16), { cacheSalt: 'img:abc' }).blockIds).toEqual([]);
     // Lookups take no references.
     expect(a.blocks.map((b) => pool.refCount(b))).toEqual([1, 1, 1, 1]);
   });
@@ -215,12 +215,12 @@ describe('prefix caching', () => {
     expect(p2.findCachedPrefix(seq(0, 8)).blockIds).toEqual([]);
   });
 
-  it('respects extraKey in every block of the chain', () => {
+  it('respects cacheSalt in every block of the chain', () => {
     const { pool } = recordingPool(8, 4);
     const a = fill(pool, seq(0, 8), 'salt-1');
     expect(a.hashes).toEqual(blockHashesOf(seq(0, 8), 4, 'salt-1'));
-    expect(pool.findCachedPrefix(seq(0, 8), { extraKey: 'salt-1' }).blockIds).toEqual(a.blocks);
-    expect(pool.findCachedPrefix(seq(0, 8), { extraKey: 'salt-2' }).blockIds).toEqual([]);
+    expect(pool.findCachedPrefix(seq(0, 8), { cacheSalt: 'salt-1' }).blockIds).toEqual(a.blocks);
+    expect(pool.findCachedPrefix(seq(0, 8), { cacheSalt: 'salt-2' }).blockIds).toEqual([]);
     expect(pool.findCachedPrefix(seq(0, 8)).blockIds).toEqual([]);
   });
 
@@ -514,7 +514,7 @@ interface LiveSeq {
   tokens: number[];
   blocks: number[];
   hashes: string[];
-  extraKey: string | undefined;
+  cacheSalt: string | undefined;
 }
 
 function checkAgainstModel(pool: BlockPool, model: ModelPool, events: BlockEvent[], live: LiveSeq[]): void {
@@ -564,8 +564,8 @@ describe('BlockPool randomized vs model', () => {
           const i = s.hashes.length;
           const parent = i === 0 ? null : s.hashes[i - 1]!;
           const toks = s.tokens.slice(i * bs, (i + 1) * bs);
-          const h = pool.markFull(s.blocks[i]!, parent, toks, s.extraKey);
-          expect(h).toBe(hashBlockTokens(parent, toks, 0, bs, s.extraKey));
+          const h = pool.markFull(s.blocks[i]!, parent, toks, s.cacheSalt);
+          expect(h).toBe(hashBlockTokens(parent, toks, 0, bs, s.cacheSalt));
           if (caching) model.markFull(s.blocks[i]!, parent, toks, h);
           s.hashes.push(h);
         }
@@ -579,10 +579,10 @@ describe('BlockPool randomized vs model', () => {
           const len = 1 + Math.floor(r() * p.length);
           const tokens = p.slice(0, len);
           if (r() < 0.3) tokens.push(2000 + Math.floor(r() * 5));
-          const extraKey = keys[Math.floor(r() * keys.length)];
+          const cacheSalt = keys[Math.floor(r() * keys.length)];
           const maxBlocks = Math.floor((tokens.length - 1) / bs);
-          const hit = pool.findCachedPrefix(tokens, { extraKey, maxBlocks, countStats: true });
-          const expectedHashes = blockHashesOf(tokens, bs, extraKey, maxBlocks);
+          const hit = pool.findCachedPrefix(tokens, { cacheSalt, maxBlocks, countStats: true });
+          const expectedHashes = blockHashesOf(tokens, bs, cacheSalt, maxBlocks);
           expect(hit.hashes).toEqual(expectedHashes.slice(0, hit.hashes.length));
           expect(hit.blockIds).toEqual(caching ? model.find(expectedHashes) : []);
           pool.acquire(hit.blockIds);
@@ -594,7 +594,7 @@ describe('BlockPool randomized vs model', () => {
             pool.release(hit.blockIds);
             model.release(hit.blockIds);
           } else {
-            const s: LiveSeq = { tokens, blocks: [...hit.blockIds, ...got], hashes: [...hit.hashes], extraKey };
+            const s: LiveSeq = { tokens, blocks: [...hit.blockIds, ...got], hashes: [...hit.hashes], cacheSalt };
             live.push(s);
             markNewFull(s);
           }
@@ -635,7 +635,7 @@ describe('BlockPool randomized vs model', () => {
           const shared = s.blocks.slice(0, s.hashes.length);
           pool.acquire(shared);
           model.acquire(shared);
-          live.push({ tokens: s.tokens.slice(0, shared.length * bs), blocks: shared, hashes: [...s.hashes], extraKey: s.extraKey });
+          live.push({ tokens: s.tokens.slice(0, shared.length * bs), blocks: shared, hashes: [...s.hashes], cacheSalt: s.cacheSalt });
         }
         checkAgainstModel(pool, model, events, live);
       }

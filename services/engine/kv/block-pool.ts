@@ -111,8 +111,8 @@ export class BlockPool {
   }
 
   /** Hash of a full block's content given its parent (pure; the function `markFull` uses). */
-  hashBlock(parentHash: string | null, tokenIds: ArrayLike<number>, extraKey?: string): string {
-    return hashBlockTokens(parentHash, tokenIds, 0, tokenIds.length, extraKey);
+  hashBlock(parentHash: string | null, tokenIds: ArrayLike<number>, cacheSalt?: string): string {
+    return hashBlockTokens(parentHash, tokenIds, 0, tokenIds.length, cacheSalt);
   }
 
   /**
@@ -122,7 +122,7 @@ export class BlockPool {
    */
   findCachedPrefix(
     tokenIds: ArrayLike<number>,
-    opts: { extraKey?: string; maxBlocks?: number; countStats?: boolean } = {},
+    opts: { cacheSalt?: string; maxBlocks?: number; countStats?: boolean } = {},
   ): { blockIds: number[]; hashes: string[] } {
     const maxBlocks = opts.maxBlocks ?? Infinity;
     if (Number.isNaN(maxBlocks)) throw new RangeError('maxBlocks must be a number, got NaN');
@@ -132,7 +132,7 @@ export class BlockPool {
       const limit = Math.min(Math.floor(tokenIds.length / this.blockSize), Math.floor(maxBlocks));
       let parent: string | null = null;
       for (let b = 0; b < limit; b++) {
-        const h = hashBlockTokens(parent, tokenIds, b * this.blockSize, this.blockSize, opts.extraKey);
+        const h = hashBlockTokens(parent, tokenIds, b * this.blockSize, this.blockSize, opts.cacheSalt);
         const id = this.byHash.get(h);
         if (id === undefined) break;
         blockIds.push(id);
@@ -238,13 +238,13 @@ export class BlockPool {
    * existing mapping stays and this block stays uncached), registers it and emits 'stored'.
    * Returns the hash. With prefix caching disabled only the hash is computed.
    */
-  markFull(blockId: number, parentHash: string | null, tokenIds: ArrayLike<number>, extraKey?: string): string {
+  markFull(blockId: number, parentHash: string | null, tokenIds: ArrayLike<number>, cacheSalt?: string): string {
     this.checkId(blockId, 'mark full');
     if (this.state[blockId] !== REFERENCED) throw new Error(`cannot mark KV block ${blockId} full: it is not referenced (${STATE_NAMES[this.state[blockId]!]})`);
     if (tokenIds.length !== this.blockSize) {
       throw new RangeError(`cannot mark KV block ${blockId} full with ${tokenIds.length} tokens (block size ${this.blockSize})`);
     }
-    const h = hashBlockTokens(parentHash, tokenIds, 0, tokenIds.length, extraKey);
+    const h = hashBlockTokens(parentHash, tokenIds, 0, tokenIds.length, cacheSalt);
     if (!this.enablePrefixCaching) return h;
     const current = this.hashes[blockId]!;
     if (current !== null) {

@@ -104,7 +104,7 @@ export class Engine {
     const queue = new AsyncQueue<RequestOutput>(() => this.abort(req.id));
     const resumed = req.resumeOutputTokenIds ?? [];
     this.active.set(req.id, { req, seed: req.sampling.seed ?? randomSeed(), queue, completionTokens: resumed.length, eos: this.eosOf(req), vl });
-    this.scheduler.add(req.id, req.promptTokenIds, req.cacheSalt, this.hashKey(req), resumed);
+    this.scheduler.add(req.id, req.promptTokenIds, req.cacheSalt, this.cacheKeyOf(req), resumed);
     this.counters.promptTokens += req.promptTokenIds.length;
     this.wakeUp();
     return Object.assign(queue, { requestId: req.id, abort: () => this.abort(req.id) });
@@ -125,7 +125,7 @@ export class Engine {
   }
 
   /** Prefix-cache key of a multimodal prompt (image tokens keyed by mm_hash); undefined for text. */
-  private hashKey(req: EngineRequest): number[] | undefined {
+  private cacheKeyOf(req: EngineRequest): number[] | undefined {
     return req.images?.length ? cacheKeyTokens(req.promptTokenIds, req.images) : undefined;
   }
 
@@ -172,7 +172,7 @@ export class Engine {
     const queue = new AsyncQueue<RequestOutput>(() => this.abort(req.id));
     const active: Active = { req, seed: req.sampling.seed ?? randomSeed(), queue, completionTokens: 1, eos: this.eosOf(req), vl };
     this.active.set(req.id, active);
-    this.scheduler.addPrefilled(req.id, req.promptTokenIds, req.cacheSalt, blocks, firstTokenId, this.hashKey(req));
+    this.scheduler.addPrefilled(req.id, req.promptTokenIds, req.cacheSalt, blocks, firstTokenId, this.cacheKeyOf(req));
     this.counters.generationTokens++;
     const reason = this.finishReason(active, firstTokenId);
     if (reason) this.emit(active, [], reason);

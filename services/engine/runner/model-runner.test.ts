@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BlockAllocator } from '../kv/block-allocator.js';
-import { SequenceBlocks } from '../kv/sequence-blocks.js';
+import { BlockAllocator } from '../../../tools/bench/block-allocator.js';
+import { SequenceBlocks } from '../../../tools/bench/sequence-blocks.js';
 import type { TextFamily, TextModelWeights } from '../model-types.js';
 import { makeSyntheticWeights, ReferenceModel, seededRandom } from '../reference/index.js';
 import { ModelRunner } from './model-runner.js';

@@ -1,3 +1,4 @@
+import { cacheableBlocks } from '../../protocol/block-hash.js';
 import type { BlockPool } from '../kv/block-pool.js';
 import { freezeOutput, type ScheduledChunk, type SchedulerOutput } from './scheduler-output.js';
 import { Sequence } from './sequence.js';
@@ -51,10 +52,10 @@ export class Scheduler {
   }
 
   /** `resumedOutput`: tokens generated elsewhere before a migration; recomputed like a preempted sequence's. */
-  add(id: string, promptTokenIds: readonly number[], extraKey?: string, promptHashKey?: readonly number[], resumedOutput: readonly number[] = []): void {
+  add(id: string, promptTokenIds: readonly number[], cacheSalt?: string, promptCacheKey?: readonly number[], resumedOutput: readonly number[] = []): void {
     if (this.byId.has(id)) throw new Error(`request ${id} is already scheduled`);
     if (promptTokenIds.length === 0) throw new RangeError(`request ${id} has an empty prompt`);
-    const seq = new Sequence(id, promptTokenIds, this.arrivals++, extraKey, promptHashKey);
+    const seq = new Sequence(id, promptTokenIds, this.arrivals++, cacheSalt, promptCacheKey);
     seq.outputTokenIds.push(...resumedOutput);
     this.byId.set(id, seq);
     this.waiting.push(seq);
@@ -66,11 +67,11 @@ export class Scheduler {
    * reserveBlocks) and `firstTokenId` was sampled by the prefill worker. It joins the running set
    * and decodes from the next step on.
    */
-  addPrefilled(id: string, promptTokenIds: readonly number[], extraKey: string | undefined, blocks: number[], firstTokenId: number, promptHashKey?: readonly number[]): Sequence {
+  addPrefilled(id: string, promptTokenIds: readonly number[], cacheSalt: string | undefined, blocks: number[], firstTokenId: number, promptCacheKey?: readonly number[]): Sequence {
     if (this.byId.has(id)) throw new Error(`request ${id} is already scheduled`);
     const bs = this.cfg.blockSize;
     if (blocks.length < Math.ceil(promptTokenIds.length / bs)) throw new RangeError(`request ${id}: ${blocks.length} blocks cannot hold a ${promptTokenIds.length}-token prompt`);
-    const seq = new Sequence(id, promptTokenIds, this.arrivals++, extraKey, promptHashKey);
+    const seq = new Sequence(id, promptTokenIds, this.arrivals++, cacheSalt, promptCacheKey);
     seq.blocks = [...blocks];
     seq.numComputed = promptTokenIds.length;
     seq.cachedPromptTokens = 0;
@@ -86,9 +87,9 @@ export class Scheduler {
    * Blocks for a prompt that another worker will fill: cached prefix blocks first (referenced),
    * fresh blocks for the rest. Null when the pool cannot supply them now.
    */
-  reserveBlocks(promptTokenIds: readonly number[], extraKey?: string): { blocks: number[]; cachedTokens: number } | null {
+  reserveBlocks(promptTokenIds: readonly number[], cacheSalt?: string): { blocks: number[]; cachedTokens: number } | null {
     const bs = this.cfg.blockSize;
-    const hit = this.pool.findCachedPrefix(promptTokenIds, { extraKey, maxBlocks: Math.floor((promptTokenIds.length - 1) / bs), countStats: true });
+    const hit = this.pool.findCachedPrefix(promptTokenIds, { cacheSalt, maxBlocks: cacheableBlocks(promptTokenIds.length, bs), countStats: true });
     if (hit.blockIds.length > 0) this.pool.acquire(hit.blockIds);
     const fresh = this.pool.allocate(Math.ceil(promptTokenIds.length / bs) - hit.blockIds.length);
     if (!fresh) {
@@ -238,9 +239,9 @@ export class Scheduler {
   private attachCachedPrefix(seq: Sequence): void {
     const bs = this.cfg.blockSize;
     const all = seq.hashTokens(0, seq.length);
-    const maxBlocks = Math.floor((all.length - 1) / bs);
+    const maxBlocks = cacheableBlocks(all.length, bs);
     const firstTime = seq.cachedPromptTokens < 0;
-    const hit = this.pool.findCachedPrefix(all, { extraKey: seq.extraKey, maxBlocks, countStats: firstTime });
+    const hit = this.pool.findCachedPrefix(all, { cacheSalt: seq.cacheSalt, maxBlocks, countStats: firstTime });
     if (hit.blockIds.length > 0) this.pool.acquire(hit.blockIds);
     seq.blocks = [...hit.blockIds];
     seq.blockHashes = [...hit.hashes];
@@ -254,7 +255,7 @@ export class Scheduler {
     while (seq.blockHashes.length < full) {
       const i = seq.blockHashes.length;
       const parent = i === 0 ? null : seq.blockHashes[i - 1]!;
-      seq.blockHashes.push(this.pool.markFull(seq.blocks[i]!, parent, seq.hashTokens(i * bs, (i + 1) * bs), seq.extraKey));
+      seq.blockHashes.push(this.pool.markFull(seq.blocks[i]!, parent, seq.hashTokens(i * bs, (i + 1) * bs), seq.cacheSalt));
     }
   }
 

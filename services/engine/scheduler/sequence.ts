@@ -16,9 +16,9 @@ export class Sequence {
     readonly id: string,
     readonly promptTokenIds: readonly number[],
     readonly arrival: number,
-    readonly extraKey: string | undefined,
+    readonly cacheSalt: string | undefined,
     /** What prefix-cache hashes see in place of the prompt (image tokens keyed by mm_hash); default the prompt. */
-    readonly promptHashKey: readonly number[] = promptTokenIds,
+    readonly promptCacheKey: readonly number[] = promptTokenIds,
   ) {}
 
   get length(): number {
@@ -30,11 +30,11 @@ export class Sequence {
     return i < p ? this.promptTokenIds[i]! : this.outputTokenIds[i - p]!;
   }
 
-  /** Like tokens(), with the prompt part taken from promptHashKey: the input of block hashes. */
+  /** Like tokens(), with the prompt part taken from promptCacheKey: the input of block hashes. */
   hashTokens(from: number, to: number): number[] {
     const p = this.promptTokenIds.length;
     const out: number[] = [];
-    for (let i = from; i < to; i++) out.push(i < p ? this.promptHashKey[i]! : this.outputTokenIds[i - p]!);
+    for (let i = from; i < to; i++) out.push(i < p ? this.promptCacheKey[i]! : this.outputTokenIds[i - p]!);
     return out;
   }
 

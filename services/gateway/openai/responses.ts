@@ -1,7 +1,7 @@
 /** Response-side builders of the OpenAI API, gathered in one import for the route handlers. */
 export { newChatMeta, newCompletionMeta, type ResponseMeta } from './ids.js';
 export { buildUsage, type Usage, type UsageInput } from './usage.js';
-export { chatFinishReason, type ChatFinishReason, type CompletionFinishReason } from './finish-reason.js';
+export { type ChatFinishReason, type CompletionFinishReason } from './finish-reason.js';
 export type { TokenLogprobInput } from './token-logprobs.js';
 export { buildChatLogprobs, type ChatLogprobs, type ChatTokenLogprob, type ChatTopLogprob } from './chat-logprobs.js';
 export { buildLegacyLogprobs, type LegacyLogprobs } from './legacy-logprobs.js';

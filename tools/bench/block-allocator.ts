@@ -1,6 +1,7 @@
 /**
  * Free-list allocator of KV block ids. Lowest ids first, so a fresh cache hands out contiguous
- * runs (cheaper transfers). Prefix caching with chained hashes builds on top of this later.
+ * runs. A benchmark helper (tandem bench kernels drives the model runner without the engine);
+ * the engine itself allocates through its prefix-caching BlockPool.
  */
 export class BlockAllocator {
   private readonly free: number[] = [];
