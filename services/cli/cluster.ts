@@ -11,8 +11,9 @@ export interface ClusterProcess {
 }
 
 /** Starts `tandem <args>` as a child and resolves with the JSON line it prints when ready. */
-export function spawnTandem(role: string, args: string[], log: (m: string) => void, timeoutMs = 120_000): Promise<ClusterProcess> {
-  const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+export function spawnTandem(role: string, args: string[], log: (m: string) => void, timeoutMs = 120_000, env: Record<string, string> = {}): Promise<ClusterProcess> {
+  // Credentials go to children in `env`, never on their command lines (visible in ps).
+  const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   proc.stderr!.on('data', (d: Buffer) => {
     for (const line of d.toString().split('\n')) if (line.trim()) log(`[${role}] ${line}`);

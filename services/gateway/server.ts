@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { apiError, toOpenAIErrorBody } from '../common/errors/index.js';
-import { checkApiKey } from './auth.js';
+import { checkApiKey, checkMetricsKey, type ApiKey } from './auth.js';
 import type { GenerationBackend, ServedModel } from './backend.js';
 import { toCatalogueError } from './errors.js';
 import { resolveMediaOptions, type MediaOptions, type MediaOptionsInput } from '../media/index.js';
@@ -14,11 +14,23 @@ import type { GatewayContext } from './context.js';
 
 export type { GatewayContext };
 
+/** Who may call a route: anyone, operators (the metrics key when set), or API-key holders (default). */
+export type RouteAccess = 'public' | 'operator';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API key the request authenticated with (undefined on an open server). */
+    apiKey?: ApiKey;
+  }
+}
+
 export interface GatewayOptions {
   backend: GenerationBackend;
   model: ServedModel;
-  /** Empty: no authentication. */
-  apiKeys?: string[];
+  /** Empty: no authentication. Each key belongs to a tenant (prefix caches are kept per tenant). */
+  apiKeys?: ApiKey[];
+  /** When set, /metrics and /ready need this key instead of being open (probes, scrapers). */
+  metricsApiKey?: string;
   /** Largest accepted request body in bytes (default 4 MiB). */
   bodyLimit?: number;
   limits?: Partial<Omit<GatewayLimits, 'models' | 'maxModelLen'>>;
@@ -63,10 +75,15 @@ export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> 
   registerRequestTracing(app);
   const keys = o.apiKeys ?? [];
   // Deny by default, decided on the route Fastify matched (its decoded path), never on the raw
-  // URL: `/v%31/...` reaches the same handler as `/v1/...` and so needs the same key. Only routes
-  // registered with `config: { public: true }` are open; unmatched paths need the key too.
+  // URL: `/v%31/...` reaches the same handler as `/v1/...` and so needs the same key. Routes say
+  // `config: { access: 'public' }` (open) or `'operator'` (the metrics key, when set); every
+  // other route, and unmatched paths, need an API key.
+  app.decorateRequest('apiKey', undefined);
   app.addHook('onRequest', async (req) => {
-    if ((req.routeOptions.config as { public?: boolean } | undefined)?.public !== true) checkApiKey(req.headers.authorization, keys);
+    const access = (req.routeOptions.config as { access?: RouteAccess } | undefined)?.access;
+    if (access === 'public') return;
+    if (access === 'operator') return checkMetricsKey(req.headers.authorization, o.metricsApiKey);
+    req.apiKey = checkApiKey(req.headers.authorization, keys);
   });
 
   app.setErrorHandler((err, _req, reply) => {

@@ -3,13 +3,15 @@ import { RouterBackend } from '../../gateway/router-backend.js';
 import { buildGateway } from '../../gateway/server.js';
 import { initTracing } from '../../common/telemetry/index.js';
 import { loadServedModel } from '../../gateway/served-model.js';
+import { gatewayApiKeys } from '../api-keys.js';
 import { CliError } from '../cli-error.js';
 import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { intOption, parseCommandArgs } from '../parse.js';
 import { drainOrForce, exitSoon, shutdownGraceMs, trapShutdownSignals } from '../signals.js';
 
 const HELP = `usage: tandem gateway --router HOST:PORT [--model DIR] [--port 8000] [--host 127.0.0.1]
-                      [--api-key KEY] [--served-model-name NAME] [--max-model-len N]
+                      [--api-key KEY] [--api-keys-file FILE] [--metrics-api-key KEY]
+                      [--served-model-name NAME] [--max-model-len N]
                       [--request-timeout-ms 600000] [--image-allowed-hosts HOST,HOST]
 
 The OpenAI-compatible HTTP gateway in front of a router (TANDEM_ROUTER_ADDR). It loads only
@@ -26,6 +28,8 @@ export async function runGateway(argv: string[]): Promise<number> {
     port: { type: 'string' },
     host: { type: 'string' },
     'api-key': { type: 'string' },
+    'api-keys-file': { type: 'string' },
+    'metrics-api-key': { type: 'string' },
     'served-model-name': { type: 'string' },
     'max-model-len': { type: 'string' },
     'request-timeout-ms': { type: 'string' },
@@ -48,9 +52,10 @@ export async function runGateway(argv: string[]): Promise<number> {
   });
   initTracing('tandem-gateway');
   const backend = new RouterBackend(router, intOption(values['request-timeout-ms'] ?? process.env.TANDEM_REQUEST_TIMEOUT_MS, 'request-timeout-ms', 600_000, 1));
-  const apiKey = values['api-key'] ?? process.env.TANDEM_API_KEY;
+  const apiKeys = gatewayApiKeys(values['api-key'] ?? process.env.TANDEM_API_KEY, values['api-keys-file'] ?? process.env.TANDEM_API_KEYS_FILE);
+  const metricsApiKey = values['metrics-api-key'] ?? process.env.TANDEM_METRICS_API_KEY;
   const allowedHosts = (values['image-allowed-hosts'] ?? process.env.TANDEM_IMAGE_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
-  const app = await buildGateway({ backend, model: served, apiKeys: apiKey ? [apiKey] : [], media: { remote: { allowedHosts } } });
+  const app = await buildGateway({ backend, model: served, apiKeys, metricsApiKey, media: { remote: { allowedHosts } } });
   const address = await app.listen({ port: intOption(values.port, 'port', 8000, 0), host: values.host ?? '127.0.0.1' });
   console.log(JSON.stringify({ role: 'gateway', pid: process.pid, url: `${address}/v1`, metrics: `${address}/metrics`, model: served.name }));
   await signals.ready();

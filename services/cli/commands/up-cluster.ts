@@ -14,6 +14,8 @@ export interface ClusterUpOptions {
   port: number;
   host: string;
   apiKey?: string;
+  apiKeysFile?: string;
+  metricsApiKey?: string;
   extraWorkerArgs: string[];
   clusterName?: string;
 }
@@ -43,7 +45,7 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
         workers.map(([role, i]) => spawnTandem(`${role}-${i}`, ['worker', '--role', role, '--nats', o.natsUrl, '--model', o.modelDir, ...name, ...cluster, ...o.extraWorkerArgs], log)),
       )),
     );
-    const gw = await spawnTandem('gateway', ['gateway', '--router', String(router.ready.grpc), '--model', o.modelDir, '--port', String(o.port), '--host', o.host, ...name, ...(o.apiKey ? ['--api-key', o.apiKey] : [])], log);
+    const gw = await spawnTandem('gateway', ['gateway', '--router', String(router.ready.grpc), '--model', o.modelDir, '--port', String(o.port), '--host', o.host, ...name], log, undefined, gatewayCredentials(o));
     procs.push(gw);
     // Give the router a heartbeat to see every worker before announcing the URL.
     await new Promise((r) => setTimeout(r, 1200));
@@ -64,4 +66,13 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
     await stopAll(procs);
   }
   return 0;
+}
+
+/** The gateway's keys, handed over in its environment rather than on its command line. */
+function gatewayCredentials(o: ClusterUpOptions): Record<string, string> {
+  return {
+    ...(o.apiKey ? { TANDEM_API_KEY: o.apiKey } : {}),
+    ...(o.apiKeysFile ? { TANDEM_API_KEYS_FILE: o.apiKeysFile } : {}),
+    ...(o.metricsApiKey ? { TANDEM_METRICS_API_KEY: o.metricsApiKey } : {}),
+  };
 }

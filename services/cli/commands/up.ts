@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { buildGateway } from '../../gateway/server.js';
 import { initTracing } from '../../common/telemetry/index.js';
 import { startUnifiedWorker } from '../../worker/unified-worker.js';
+import { gatewayApiKeys } from '../api-keys.js';
 import { CliError } from '../cli-error.js';
 import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { clusterName, intOption, parseCommandArgs } from '../parse.js';
@@ -11,6 +12,7 @@ import { runClusterUp } from './up-cluster.js';
 import { startInProcessDisagg } from './up-disagg.js';
 
 const HELP = `usage: tandem up [--model DIR] [--port 8000] [--host 127.0.0.1] [--api-key KEY]
+                 [--api-keys-file FILE] [--metrics-api-key KEY]
                  [--max-num-seqs N] [--max-model-len N] [--served-model-name NAME]
                  [--num-kv-blocks N] [--max-batch-tokens N] [--max-waiting N] [--config FILE]
                  [--mode disagg|unified]
@@ -31,8 +33,14 @@ TANDEM_NATS_URL / TANDEM_REDIS_URL; default the local ones), and prints each pro
 role, pid and /metrics URL. --cluster-name (or TANDEM_CLUSTER) keeps its workers apart from
 other clusters on the same NATS.
 
+API keys: --api-key KEY is one key (tenant "default"); --api-keys-file FILE has one key per
+line, "KEY TENANT [share-prefix-cache]". Prefix caches are kept per tenant (a tenant's cached
+prompts never show in another's cached_tokens) unless both keys say share-prefix-cache; a
+request's cache_salt splits them further. --metrics-api-key puts /metrics and /ready behind
+their own key (/health stays open).
+
 Every flag has an environment equivalent (TANDEM_MODEL, TANDEM_PORT, TANDEM_HOST,
-TANDEM_API_KEY, TANDEM_MAX_NUM_SEQS, TANDEM_MAX_MODEL_LEN, TANDEM_SERVED_MODEL_NAME,
+TANDEM_API_KEY, TANDEM_API_KEYS_FILE, TANDEM_METRICS_API_KEY, TANDEM_MAX_NUM_SEQS, TANDEM_MAX_MODEL_LEN, TANDEM_SERVED_MODEL_NAME,
 TANDEM_NUM_KV_BLOCKS, TANDEM_MAX_BATCH_TOKENS, TANDEM_MAX_WAITING, TANDEM_MODE) and a key in a JSON --config file
 ({"model": ..., "port": ..., "apiKey": ..., "maxNumSeqs": ..., ...}); flags win over
 environment, environment over the file.`;
@@ -42,6 +50,8 @@ const OPTIONS = {
   port: { type: 'string' },
   host: { type: 'string' },
   'api-key': { type: 'string' },
+  'api-keys-file': { type: 'string' },
+  'metrics-api-key': { type: 'string' },
   'max-num-seqs': { type: 'string' },
   'max-model-len': { type: 'string' },
   'served-model-name': { type: 'string' },
@@ -82,6 +92,9 @@ export async function runUp(argv: string[]): Promise<number> {
   if (port > 65535) throw new CliError('--port must be <= 65535');
   const host = pick('host', 'TANDEM_HOST', 'host') ?? '127.0.0.1';
   const apiKey = pick('api-key', 'TANDEM_API_KEY', 'apiKey');
+  const apiKeysFile = pick('api-keys-file', 'TANDEM_API_KEYS_FILE', 'apiKeysFile');
+  const metricsApiKey = pick('metrics-api-key', 'TANDEM_METRICS_API_KEY', 'metricsApiKey');
+  const apiKeys = gatewayApiKeys(apiKey, apiKeysFile);
   const maxModelLen = pick('max-model-len', 'TANDEM_MAX_MODEL_LEN', 'maxModelLen');
   const numKvBlocks = pick('num-kv-blocks', 'TANDEM_NUM_KV_BLOCKS', 'numKvBlocks');
   const maxBatchTokens = pick('max-batch-tokens', 'TANDEM_MAX_BATCH_TOKENS', 'maxBatchTokens');
@@ -98,6 +111,8 @@ export async function runUp(argv: string[]): Promise<number> {
       port,
       host,
       apiKey,
+      apiKeysFile,
+      metricsApiKey,
       clusterName: clusterName(values['cluster-name']),
       extraWorkerArgs: [
         ...(maxModelLen ? ['--max-model-len', maxModelLen] : []),
@@ -127,7 +142,8 @@ export async function runUp(argv: string[]): Promise<number> {
   const app = await buildGateway({
     backend: worker.backend,
     model: worker.served,
-    apiKeys: apiKey ? [apiKey] : [],
+    apiKeys,
+    metricsApiKey,
     maxWaitingRequests: intOption(pick('max-waiting', 'TANDEM_MAX_WAITING', 'maxWaiting'), 'max-waiting', 1024, 1),
   });
   const address = await app.listen({ port, host });

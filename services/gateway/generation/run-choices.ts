@@ -1,3 +1,4 @@
+import { prefixCacheSalt } from '../auth.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toOpenAIErrorBody } from '../../common/errors/index.js';
 import { buildUsage, resolveMaxTokens, type NormalizedRequest, type Usage } from '../openai/index.js';
@@ -32,7 +33,7 @@ export function launchChoices(
   // Join the caller's trace when it sent one; answer with ours so clients can correlate.
   const traceparent = gatewayTraceparent(request, requestId, req.model, promptIds.length);
   void reply.header('traceparent', traceparent);
-  const streams = startChoices(ctx.backend, requestId, req, { promptTokenIds: promptIds, maxTokens, eosTokenIds: ctx.model.eosTokenIds, traceparent, images });
+  const streams = startChoices(ctx.backend, requestId, req, { promptTokenIds: promptIds, maxTokens, eosTokenIds: ctx.model.eosTokenIds, cacheSalt: prefixCacheSalt(request.apiKey, req.cacheSalt), traceparent, images });
   abortOnDisconnect(reply, streams);
   ctx.metrics.promptTokens.inc({ model: req.model }, promptIds.length);
   ctx.metrics.queueTime.observe({ model: req.model }, (performance.now() - arrivalMs) / 1000);

@@ -24,6 +24,8 @@ export interface ChoiceInputs {
   maxTokens: number;
   /** The served model's EOS ids (config, generation config and tokenizer): workers hold no tokenizer. */
   eosTokenIds: number[];
+  /** Prefix-cache salt: the tenant and the request's cache_salt (auth.ts prefixCacheSalt). */
+  cacheSalt?: string;
   traceparent?: string;
   images?: BackendImage[];
 }
@@ -39,7 +41,7 @@ export function startChoices(backend: GenerationBackend, requestId: string, req:
         seed: choiceSeed(req.sampling.seed, i),
         logprobs: req.logprobs ? req.topLogprobs : undefined,
       };
-      streams.push(backend.generate({ id: `${requestId}-${i}`, promptTokenIds: c.promptTokenIds, sampling, eosTokenIds: c.eosTokenIds, traceparent: c.traceparent, ...(c.images ? { images: c.images } : {}) }));
+      streams.push(backend.generate({ id: `${requestId}-${i}`, promptTokenIds: c.promptTokenIds, sampling, eosTokenIds: c.eosTokenIds, cacheSalt: c.cacheSalt, traceparent: c.traceparent, ...(c.images ? { images: c.images } : {}) }));
     }
   } catch (e) {
     for (const s of streams) s.abort();

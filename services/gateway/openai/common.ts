@@ -29,5 +29,6 @@ export function normalizeBase(
     sampling: normalizeSampling(body, lp),
   };
   if (body.user !== undefined) base.user = body.user as string;
+  if (body.cache_salt !== undefined) base.cacheSalt = body.cache_salt as string;
   return base;
 }

@@ -26,4 +26,6 @@ export const commonRequestProperties = {
   stop: { type: ['string', 'array'], minLength: 1, items: { type: 'string', minLength: 1 } },
   ignore_eos: { type: 'boolean' },
   user: { type: 'string' },
+  // vLLM's prefix-cache salt: requests with different salts never share cached KV.
+  cache_salt: { type: 'string', minLength: 1, maxLength: 256 },
 } as const;

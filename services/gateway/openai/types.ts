@@ -66,6 +66,8 @@ export interface NormalizedRequestBase {
   topLogprobs: number;
   sampling: NormalizedSampling;
   user?: string;
+  /** `cache_salt`: mixed with the tenant into the prefix-cache key (gateway/auth.ts prefixCacheSalt). */
+  cacheSalt?: string;
 }
 
 export interface NormalizedChatRequest extends NormalizedRequestBase {
