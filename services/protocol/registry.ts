@@ -38,6 +38,16 @@ export const reserveSubject = (workerId: string) => `tandem.v1.kv.reserve.${work
 export const readySubject = (workerId: string) => `tandem.v1.kv.ready.${workerId}`;
 export const kvEventsSubject = (workerId: string) => `tandem.v1.kv.events.${workerId}`;
 export const embReserveSubject = (workerId: string) => `tandem.v1.emb.reserve.${workerId}`;
+export const prefillAbortSubject = (workerId: string) => `tandem.v1.prefill.abort.${workerId}`;
+
+/** Router → prefill worker when the client cancelled during a Prefill call (worker/prefill-registry.ts). */
+export interface PrefillAbortRequest {
+  requestId: string;
+}
+/** `running`: the worker stops it and frees the decode reservation itself; false: it never ran and never will. */
+export interface PrefillAbortReply {
+  running: boolean;
+}
 
 /** Asks a prefill worker for room for the images it has not cached yet. */
 export interface EmbReserveRequest {

@@ -4,7 +4,7 @@ import { decodeJson, encodeJson } from '../bus/index.js';
 import { layoutToPb, pb, regionToPb, type TokenChunkInit } from '../protocol/wire.js';
 import { outgoingTraceparent } from '../common/telemetry/index.js';
 import { cacheKeyTokens } from '../protocol/cache-key-tokens.js';
-import { reserveSubject, type ReserveReply, type ReserveRequest, type WorkerRecord } from '../protocol/registry.js';
+import { prefillAbortSubject, readySubject, reserveSubject, type PrefillAbortReply, type PrefillAbortRequest, type ReadyMessage, type ReserveReply, type ReserveRequest, type WorkerRecord } from '../protocol/registry.js';
 import { planStages } from './plan.js';
 import { SequenceLog } from './sequence-log.js';
 import { tracePlan } from './router-tracing.js';
@@ -17,15 +17,23 @@ export type { RouterDeps };
 
 class Leg {
   private calls: grpc.Call[] = [];
+  private onCancelFns: Array<() => void> = [];
   cancelled = false;
   add<T extends grpc.Call>(c: T): T {
     this.calls.push(c);
     if (this.cancelled) c.cancel();
     return c;
   }
+  /** Runs `fn` when the request is cancelled (now, if it already was). */
+  onCancel(fn: () => void): void {
+    if (this.cancelled) fn();
+    else this.onCancelFns.push(fn);
+  }
   cancel(): void {
+    if (this.cancelled) return;
     this.cancelled = true;
     for (const c of this.calls) c.cancel();
+    for (const fn of this.onCancelFns) fn();
   }
 }
 
@@ -134,6 +142,11 @@ async function disaggregated(
     };
     // Images: the vision stage first (first attempt only; a retry's prefill worker encodes itself).
     const embedLeaseId = attempt === 0 ? await runVisionStage({ d, req, prefill: p, addCall: (c) => leg.add(c), move, legTrace, legOptions }) : '';
+    if (leg.cancelled) {
+      // No prefill worker has the target yet, so nothing can still write into the blocks.
+      releaseLease(d, decode, req.requestId, reply.leaseId, 'the request was cancelled before its prefill');
+      throw grpcError(grpc.status.CANCELLED, 'the request was cancelled');
+    }
     move('prefilling', { workers: { prefill: p.id, decode: decode.id } });
     try {
       const res = await new Promise<{ firstToken: pb.GeneratedToken; transferSeconds: number }>((resolve, reject) => {
@@ -146,18 +159,50 @@ async function disaggregated(
       break;
     } catch (e) {
       lastError = e as Error;
-      if (leg.cancelled) throw e;
+      if (leg.cancelled) {
+        void abortPrefill(d, p, decode, req.requestId, reply.leaseId);
+        throw e;
+      }
       d.view.forget(p.id);
       if (attempt === 0) d.counters.prefillRetries++;
     }
   }
   if (!first || !reply) throw grpcError(grpc.status.UNAVAILABLE, `prefill failed on every worker tried: ${lastError?.message}`);
+  // The push has landed; from here a cancellation before the decode worker takes the lease
+  // would strand its blocks until the lease expires, so give them back (a no-op once taken).
+  const leaseId = reply.leaseId;
+  leg.onCancel(() => releaseLease(d, decode, req.requestId, leaseId, 'the request was cancelled'));
   move('transferring', { nowMs: transferStartMs });
   move('decoding');
   // 3. The first token goes out now; the decode worker streams the rest.
   call.write({ tokens: [first], finished: false, promptTokens: req.promptTokenIds.length, completionTokens: 1, cachedPromptTokens: reply.cachedTokens, error: '' });
   const stream = leg.add(d.clients.get(decode.grpc).Decode({ request: withoutPixels(req), leaseId: reply.leaseId, firstTokenId: first.tokenId }, legTrace(), legOptions) as grpc.ClientReadableStream<pb.TokenChunk>);
   return relayDecode({ d, req, call, leg, log, legTrace, legOptions }, stream, decode, [first.tokenId]);
+}
+
+/**
+ * Frees a KV reservation on the decode worker now instead of at lease expiry (kv.ready with
+ * ok: false). Only safe when no prefill worker can still be writing into the blocks.
+ */
+function releaseLease(d: RouterDeps, decode: WorkerRecord, requestId: string, leaseId: string, why: string): void {
+  const msg: ReadyMessage = { leaseId, requestId, ok: false, error: why };
+  void d.bus.publish(readySubject(decode.id), encodeJson(msg)).catch(() => undefined);
+}
+
+/**
+ * The client cancelled during a Prefill call: the prefill worker stops it (and frees the
+ * reservation itself once its puts have landed) or, if the call never reached it, promises never
+ * to run it, and then the blocks can be freed now. No answer (the worker is gone or cut off):
+ * the reservation is left to its lease, since an unreachable worker might still be writing.
+ */
+async function abortPrefill(d: RouterDeps, prefill: WorkerRecord, decode: WorkerRecord, requestId: string, leaseId: string): Promise<void> {
+  try {
+    const ask: PrefillAbortRequest = { requestId };
+    const reply = decodeJson<PrefillAbortReply>((await d.bus.request(prefillAbortSubject(prefill.id), encodeJson(ask), { timeoutMs: 1000 })).data);
+    if (!reply.running) releaseLease(d, decode, requestId, leaseId, 'the request was cancelled before its prefill started');
+  } catch {
+    // left to the lease
+  }
 }
 
 /** The prompt as prefix caches key it: image placeholders replaced by mm_hash-derived words. */

@@ -8,9 +8,13 @@ import { bestAvailableBackend, createTransferEngine, type RegionDescriptor, type
 import { startEmbeddingStage } from './embedding-stage.js';
 import { registerEncoderCacheMetrics } from './encoder-cache-metrics.js';
 import { LeaseTable } from './leases.js';
+import { PrefillRegistry } from './prefill-registry.js';
 import { BlockEventQueue } from '../protocol/block-events.js';
 import {
   kvEventsSubject,
+  prefillAbortSubject,
+  type PrefillAbortReply,
+  type PrefillAbortRequest,
   registryBucket,
   REGISTRY_TTL_MS,
   readySubject,
@@ -85,16 +89,28 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   if (vision && !encoder) throw new Error(`--role prefill-vision needs a vision-language model; ${o.modelDir} is text-only`);
   const bus = o.bus ?? (await createBus(o.natsUrl));
   const leases = new LeaseTable((blocks) => engine.releaseBlocks(blocks));
+  const prefills = new PrefillRegistry();
   const embeddings = encoder && o.role === 'prefill-text' ? await startEmbeddingStage({ id, bus, transfer, encoder }) : undefined;
   const metrics = new WorkerMetrics({ id, role: o.role, engine, leases });
   const transferMetrics = metrics.transfer;
   if (encoder) registerEncoderCacheMetrics(metrics, encoder.cache);
 
   const calls = new InFlightCalls();
-  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Worker.service, calls.wrap(traceWorkerHandlers(workerHandlers({ id, role: o.role, engine, bus, transfer, leases, transferMetrics, kvPushMode: o.kvPushMode, encoder, embeddingInbox: embeddings?.inbox }), { id, role: o.role, engine }))), host, o.grpcPort ?? 0);
+  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Worker.service, calls.wrap(traceWorkerHandlers(workerHandlers({ id, role: o.role, engine, bus, transfer, leases, transferMetrics, kvPushMode: o.kvPushMode, encoder, embeddingInbox: embeddings?.inbox, prefills }), { id, role: o.role, engine }))), host, o.grpcPort ?? 0);
   const grpcAddress = `${host}:${port}`;
 
   const subs: Array<{ unsubscribe(): void }> = [];
+  if (o.role === 'prefill-text' || o.role === 'unified') {
+    const abort = bus.subscribe(prefillAbortSubject(id));
+    subs.push(abort);
+    void (async () => {
+      for await (const msg of abort) {
+        const r = decodeJson<PrefillAbortRequest>(msg.data);
+        const reply: PrefillAbortReply = { running: prefills.abort(r.requestId) };
+        await bus.respond(msg, encodeJson(reply)).catch(() => undefined);
+      }
+    })();
+  }
   if (decodes) {
     const reserve = bus.subscribe(reserveSubject(id));
     subs.push(reserve);

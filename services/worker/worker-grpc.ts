@@ -9,6 +9,7 @@ import type { Engine } from '../engine/loop/engine.js';
 import type { GeneratedToken, GenerationRequest, RequestStream } from '../protocol/request.js';
 import type { TransferEngine } from '../transfer/transfer-engine.js';
 import { KvPush, type KvPushMode } from './kv-push.js';
+import type { PrefillRegistry } from './prefill-registry.js';
 import type { EmbeddingInbox } from './embedding-inbox.js';
 import { adoptEmbeddings, encodeHandler } from './encode-handler.js';
 import type { ImageEncoder } from './image-encoder.js';
@@ -32,6 +33,8 @@ export interface WorkerServiceDeps {
   encoder?: ImageEncoder;
   /** Prefill workers of VL models: where Prefill-Vision workers leave image embeddings. */
   embeddingInbox?: EmbeddingInbox;
+  /** Running prefills, abortable over NATS (prefill-registry.ts). */
+  prefills: PrefillRegistry;
 }
 
 
@@ -75,6 +78,13 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
       } catch (e) {
         return cb(grpcError(grpc.status.INVALID_ARGUMENT, (e as Error).message));
       }
+      // The router may abort this prefill over NATS (its client cancelled); one it aborted before
+      // the call arrived is refused here, before anything is written into the decode worker.
+      let aborted = false;
+      let stopStream: (() => void) | undefined;
+      if (!d.prefills.start(req.id, () => ((aborted = true), stopStream?.()))) {
+        return cb(grpcError(grpc.status.CANCELLED, `prefill of ${req.id} was aborted before it started`));
+      }
       const trace = { traceparent: outgoingTraceparent(call.metadata.get('traceparent')[0]?.toString()) };
       let first: GeneratedToken | undefined;
       let blocks: number[] = [];
@@ -91,14 +101,18 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
         const pushing = push;
         const stream = submitWithImages(d.engine, d.encoder, { ...req, id: `${req.id}:prefill`, prefillOnly: true, onKvWritten: layerwise ? pushing.onLayer : undefined });
         call.on('cancelled', () => stream.abort());
+        stopStream = () => stream.abort();
+        if (aborted) stream.abort();
         for await (const o of stream) {
           if (o.tokens.length > 0) first = o.tokens[0];
           if (o.prefilledBlocks) blocks = o.prefilledBlocks;
           if (o.finished) annotateActiveSpan({ [ATTR.cachedTokens]: o.cachedPromptTokens });
           if (o.error) throw new Error(o.error);
         }
-        if (!first || call.cancelled) throw new Error('prefill was cancelled');
+        if (!first || call.cancelled || aborted) throw new Error('prefill was cancelled');
         const sent = await pushing.finish(blocks);
+        // Aborted while the last puts landed: nobody will take the lease, so free it (below).
+        if (aborted || call.cancelled) throw new Error('prefill was cancelled');
         d.transferMetrics.record(d.transfer.backend, sent.bytes, sent.seconds);
         traceKvTransfer(sent, d.transfer.backend, layerwise, t.workerId);
         const ready: ReadyMessage = { leaseId: t.leaseId, requestId: req.id, ok: true };
@@ -113,6 +127,7 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
         await d.bus.publish(readySubject(t.workerId), encodeJson(ready), { headers: trace }).catch(() => undefined);
         cb(grpcError(call.cancelled ? grpc.status.CANCELLED : grpc.status.INTERNAL, `prefill on ${d.id} failed: ${(e as Error).message}`));
       } finally {
+        d.prefills.finish(req.id);
         if (blocks.length > 0) d.engine.releaseBlocks(blocks);
       }
     },
