@@ -5,8 +5,9 @@
  * Prometheus scrapes the stack too). The official `openai` client sends a text request, a
  * streamed one and an image + text one (a PNG as a data: URL); Redis (inside the stack) shows the
  * disaggregated stages each ran through, and Prometheus that the router counted disaggregated
- * plans and that every Tandem target is up. Then `docker-compose down -v` must stop every service
- * (timings reported) and leave no container, network or volume of the project; a dockerd started by the test is stopped
+ * plans and that every Tandem target is up. Then `docker-compose down -v`: each service must die
+ * within 2 s of its signal, the whole down end within 10 s (3.4 s idle here), and no container,
+ * network or volume of the project may be left; a dockerd started by the test is stopped
  * and must leave no iptables rule or link behind.
  *
  * A machine where no container engine can run fails this test (it never skips): CI runs it.
@@ -160,18 +161,16 @@ describe('docker-compose up: the stack in containers, driven with the openai cli
     expect(decided).toBeGreaterThanOrEqual(2);
   });
 
-  it('docker-compose down -v stops every service and leaves no container, network or volume', () => {
+  it('docker-compose down -v: every service dies within 2 s of its signal, down ends well within 10 s, nothing is left', () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     const t0 = t();
     const down = compose(['down', '-v', '--remove-orphans'], 120_000);
     const downS = secs(t0);
     timings.down_s = downS;
     expect(down.status, down.out).toBe(0);
-    // Figures for deploy/README.md: time from each container's stop signal (docker's `kill`
-    // event) to its `die`. The services themselves log their stop within ~60 ms of SIGTERM and
-    // their native exit is held to < 2 s by test/deploy/graceful-shutdown.test.ts; in containers
-    // here the die events come 0.2-5 s after the signal and the whole `down` takes 5-11 s, over the
-    // issue's 5 s target (still open, see deploy/README.md). This bounds it against a hang.
+    // Time from each container's stop signal (docker's `kill` event) to its `die`: what the
+    // services control. (A process with a DNS lookup pending — e.g. exporting traces to a
+    // collector that is not running — used to hold its container until the kill timeout.)
     const events = dockerJson<{ Action: string; timeNano: number; Actor: { Attributes: { name: string } } }>(env, [
       'events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000) + 1),
       '--filter', `label=com.docker.compose.project=${PROJECT}`, '--filter', 'type=container', '--filter', 'event=kill', '--filter', 'event=die', '--format', '{{json .}}',
@@ -184,7 +183,11 @@ describe('docker-compose up: the stack in containers, driven with the openai cli
     }
     timings.exit_after_sigterm_ms = exits;
     expect(Object.keys(exits).filter((n) => /^(gateway|router|prefill-vision|prefill-text|decode-text)_/.test(n)).sort(), JSON.stringify(exits)).toEqual(['decode-text_1', 'gateway_1', 'prefill-text_1', 'prefill-vision_1', 'router_1']);
-    expect(downS, down.out).toBeLessThan(30);
+    const tandem = Object.entries(exits).filter(([n]) => /^(gateway|router|prefill-vision|prefill-text|decode-text)_/.test(n));
+    for (const [name, ms] of tandem) expect(ms, `${name}: ${JSON.stringify(exits)}`).toBeLessThan(2000);
+    // The whole `down` also removes containers, the network and volumes: 3.4 s on an idle machine
+    // here, ≈5 s while the rest of the suite loads both cores (deploy/README.md); bounded at 10 s.
+    expect(downS, down.out).toBeLessThan(10);
     expect(projectObjects('ps')).toEqual([]);
     expect(projectObjects('network')).toEqual([]);
     expect(projectObjects('volume')).toEqual([]);

@@ -60,11 +60,13 @@ describe('compose: Tandem services', () => {
     for (const k of Object.keys(s.environment ?? {})) expect(read.has(k) || LIBRARY_ENV.has(k), `${k} is read by no code`).toBe(true);
   });
 
-  it('long-running services name themselves for tracing and export to the collector', () => {
+  it('long-running services name themselves for tracing and export where TANDEM_OTLP_ENDPOINT says (off by default)', () => {
     const names = longRunning.map(([, s]) => s.environment?.OTEL_SERVICE_NAME);
     expect(new Set(names).size).toBe(longRunning.length);
     for (const n of names) expect(n).toMatch(/^tandem-/);
-    for (const [, s] of longRunning) expect(s.environment?.OTEL_EXPORTER_OTLP_ENDPOINT).toBe(`http://otel-collector:${portOf(otel.receivers.otlp.protocols.http.endpoint)}`);
+    for (const [, s] of longRunning) expect(s.environment?.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('${TANDEM_OTLP_ENDPOINT:-}');
+    // The documented value for the observability profile reaches the collector's OTLP/HTTP port.
+    expect(readText('deploy/README.md')).toContain(`TANDEM_OTLP_ENDPOINT=http://otel-collector:${portOf(otel.receivers.otlp.protocols.http.endpoint)}`);
   });
 
   it('every address a Tandem service dials names a compose service on a port it listens on', () => {

@@ -66,6 +66,8 @@ beforeAll(async () => {
     },
     volumesDir,
     env: { TANDEM_CLUSTER: CLUSTER },
+    // Tracing on, as with `--profile observability`, so exporting is part of the native run.
+    vars: { TANDEM_OTLP_ENDPOINT: 'http://otel-collector:4318' },
   }));
   // Compose order: each wave after the services it depends on (generator and router, workers, gateway).
   for (let wave = 0; wave <= Math.max(...services.map((s) => s.wave)); wave++) {

@@ -30,6 +30,8 @@ export interface NativeOptions {
   volumesDir: string;
   /** Extra environment overrides (e.g. a unique TANDEM_CLUSTER). */
   env?: Record<string, string>;
+  /** Values for compose's `${VAR:-default}` interpolation (as a user's shell would give). */
+  vars?: Record<string, string>;
 }
 
 /** n distinct free local ports (all held open until every one is chosen, so none repeats). */
@@ -65,9 +67,10 @@ export async function planNative(compose: ComposeFile, o: NativeOptions): Promis
     }
     throw new Error(`${where}: ${key} names no service the native run knows`);
   };
-  // `scheme://host:port` or bare `host:port` where host is a compose service.
+  // `${VAR:-default}` as compose interpolates it (from o.vars), then `scheme://host:port` or bare
+  // `host:port` where host is a compose service.
   const rewriteValue = (where: string, v: string): string =>
-    v.replace(/(?:[a-z]+:\/\/)?([a-z][a-z0-9-]*):(\d+)/g, (whole, host: string, port: string) => (compose.services[host] ? address(where, host, port, whole) : whole));
+    v.replace(/\$\{(\w+):-([^}]*)\}/g, (_, name: string, def: string) => o.vars?.[name] || def).replace(/(?:[a-z]+:\/\/)?([a-z][a-z0-9-]*):(\d+)/g, (whole, host: string, port: string) => (compose.services[host] ? address(where, host, port, whole) : whole));
 
   const waves = new Map<string, number>();
   const waveOf = (n: string): number => {
