@@ -1,3 +1,4 @@
+import type { Admission } from './admission.js';
 import type { MediaOptions } from '../media/index.js';
 import type { GenerationBackend, ServedModel } from './backend.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -9,6 +10,7 @@ export interface GatewayContext {
   model: ServedModel;
   limits: GatewayLimits;
   metrics: GatewayMetrics;
-  maxWaitingRequests: number;
+  /** Running + waiting requests this gateway admits (exact count; admission.ts). */
+  admission: Admission;
   media: MediaOptions;
 }

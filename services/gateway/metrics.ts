@@ -41,4 +41,10 @@ export class GatewayMetrics {
     gauge('tandem_prefix_cache_hit_rate', 'Prompt tokens served from the prefix cache over prompt tokens queried (0..1).', (s) => s.prefixCacheHitRate);
     gauge('tandem_num_preemptions', 'Sequences preempted (recomputed) since start.', (s) => s.preemptions);
   }
+
+  /** `tandem_gateway_requests_in_flight`: the admission count (exact, per gateway). */
+  trackAdmission(inFlight: () => number, limit: number): void {
+    new Gauge({ name: 'tandem_gateway_requests_in_flight', help: 'Generation requests (in choices) this gateway admitted that are running or waiting now; at tandem_gateway_requests_limit new ones get 429.', registers: [this.registry], collect() { this.set(inFlight()); } });
+    new Gauge({ name: 'tandem_gateway_requests_limit', help: 'Admission bound of this gateway: --max-num-seqs + --max-waiting.', registers: [this.registry], collect() { this.set(limit); } });
+  }
 }

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { apiError, toOpenAIErrorBody } from '../common/errors/index.js';
+import { Admission } from './admission.js';
 import { checkApiKey, checkMetricsKey, type ApiKey } from './auth.js';
 import type { GenerationBackend, ServedModel } from './backend.js';
 import { toCatalogueError } from './errors.js';
@@ -34,8 +35,12 @@ export interface GatewayOptions {
   /** Largest accepted request body in bytes (default 4 MiB). */
   bodyLimit?: number;
   limits?: Partial<Omit<GatewayLimits, 'models' | 'maxModelLen'>>;
-  /** Admission control: generation requests are refused with 503 + Retry-After while this many wait (default 1024). */
-  maxWaitingRequests?: number;
+  /**
+   * Admission control: at most this many generation requests (counted in choices) running or
+   * waiting at once; more get 429 + Retry-After (default 64 + 1024, i.e. --max-num-seqs +
+   * --max-waiting).
+   */
+  maxInFlight?: number;
   /** Image input limits and the remote-URL allow-list (see services/media/options.ts); the model's own preprocessing wins. */
   media?: MediaOptionsInput;
   logger?: boolean;
@@ -57,7 +62,7 @@ export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> 
     model: o.model,
     limits: { models: [o.model.name], maxModelLen: o.model.maxModelLen, ...o.limits },
     metrics: new GatewayMetrics(o.backend),
-    maxWaitingRequests: o.maxWaitingRequests ?? 1024,
+    admission: new Admission(o.maxInFlight ?? 64 + 1024),
     media: resolveMediaOptions({ ...o.media, ...o.model.vision?.preprocess }),
   };
 
@@ -105,6 +110,7 @@ export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> 
   registerInfoRoutes(app, ctx);
   registerChatRoute(app, ctx);
   registerCompletionsRoute(app, ctx);
+  ctx.metrics.trackAdmission(() => ctx.admission.inFlight, ctx.admission.limit);
   await app.ready();
   return app;
 }

@@ -144,7 +144,7 @@ async function disaggregated(
     const embedLeaseId = attempt === 0 ? await runVisionStage({ d, req, prefill: p, addCall: (c) => leg.add(c), move, legTrace, legOptions }) : '';
     if (leg.cancelled) {
       // No prefill worker has the target yet, so nothing can still write into the blocks.
-      releaseLease(d, decode, req.requestId, reply.leaseId, 'the request was cancelled before its prefill');
+      releaseLease(d, decode, req.requestId, reply.leaseId, 'the request was cancelled before its prefill', legTrace);
       throw grpcError(grpc.status.CANCELLED, 'the request was cancelled');
     }
     move('prefilling', { workers: { prefill: p.id, decode: decode.id } });
@@ -160,7 +160,7 @@ async function disaggregated(
     } catch (e) {
       lastError = e as Error;
       if (leg.cancelled) {
-        void abortPrefill(d, p, decode, req.requestId, reply.leaseId);
+        void abortPrefill(d, p, decode, req.requestId, reply.leaseId, legTrace);
         throw e;
       }
       d.view.forget(p.id);
@@ -171,22 +171,29 @@ async function disaggregated(
   // The push has landed; from here a cancellation before the decode worker takes the lease
   // would strand its blocks until the lease expires, so give them back (a no-op once taken).
   const leaseId = reply.leaseId;
-  leg.onCancel(() => releaseLease(d, decode, req.requestId, leaseId, 'the request was cancelled'));
+  let relayed = false;
+  leg.onCancel(() => relayed || releaseLease(d, decode, req.requestId, leaseId, 'the request was cancelled', legTrace));
   move('transferring', { nowMs: transferStartMs });
   move('decoding');
   // 3. The first token goes out now; the decode worker streams the rest.
   call.write({ tokens: [first], finished: false, promptTokens: req.promptTokenIds.length, completionTokens: 1, cachedPromptTokens: reply.cachedTokens, error: '' });
   const stream = leg.add(d.clients.get(decode.grpc).Decode({ request: withoutPixels(req), leaseId: reply.leaseId, firstTokenId: first.tokenId }, legTrace(), legOptions) as grpc.ClientReadableStream<pb.TokenChunk>);
-  return relayDecode({ d, req, call, leg, log, legTrace, legOptions }, stream, decode, [first.tokenId]);
+  try {
+    return await relayDecode({ d, req, call, leg, log, legTrace, legOptions }, stream, decode, [first.tokenId]);
+  } finally {
+    // A client that hangs up after the answer cancels nothing that still holds blocks.
+    relayed = true;
+  }
 }
 
 /**
  * Frees a KV reservation on the decode worker now instead of at lease expiry (kv.ready with
  * ok: false). Only safe when no prefill worker can still be writing into the blocks.
  */
-function releaseLease(d: RouterDeps, decode: WorkerRecord, requestId: string, leaseId: string, why: string): void {
+function releaseLease(d: RouterDeps, decode: WorkerRecord, requestId: string, leaseId: string, why: string, legTrace: () => grpc.Metadata): void {
   const msg: ReadyMessage = { leaseId, requestId, ok: false, error: why };
-  void d.bus.publish(readySubject(decode.id), encodeJson(msg)).catch(() => undefined);
+  const traceparent = legTrace().get('traceparent')[0]!.toString();
+  void d.bus.publish(readySubject(decode.id), encodeJson(msg), { headers: { traceparent } }).catch(() => undefined);
 }
 
 /**
@@ -195,11 +202,12 @@ function releaseLease(d: RouterDeps, decode: WorkerRecord, requestId: string, le
  * to run it, and then the blocks can be freed now. No answer (the worker is gone or cut off):
  * the reservation is left to its lease, since an unreachable worker might still be writing.
  */
-async function abortPrefill(d: RouterDeps, prefill: WorkerRecord, decode: WorkerRecord, requestId: string, leaseId: string): Promise<void> {
+async function abortPrefill(d: RouterDeps, prefill: WorkerRecord, decode: WorkerRecord, requestId: string, leaseId: string, legTrace: () => grpc.Metadata): Promise<void> {
   try {
     const ask: PrefillAbortRequest = { requestId };
-    const reply = decodeJson<PrefillAbortReply>((await d.bus.request(prefillAbortSubject(prefill.id), encodeJson(ask), { timeoutMs: 1000 })).data);
-    if (!reply.running) releaseLease(d, decode, requestId, leaseId, 'the request was cancelled before its prefill started');
+    const traceparent = legTrace().get('traceparent')[0]!.toString();
+    const reply = decodeJson<PrefillAbortReply>((await d.bus.request(prefillAbortSubject(prefill.id), encodeJson(ask), { timeoutMs: 1000, headers: { traceparent } })).data);
+    if (!reply.running) releaseLease(d, decode, requestId, leaseId, 'the request was cancelled before its prefill started', legTrace);
   } catch {
     // left to the lease
   }

@@ -11,7 +11,7 @@ import { drainOrForce, exitSoon, shutdownGraceMs, trapShutdownSignals } from '..
 
 const HELP = `usage: tandem gateway --router HOST:PORT [--model DIR] [--port 8000] [--host 127.0.0.1]
                       [--api-key KEY] [--api-keys-file FILE] [--metrics-api-key KEY]
-                      [--served-model-name NAME] [--max-model-len N]
+                      [--served-model-name NAME] [--max-model-len N] [--max-num-seqs N] [--max-waiting N]
                       [--request-timeout-ms 600000] [--image-allowed-hosts HOST,HOST]
 
 The OpenAI-compatible HTTP gateway in front of a router (TANDEM_ROUTER_ADDR). It loads only
@@ -29,6 +29,8 @@ export async function runGateway(argv: string[]): Promise<number> {
     host: { type: 'string' },
     'api-key': { type: 'string' },
     'api-keys-file': { type: 'string' },
+    'max-num-seqs': { type: 'string' },
+    'max-waiting': { type: 'string' },
     'metrics-api-key': { type: 'string' },
     'served-model-name': { type: 'string' },
     'max-model-len': { type: 'string' },
@@ -55,7 +57,9 @@ export async function runGateway(argv: string[]): Promise<number> {
   const apiKeys = gatewayApiKeys(values['api-key'] ?? process.env.TANDEM_API_KEY, values['api-keys-file'] ?? process.env.TANDEM_API_KEYS_FILE);
   const metricsApiKey = values['metrics-api-key'] ?? process.env.TANDEM_METRICS_API_KEY;
   const allowedHosts = (values['image-allowed-hosts'] ?? process.env.TANDEM_IMAGE_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
-  const app = await buildGateway({ backend, model: served, apiKeys, metricsApiKey, media: { remote: { allowedHosts } } });
+  const maxInFlight =
+    intOption(values['max-num-seqs'] ?? process.env.TANDEM_MAX_NUM_SEQS, 'max-num-seqs', 64, 1) + intOption(values['max-waiting'] ?? process.env.TANDEM_MAX_WAITING, 'max-waiting', 1024, 1);
+  const app = await buildGateway({ backend, model: served, apiKeys, metricsApiKey, maxInFlight, media: { remote: { allowedHosts } } });
   const address = await app.listen({ port: intOption(values.port, 'port', 8000, 0), host: values.host ?? '127.0.0.1' });
   console.log(JSON.stringify({ role: 'gateway', pid: process.pid, url: `${address}/v1`, metrics: `${address}/metrics`, model: served.name }));
   await signals.ready();

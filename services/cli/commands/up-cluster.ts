@@ -15,6 +15,9 @@ export interface ClusterUpOptions {
   host: string;
   apiKey?: string;
   apiKeysFile?: string;
+  /** Forwarded to the gateway's admission bound (workers get --max-num-seqs in extraWorkerArgs). */
+  maxNumSeqs: number;
+  maxWaiting: number;
   metricsApiKey?: string;
   extraWorkerArgs: string[];
   clusterName?: string;
@@ -45,7 +48,7 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
         workers.map(([role, i]) => spawnTandem(`${role}-${i}`, ['worker', '--role', role, '--nats', o.natsUrl, '--model', o.modelDir, ...name, ...cluster, ...o.extraWorkerArgs], log)),
       )),
     );
-    const gw = await spawnTandem('gateway', ['gateway', '--router', String(router.ready.grpc), '--model', o.modelDir, '--port', String(o.port), '--host', o.host, ...name], log, undefined, gatewayCredentials(o));
+    const gw = await spawnTandem('gateway', ['gateway', '--router', String(router.ready.grpc), '--model', o.modelDir, '--port', String(o.port), '--host', o.host, ...name, '--max-num-seqs', String(o.maxNumSeqs), '--max-waiting', String(o.maxWaiting)], log, undefined, gatewayCredentials(o));
     procs.push(gw);
     // Give the router a heartbeat to see every worker before announcing the URL.
     await new Promise((r) => setTimeout(r, 1200));

@@ -98,6 +98,8 @@ export async function runUp(argv: string[]): Promise<number> {
   const maxModelLen = pick('max-model-len', 'TANDEM_MAX_MODEL_LEN', 'maxModelLen');
   const numKvBlocks = pick('num-kv-blocks', 'TANDEM_NUM_KV_BLOCKS', 'numKvBlocks');
   const maxBatchTokens = pick('max-batch-tokens', 'TANDEM_MAX_BATCH_TOKENS', 'maxBatchTokens');
+  const maxNumSeqs = intOption(pick('max-num-seqs', 'TANDEM_MAX_NUM_SEQS', 'maxNumSeqs'), 'max-num-seqs', 64, 1);
+  const maxWaiting = intOption(pick('max-waiting', 'TANDEM_MAX_WAITING', 'maxWaiting'), 'max-waiting', 1024, 1);
 
   if (values.cluster) {
     return runClusterUp({
@@ -114,7 +116,10 @@ export async function runUp(argv: string[]): Promise<number> {
       apiKeysFile,
       metricsApiKey,
       clusterName: clusterName(values['cluster-name']),
+      maxNumSeqs,
+      maxWaiting,
       extraWorkerArgs: [
+        '--max-num-seqs', String(maxNumSeqs),
         ...(maxModelLen ? ['--max-model-len', maxModelLen] : []),
         ...(numKvBlocks ? ['--num-kv-blocks', numKvBlocks] : []),
         ...(maxBatchTokens ? ['--max-batch-tokens', maxBatchTokens] : []),
@@ -127,7 +132,7 @@ export async function runUp(argv: string[]): Promise<number> {
   const workerOptions = {
     modelDir,
     servedModelName: pick('served-model-name', 'TANDEM_SERVED_MODEL_NAME', 'servedModelName') ?? (modelArg ? undefined : DEFAULT_MODEL.name),
-    maxNumSeqs: intOption(pick('max-num-seqs', 'TANDEM_MAX_NUM_SEQS', 'maxNumSeqs'), 'max-num-seqs', 64, 1),
+    maxNumSeqs,
     maxModelLen: maxModelLen === undefined ? undefined : intOption(maxModelLen, 'max-model-len', 0, 2),
     numKvBlocks: numKvBlocks === undefined ? undefined : intOption(numKvBlocks, 'num-kv-blocks', 0, 1),
     maxBatchTokens: intOption(maxBatchTokens, 'max-batch-tokens', 512, 1),
@@ -144,7 +149,7 @@ export async function runUp(argv: string[]): Promise<number> {
     model: worker.served,
     apiKeys,
     metricsApiKey,
-    maxWaitingRequests: intOption(pick('max-waiting', 'TANDEM_MAX_WAITING', 'maxWaiting'), 'max-waiting', 1024, 1),
+    maxInFlight: maxNumSeqs + maxWaiting,
   });
   const address = await app.listen({ port, host });
   const base = `${address}/v1`;

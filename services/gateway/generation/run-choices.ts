@@ -10,7 +10,7 @@ import { choiceFailure, collectChoice, type CollectedChoice } from './collect.js
 import { abortOnDisconnect } from './disconnect.js';
 import { observeChoice } from './observe.js';
 import { SseWriter } from './sse.js';
-import { admit, startChoices } from './start-choices.js';
+import { startChoices } from './start-choices.js';
 
 /**
  * What both generation routes share once the prompt is tokenized: the completion budget,
@@ -29,7 +29,6 @@ export function launchChoices(
   images?: BackendImage[],
 ): AsyncGenerator<ChoiceDelta>[] {
   const maxTokens = resolveMaxTokens(req, promptIds.length, ctx.limits);
-  admit(ctx.backend, ctx.maxWaitingRequests);
   // Join the caller's trace when it sent one; answer with ours so clients can correlate.
   const traceparent = gatewayTraceparent(request, requestId, req.model, promptIds.length);
   void reply.header('traceparent', traceparent);
@@ -38,6 +37,16 @@ export function launchChoices(
   ctx.metrics.promptTokens.inc({ model: req.model }, promptIds.length);
   ctx.metrics.queueTime.observe({ model: req.model }, (performance.now() - arrivalMs) / 1000);
   return streams.map((s) => observeChoice(ctx.metrics, req.model, arrivalMs, choiceDeltas(s, opts), (n) => addCompletionTokens(request, n)));
+}
+
+/**
+ * Admission, first thing after the body is validated (before images, template and tokenizer):
+ * the request's `n` slots are held until its response is done or its client is gone, so a full
+ * queue is refused in well under a millisecond of work (admission.ts).
+ */
+export function admitRequest(ctx: GatewayContext, reply: FastifyReply, n: number): void {
+  const release = ctx.admission.acquire(n);
+  reply.raw.once('close', release);
 }
 
 /** Non-streaming: every choice whole, plus usage; a failed choice fails the request. */

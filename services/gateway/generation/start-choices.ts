@@ -10,13 +10,6 @@ export function choiceSeed(seed: number | undefined, index: number): number | un
   return index === 0 ? seed : (seed + Math.imul(index, 0x9e3779b9)) >>> 0;
 }
 
-/** Refuses new work while the backend's queue is full: a bounded queue instead of unbounded memory and latency. */
-export function admit(backend: GenerationBackend, maxWaiting: number): void {
-  const waiting = backend.stats().waiting;
-  if (waiting >= maxWaiting) {
-    throw apiError('server_overloaded', `The server is at capacity (${waiting} requests waiting); retry shortly.`);
-  }
-}
 
 /** What every choice of one request shares besides the normalized body. */
 export interface ChoiceInputs {

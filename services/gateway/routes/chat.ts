@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { apiError } from '../../common/errors/index.js';
 import { streamFinish } from '../generation/collect.js';
-import { collectChoices, launchChoices, streamChoices } from '../generation/run-choices.js';
+import { admitRequest, collectChoices, launchChoices, streamChoices } from '../generation/run-choices.js';
 import {
   buildChatCompletion,
   buildChatCompletionChunk,
@@ -16,9 +16,10 @@ export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): vo
   app.post('/v1/chat/completions', async (request, reply) => {
     const arrival = performance.now();
     const req = parseChatCompletionRequest(request.body, ctx.limits);
+    admitRequest(ctx, reply, req.n);
     const { tokenizer, chatTemplate } = ctx.model;
     if (!chatTemplate) throw apiError('unsupported_parameter', 'This model has no chat template; use /v1/completions with a plain prompt.', 'messages');
-    // Images are decoded and checked here, before admission: a bad one is a 400 with nothing queued.
+    // Images are decoded and checked here, before anything is queued: a bad one is a 400.
     const images = await resolveChatImages(req, ctx.model, ctx.media);
     let text: string;
     try {

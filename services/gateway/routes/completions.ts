@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { apiError } from '../../common/errors/index.js';
 import { streamFinish } from '../generation/collect.js';
-import { collectChoices, launchChoices, streamChoices } from '../generation/run-choices.js';
+import { admitRequest, collectChoices, launchChoices, streamChoices } from '../generation/run-choices.js';
 import {
   buildTextCompletion,
   buildTextCompletionChunk,
@@ -16,6 +16,7 @@ export function registerCompletionsRoute(app: FastifyInstance, ctx: GatewayConte
   app.post('/v1/completions', async (request, reply) => {
     const arrival = performance.now();
     const req = parseCompletionRequest(request.body, ctx.limits);
+    admitRequest(ctx, reply, req.n);
     const { tokenizer } = ctx.model;
     const promptIds = typeof req.prompt === 'string' ? tokenizer.encode(req.prompt) : req.prompt;
     if (promptIds.length === 0) throw apiError('invalid_parameter', 'The prompt is empty.', 'prompt');
