@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { apiError, toOpenAIErrorBody } from '../common/errors/index.js';
 import { Admission } from './admission.js';
@@ -34,6 +35,10 @@ export interface GatewayOptions {
   metricsApiKey?: string;
   /** Largest accepted request body in bytes (default 4 MiB). */
   bodyLimit?: number;
+  /** A client must send its request headers within this (default 10 s; slow-header clients are cut off). */
+  headersTimeoutMs?: number;
+  /** ... and the whole request, body included, within this (default 30 s). */
+  requestTimeoutMs?: number;
   limits?: Partial<Omit<GatewayLimits, 'models' | 'maxModelLen'>>;
   /**
    * Admission control: at most this many generation requests (counted in choices) running or
@@ -56,7 +61,15 @@ const API_ROUTES = new Map([
 /** The OpenAI-compatible HTTP gateway (Fastify). */
 export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> {
   const bodyLimit = o.bodyLimit ?? 4 * 1024 * 1024;
-  const app = Fastify({ logger: o.logger ?? false, bodyLimit });
+  const headersTimeout = o.headersTimeoutMs ?? 10_000;
+  const requestTimeout = Math.max(o.requestTimeoutMs ?? 30_000, headersTimeout);
+  // Node checks these timeouts every connectionsCheckingInterval (30 s by default), which would let
+  // a client that trickles its headers hold a socket far longer than the limit says.
+  const app = Fastify({
+    logger: o.logger ?? false,
+    bodyLimit,
+    serverFactory: (handler) => createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) }, handler),
+  });
   const ctx: GatewayContext = {
     backend: o.backend,
     model: o.model,
@@ -91,9 +104,16 @@ export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> 
     req.apiKey = checkApiKey(req.headers.authorization, keys);
   });
 
-  app.setErrorHandler((err, _req, reply) => {
+  app.setErrorHandler((err, req, reply) => {
     const e = toCatalogueError(err);
     ctx.metrics.errors.inc({ code: e.code });
+    // Lingering close: the body was refused unread, and closing the socket while the client is
+    // still sending it makes the client see a broken pipe instead of this 413. Read and drop the
+    // rest (bounded by requestTimeoutMs) and keep the connection until the client has sent it.
+    if (e.code === 'body_too_large' && !req.raw.complete) {
+      reply.raw.shouldKeepAlive = true;
+      req.raw.resume();
+    }
     if (e.status >= 500 && o.logger) app.log.error(err);
     void reply.code(e.status).headers(e.headers ?? {}).send(toOpenAIErrorBody(e));
   });

@@ -4,6 +4,7 @@ import { buildGateway } from '../../gateway/server.js';
 import { initTracing } from '../../common/telemetry/index.js';
 import { loadServedModel } from '../../gateway/served-model.js';
 import { gatewayApiKeys } from '../api-keys.js';
+import { clientTimeouts } from '../client-timeouts.js';
 import { CliError } from '../cli-error.js';
 import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { intOption, parseCommandArgs } from '../parse.js';
@@ -59,7 +60,7 @@ export async function runGateway(argv: string[]): Promise<number> {
   const allowedHosts = (values['image-allowed-hosts'] ?? process.env.TANDEM_IMAGE_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
   const maxInFlight =
     intOption(values['max-num-seqs'] ?? process.env.TANDEM_MAX_NUM_SEQS, 'max-num-seqs', 64, 1) + intOption(values['max-waiting'] ?? process.env.TANDEM_MAX_WAITING, 'max-waiting', 1024, 1);
-  const app = await buildGateway({ backend, model: served, apiKeys, metricsApiKey, maxInFlight, media: { remote: { allowedHosts } } });
+  const app = await buildGateway({ backend, model: served, apiKeys, metricsApiKey, maxInFlight, ...clientTimeouts(), media: { remote: { allowedHosts } } });
   const address = await app.listen({ port: intOption(values.port, 'port', 8000, 0), host: values.host ?? '127.0.0.1' });
   console.log(JSON.stringify({ role: 'gateway', pid: process.pid, url: `${address}/v1`, metrics: `${address}/metrics`, model: served.name }));
   await signals.ready();

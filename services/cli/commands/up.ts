@@ -4,6 +4,7 @@ import { buildGateway } from '../../gateway/server.js';
 import { initTracing } from '../../common/telemetry/index.js';
 import { startUnifiedWorker } from '../../worker/unified-worker.js';
 import { gatewayApiKeys } from '../api-keys.js';
+import { clientTimeouts } from '../client-timeouts.js';
 import { CliError } from '../cli-error.js';
 import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { clusterName, intOption, parseCommandArgs } from '../parse.js';
@@ -150,6 +151,7 @@ export async function runUp(argv: string[]): Promise<number> {
     apiKeys,
     metricsApiKey,
     maxInFlight: maxNumSeqs + maxWaiting,
+    ...clientTimeouts(),
   });
   const address = await app.listen({ port, host });
   const base = `${address}/v1`;

@@ -1,5 +1,10 @@
 import { commonRequestProperties } from './schema-common.js';
 
+/** Most messages in one chat request (a long agent transcript fits; 100k does not). */
+export const MAX_MESSAGES = 2048;
+/** Most content parts (text and images) in one message. */
+export const MAX_CONTENT_PARTS = 256;
+
 export const CHAT_ROLES = ['system', 'developer', 'user', 'assistant', 'tool'] as const;
 
 /** Part types are checked after the schema, to tell "not supported" (audio, files) from "invalid". */
@@ -37,7 +42,7 @@ const messageSchema = {
   required: ['role'],
   properties: {
     role: { type: 'string', enum: CHAT_ROLES },
-    content: { type: ['string', 'array', 'null'], items: contentPartSchema },
+    content: { type: ['string', 'array', 'null'], maxItems: MAX_CONTENT_PARTS, items: contentPartSchema },
     name: { type: 'string' },
     tool_calls: { type: 'array', items: toolCallSchema },
     tool_call_id: { type: 'string' },
@@ -72,7 +77,8 @@ export const chatCompletionRequestSchema = {
   required: ['model', 'messages'],
   properties: {
     ...commonRequestProperties,
-    messages: { type: 'array', minItems: 1, items: messageSchema },
+    // maxItems is checked before any item, so a body of 100k messages is refused without walking it.
+    messages: { type: 'array', minItems: 1, maxItems: MAX_MESSAGES, items: messageSchema },
     max_completion_tokens: { type: 'integer' },
     logprobs: { type: 'boolean' },
     top_logprobs: { type: 'integer', minimum: 0 },

@@ -1,0 +1,59 @@
+/**
+ * Resource abuse at the edge, against a real `tandem up`: a huge message list is refused before
+ * any per-message work, a client that trickles its headers is cut off at the headers timeout, and
+ * an oversized body gets its 413 (not a broken pipe).
+ */
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTandemUp, type RunningCluster } from '../fixtures/cluster.js';
+import { genTinyModel } from '../fixtures/models.js';
+
+const MODEL = 'tiny';
+let cluster: RunningCluster;
+
+beforeAll(async () => {
+  cluster = await startTandemUp(['--model', genTinyModel(), '--served-model-name', MODEL], { TANDEM_HEADERS_TIMEOUT_MS: '1000' });
+});
+afterAll(async () => cluster?.stop());
+
+const chat = (body: object) => fetch(`${cluster.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('resource limits', () => {
+  it('100,000 messages (3 MB) are a 400 on messages, without walking them; a normal request next to them is served', async () => {
+    const messages = Array.from({ length: 100_000 }, () => ({ role: 'user', content: 'hi' }));
+    const t0 = performance.now();
+    const [big, normal] = await Promise.all([chat({ model: MODEL, messages }), chat({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 })]);
+    const ms = performance.now() - t0;
+    expect(big.status).toBe(400);
+    expect((await big.json()).error.param).toBe('messages');
+    expect(normal.status).toBe(200);
+    // Before the limit: ≈1.1 s of gateway CPU per such body (docs/reliability.md).
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('a client trickling its headers is disconnected at the headers timeout', async () => {
+    const { port, hostname } = new URL(cluster.origin);
+    const socket = connect(Number(port), hostname);
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n');
+    const t0 = Date.now();
+    const trickle = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 200);
+    const closedAfter = await new Promise<number>((r) => {
+      socket.once('close', () => r(Date.now() - t0));
+      socket.on('error', () => undefined);
+      setTimeout(() => r(Infinity), 10_000);
+    });
+    clearInterval(trickle);
+    socket.destroy();
+    expect(closedAfter).toBeLessThan(4000);
+  });
+
+  it('an 8 MiB body gets its 413 at the client (no broken pipe), ten times in a row', async () => {
+    const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x'.repeat(8 * 1024 * 1024) }] });
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(`${cluster.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(res.status).toBe(413);
+      expect((await res.json()).error.code).toBe('body_too_large');
+    }
+  });
+});
