@@ -183,6 +183,25 @@ describe('cluster failure handling (2 prefill-text, 1 decode-text)', () => {
     await redis.quit();
     expect(histories).toContain('qpptdf');
   });
+
+  it('the only decode worker killed: tandem up restarts it and the cluster serves again', async () => {
+    const pid = Number(/decode-text-0\s+pid (\d+)/.exec(cluster.output())![1]);
+    process.kill(pid, 'SIGKILL');
+    const t0 = Date.now();
+    while (!/restarted decode-text-0: pid \d+/.test(cluster.output())) {
+      if (Date.now() - t0 > 60_000) throw new Error(`decode-text-0 was not restarted:\n${cluster.output().slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const fresh = Number(/restarted decode-text-0: pid (\d+)/.exec(cluster.output())![1]);
+    expect(fresh).not.toBe(pid);
+    // The new worker registers within its first heartbeat; requests then succeed end to end.
+    let ok = false;
+    for (let i = 0; i < 60 && !ok; i++) {
+      ok = await greedyOne(cluster, longPrompts[0]!).then(() => true, () => false);
+      if (!ok) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(ok).toBe(true);
+  });
 });
 
 describe('a prefill worker killed mid-prefill (2 prefill-text, 1 decode-text, slowed steps)', () => {

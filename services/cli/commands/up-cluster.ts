@@ -1,5 +1,6 @@
 import { readModelCard } from '../../protocol/model-card.js';
 import { spawnTandem, stopAll, type ClusterProcess } from '../cluster.js';
+import { supervise, type Supervised } from '../supervise.js';
 import { trapShutdownSignals } from '../signals.js';
 
 export interface ClusterUpOptions {
@@ -32,24 +33,30 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
   // Children stop on their own signal within their grace period; this process only waits.
   const signals = trapShutdownSignals(log);
   const procs: ClusterProcess[] = [];
+  const specs = new Map<ClusterProcess, { args: string[]; env?: Record<string, string> }>();
+  let supervisor: Supervised | undefined;
   const name = o.servedModelName ? ['--served-model-name', o.servedModelName] : [];
   const cluster = o.clusterName ? ['--cluster-name', o.clusterName] : [];
   try {
-    const router = await spawnTandem('router', ['router', '--nats', o.natsUrl, '--redis', o.redisUrl, ...cluster], log);
+    const routerArgs = ['router', '--nats', o.natsUrl, '--redis', o.redisUrl, ...cluster];
+    const router = await spawnTandem('router', routerArgs, log);
     procs.push(router);
+    // A restarted router must come back where the gateway dials it.
+    specs.set(router, { args: [...routerArgs, '--port', String(router.ready.grpc).split(':').pop()!] });
     const isVl = (await readModelCard(o.modelDir)).takesImages;
     const workers = [
       ...Array.from({ length: o.vision ?? (isVl ? 1 : 0) }, (_, i) => ['prefill-vision', i] as const),
       ...Array.from({ length: o.prefill }, (_, i) => ['prefill-text', i] as const),
       ...Array.from({ length: o.decode }, (_, i) => ['decode-text', i] as const),
     ];
-    procs.push(
-      ...(await Promise.all(
-        workers.map(([role, i]) => spawnTandem(`${role}-${i}`, ['worker', '--role', role, '--nats', o.natsUrl, '--model', o.modelDir, ...name, ...cluster, ...o.extraWorkerArgs], log)),
-      )),
-    );
-    const gw = await spawnTandem('gateway', ['gateway', '--router', String(router.ready.grpc), '--model', o.modelDir, '--port', String(o.port), '--host', o.host, ...name, '--max-num-seqs', String(o.maxNumSeqs), '--max-waiting', String(o.maxWaiting)], log, undefined, gatewayCredentials(o));
+    const workerArgs = (role: string) => ['worker', '--role', role, '--nats', o.natsUrl, '--model', o.modelDir, ...name, ...cluster, ...o.extraWorkerArgs];
+    const started = await Promise.all(workers.map(([role, i]) => spawnTandem(`${role}-${i}`, workerArgs(role), log)));
+    started.forEach((w, i) => specs.set(w, { args: workerArgs(workers[i]![0]) }));
+    procs.push(...started);
+    const gatewayArgs = ['gateway', '--router', String(router.ready.grpc), '--model', o.modelDir, '--host', o.host, ...name, '--max-num-seqs', String(o.maxNumSeqs), '--max-waiting', String(o.maxWaiting)];
+    const gw = await spawnTandem('gateway', [...gatewayArgs, '--port', String(o.port)], log, undefined, gatewayCredentials(o));
     procs.push(gw);
+    specs.set(gw, { args: [...gatewayArgs, '--port', new URL(String(gw.ready.url)).port], env: gatewayCredentials(o) });
     // Give the router a heartbeat to see every worker before announcing the URL.
     await new Promise((r) => setTimeout(r, 1200));
     for (const p of procs) {
@@ -60,13 +67,14 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
     const url = String(gw.ready.url);
     console.log(`Tandem cluster is serving ${String(gw.ready.model)} at ${url}  (Ctrl-C to stop)`);
     console.log(`  curl ${url}/chat/completions -H 'Content-Type: application/json' -d '{"model":"${String(gw.ready.model)}","messages":[{"role":"user","content":"Hello!"}],"max_tokens":32}'`);
-    // A worker that dies is reported, not fatal: the router routes around it (its registry
-    // record expires) and retries its in-flight prefills elsewhere.
-    for (const p of procs) p.proc.once('exit', (code, signal) => log(`[tandem] ${p.role} (pid ${p.proc.pid}) exited (${signal ?? `code ${code}`})`));
+    // A process that dies is restarted (the router meanwhile routes around a lost worker, retries
+    // its prefills and migrates its decodes).
+    supervisor = supervise(procs, specs, log);
     const why = await signals.ready();
     log(`[tandem] stopping the cluster (${why})`);
   } finally {
-    await stopAll(procs);
+    supervisor?.stop();
+    await stopAll(supervisor?.procs ?? procs);
   }
   return 0;
 }
