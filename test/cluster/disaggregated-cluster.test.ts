@@ -44,6 +44,17 @@ async function greedyOne(c: RunningCluster, content: string): Promise<string> {
   return r.choices[0]!.message.content ?? '';
 }
 
+/** A worker's KV usage once it reached 0 or `withinMs` passed, polling its /metrics. */
+async function kvUsageAfter(metrics: string, withinMs: number): Promise<number> {
+  const t0 = Date.now();
+  let usage = 1;
+  while (Date.now() - t0 < withinMs && usage > 0) {
+    await new Promise((r) => setTimeout(r, 25));
+    usage = metricValue(await (await fetch(metrics)).text(), 'tandem_worker_kv_cache_usage_perc');
+  }
+  return usage;
+}
+
 function metricsUrl(role: string): string {
   return new RegExp(`${role}\\s+pid \\d+\\s+(?:id \\S+\\s+)?(http:\\S+/metrics)`).exec(cluster.output())![1]!;
 }
@@ -123,13 +134,7 @@ describe('cluster failure handling (2 prefill-text, 1 decode-text)', () => {
     const decode = metricsUrl('decode-text-0');
     expect(metricValue(await (await fetch(decode)).text(), 'tandem_worker_kv_cache_usage_perc')).toBeGreaterThan(0);
     ac.abort();
-    const t0 = Date.now();
-    let usage = 1;
-    while (Date.now() - t0 < 1000 && usage > 0) {
-      await new Promise((r) => setTimeout(r, 25));
-      usage = metricValue(await (await fetch(decode)).text(), 'tandem_worker_kv_cache_usage_perc');
-    }
-    expect(usage).toBe(0);
+    expect(await kvUsageAfter(decode, 1000)).toBe(0);
     // The prefill workers hold nothing either (they release their blocks after each push).
     for (const role of ['prefill-text-0', 'prefill-text-1']) {
       expect(metricValue(await (await fetch(metricsUrl(role))).text(), 'tandem_worker_kv_cache_usage_perc')).toBe(0);
@@ -156,13 +161,7 @@ describe('cluster failure handling (2 prefill-text, 1 decode-text)', () => {
       }
     });
     await Promise.all(storm);
-    const t0 = Date.now();
-    let usage = 1;
-    while (Date.now() - t0 < 1000 && usage > 0) {
-      await new Promise((r) => setTimeout(r, 25));
-      usage = metricValue(await (await fetch(decode)).text(), 'tandem_worker_kv_cache_usage_perc');
-    }
-    expect(usage).toBe(0);
+    expect(await kvUsageAfter(decode, 1000)).toBe(0);
   });
 
   it('killing a prefill worker: its requests are retried on the other one, outputs unchanged', async () => {

@@ -4,9 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { makeSyntheticWeights, seededRandom } from '../reference/index.js';
-import type { RequestOutput, SamplingParams } from '../../protocol/request.js';
+import type { SamplingParams } from '../../protocol/request.js';
 import { ModelRunner } from '../runner/model-runner.js';
 import { Engine } from './engine.js';
+import { collect } from '../../../test/fixtures/collect-stream.js';
 
 const weights = makeSyntheticWeights({ family: 'ernie4_5', seed: 5, hiddenSize: 64, headDim: 16, vocabSize: 128, numLayers: 2 });
 
@@ -17,16 +18,6 @@ const greedy = (maxTokens: number): SamplingParams => ({
 function prompt(n: number, seed: number): number[] {
   const r = seededRandom(seed);
   return Array.from({ length: n }, () => Math.floor(r() * 128));
-}
-
-async function collect(stream: AsyncIterable<RequestOutput>): Promise<{ tokens: number[]; last: RequestOutput }> {
-  const tokens: number[] = [];
-  let last: RequestOutput | undefined;
-  for await (const o of stream) {
-    tokens.push(...o.tokens.map((t) => t.tokenId));
-    last = o;
-  }
-  return { tokens, last: last! };
 }
 
 const makeEngine = () => new Engine(new ModelRunner(weights, { numBlocks: 64, blockSize: 16, maxBatchTokens: 256, maxModelLen: 512 }), { eosTokenIds: [2] });

@@ -3,6 +3,7 @@ import { makeSyntheticWeights, seededRandom } from '../reference/index.js';
 import type { RequestOutput, SamplingParams } from '../../protocol/request.js';
 import { ModelRunner } from '../runner/model-runner.js';
 import { Engine } from './engine.js';
+import { collect } from '../../../test/fixtures/collect-stream.js';
 
 const weights = makeSyntheticWeights({ family: 'ernie4_5_moe', seed: 11, hiddenSize: 64, headDim: 16, vocabSize: 128, numLayers: 3 });
 const VOCAB = 128;
@@ -14,16 +15,6 @@ function greedy(maxTokens: number, extra: Partial<SamplingParams> = {}): Samplin
 function prompt(n: number, seed: number): number[] {
   const r = seededRandom(seed);
   return Array.from({ length: n }, () => Math.floor(r() * VOCAB));
-}
-
-async function collect(stream: AsyncIterable<RequestOutput>): Promise<{ tokens: number[]; last: RequestOutput }> {
-  const tokens: number[] = [];
-  let last: RequestOutput | undefined;
-  for await (const o of stream) {
-    tokens.push(...o.tokens.map((t) => t.tokenId));
-    last = o;
-  }
-  return { tokens, last: last! };
 }
 
 function makeEngine(numBlocks: number, opts: { maxBatchTokens?: number; maxNumSeqs?: number } = {}) {
