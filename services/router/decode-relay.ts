@@ -25,9 +25,21 @@ export interface DecodeRelayContext {
 
 /** Statuses that mean the worker (or the way to it) is gone, not that the request is bad. */
 function isWorkerLoss(e: unknown): boolean {
+  if (e instanceof FrozenWorkerError) return true;
   const code = (e as grpc.ServiceError).code;
   return code === grpc.status.UNAVAILABLE || code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN;
 }
+
+/**
+ * A decode stream is given up as lost when it has sent nothing for STALL_MS while its worker has
+ * stopped heartbeating for HEARTBEAT_SILENCE_MS (heartbeats come every second): a frozen (SIGSTOP)
+ * or wedged worker, whose TCP connection stays open so gRPC alone would notice only after its
+ * keepalive timeout (≈15 s). A busy but live worker keeps heartbeating and is never given up.
+ */
+export const STALL_MS = 1500;
+export const HEARTBEAT_SILENCE_MS = 2500;
+
+class FrozenWorkerError extends Error {}
 
 /**
  * Relays a decode stream to the client and survives the loss of the decode worker (DESIGN §8):
@@ -50,10 +62,11 @@ export async function relayDecode(c: DecodeRelayContext, stream: grpc.ClientRead
   let currentWorker = worker;
   for (let migrations = 0; ; migrations++) {
     try {
+      const worker = currentWorker;
       const last = await relayOnce(current, c.call, (ids) => {
         generated.push(...ids);
         checkpoint(false);
-      });
+      }, () => c.d.view.silentForMs(worker.id) > HEARTBEAT_SILENCE_MS);
       return last;
     } catch (e) {
       if (c.leg.cancelled || migrations >= MAX_MIGRATIONS || !isWorkerLoss(e)) throw e;
@@ -74,18 +87,32 @@ export async function relayDecode(c: DecodeRelayContext, stream: grpc.ClientRead
 }
 
 /** One worker's stream into the client's call; resolves with the last chunk. */
-function relayOnce(source: grpc.ClientReadableStream<pb.TokenChunk>, sink: grpc.ServerWritableStream<pb.GenerateRequest, TokenChunkInit>, onTokens: (ids: number[]) => void): Promise<pb.TokenChunk | undefined> {
+function relayOnce(
+  source: grpc.ClientReadableStream<pb.TokenChunk>,
+  sink: grpc.ServerWritableStream<pb.GenerateRequest, TokenChunkInit>,
+  onTokens: (ids: number[]) => void,
+  workerSilent: () => boolean,
+): Promise<pb.TokenChunk | undefined> {
   return new Promise((resolve, reject) => {
     let last: pb.TokenChunk | undefined;
+    let lastChunkAt = Date.now();
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastChunkAt < STALL_MS || !workerSilent()) return;
+      clearInterval(watchdog);
+      source.cancel();
+      reject(new FrozenWorkerError('the decode worker stopped heartbeating and sending tokens'));
+    }, 250);
+    const done = () => clearInterval(watchdog);
     source.on('data', (chunk: pb.TokenChunk) => {
       last = chunk;
+      lastChunkAt = Date.now();
       onTokens(chunk.tokens.map((t) => t.tokenId));
       sink.write(chunk);
     });
-    source.on('end', () => resolve(last));
+    source.on('end', () => (done(), resolve(last)));
     // After the final chunk the client may hang up before the worker's end-of-stream arrives;
     // the resulting cancellation is not a failure of the request.
-    source.on('error', (e) => (last?.finished ? resolve(last) : reject(e)));
+    source.on('error', (e) => (done(), last?.finished ? resolve(last) : reject(e)));
   });
 }
 

@@ -324,4 +324,44 @@ describe('a decode worker killed mid-stream (1 prefill-text, 2 decode-text, slow
       await redis.quit();
     }
   });
+
+  it('a frozen decode worker (SIGSTOP) is given up within seconds: the stream migrates, no duplicate, no missing token', async () => {
+    // A worker killed by the test above is restarted by tandem up; wait until it is back.
+    const t0 = Date.now();
+    while (/decode-text-\d+ \(pid \d+\) exited/.test(cluster.output()) && !/restarted decode-text-\d+: pid \d+/.test(cluster.output())) {
+      if (Date.now() - t0 > 60_000) throw new Error('the killed decode worker was not restarted');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 2500));
+    const workers = [
+      ...[...cluster.output().matchAll(/decode-text-\d+\s+pid (\d+)\s+id (\S+)/g)],
+      ...[...cluster.output().matchAll(/restarted decode-text-\d+: pid (\d+) id (\S+)/g)],
+    ].map((m) => ({ pid: Number(m[1]), id: m[2]! }));
+    const expected = await streamTokens(unified);
+    const redis = new Redis(REDIS);
+    let victim: { pid: number; id: string } | undefined;
+    let lastAt = Date.now();
+    let longestGapMs = 0;
+    try {
+      const got = await streamTokens(cluster, async (n) => {
+        const now = Date.now();
+        if (n > 1) longestGapMs = Math.max(longestGapMs, now - lastAt);
+        lastAt = now;
+        if (n !== 10 || victim) return;
+        for (const id of await redis.zrange('tandem:seq:active', 0, -1)) {
+          const serving = await redis.hget(`tandem:seq:${id}`, 'w:decode');
+          victim = workers.find((w) => w.id === serving) ?? victim;
+        }
+        process.kill(victim!.pid, 'SIGSTOP');
+      });
+      expect(victim).toBeDefined();
+      expect(got.tokens).toEqual(expected.tokens);
+      // Heartbeat silence (2.5 s) and no tokens (1.5 s) give it up; then a re-prefill elsewhere.
+      process.stderr.write(`[frozen decode worker] longest gap between tokens: ${longestGapMs} ms\n`);
+      expect(longestGapMs).toBeLessThan(5000);
+    } finally {
+      if (victim) process.kill(victim.pid, 'SIGCONT');
+      await redis.quit();
+    }
+  });
 });
