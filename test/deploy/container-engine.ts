@@ -20,14 +20,29 @@ export const log = (m: string) => process.stderr.write(`[compose-docker] ${m}\n`
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const isRoot = () => process.getuid?.() === 0;
 
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 120_000, input: opts.input, maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${(r.stderr || r.stdout || String(r.error ?? '')).slice(-4000)}`);
-  return r.stdout;
+/**
+ * Runs a command without blocking this test worker: minutes-long steps (apt, image builds) must leave the
+ * event loop free, or vitest's worker RPC times out ("Timeout calling onTaskUpdate").
+ */
+function runAsync(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-8000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.on('error', (e) => (clearTimeout(timer), reject(e)));
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} ${args.join(' ')} failed (${code ?? signal}):\n${(err || out).slice(-4000)}`));
+    });
+  });
 }
 
 /** docker.io, docker-compose and debootstrap, from apt when missing (one `apt-get update` first). */
-export function ensurePackages(): void {
+export async function ensurePackages(): Promise<void> {
   const missing = [
     ...(has('dockerd') ? [] : ['docker.io']),
     ...(has('docker-compose') ? [] : ['docker-compose']),
@@ -38,8 +53,8 @@ export function ensurePackages(): void {
   if (!isRoot()) throw new Error(`the compose test needs ${missing.join(', ')} and is not root to install them (apt-get install ${missing.join(' ')})`);
   log(`apt-get install ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  run('apt-get', ['update', '-qq'], { env, timeoutMs: 300_000 });
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env, timeoutMs: 600_000 });
+  await runAsync('apt-get', ['update', '-qq'], { env, timeoutMs: 300_000 });
+  await runAsync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env, timeoutMs: 600_000 });
 }
 
 export interface Engine {
@@ -100,18 +115,18 @@ export async function ensureDaemon(): Promise<Engine> {
 }
 
 /** Builds (or finds cached) the registry-free base images; returns the TANDEM_*_IMAGE variables. */
-export function offlineImages(env: NodeJS.ProcessEnv): Record<string, string> {
+export async function offlineImages(env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
   const t0 = Date.now();
-  const out = run(join(root, 'deploy', 'offline-images.sh'), [], { env, timeoutMs: 900_000 });
+  const out = await runAsync(join(root, 'deploy', 'offline-images.sh'), [], { env, timeoutMs: 900_000 });
   const vars = Object.fromEntries([...out.matchAll(/^export (TANDEM_[A-Z_]+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
   log(`offline base images ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return vars;
 }
 
 /** docker build of deploy/Dockerfile on the given base images (host network: no NAT needed). */
-export function buildTandemImage(env: NodeJS.ProcessEnv, tag: string, vars: Record<string, string>): number {
+export async function buildTandemImage(env: NodeJS.ProcessEnv, tag: string, vars: Record<string, string>): Promise<number> {
   const t0 = Date.now();
-  run('docker', ['build', '--network', 'host', '-f', join(root, 'deploy', 'Dockerfile'), '--build-arg', `BUILD_IMAGE=${vars.TANDEM_BUILD_IMAGE}`, '--build-arg', `RUNTIME_IMAGE=${vars.TANDEM_RUNTIME_IMAGE}`, '-t', tag, root], { env, timeoutMs: 1_200_000 });
+  await runAsync('docker', ['build', '--network', 'host', '-f', join(root, 'deploy', 'Dockerfile'), '--build-arg', `BUILD_IMAGE=${vars.TANDEM_BUILD_IMAGE}`, '--build-arg', `RUNTIME_IMAGE=${vars.TANDEM_RUNTIME_IMAGE}`, '-t', tag, root], { env, timeoutMs: 1_200_000 });
   return (Date.now() - t0) / 1000;
 }
 
