@@ -19,7 +19,13 @@
         "src/vision_model.cc",
         "src/addon_vision.cc",
         "src/kv_cache.cc",
-        "src/probes.cc"
+        "src/probes.cc",
+        "src/quant_weights.cc",
+        "src/addon_quant.cc",
+        "src/quantize_model.cc",
+        "src/quant_scalar.cc",
+        "src/quant_avx2.cc",
+        "src/quant_avx512.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').gyp\")"],

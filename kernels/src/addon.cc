@@ -96,6 +96,7 @@ Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("probeFlops", Napi::Function::New(env, ProbeFlops));
   init_ops(env, exports);
   init_model(env, exports);
+  init_quant(env, exports);
   init_vision(env, exports);
   return exports;
 }

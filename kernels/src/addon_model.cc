@@ -8,6 +8,7 @@
 
 #include "addon_util.h"
 #include "addon_vl.h"
+#include "quantize_model.h"
 #include "text_model.h"
 
 namespace tandem {
@@ -20,12 +21,39 @@ bool get_int(Napi::Object o, const char* key, int* out, int min_value = 0) {
   return ok;
 }
 
-bool get_mat(Napi::Object o, const char* key, int rows, int cols, MatBf16* m, const std::string& where) {
+bool get_bf16(Napi::Object o, const char* key, int rows, int cols, const uint16_t** out, const std::string& where) {
   auto a = typed_arg<uint16_t>(o.Get(key), (where + "." + key).c_str(), static_cast<size_t>(rows) * cols);
-  if (!a.ok) return false;
-  m->data = a.data;
+  *out = a.data;
+  return a.ok;
+}
+
+// A linear layer: a bf16 Uint16Array, or a pre-quantized {bits, group, data, scales} (quant.h).
+bool get_mat(Napi::Object o, const char* key, int rows, int cols, Linear* m, const std::string& where) {
   m->rows = rows;
   m->cols = cols;
+  Napi::Value v = o.Get(key);
+  if (v.IsTypedArray()) return get_bf16(o, key, rows, cols, &m->bf16, where);
+  const std::string name = where + "." + key;
+  if (!v.IsObject()) {
+    Napi::TypeError::New(o.Env(), name + " must be a bf16 Uint16Array or a quantized matrix").ThrowAsJavaScriptException();
+    return false;
+  }
+  Napi::Object q = v.As<Napi::Object>();
+  bool ok = true;
+  m->bits = int_arg(q.Get("bits"), (name + ".bits").c_str(), &ok, 1);
+  if (ok) m->group = int_arg(q.Get("group"), (name + ".group").c_str(), &ok, 1);
+  if (!ok) return false;
+  if ((m->bits != 8 && m->bits != 4) || m->group % kQuantBlock) {
+    Napi::RangeError::New(o.Env(), name + ": bits must be 8 or 4 and group a positive multiple of 64")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  auto data = typed_arg<uint8_t>(q.Get("data"), (name + ".data").c_str(), static_cast<size_t>(rows) * m->row_bytes());
+  if (!data.ok) return false;
+  auto scales = typed_arg<float>(q.Get("scales"), (name + ".scales").c_str(), static_cast<size_t>(rows) * m->groups());
+  if (!scales.ok) return false;
+  m->q = data.data;
+  m->scales = scales.data;
   return true;
 }
 
@@ -51,6 +79,7 @@ class TextModelWrap : public Napi::ObjectWrap<TextModelWrap> {
 
   explicit TextModelWrap(const Napi::CallbackInfo& info);
 
+  QuantizedStore quantized;  // declared before `model`, so it outlives the pointers into it
   std::unique_ptr<TextModel> model;
   std::atomic<bool> busy{false};
 
@@ -92,11 +121,8 @@ TextModelWrap::TextModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   Napi::Object w = spec.Get("weights").As<Napi::Object>();
   TextModelWeights tw;
   const int H = dims.hidden, qw = dims.heads * dims.head_dim, kvw = dims.kv_heads * dims.head_dim;
-  MatBf16 m;
-  if (!get_mat(w, "embed", dims.vocab, H, &m, "weights")) return;
-  tw.embed = m.data;
-  if (!get_mat(w, "lmHead", dims.vocab, H, &m, "weights")) return;
-  tw.lm_head = m.data;
+  if (!get_bf16(w, "embed", dims.vocab, H, &tw.embed, "weights")) return;
+  if (!get_mat(w, "lmHead", dims.vocab, H, &tw.lm_head, "weights")) return;
   if (!get_vec(w, "finalNorm", H, &tw.final_norm, "weights")) return;
   Napi::Value lv = w.Get("layers");
   if (!lv.IsArray() || lv.As<Napi::Array>().Length() != static_cast<uint32_t>(dims.layers)) {
@@ -149,6 +175,20 @@ TextModelWrap::TextModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   if (spec.Has("isa") && spec.Get("isa").IsString()) {
     const KernelTable& kt = impl_arg(spec.Get("isa"));
     isa = std::string(kt.name) == "avx512" ? Isa::Avx512 : std::string(kt.name) == "avx2" ? Isa::Avx2 : Isa::Scalar;
+  }
+  if (spec.Has("quantization") && spec.Get("quantization").IsObject()) {
+    Napi::Object qo = spec.Get("quantization").As<Napi::Object>();
+    bool ok = true;
+    const int bits = int_arg(qo.Get("bits"), "quantization.bits", &ok, 1);
+    const int group = ok ? int_arg(qo.Get("group"), "quantization.group", &ok, 1) : 0;
+    if (!ok) return;
+    if ((bits != 8 && bits != 4) || group % kQuantBlock) {
+      Napi::RangeError::New(env, "quantization: bits must be 8 or 4 and group a positive multiple of 64")
+          .ThrowAsJavaScriptException();
+      return;
+    }
+    const bool lm_head = !qo.Has("lmHead") || qo.Get("lmHead").ToBoolean();
+    quantize_linears(&tw, bits, group, lm_head, &quantized);
   }
   model = std::make_unique<TextModel>(dims, std::move(tw), isa);
 }

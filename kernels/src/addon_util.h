@@ -32,6 +32,8 @@ template <>
 inline napi_typedarray_type typed_kind<uint16_t>() { return napi_uint16_array; }
 template <>
 inline napi_typedarray_type typed_kind<int32_t>() { return napi_int32_array; }
+template <>
+inline napi_typedarray_type typed_kind<uint8_t>() { return napi_uint8_array; }
 
 // Reads a typed array of element type T holding at least `min_len` elements.
 template <class T>
@@ -93,5 +95,6 @@ bool kv_buffer_arg(const Napi::Value& v, KvLayout* kv);
 
 Napi::Object init_ops(Napi::Env env, Napi::Object exports);
 Napi::Object init_model(Napi::Env env, Napi::Object exports);
+Napi::Object init_quant(Napi::Env env, Napi::Object exports);
 
 }  // namespace tandem

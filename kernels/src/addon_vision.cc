@@ -345,9 +345,9 @@ bool read_vision_experts(Napi::Object mo, const TextModelDims& dims, LayerWeight
     Napi::Object eo = ev.As<Napi::Array>().Get(e).As<Napi::Object>();
     const std::string w = where + ".mlp.vision.experts[" + std::to_string(e) + "]";
     MlpWeights m;
-    m.gate = r.mat(eo, "gate", V, H, w);
-    m.up = r.mat(eo, "up", V, H, w);
-    m.down = r.mat(eo, "down", H, V, w);
+    m.gate = bf16_linear(r.mat(eo, "gate", V, H, w));
+    m.up = bf16_linear(r.mat(eo, "up", V, H, w));
+    m.down = bf16_linear(r.mat(eo, "down", H, V, w));
     L->vexperts.push_back(m);
   }
   L->has_vision = r.ok;

@@ -57,6 +57,35 @@ void op_gemm_bf16(const KernelTable& kt, const float* x, int M, int K, const uin
   });
 }
 
+void op_linear(const KernelTable& kt, const QuantKernels& qk, const float* x, int M, const Linear& W, float* y,
+               const Scratch& scratch, QuantActsBuf& qa) {
+  const int K = W.cols, N = W.rows;
+  if (W.bits == 16) return op_gemm_bf16(kt, x, M, K, W.bf16, N, y, scratch);
+  QuantActs a;
+  a.kp = W.padded_cols();
+  a.groups = W.groups();
+  const size_t nq = static_cast<size_t>(M) * a.kp, ng = static_cast<size_t>(M) * a.groups;
+  if (qa.q.size() < nq) qa.q.resize(nq);
+  if (qa.s.size() < ng) {
+    qa.s.resize(ng);
+    qa.sum.resize(ng);
+  }
+  a.q = qa.q.data();
+  a.s = qa.s.data();
+  a.sum = qa.sum.data();
+  pool().parallel_for(M, [&](int64_t b, int64_t e, int) {
+    for (int64_t m = b; m < e; ++m)
+      qk.quantize_row(x + m * K, K, W.group, a.kp, a.q + m * a.kp, a.s + m * a.groups, a.sum + m * a.groups);
+  });
+  const auto gemm = W.bits == 8 ? qk.gemm_q8 : qk.gemm_q4;
+  const int groups = (N + kRowGroup - 1) / kRowGroup;
+  pool().parallel_for(groups, [&](int64_t b, int64_t e, int) {
+    const int n0 = static_cast<int>(b) * kRowGroup;
+    const int n1 = std::min<int>(N, static_cast<int>(e) * kRowGroup);
+    gemm(a, M, W, n0, n1, y + n0, N);
+  });
+}
+
 void op_gemm_f32(const KernelTable& kt, const float* x, int M, int K, const float* W, int N, float* y) {
   const int groups = (N + kRowGroup - 1) / kRowGroup;
   pool().parallel_for(groups, [&](int64_t b, int64_t e, int) {

@@ -2,9 +2,11 @@
 // Each takes raw pointers and shapes and allocates nothing: callers pass preallocated buffers.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "kernel_table.h"
 #include "kv_cache.h"
+#include "quant.h"
 
 namespace tandem {
 
@@ -26,6 +28,16 @@ void op_rmsnorm(const KernelTable& kt, const float* x, int rows, int cols, const
 // y[M, N] = x[M, K] . W[N, K]^T, split over N across threads.
 void op_gemm_bf16(const KernelTable& kt, const float* x, int M, int K, const uint16_t* W, int N, float* y,
                   const Scratch& scratch);
+// Room for quantized activation rows; grows on first use to the largest call, then stays.
+struct QuantActsBuf {
+  std::vector<int8_t> q;
+  std::vector<float> s;
+  std::vector<int32_t> sum;
+};
+// y[M, N] = x[M, K] . W[N, K]^T for bf16 or quantized W (N = W.rows, K = W.cols). Quantized
+// weights take activations quantized per row (QuantKernels::quantize_row) first.
+void op_linear(const KernelTable& kt, const QuantKernels& qk, const float* x, int M, const Linear& W, float* y,
+               const Scratch& scratch, QuantActsBuf& qa);
 void op_gemm_f32(const KernelTable& kt, const float* x, int M, int K, const float* W, int N, float* y);
 
 // Interleaved RoPE in place on x[T, heads * head_dim]: pair (2i, 2i+1) rotated by

@@ -9,7 +9,7 @@
 namespace tandem {
 
 TextModel::TextModel(const TextModelDims& dims, TextModelWeights weights, Isa isa)
-    : d_(dims), w_(std::move(weights)), kt_(kernels_for(isa)) {
+    : d_(dims), w_(std::move(weights)), kt_(kernels_for(isa)), qk_(quant_kernels_for(isa)) {
   const int64_t T = d_.max_tokens, H = d_.hidden;
   const int64_t qw = static_cast<int64_t>(d_.heads) * d_.head_dim;
   const int64_t kvw = static_cast<int64_t>(d_.kv_heads) * d_.head_dim;
@@ -94,19 +94,19 @@ std::string TextModel::validate(const ForwardBatch& b, const KvLayout& kv) const
 
 void TextModel::mlp(const MlpWeights& w, const float* x, int rows, float* out) {
   const int inter = w.gate.rows;
-  op_gemm_bf16(kt_, x, rows, d_.hidden, w.gate.data, inter, g_.data(), scratch_);
-  op_gemm_bf16(kt_, x, rows, d_.hidden, w.up.data, inter, u_.data(), scratch_);
+  linear(w.gate, x, rows, g_.data());
+  linear(w.up, x, rows, u_.data());
   op_silu_mul(g_.data(), u_.data(), static_cast<int64_t>(rows) * inter, act_.data());
-  op_gemm_bf16(kt_, act_.data(), rows, inter, w.down.data, d_.hidden, out, scratch_);
+  linear(w.down, act_.data(), rows, out);
 }
 
 void TextModel::attention_block(int layer, const ForwardBatch& b, const KvLayout& kv) {
   const LayerWeights& lw = w_.layers[layer];
   const int T = b.T, H = d_.hidden;
   const int qw = d_.heads * d_.head_dim, kvw = d_.kv_heads * d_.head_dim;
-  op_gemm_bf16(kt_, xn_.data(), T, H, lw.q.data, qw, q_.data(), scratch_);
-  op_gemm_bf16(kt_, xn_.data(), T, H, lw.k.data, kvw, k_.data(), scratch_);
-  op_gemm_bf16(kt_, xn_.data(), T, H, lw.v.data, kvw, v_.data(), scratch_);
+  linear(lw.q, xn_.data(), T, q_.data());
+  linear(lw.k, xn_.data(), T, k_.data());
+  linear(lw.v, xn_.data(), T, v_.data());
   if (b.rope3) {  // VL: (t, h, w) positions; equal to the 1-D rotation for text tokens
     op_rope_3d(q_.data(), T, d_.heads, d_.head_dim, b.rope3, d_.rope_t_pairs, inv_freq_.data());
     op_rope_3d(k_.data(), T, d_.kv_heads, d_.head_dim, b.rope3, d_.rope_t_pairs, inv_freq_.data());
@@ -120,7 +120,7 @@ void TextModel::attention_block(int layer, const ForwardBatch& b, const KvLayout
   AttentionArgs a{q_.data(), T,        d_.heads,          d_.kv_heads,        d_.head_dim, b.positions, tok_seq_.data(),
                   b.block_tables, b.bt_stride, chunk_start_.data(), n_chunks_,       attn_.data()};
   op_attention(kt_, a, kv, layer, scratch_);
-  op_gemm_bf16(kt_, attn_.data(), T, qw, lw.o.data, H, tmp_.data(), scratch_);
+  linear(lw.o, attn_.data(), T, tmp_.data());
 }
 
 void TextModel::moe_block(const LayerWeights& lw, int T, const int32_t* modality) {
@@ -202,7 +202,7 @@ void TextModel::forward(const ForwardBatch& b, const KvLayout& kv, float* logits
     std::memcpy(tmp_.data() + static_cast<int64_t>(i) * H, x_.data() + static_cast<int64_t>(b.logit_rows[i]) * H,
                 sizeof(float) * H);
   op_rmsnorm(kt_, tmp_.data(), b.L, H, w_.final_norm, d_.eps, xn_.data());
-  op_gemm_bf16(kt_, xn_.data(), b.L, H, w_.lm_head, d_.vocab, logits, scratch_);
+  linear(w_.lm_head, xn_.data(), b.L, logits);
 }
 
 }  // namespace tandem

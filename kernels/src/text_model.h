@@ -9,6 +9,7 @@
 #include "kernel_table.h"
 #include "kv_cache.h"
 #include "ops.h"
+#include "quant.h"
 
 namespace tandem {
 
@@ -17,14 +18,22 @@ struct MatBf16 {
   int rows = 0, cols = 0;
 };
 
+inline Linear bf16_linear(const MatBf16& m) {
+  Linear l;
+  l.bf16 = m.data;
+  l.rows = m.rows;
+  l.cols = m.cols;
+  return l;
+}
+
 struct MlpWeights {
-  MatBf16 gate, up, down;
+  Linear gate, up, down;
 };
 
 struct LayerWeights {
   const float* input_norm = nullptr;
   const float* post_norm = nullptr;
-  MatBf16 q, k, v, o;
+  Linear q, k, v, o;
   bool moe = false;
   MlpWeights dense;                 // !moe
   const float* router = nullptr;    // moe: [E, hidden] fp32
@@ -53,7 +62,7 @@ struct TextModelDims {
 
 struct TextModelWeights {
   const uint16_t* embed = nullptr;  // [vocab, hidden]
-  const uint16_t* lm_head = nullptr;  // [vocab, hidden]
+  Linear lm_head;                     // [vocab, hidden]
   const float* final_norm = nullptr;
   std::vector<LayerWeights> layers;
 };
@@ -98,12 +107,15 @@ class TextModel {
  private:
   void attention_block(int layer, const ForwardBatch& b, const KvLayout& kv);
   void mlp(const MlpWeights& w, const float* x, int rows, float* out);
+  void linear(const Linear& w, const float* x, int rows, float* y) { op_linear(kt_, qk_, x, rows, w, y, scratch_, qacts_); }
   void moe_block(const LayerWeights& lw, int T, const int32_t* modality = nullptr);
   void route_vision(const LayerWeights& lw, int T, const int32_t* modality);  // vl_text_model.cc
 
   TextModelDims d_;
   TextModelWeights w_;
   const KernelTable& kt_;
+  const QuantKernels& qk_;
+  QuantActsBuf qacts_;
   std::vector<float> inv_freq_;
   // Activations, sized once for max_tokens (nothing is allocated per call).
   std::vector<float> x_, xn_, q_, k_, v_, attn_, tmp_, g_, u_, act_;

@@ -21,19 +21,22 @@ export interface KvLayout {
   dtype: KvDtype;
 }
 
+/** A linear layer: bf16 bits, or weights already quantized (pre-quantized checkpoints). */
+export type NativeLinear = Uint16Array | QuantizedMatrix;
+
 export interface NativeMlp {
-  gate: Uint16Array;
-  up: Uint16Array;
-  down: Uint16Array;
+  gate: NativeLinear;
+  up: NativeLinear;
+  down: NativeLinear;
 }
 
 export interface NativeLayer {
   inputNorm: Float32Array;
   postNorm: Float32Array;
-  q: Uint16Array;
-  k: Uint16Array;
-  v: Uint16Array;
-  o: Uint16Array;
+  q: NativeLinear;
+  k: NativeLinear;
+  v: NativeLinear;
+  o: NativeLinear;
   mlp:
     | ({ kind: 'dense' } & NativeMlp)
     | { kind: 'moe'; router: Float32Array; bias: Float32Array; experts: NativeMlp[]; shared?: NativeMlp };
@@ -63,7 +66,12 @@ export interface NativeModelDims {
 export interface NativeModelSpec {
   dims: NativeModelDims;
   isa?: KernelImpl;
-  weights: { embed: Uint16Array; lmHead: Uint16Array; finalNorm: Float32Array; layers: NativeLayer[] };
+  weights: { embed: Uint16Array; lmHead: NativeLinear; finalNorm: Float32Array; layers: NativeLayer[] };
+  /**
+   * Quantize every bf16 linear layer at construction (attention, MLPs, all experts, and the LM
+   * head unless lmHead is false); the embedding table stays bf16.
+   */
+  quantization?: { bits: QuantBits; group: number; lmHead?: boolean };
 }
 
 /** One mixed batch: tokens of sequence s are ids[qStart[s] .. qStart[s+1]). */
@@ -102,6 +110,24 @@ export interface NativeOps {
   dotBf16(a: Float32Array, b: Uint16Array, impl?: KernelImpl): number;
   sumSquares(x: Float32Array, impl?: KernelImpl): number;
   axpyBf16(alpha: number, v: Uint16Array, out: Float32Array, impl?: KernelImpl): void;
+  /** y[M, N] = x . W^T with W quantized (see QuantizedMatrix); activations are quantized per row. */
+  gemmQ(
+    x: Float32Array, M: number, K: number, data: Uint8Array, scales: Float32Array, N: number, bits: QuantBits,
+    group: number, y: Float32Array, impl?: KernelImpl,
+  ): void;
+}
+
+export type QuantBits = 8 | 4;
+
+/**
+ * A weight-only quantized matrix [rows, cols] in the layout of kernels/src/quant.h (and of
+ * docs/quantization.md): `data` holds rows x rowBytes bytes, `scales` rows x groups fp32 scales.
+ */
+export interface QuantizedMatrix {
+  bits: QuantBits;
+  group: number;
+  data: Uint8Array;
+  scales: Float32Array;
 }
 
 export interface NativeAddon {
@@ -113,6 +139,12 @@ export interface NativeAddon {
   probeBandwidth(bytes?: number, repeats?: number): number;
   /** FMA throughput in FLOP/s (same threads and ISA as the kernels). */
   probeFlops(iters?: number, repeats?: number): number;
+  /** Integer multiply-accumulates per second in the instruction of the active quantized kernels. */
+  probeInt8Macs(iters?: number, repeats?: number): number;
+  /** The quantized kernel table in use: 'scalar' | 'avx2' | 'avx512vnni'. */
+  quantKernels(): string;
+  /** Quantizes a bf16 matrix [rows, cols] (deterministic; parallel on the kernel threads). */
+  quantizeWeights(W: Uint16Array, rows: number, cols: number, bits: QuantBits, group: number): { data: Uint8Array; scales: Float32Array };
   ops: NativeOps;
   TextModel: new (spec: NativeModelSpec) => NativeTextModel;
 }

@@ -4,6 +4,7 @@ import { Engine } from '../engine/loop/engine.js';
 import { ModelRunner } from '../engine/runner/model-runner.js';
 import type { GenerationBackend } from '../protocol/generation-backend.js';
 import type { ModelCard } from '../protocol/model-card.js';
+import type { Quantization } from '../protocol/quantization.js';
 import { VisionRunner } from '../engine/runner/vision-runner.js';
 import { ImageEncoder } from './image-encoder.js';
 import { loadModel } from './load-model.js';
@@ -22,6 +23,8 @@ export interface UnifiedWorkerOptions {
   kvCacheBytes?: number;
   blockSize?: number;
   kvDtype?: KvDtype;
+  /** Weight-only quantization applied at load; every worker of a P/D pair must use the same. */
+  quantization?: Quantization;
   enablePrefixCaching?: boolean;
   /** Receives prefix-cache block events (stored / removed / cleared), e.g. to publish on NATS. */
   onBlockEvent?: (e: BlockEvent) => void;
@@ -58,6 +61,7 @@ export async function startUnifiedWorker(o: UnifiedWorkerOptions): Promise<Unifi
     numBlocks,
     blockSize,
     kvDtype,
+    quantization: o.quantization,
     maxBatchTokens: o.maxBatchTokens ?? 512,
     maxModelLen: card.maxModelLen,
     vl,

@@ -6,6 +6,7 @@ import type { VlChunkInputs } from '../vl/vl-inputs.js';
 import type { VlModelWeights } from '../vl-model-types.js';
 import { nativeSpecFor } from './native-spec.js';
 import { nativeVlTextSpecFor } from './vl-native-spec.js';
+import { QUANT_GROUP, quantizationBits, type Quantization } from '../../protocol/quantization.js';
 
 /** One sequence's share of a forward step: `tokens` at positions startPos.. of that sequence. */
 export interface SequenceChunk {
@@ -30,6 +31,8 @@ export interface ModelRunnerOptions {
   isa?: KernelImpl;
   /** The whole VL model when `weights` is its text decoder (ernie4_5_vl_moe). */
   vl?: VlModelWeights;
+  /** Weight-only quantization applied at load (protocol/quantization.ts); default none. */
+  quantization?: Quantization;
   /** Memory for the KV pool (see PagedKvCache); allocated natively when absent. */
   kvBuffer?: ArrayBuffer;
 }
@@ -47,6 +50,7 @@ export class ModelRunner {
   private readonly model: NativeTextModel;
   /** Set for VL models: forward steps then carry modality, 3-D RoPE and image embeddings. */
   readonly vl: VlModelWeights | undefined;
+  readonly quantization: Quantization;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly weights: TextModelWeights, opts: ModelRunnerOptions) {
@@ -64,7 +68,10 @@ export class ModelRunner {
     }, opts.kvBuffer);
     this.vl = opts.vl;
     const limits = { maxTokens: this.maxBatchTokens, maxCtx: this.maxModelLen, isa: opts.isa };
-    this.model = new native.TextModel(opts.vl ? nativeVlTextSpecFor(opts.vl, limits) : nativeSpecFor(weights, limits));
+    const spec = opts.vl ? nativeVlTextSpecFor(opts.vl, limits) : nativeSpecFor(weights, limits);
+    const bits = quantizationBits(opts.quantization ?? 'none');
+    this.quantization = opts.quantization ?? 'none';
+    this.model = new native.TextModel(bits ? { ...spec, quantization: { bits, group: QUANT_GROUP } } : spec);
   }
 
   get blockSize(): number {

@@ -1,0 +1,75 @@
+// Weight-only quantization (wint8 / wint4) and the integer dot-product kernels that consume it.
+//
+// Weight format (the same on every ISA, and the layout of pre-quantized checkpoints):
+//  - a row of K weights is cut into groups of G consecutive elements (G a multiple of 64); the
+//    row is zero-padded to Kp = ceil(K / G) * G;
+//  - each group has one fp32 scale s; a weight is q * s with q an integer:
+//      wint8: q in [-127, 127], stored as the byte q + 128;
+//      wint4: q in [-8, 7], stored as the nibble q + 8. Bytes come in blocks of 32 covering 64
+//             elements: byte i of a block holds element i in its low nibble and element i + 32
+//             in its high nibble (one load gives two vectors in element order);
+//  - data is row-major [N, Kp] bytes (wint8) or [N, Kp / 2] bytes (wint4); scales are [N, Kp / G].
+//
+// Activations are quantized per row on the fly with the same groups: xq = round(x * 127 / amax)
+// in [-127, 127] with scale amax / 127. A group's dot product is then an exact int32 sum, and
+//   y[m, n] = sum_g float(isum_g) * (xs[m, g] * ws[n, g]).
+// The integer part is exact on every ISA; only the fp32 accumulation order is the ISA's own (lane
+// by lane, then a fixed reduction), and it never depends on the batch, the tile or the threads.
+#pragma once
+#include <cstdint>
+
+#include "cpu_features.h"
+
+namespace tandem {
+
+// One linear layer's weights [rows = N outputs, cols = K inputs], bf16 or quantized.
+struct Linear {
+  int bits = 16;                      // 16 (bf16), 8 or 4
+  int rows = 0, cols = 0;
+  const uint16_t* bf16 = nullptr;     // bits == 16: [rows, cols]
+  const uint8_t* q = nullptr;         // bits 8 / 4: see the format above
+  const float* scales = nullptr;      // [rows, padded_cols / group]
+  int group = 0;
+  int padded_cols() const { return group ? (cols + group - 1) / group * group : cols; }
+  int64_t row_bytes() const { return bits == 4 ? padded_cols() / 2 : bits == 8 ? padded_cols() : 2LL * cols; }
+  int groups() const { return group ? padded_cols() / group : 0; }
+};
+
+constexpr int kQuantBlock = 64;  // G must be a multiple of this (one int4 block)
+
+// Quantized activation rows: xq [M, Kp], xs and xsum [M, Kp / G] (xsum = sum of the group's xq,
+// used by kernels that take the weights as the unsigned operand).
+struct QuantActs {
+  int8_t* q = nullptr;
+  float* s = nullptr;
+  int32_t* sum = nullptr;
+  int kp = 0, groups = 0;
+};
+
+struct QuantKernels {
+  const char* name;
+  // One activation row of K floats into xq[Kp], xs[Kp/G], xsum[Kp/G] (padding quantizes to 0).
+  void (*quantize_row)(const float* x, int K, int G, int Kp, int8_t* xq, float* xs, int32_t* xsum);
+  // y[m*ldy + (n - n0)] for m < M, n0 <= n < n1, from quantized activations and weights.
+  void (*gemm_q8)(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy);
+  void (*gemm_q4)(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy);
+  // Benchmark probe: integer multiply-accumulates per second of the instruction these kernels use.
+  double (*int8_mac_loop)(int64_t iters, int32_t* sink);
+};
+
+const QuantKernels& quant_scalar_kernels();
+const QuantKernels& quant_avx2_kernels();
+// AVX-512 with VNNI (vpdpbusd); on AVX-512 CPUs without VNNI this is the AVX2 table.
+const QuantKernels& quant_avx512_kernels();
+const QuantKernels& quant_kernels_for(Isa isa);
+// Whether the AVX-512 table really uses VNNI on this CPU.
+bool cpu_has_avx512_vnni();
+
+// The one activation quantizer (plain C++, so every table's rows are bit-identical).
+void quantize_act_row(const float* x, int K, int G, int Kp, int8_t* xq, float* xs, int32_t* xsum);
+
+// Quantizes bf16 weights [rows, cols] into `q` (rows * row_bytes) and `scales` (rows * groups),
+// parallel over rows on the kernel pool. Deterministic: the same input always gives the same bytes.
+void quantize_weights(const uint16_t* w, int rows, int cols, int bits, int group, uint8_t* q, float* scales);
+
+}  // namespace tandem

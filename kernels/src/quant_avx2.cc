@@ -1,0 +1,90 @@
+// AVX2 instance of the quantized kernels (no dot-product instruction): vpmaddubsw + vpmaddwd.
+// wint8 uses the sign trick (|x| times w with x's sign) so no 16-bit pair sum can saturate:
+// 2 * 127 * 127 < 32768. wint4 nibbles (0..15) are the unsigned operand as stored.
+#include "quant.h"
+
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#include <immintrin.h>
+
+#include "quant_simd.inl"
+
+namespace tandem {
+namespace {
+
+struct Avx2Q {
+  using VI = __m256i;
+  using VF = __m256;
+  static constexpr int XV = 2;  // a 64-element block is two vectors
+  static constexpr int MR = 2, NR = 2;
+  static constexpr int NR_STREAM = 4;
+  static constexpr int q8_offset = 0;  // wint8 weights are turned back into signed bytes
+  static VF fzero() { return _mm256_setzero_ps(); }
+  static VI lane0(int32_t v) { return _mm256_setr_epi32(v, 0, 0, 0, 0, 0, 0, 0); }
+  static void load_x(const int8_t* p, VI* x, VI* ax) {
+    for (int i = 0; i < 2; ++i) {
+      x[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * i));
+      ax[i] = _mm256_abs_epi8(x[i]);
+    }
+  }
+  static void load_w8(const uint8_t* p, VI* w) {
+    const VI flip = _mm256_set1_epi8(static_cast<char>(0x80));
+    for (int i = 0; i < 2; ++i)
+      w[i] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * i)), flip);
+  }
+  static void load_w4(const uint8_t* p, VI* w) {
+    const VI b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const VI nib = _mm256_set1_epi8(0x0F);
+    w[0] = _mm256_and_si256(b, nib);
+    w[1] = _mm256_and_si256(_mm256_srli_epi16(b, 4), nib);
+  }
+  static VI mac8(VI acc, const VI* w, const VI* x, const VI* ax) {
+    const VI ones = _mm256_set1_epi16(1);
+    for (int i = 0; i < 2; ++i)
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(ax[i], _mm256_sign_epi8(w[i], x[i])), ones));
+    return acc;
+  }
+  static VI mac4(VI acc, const VI* w, const VI* x) {
+    // |pair sums| <= 2 * 15 * 127, so the two halves add in 16 bits before widening.
+    const VI p = _mm256_add_epi16(_mm256_maddubs_epi16(w[0], x[0]), _mm256_maddubs_epi16(w[1], x[1]));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+  }
+  static VF fma_i32(VI a, float s, VF acc) { return _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_set1_ps(s), acc); }
+  static float reduce(VF v) {
+    __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    b = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    b = _mm_add_ss(b, _mm_movehdup_ps(b));
+    return _mm_cvtss_f32(b);
+  }
+  static double mac_loop(int64_t iters, int32_t* sink) {
+    // Each chain feeds its accumulator back in as the signed bytes, so nothing can be hoisted.
+    constexpr int A = 14;
+    VI acc[A];
+    for (int i = 0; i < A; ++i) acc[i] = _mm256_set1_epi32(i);
+    const VI u = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    for (int64_t it = 0; it < iters; ++it)
+      for (int i = 0; i < A; ++i) acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_maddubs_epi16(u, acc[i]), ones));
+    VI t = acc[0];
+    for (int i = 1; i < A; ++i) t = _mm256_add_epi32(t, acc[i]);
+    alignas(32) int32_t lanes[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), t);
+    *sink = lanes[0] + lanes[7];
+    return static_cast<double>(iters) * A * 32;
+  }
+};
+
+}  // namespace
+
+const QuantKernels& quant_avx2_kernels() {
+  static const QuantKernels table = qsimd::make_quant_table<Avx2Q>("avx2");
+  return table;
+}
+
+}  // namespace tandem
+#pragma GCC pop_options
+#else
+namespace tandem {
+const QuantKernels& quant_avx2_kernels() { return quant_scalar_kernels(); }
+}  // namespace tandem
+#endif

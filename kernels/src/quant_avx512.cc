@@ -1,0 +1,74 @@
+// AVX-512 VNNI instance of the quantized kernels: vpdpbusd multiplies 64 unsigned weight bytes by
+// 64 signed activation bytes into 16 int32 lanes. Weights are stored offset (q + 128, q + 8), so
+// they are the unsigned operand as they are; each group subtracts offset * sum(xq) once.
+// Compiled for AVX-512 VNNI via the target pragma; only called when the CPU reports the feature.
+#include "quant.h"
+
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma")
+#include <immintrin.h>
+
+#include "quant_simd.inl"
+
+namespace tandem {
+namespace {
+
+struct Vnni512 {
+  using VI = __m512i;
+  using VF = __m512;
+  static constexpr int XV = 1;         // one vector holds a whole 64-element block
+  static constexpr int MR = 4, NR = 2;  // 8 int + 8 fp32 accumulators + 4 activations + 1 weight
+  static constexpr int NR_STREAM = 4;
+  static constexpr int q8_offset = 128;
+  static VF fzero() { return _mm512_setzero_ps(); }
+  static VI lane0(int32_t v) { return _mm512_maskz_set1_epi32(1, v); }
+  static void load_x(const int8_t* p, VI* x, VI* /*ax*/) { x[0] = _mm512_loadu_si512(p); }
+  static void load_w8(const uint8_t* p, VI* w) { w[0] = _mm512_loadu_si512(p); }
+  static void load_w4(const uint8_t* p, VI* w) {
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i nib = _mm256_set1_epi8(0x0F);
+    const __m256i lo = _mm256_and_si256(b, nib), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), nib);
+    w[0] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+  }
+  static VI mac8(VI acc, const VI* w, const VI* x, const VI* /*ax*/) { return _mm512_dpbusd_epi32(acc, w[0], x[0]); }
+  static VI mac4(VI acc, const VI* w, const VI* x) { return _mm512_dpbusd_epi32(acc, w[0], x[0]); }
+  static VF fma_i32(VI a, float s, VF acc) { return _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(s), acc); }
+  static float reduce(VF v) {
+    // Fixed tree: 512 -> 256 -> 128 -> 64 -> 32.
+    __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    b = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    b = _mm_add_ss(b, _mm_movehdup_ps(b));
+    return _mm_cvtss_f32(b);
+  }
+  static double mac_loop(int64_t iters, int32_t* sink) {
+    constexpr int A = 12;  // independent chains cover vpdpbusd's latency
+    VI acc[A];
+    for (int i = 0; i < A; ++i) acc[i] = _mm512_set1_epi32(i);
+    const VI u = _mm512_set1_epi8(3), s = _mm512_set1_epi8(-2);
+    for (int64_t it = 0; it < iters; ++it)
+      for (int i = 0; i < A; ++i) acc[i] = _mm512_dpbusd_epi32(acc[i], u, s);
+    VI t = acc[0];
+    for (int i = 1; i < A; ++i) t = _mm512_add_epi32(t, acc[i]);
+    *sink = _mm512_reduce_add_epi32(t);
+    return static_cast<double>(iters) * A * 64;
+  }
+};
+
+}  // namespace
+
+const QuantKernels& quant_avx512_kernels() {
+  // Built on first use (never at load time: the table is compiled for AVX-512 VNNI).
+  if (!cpu_has_avx512_vnni()) return quant_avx2_kernels();
+  static const QuantKernels table = qsimd::make_quant_table<Vnni512>("avx512vnni");
+  return table;
+}
+
+}  // namespace tandem
+#pragma GCC pop_options
+#else
+namespace tandem {
+const QuantKernels& quant_avx512_kernels() { return quant_scalar_kernels(); }
+}  // namespace tandem
+#endif

@@ -1,0 +1,110 @@
+// Integer dot-product kernels for wint8 / wint4 weights, written once over an ISA traits type `Q`
+// (see quant_avx2.cc and quant_avx512.cc, which set the target ISA and include this file).
+//
+// A 64-element block is the unit: Q loads it as XV vectors of activations and of weights and
+// multiply-accumulates into int32 lanes. Each group's int32 lanes are exact; they are turned into
+// fp32 once per group (times xs * ws) and accumulated lane by lane, then reduced by a fixed tree.
+// Tile shapes (MR x NR) only change which loads are shared, never an element's arithmetic.
+#include <algorithm>
+#include <cstdint>
+
+#include "quant.h"
+
+namespace tandem {
+namespace qsimd {
+
+template <class Q, int BITS, int MR, int NR>
+inline void tile(const QuantActs& a, int m0, const Linear& W, int n, float* y, int ldy) {
+  using VI = typename Q::VI;
+  using VF = typename Q::VF;
+  constexpr int XV = Q::XV;
+  // Kernels that feed the weights as the unsigned operand subtract offset * sum(x) per group.
+  constexpr int offset = BITS == 8 ? Q::q8_offset : 8;
+  const int G = W.group, ng = a.groups;
+  const int64_t rb = W.row_bytes();
+  const uint8_t* wrow[NR];
+  const float* wsc[NR];
+  for (int r = 0; r < NR; ++r) {
+    wrow[r] = W.q + static_cast<int64_t>(n + r) * rb;
+    wsc[r] = W.scales + static_cast<int64_t>(n + r) * ng;
+  }
+  const int8_t* xrow[MR];
+  const float* xs[MR];
+  const int32_t* xsum[MR];
+  for (int m = 0; m < MR; ++m) {
+    xrow[m] = a.q + static_cast<int64_t>(m0 + m) * a.kp;
+    xs[m] = a.s + static_cast<int64_t>(m0 + m) * ng;
+    xsum[m] = a.sum + static_cast<int64_t>(m0 + m) * ng;
+  }
+  VF af[MR][NR];
+  for (int m = 0; m < MR; ++m)
+    for (int r = 0; r < NR; ++r) af[m][r] = Q::fzero();
+  for (int g = 0; g < ng; ++g) {
+    VI ai[MR][NR];
+    for (int m = 0; m < MR; ++m) {
+      const VI init = Q::lane0(offset ? -offset * xsum[m][g] : 0);
+      for (int r = 0; r < NR; ++r) ai[m][r] = init;
+    }
+    for (int kb = g * G; kb < (g + 1) * G; kb += kQuantBlock) {
+      VI x[MR][XV], ax[MR][XV];
+      for (int m = 0; m < MR; ++m) Q::load_x(xrow[m] + kb, x[m], ax[m]);
+      for (int r = 0; r < NR; ++r) {
+        VI w[XV];
+        if constexpr (BITS == 8) {
+          Q::load_w8(wrow[r] + kb, w);
+          for (int m = 0; m < MR; ++m) ai[m][r] = Q::mac8(ai[m][r], w, x[m], ax[m]);
+        } else {
+          Q::load_w4(wrow[r] + kb / 2, w);
+          for (int m = 0; m < MR; ++m) ai[m][r] = Q::mac4(ai[m][r], w, x[m]);
+        }
+      }
+    }
+    for (int m = 0; m < MR; ++m)
+      for (int r = 0; r < NR; ++r) af[m][r] = Q::fma_i32(ai[m][r], xs[m][g] * wsc[r][g], af[m][r]);
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int r = 0; r < NR; ++r) y[static_cast<int64_t>(m) * ldy + r] = Q::reduce(af[m][r]);
+}
+
+// Picks the instance for `mr` rows (1..MRc) of an NR-wide panel.
+template <class Q, int BITS, int NR, int MRc>
+inline void tile_rows(int mr, const QuantActs& a, int m0, const Linear& W, int n, float* y, int ldy) {
+  if constexpr (MRc >= 1) {
+    if (mr == MRc) return tile<Q, BITS, MRc, NR>(a, m0, W, n, y, ldy);
+    tile_rows<Q, BITS, NR, MRc - 1>(mr, a, m0, W, n, y, ldy);
+  }
+}
+
+template <class Q, int BITS, int MR, int NR>
+inline void gemm_tiles(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
+  // Rows in blocks of MB so a block's activations stay in L2 while the weights stream past once.
+  constexpr int MB = 64;
+  for (int mb = 0; mb < M; mb += MB) {
+    const int me = std::min(M, mb + MB);
+    for (int n = n0; n < n1; n += NR) {
+      const int nr = std::min(NR, n1 - n);
+      for (int m = mb; m < me; m += MR) {
+        const int mr = std::min(MR, me - m);
+        float* ym = y + static_cast<int64_t>(m) * ldy + (n - n0);
+        if (nr == NR) tile_rows<Q, BITS, NR, MR>(mr, a, m, W, n, ym, ldy);
+        else
+          for (int r = 0; r < nr; ++r) tile_rows<Q, BITS, 1, MR>(mr, a, m, W, n + r, ym + r, ldy);
+      }
+    }
+  }
+}
+
+template <class Q, int BITS>
+void gemm_q(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
+  // Decode (one or two rows) is a weight stream: more rows of W in flight per activation load.
+  if (M <= 2) return gemm_tiles<Q, BITS, 2, Q::NR_STREAM>(a, M, W, n0, n1, y, ldy);
+  gemm_tiles<Q, BITS, Q::MR, Q::NR>(a, M, W, n0, n1, y, ldy);
+}
+
+template <class Q>
+QuantKernels make_quant_table(const char* name) {
+  return QuantKernels{name, quantize_act_row, gemm_q<Q, 8>, gemm_q<Q, 4>, Q::mac_loop};
+}
+
+}  // namespace qsimd
+}  // namespace tandem

@@ -1,0 +1,97 @@
+// Weight and activation quantizers (the format is described in quant.h) and the table dispatch.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "bf16.h"
+#include "quant.h"
+#include "thread_pool.h"
+
+namespace tandem {
+
+void quantize_act_row(const float* x, int K, int G, int Kp, int8_t* xq, float* xs, int32_t* xsum) {
+  for (int g0 = 0, gi = 0; g0 < Kp; g0 += G, ++gi) {
+    const int n = std::max(0, std::min(G, K - g0));
+    float amax = 0.f;
+    for (int i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[g0 + i]));
+    const float inv = amax > 0.f ? 127.0f / amax : 0.f;
+    int32_t sum = 0;
+    for (int i = 0; i < G; ++i) {
+      // |x * inv| <= 127 up to one rounding, so the nearest integer is within [-127, 127].
+      const int v = i < n ? static_cast<int>(std::nearbyint(x[g0 + i] * inv)) : 0;
+      xq[g0 + i] = static_cast<int8_t>(v);
+      sum += v;
+    }
+    xs[gi] = amax / 127.0f;
+    xsum[gi] = sum;
+  }
+}
+
+namespace {
+
+// One row: per group, the scale maps the largest magnitude onto the end of the integer range.
+// wint4 uses the signed extreme (scale = extreme / -8) so both ends of [-8, 7] are reachable.
+void quantize_row(const uint16_t* w, int cols, int bits, int G, int Kp, uint8_t* q, float* scales, int8_t* tmp) {
+  for (int g0 = 0, gi = 0; g0 < Kp; g0 += G, ++gi) {
+    const int n = std::max(0, std::min(G, cols - g0));
+    float amax = 0.f, extreme = 0.f;
+    for (int i = 0; i < n; ++i) {
+      const float v = bf16_to_f32(load_u16(w + g0 + i));
+      if (std::fabs(v) > amax) {
+        amax = std::fabs(v);
+        extreme = v;
+      }
+    }
+    const float scale = bits == 8 ? amax / 127.0f : extreme / -8.0f;
+    const float inv = scale != 0.f ? 1.0f / scale : 0.f;
+    const int lo = bits == 8 ? -127 : -8, hi = bits == 8 ? 127 : 7;
+    for (int i = 0; i < G; ++i) {
+      const float v = i < n ? bf16_to_f32(load_u16(w + g0 + i)) : 0.f;
+      tmp[g0 + i] = static_cast<int8_t>(std::clamp(static_cast<int>(std::nearbyint(v * inv)), lo, hi));
+    }
+    scales[gi] = scale;
+  }
+  if (bits == 8) {
+    for (int k = 0; k < Kp; ++k) q[k] = static_cast<uint8_t>(tmp[k] + 128);
+    return;
+  }
+  for (int b = 0; b < Kp; b += kQuantBlock)
+    for (int i = 0; i < kQuantBlock / 2; ++i)
+      q[b / 2 + i] = static_cast<uint8_t>((tmp[b + i] + 8) | ((tmp[b + i + kQuantBlock / 2] + 8) << 4));
+}
+
+}  // namespace
+
+void quantize_weights(const uint16_t* w, int rows, int cols, int bits, int group, uint8_t* q, float* scales) {
+  Linear shape;
+  shape.bits = bits;
+  shape.cols = cols;
+  shape.group = group;
+  const int Kp = shape.padded_cols(), ng = shape.groups();
+  const int64_t rb = shape.row_bytes();
+  pool().parallel_for(rows, [&](int64_t b, int64_t e, int) {
+    std::vector<int8_t> tmp(Kp);
+    for (int64_t r = b; r < e; ++r)
+      quantize_row(w + r * cols, cols, bits, group, Kp, q + r * rb, scales + r * ng, tmp.data());
+  });
+}
+
+bool cpu_has_avx512_vnni() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
+const QuantKernels& quant_kernels_for(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return quant_avx512_kernels();
+    case Isa::Avx2: return quant_avx2_kernels();
+    default: return quant_scalar_kernels();
+  }
+}
+
+}  // namespace tandem

@@ -1,0 +1,21 @@
+// Load-time quantization of a text model's linear layers (attention, dense MLP, every routed and
+// shared expert, the VL vision experts, optionally the LM head; the embedding table stays bf16,
+// it is only read one row per token).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "text_model.h"
+
+namespace tandem {
+
+// Owns the quantized bytes and scales the model's Linear entries point into.
+struct QuantizedStore {
+  std::vector<std::vector<uint8_t>> data;
+  std::vector<std::vector<float>> scales;
+};
+
+// Replaces every bf16 Linear of `w` (already-quantized ones are kept) by its quantized form.
+void quantize_linears(TextModelWeights* w, int bits, int group, bool lm_head, QuantizedStore* store);
+
+}  // namespace tandem

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { native, type QuantBits } from '../ts/index.js';
+import { encodeBf16 } from '../../services/engine/reference/index.js';
+import { bitsEqual, maxRelDiff, optimizedImpls, randomBf16, randomF32 } from './helpers.js';
+
+const { ops } = native;
+// Odd shapes: K not a multiple of the group (padding), M and N not multiples of any tile.
+const SHAPES: Array<[number, number, number, number]> = [
+  [1, 1, 1, 64],
+  [1, 70, 5, 64],
+  [3, 129, 9, 128],
+  [7, 200, 13, 64],
+  [13, 333, 31, 128],
+  [70, 257, 19, 64],
+  [2, 1024, 67, 128],
+];
+
+function gemmQ(x: Float32Array, M: number, K: number, W: Uint16Array, N: number, bits: QuantBits, group: number, impl: 'scalar' | 'avx2' | 'avx512') {
+  const q = native.quantizeWeights(W, N, K, bits, group);
+  const y = new Float32Array(M * N);
+  ops.gemmQ(x, M, K, q.data, q.scales, N, bits, group, y, impl);
+  return y;
+}
+
+describe.each([8, 4] as const)('wint%i weights x dynamically quantized activations', (bits) => {
+  it.each(SHAPES)('optimized matches the scalar reference for M=%i K=%i N=%i group=%i', (M, K, N, group) => {
+    const x = randomF32(M * K, M * 31 + K);
+    const W = randomBf16(N * K, N * 3 + K, 0.1);
+    const ref = gemmQ(x, M, K, W, N, bits, group, 'scalar');
+    for (const impl of optimizedImpls()) {
+      // Integer group sums are exact on every ISA; only the fp32 sum of the groups is reordered.
+      expect(maxRelDiff(gemmQ(x, M, K, W, N, bits, group, impl), ref, 0.1 * Math.sqrt(K)), impl).toBeLessThan(1e-5);
+    }
+  });
+
+  it('stays close to the bf16 product (the quantization error is bounded)', () => {
+    const [M, K, N] = [4, 512, 48];
+    const x = randomF32(M * K, 1);
+    const W = randomBf16(N * K, 2, 0.05);
+    const exact = new Float32Array(M * N);
+    ops.gemmBf16(x, M, K, W, N, exact, 'scalar');
+    const y = gemmQ(x, M, K, W, N, bits, 64, 'scalar');
+    let err = 0;
+    let norm = 0;
+    for (let i = 0; i < y.length; i++) {
+      err += (y[i]! - exact[i]!) ** 2;
+      norm += exact[i]! ** 2;
+    }
+    // Uniform weights: int8 keeps ~1% relative error, int4 ~10% (activation rounding included).
+    expect(Math.sqrt(err / norm)).toBeLessThan(bits === 8 ? 0.02 : 0.15);
+    expect(Math.sqrt(err / norm)).toBeGreaterThan(0);
+  });
+
+  it('is batch invariant: a row gives the same bits alone or inside any batch', () => {
+    const [K, N, rows] = [300, 37, 40];
+    const W = randomBf16(N * K, 5, 0.1);
+    const q = native.quantizeWeights(W, N, K, bits, 64);
+    const x = randomF32(rows * K, 6);
+    for (const impl of ['scalar', ...optimizedImpls()] as const) {
+      const run = (xs: Float32Array, m: number) => {
+        const y = new Float32Array(m * N);
+        ops.gemmQ(xs, m, K, q.data, q.scales, N, bits, 64, y, impl);
+        return y;
+      };
+      const full = run(x, rows);
+      for (const m of [0, 5, 17, 39]) {
+        expect(bitsEqual(run(x.subarray(m * K, (m + 1) * K), 1), full.subarray(m * N, (m + 1) * N)), `${impl} row ${m}`).toBe(true);
+      }
+      expect(bitsEqual(run(x.subarray(3 * K, 12 * K), 9), full.subarray(3 * N, 12 * N)), impl).toBe(true);
+    }
+  });
+});
+
+describe('quantized weight format', () => {
+  it('wint8: q + 128 per byte, one fp32 scale per group (max magnitude -> 127), zero padding', () => {
+    const row = new Float32Array(70);
+    row[0] = 2;
+    row[1] = -1;
+    row[64] = 0.5;
+    const q = native.quantizeWeights(encodeBf16(row), 1, 70, 8, 64);
+    expect(q.data.length).toBe(128);
+    expect(Array.from(q.scales)).toEqual([2 / 127, Math.fround(0.5 / 127)].map(Math.fround));
+    expect([q.data[0], q.data[1], q.data[2], q.data[64], q.data[127]]).toEqual([255, 128 - 64, 128, 255, 128]);
+  });
+
+  it('wint4: nibbles q + 8, element i low and i + 32 high in each 32-byte block, scale = extreme / -8', () => {
+    const row = new Float32Array(64);
+    row[0] = -8;
+    row[32] = 4;
+    row[1] = 7;
+    const q = native.quantizeWeights(encodeBf16(row), 1, 64, 4, 64);
+    expect(q.data.length).toBe(32);
+    expect(q.scales[0]).toBe(1);
+    expect(q.data[0]).toBe(0 | ((4 + 8) << 4));
+    expect(q.data[1]).toBe((7 + 8) | (8 << 4));
+  });
+
+  it('refuses bad schemes with a clear error', () => {
+    const W = new Uint16Array(64);
+    expect(() => native.quantizeWeights(W, 1, 64, 2 as QuantBits, 64)).toThrow(/bits must be 8 or 4/);
+    expect(() => native.quantizeWeights(W, 1, 64, 8, 96)).toThrow(/multiple of 64/);
+  });
+});
