@@ -19,8 +19,8 @@ bool valid_scheme(Napi::Env env, int bits, int group) {
     Napi::RangeError::New(env, "bits must be 8 or 4").ThrowAsJavaScriptException();
     return false;
   }
-  if (group < kQuantBlock || group % kQuantBlock) {
-    Napi::RangeError::New(env, "group must be a positive multiple of 64").ThrowAsJavaScriptException();
+  if (group < 0 || group % kQuantBlock) {
+    Napi::RangeError::New(env, "group must be 0 (one scale per row) or a positive multiple of 128").ThrowAsJavaScriptException();
     return false;
   }
   return true;
@@ -31,10 +31,11 @@ Napi::Value QuantizeWeights(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool ok = true;
   const int rows = int_arg(info[1], "rows", &ok, 1), cols = ok ? int_arg(info[2], "cols", &ok, 1) : 0;
-  const int bits = ok ? int_arg(info[3], "bits", &ok, 1) : 0, group = ok ? int_arg(info[4], "group", &ok, 1) : 0;
-  if (!ok || !valid_scheme(env, bits, group)) return {};
+  const int bits = ok ? int_arg(info[3], "bits", &ok, 1) : 0, group0 = ok ? int_arg(info[4], "group", &ok, 0) : 0;
+  if (!ok || !valid_scheme(env, bits, group0)) return {};
   auto W = typed_arg<uint16_t>(info[0], "W", static_cast<size_t>(rows) * cols);
   if (!W.ok) return {};
+  const int group = resolve_group(group0, cols);
   Linear shape;
   shape.bits = bits;
   shape.cols = cols;
@@ -60,13 +61,13 @@ Napi::Value GemmQ(const Napi::CallbackInfo& info) {
   bool ok = true;
   const int M = int_arg(info[1], "M", &ok, 1), K = ok ? int_arg(info[2], "K", &ok, 1) : 0;
   const int N = ok ? int_arg(info[5], "N", &ok, 1) : 0, bits = ok ? int_arg(info[6], "bits", &ok, 1) : 0;
-  const int group = ok ? int_arg(info[7], "group", &ok, 1) : 0;
+  const int group = ok ? int_arg(info[7], "group", &ok, 0) : 0;
   if (!ok || !valid_scheme(env, bits, group)) return {};
   Linear W;
   W.bits = bits;
   W.rows = N;
   W.cols = K;
-  W.group = group;
+  W.group = resolve_group(group, K);
   auto x = typed_arg<float>(info[0], "x", static_cast<size_t>(M) * K);
   auto q = x.ok ? typed_arg<uint8_t>(info[3], "data", static_cast<size_t>(N) * W.row_bytes()) : TypedArg<uint8_t>{};
   auto s = q.ok ? typed_arg<float>(info[4], "scales", static_cast<size_t>(N) * W.groups()) : TypedArg<float>{};

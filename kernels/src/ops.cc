@@ -65,17 +65,15 @@ void op_linear(const KernelTable& kt, const QuantKernels& qk, const float* x, in
   a.kp = W.padded_cols();
   a.groups = W.groups();
   const size_t nq = static_cast<size_t>(M) * a.kp, ng = static_cast<size_t>(M) * a.groups;
-  if (qa.q.size() < nq) qa.q.resize(nq);
-  if (qa.s.size() < ng) {
-    qa.s.resize(ng);
-    qa.sum.resize(ng);
-  }
+  qa.q.resize(nq);
+  qa.s.resize(M);
+  qa.sum.resize(ng);
   a.q = qa.q.data();
   a.s = qa.s.data();
   a.sum = qa.sum.data();
   pool().parallel_for(M, [&](int64_t b, int64_t e, int) {
     for (int64_t m = b; m < e; ++m)
-      qk.quantize_row(x + m * K, K, W.group, a.kp, a.q + m * a.kp, a.s + m * a.groups, a.sum + m * a.groups);
+      qk.quantize_row(x + m * K, K, W.group, a.kp, a.q + m * a.kp, a.s + m, a.sum + m * a.groups);
   });
   const auto gemm = W.bits == 8 ? qk.gemm_q8 : qk.gemm_q4;
   const int groups = (N + kRowGroup - 1) / kRowGroup;

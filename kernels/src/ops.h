@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernel_table.h"
+#include "aligned_buffer.h"
 #include "kv_cache.h"
 #include "quant.h"
 
@@ -30,9 +31,9 @@ void op_gemm_bf16(const KernelTable& kt, const float* x, int M, int K, const uin
                   const Scratch& scratch);
 // Room for quantized activation rows; grows on first use to the largest call, then stays.
 struct QuantActsBuf {
-  std::vector<int8_t> q;
-  std::vector<float> s;
-  std::vector<int32_t> sum;
+  AlignedBuffer<int8_t> q;
+  AlignedBuffer<float> s;
+  AlignedBuffer<int32_t> sum;
 };
 // y[M, N] = x[M, K] . W[N, K]^T for bf16 or quantized W (N = W.rows, K = W.cols). Quantized
 // weights take activations quantized per row (QuantKernels::quantize_row) first.

@@ -1,18 +1,21 @@
 // Weight-only quantization (wint8 / wint4) and the integer dot-product kernels that consume it.
 //
 // Weight format (the same on every ISA, and the layout of pre-quantized checkpoints):
-//  - a row of K weights is cut into groups of G consecutive elements (G a multiple of 64); the
+//  - a row of K weights is cut into groups of G consecutive elements (G a multiple of 128); the
 //    row is zero-padded to Kp = ceil(K / G) * G;
 //  - each group has one fp32 scale s; a weight is q * s with q an integer:
 //      wint8: q in [-127, 127], stored as the byte q + 128;
-//      wint4: q in [-8, 7], stored as the nibble q + 8. Bytes come in blocks of 32 covering 64
-//             elements: byte i of a block holds element i in its low nibble and element i + 32
-//             in its high nibble (one load gives two vectors in element order);
+//      wint4: q in [-8, 7], stored as the nibble q + 8. Bytes come in blocks of 64 covering 128
+//             elements: byte i of a block holds element i in its low nibble and element i + 64
+//             in its high nibble (one 64-byte load gives two vectors in element order);
 //  - data is row-major [N, Kp] bytes (wint8) or [N, Kp / 2] bytes (wint4); scales are [N, Kp / G].
 //
-// Activations are quantized per row on the fly with the same groups: xq = round(x * 127 / amax)
-// in [-127, 127] with scale amax / 127. A group's dot product is then an exact int32 sum, and
-//   y[m, n] = sum_g float(isum_g) * (xs[m, g] * ws[n, g]).
+// Activations are quantized per row (per token) on the fly: xq = round(x * 127 / amax) in
+// [-127, 127] with one scale xs = amax / 127 for the row. A group's dot product is an exact int32
+// sum, and
+//   y[m, n] = xs[m] * sum_g ws[n, g] * float(isum_g).
+// One activation scale per row (rather than per group) keeps the per-group work to a convert and
+// a multiply-add, which is what lets prefill approach the dot-product instruction's peak.
 // The integer part is exact on every ISA; only the fp32 accumulation order is the ISA's own (lane
 // by lane, then a fixed reduction), and it never depends on the batch, the tile or the threads.
 #pragma once
@@ -35,10 +38,15 @@ struct Linear {
   int groups() const { return group ? padded_cols() / group : 0; }
 };
 
-constexpr int kQuantBlock = 64;  // G must be a multiple of this (one int4 block)
+constexpr int kQuantBlock = 128;  // G must be a multiple of this (one int4 block of 64 bytes)
 
-// Quantized activation rows: xq [M, Kp], xs and xsum [M, Kp / G] (xsum = sum of the group's xq,
-// used by kernels that take the weights as the unsigned operand).
+// Group 0 asks for one scale per row (per output channel): the whole padded row is one group.
+inline int resolve_group(int group, int cols) {
+  return group > 0 ? group : (cols + kQuantBlock - 1) / kQuantBlock * kQuantBlock;
+}
+
+// Quantized activation rows: xq [M, Kp], xs [M] (one scale per row), xsum [M, Kp / G] (the sum of
+// each group's xq, for kernels that take the offset weights as the unsigned operand).
 struct QuantActs {
   int8_t* q = nullptr;
   float* s = nullptr;
@@ -48,7 +56,7 @@ struct QuantActs {
 
 struct QuantKernels {
   const char* name;
-  // One activation row of K floats into xq[Kp], xs[Kp/G], xsum[Kp/G] (padding quantizes to 0).
+  // One activation row of K floats into xq[Kp], *xs, xsum[Kp/G] (padding quantizes to 0).
   void (*quantize_row)(const float* x, int K, int G, int Kp, int8_t* xq, float* xs, int32_t* xsum);
   // y[m*ldy + (n - n0)] for m < M, n0 <= n < n1, from quantized activations and weights.
   void (*gemm_q8)(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy);

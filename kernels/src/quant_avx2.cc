@@ -16,39 +16,45 @@ namespace {
 struct Avx2Q {
   using VI = __m256i;
   using VF = __m256;
-  static constexpr int XV = 2;  // a 64-element block is two vectors
-  static constexpr int MR = 2, NR = 2;
-  static constexpr int NR_STREAM = 4;
+  static constexpr int XV = 4;  // a 128-element block is four vectors
+  // One activation row against four weight rows: 16 ymm registers hold no more.
+  static constexpr int MR = 1, NR = 4;
+  static constexpr int MR_STREAM = 1, NR_STREAM = 4;
   static constexpr int q8_offset = 0;  // wint8 weights are turned back into signed bytes
   static VF fzero() { return _mm256_setzero_ps(); }
   static VI lane0(int32_t v) { return _mm256_setr_epi32(v, 0, 0, 0, 0, 0, 0, 0); }
   static void load_x(const int8_t* p, VI* x, VI* ax) {
-    for (int i = 0; i < 2; ++i) {
+    for (int i = 0; i < 4; ++i) {
       x[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * i));
       ax[i] = _mm256_abs_epi8(x[i]);
     }
   }
   static void load_w8(const uint8_t* p, VI* w) {
     const VI flip = _mm256_set1_epi8(static_cast<char>(0x80));
-    for (int i = 0; i < 2; ++i)
+    for (int i = 0; i < 4; ++i)
       w[i] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * i)), flip);
   }
+  // Bytes 0..31 hold elements 0..31 (low) and 64..95 (high); bytes 32..63 hold 32..63 and 96..127.
   static void load_w4(const uint8_t* p, VI* w) {
-    const VI b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const VI b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const VI b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
     const VI nib = _mm256_set1_epi8(0x0F);
-    w[0] = _mm256_and_si256(b, nib);
-    w[1] = _mm256_and_si256(_mm256_srli_epi16(b, 4), nib);
+    w[0] = _mm256_and_si256(b0, nib);
+    w[1] = _mm256_and_si256(b1, nib);
+    w[2] = _mm256_and_si256(_mm256_srli_epi16(b0, 4), nib);
+    w[3] = _mm256_and_si256(_mm256_srli_epi16(b1, 4), nib);
   }
   static VI mac8(VI acc, const VI* w, const VI* x, const VI* ax) {
     const VI ones = _mm256_set1_epi16(1);
-    for (int i = 0; i < 2; ++i)
+    for (int i = 0; i < 4; ++i)
       acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(ax[i], _mm256_sign_epi8(w[i], x[i])), ones));
     return acc;
   }
   static VI mac4(VI acc, const VI* w, const VI* x) {
-    // |pair sums| <= 2 * 15 * 127, so the two halves add in 16 bits before widening.
-    const VI p = _mm256_add_epi16(_mm256_maddubs_epi16(w[0], x[0]), _mm256_maddubs_epi16(w[1], x[1]));
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+    // |pair sums| <= 2 * 15 * 127, so four of them add in 16 bits before widening (< 32768).
+    const VI p01 = _mm256_add_epi16(_mm256_maddubs_epi16(w[0], x[0]), _mm256_maddubs_epi16(w[1], x[1]));
+    const VI p23 = _mm256_add_epi16(_mm256_maddubs_epi16(w[2], x[2]), _mm256_maddubs_epi16(w[3], x[3]));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_add_epi16(p01, p23), _mm256_set1_epi16(1)));
   }
   static VF fma_i32(VI a, float s, VF acc) { return _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_set1_ps(s), acc); }
   static float reduce(VF v) {

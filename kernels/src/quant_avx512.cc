@@ -17,22 +17,33 @@ namespace {
 struct Vnni512 {
   using VI = __m512i;
   using VF = __m512;
-  static constexpr int XV = 1;         // one vector holds a whole 64-element block
-  static constexpr int MR = 4, NR = 2;  // 8 int + 8 fp32 accumulators + 4 activations + 1 weight
-  static constexpr int NR_STREAM = 4;
+  static constexpr int XV = 2;          // a 128-element block is two vectors
+  // 16 int32 accumulators + 8 activation + 2 weight vectors; the 16 fp32 accumulators, touched
+  // once per group, live in L1 (measured: 4x4 runs 1.5x faster than 4x2 with everything in registers).
+  static constexpr int MR = 4, NR = 4;
+  static constexpr int MR_STREAM = 2, NR_STREAM = 4;  // decode: more weight rows in flight
   static constexpr int q8_offset = 128;
   static VF fzero() { return _mm512_setzero_ps(); }
   static VI lane0(int32_t v) { return _mm512_maskz_set1_epi32(1, v); }
-  static void load_x(const int8_t* p, VI* x, VI* /*ax*/) { x[0] = _mm512_loadu_si512(p); }
-  static void load_w8(const uint8_t* p, VI* w) { w[0] = _mm512_loadu_si512(p); }
-  static void load_w4(const uint8_t* p, VI* w) {
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    const __m256i nib = _mm256_set1_epi8(0x0F);
-    const __m256i lo = _mm256_and_si256(b, nib), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), nib);
-    w[0] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+  static void load_x(const int8_t* p, VI* x, VI* /*ax*/) {
+    x[0] = _mm512_loadu_si512(p);
+    x[1] = _mm512_loadu_si512(p + 64);
   }
-  static VI mac8(VI acc, const VI* w, const VI* x, const VI* /*ax*/) { return _mm512_dpbusd_epi32(acc, w[0], x[0]); }
-  static VI mac4(VI acc, const VI* w, const VI* x) { return _mm512_dpbusd_epi32(acc, w[0], x[0]); }
+  static void load_w8(const uint8_t* p, VI* w) {
+    w[0] = _mm512_loadu_si512(p);
+    w[1] = _mm512_loadu_si512(p + 64);
+  }
+  // 64 bytes: low nibbles are elements 0..63, high nibbles 64..127.
+  static void load_w4(const uint8_t* p, VI* w) {
+    const VI b = _mm512_loadu_si512(p);
+    const VI nib = _mm512_set1_epi8(0x0F);
+    w[0] = _mm512_and_si512(b, nib);
+    w[1] = _mm512_and_si512(_mm512_srli_epi16(b, 4), nib);
+  }
+  static VI mac8(VI acc, const VI* w, const VI* x, const VI* /*ax*/) {
+    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc, w[0], x[0]), w[1], x[1]);
+  }
+  static VI mac4(VI acc, const VI* w, const VI* x) { return mac8(acc, w, x, nullptr); }
   static VF fma_i32(VI a, float s, VF acc) { return _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(s), acc); }
   static float reduce(VF v) {
     // Fixed tree: 512 -> 256 -> 128 -> 64 -> 32.
@@ -43,7 +54,7 @@ struct Vnni512 {
     return _mm_cvtss_f32(b);
   }
   static double mac_loop(int64_t iters, int32_t* sink) {
-    constexpr int A = 12;  // independent chains cover vpdpbusd's latency
+    constexpr int A = 12;  // independent chains cover vpdpbusd's latency (16 and 24 measured no faster)
     VI acc[A];
     for (int i = 0; i < A; ++i) acc[i] = _mm512_set1_epi32(i);
     const VI u = _mm512_set1_epi8(3), s = _mm512_set1_epi8(-2);

@@ -1,5 +1,5 @@
 // Scalar reference for the quantized kernels: the exact int32 sum of each group, then
-// y += float(isum) * (xs * ws) group by group. The ground truth the SIMD tables are tested against.
+// acc += float(isum) * ws group by group, then y = acc * xs. The ground truth the SIMD tables are tested against.
 #include "quant.h"
 
 namespace tandem {
@@ -7,9 +7,10 @@ namespace {
 
 inline int weight_at(const Linear& W, const uint8_t* row, int k) {
   if (W.bits == 8) return static_cast<int>(row[k]) - 128;
+  constexpr int half = kQuantBlock / 2;
   const int b = k / kQuantBlock * kQuantBlock, i = k - b;
-  const uint8_t byte = row[b / 2 + i % (kQuantBlock / 2)];
-  return (i < kQuantBlock / 2 ? byte & 0xF : byte >> 4) - 8;
+  const uint8_t byte = row[b / 2 + i % half];
+  return (i < half ? byte & 0xF : byte >> 4) - 8;
 }
 
 void gemm_q(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
@@ -22,9 +23,9 @@ void gemm_q(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y
       for (int g = 0; g < ng; ++g) {
         int32_t isum = 0;
         for (int k = g * G; k < (g + 1) * G; ++k) isum += weight_at(W, row, k) * x[k];
-        acc += static_cast<float>(isum) * (a.s[static_cast<int64_t>(m) * ng + g] * W.scales[static_cast<int64_t>(n) * ng + g]);
+        acc += static_cast<float>(isum) * W.scales[static_cast<int64_t>(n) * ng + g];
       }
-      y[static_cast<int64_t>(m) * ldy + (n - n0)] = acc;
+      y[static_cast<int64_t>(m) * ldy + (n - n0)] = acc * a.s[m];
     }
   }
 }

@@ -1,9 +1,10 @@
 // Integer dot-product kernels for wint8 / wint4 weights, written once over an ISA traits type `Q`
 // (see quant_avx2.cc and quant_avx512.cc, which set the target ISA and include this file).
 //
-// A 64-element block is the unit: Q loads it as XV vectors of activations and of weights and
+// A 128-element block is the unit: Q loads it as XV vectors of activations and of weights and
 // multiply-accumulates into int32 lanes. Each group's int32 lanes are exact; they are turned into
-// fp32 once per group (times xs * ws) and accumulated lane by lane, then reduced by a fixed tree.
+// fp32 once per group (times the weight scale) and accumulated lane by lane, then reduced by a
+// fixed tree and multiplied by the row's activation scale.
 // Tile shapes (MR x NR) only change which loads are shared, never an element's arithmetic.
 #include <algorithm>
 #include <cstdint>
@@ -29,11 +30,9 @@ inline void tile(const QuantActs& a, int m0, const Linear& W, int n, float* y, i
     wsc[r] = W.scales + static_cast<int64_t>(n + r) * ng;
   }
   const int8_t* xrow[MR];
-  const float* xs[MR];
   const int32_t* xsum[MR];
   for (int m = 0; m < MR; ++m) {
     xrow[m] = a.q + static_cast<int64_t>(m0 + m) * a.kp;
-    xs[m] = a.s + static_cast<int64_t>(m0 + m) * ng;
     xsum[m] = a.sum + static_cast<int64_t>(m0 + m) * ng;
   }
   VF af[MR][NR];
@@ -60,10 +59,10 @@ inline void tile(const QuantActs& a, int m0, const Linear& W, int n, float* y, i
       }
     }
     for (int m = 0; m < MR; ++m)
-      for (int r = 0; r < NR; ++r) af[m][r] = Q::fma_i32(ai[m][r], xs[m][g] * wsc[r][g], af[m][r]);
+      for (int r = 0; r < NR; ++r) af[m][r] = Q::fma_i32(ai[m][r], wsc[r][g], af[m][r]);
   }
   for (int m = 0; m < MR; ++m)
-    for (int r = 0; r < NR; ++r) y[static_cast<int64_t>(m) * ldy + r] = Q::reduce(af[m][r]);
+    for (int r = 0; r < NR; ++r) y[static_cast<int64_t>(m) * ldy + r] = Q::reduce(af[m][r]) * a.s[m0 + m];
 }
 
 // Picks the instance for `mr` rows (1..MRc) of an NR-wide panel.
@@ -77,8 +76,9 @@ inline void tile_rows(int mr, const QuantActs& a, int m0, const Linear& W, int n
 
 template <class Q, int BITS, int MR, int NR>
 inline void gemm_tiles(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
-  // Rows in blocks of MB so a block's activations stay in L2 while the weights stream past once.
-  constexpr int MB = 64;
+  // Rows in blocks small enough that their activations stay in L1 (32 KiB) while every weight
+  // panel streams past them: each activation byte is then read from L1, never again from L2.
+  const int MB = std::max(MR, std::min(64, (32 << 10) / a.kp) / MR * MR);
   for (int mb = 0; mb < M; mb += MB) {
     const int me = std::min(M, mb + MB);
     for (int n = n0; n < n1; n += NR) {
@@ -97,7 +97,7 @@ inline void gemm_tiles(const QuantActs& a, int M, const Linear& W, int n0, int n
 template <class Q, int BITS>
 void gemm_q(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
   // Decode (one or two rows) is a weight stream: more rows of W in flight per activation load.
-  if (M <= 2) return gemm_tiles<Q, BITS, 2, Q::NR_STREAM>(a, M, W, n0, n1, y, ldy);
+  if (M <= Q::MR_STREAM) return gemm_tiles<Q, BITS, Q::MR_STREAM, Q::NR_STREAM>(a, M, W, n0, n1, y, ldy);
   gemm_tiles<Q, BITS, Q::MR, Q::NR>(a, M, W, n0, n1, y, ldy);
 }
 

@@ -8,22 +8,36 @@
 #include "quant.h"
 #include "thread_pool.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace tandem {
+namespace {
+// Round to nearest, ties to even (the default MXCSR mode): one cvtss2si on x86-64, where
+// std::nearbyint would be a libm call per element without SSE4.1.
+inline int round_even(float v) {
+#if defined(__x86_64__)
+  return _mm_cvtss_si32(_mm_set_ss(v));
+#else
+  return static_cast<int>(std::nearbyint(v));
+#endif
+}
+}  // namespace
 
 void quantize_act_row(const float* x, int K, int G, int Kp, int8_t* xq, float* xs, int32_t* xsum) {
+  float amax = 0.f;
+  for (int k = 0; k < K; ++k) amax = std::max(amax, std::fabs(x[k]));
+  const float inv = amax > 0.f ? 127.0f / amax : 0.f;
+  *xs = amax / 127.0f;
   for (int g0 = 0, gi = 0; g0 < Kp; g0 += G, ++gi) {
-    const int n = std::max(0, std::min(G, K - g0));
-    float amax = 0.f;
-    for (int i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[g0 + i]));
-    const float inv = amax > 0.f ? 127.0f / amax : 0.f;
     int32_t sum = 0;
-    for (int i = 0; i < G; ++i) {
+    for (int k = g0; k < g0 + G; ++k) {
       // |x * inv| <= 127 up to one rounding, so the nearest integer is within [-127, 127].
-      const int v = i < n ? static_cast<int>(std::nearbyint(x[g0 + i] * inv)) : 0;
-      xq[g0 + i] = static_cast<int8_t>(v);
+      const int v = k < K ? round_even(x[k] * inv) : 0;
+      xq[k] = static_cast<int8_t>(v);
       sum += v;
     }
-    xs[gi] = amax / 127.0f;
     xsum[gi] = sum;
   }
 }
@@ -48,7 +62,7 @@ void quantize_row(const uint16_t* w, int cols, int bits, int G, int Kp, uint8_t*
     const int lo = bits == 8 ? -127 : -8, hi = bits == 8 ? 127 : 7;
     for (int i = 0; i < G; ++i) {
       const float v = i < n ? bf16_to_f32(load_u16(w + g0 + i)) : 0.f;
-      tmp[g0 + i] = static_cast<int8_t>(std::clamp(static_cast<int>(std::nearbyint(v * inv)), lo, hi));
+      tmp[g0 + i] = static_cast<int8_t>(std::clamp(round_even(v * inv), lo, hi));
     }
     scales[gi] = scale;
   }

@@ -7,12 +7,12 @@ void quantize_one(Linear* l, int bits, int group, QuantizedStore* store) {
   if (l->bits != 16 || !l->bf16) return;
   Linear q;
   q.bits = bits;
-  q.group = group;
+  q.group = resolve_group(group, l->cols);
   q.rows = l->rows;
   q.cols = l->cols;
   store->data.emplace_back(static_cast<size_t>(q.rows) * q.row_bytes());
   store->scales.emplace_back(static_cast<size_t>(q.rows) * q.groups());
-  quantize_weights(l->bf16, q.rows, q.cols, bits, group, store->data.back().data(), store->scales.back().data());
+  quantize_weights(l->bf16, q.rows, q.cols, bits, q.group, store->data.back().data(), store->scales.back().data());
   q.q = store->data.back().data();
   q.scales = store->scales.back().data();
   *l = q;

@@ -5,14 +5,15 @@
 #include <cstdint>
 #include <vector>
 
+#include "aligned_buffer.h"
 #include "text_model.h"
 
 namespace tandem {
 
 // Owns the quantized bytes and scales the model's Linear entries point into.
 struct QuantizedStore {
-  std::vector<std::vector<uint8_t>> data;
-  std::vector<std::vector<float>> scales;
+  std::vector<AlignedBuffer<uint8_t>> data;
+  std::vector<AlignedBuffer<float>> scales;
 };
 
 // Replaces every bf16 Linear of `w` (already-quantized ones are kept) by its quantized form.

@@ -6,13 +6,13 @@ import { bitsEqual, maxRelDiff, optimizedImpls, randomBf16, randomF32 } from './
 const { ops } = native;
 // Odd shapes: K not a multiple of the group (padding), M and N not multiples of any tile.
 const SHAPES: Array<[number, number, number, number]> = [
-  [1, 1, 1, 64],
-  [1, 70, 5, 64],
+  [1, 1, 1, 128],
+  [1, 70, 5, 128],
   [3, 129, 9, 128],
-  [7, 200, 13, 64],
+  [7, 200, 13, 256],
   [13, 333, 31, 128],
-  [70, 257, 19, 64],
-  [2, 1024, 67, 128],
+  [70, 257, 19, 128],
+  [2, 1024, 67, 256],
 ];
 
 function gemmQ(x: Float32Array, M: number, K: number, W: Uint16Array, N: number, bits: QuantBits, group: number, impl: 'scalar' | 'avx2' | 'avx512') {
@@ -39,7 +39,7 @@ describe.each([8, 4] as const)('wint%i weights x dynamically quantized activatio
     const W = randomBf16(N * K, 2, 0.05);
     const exact = new Float32Array(M * N);
     ops.gemmBf16(x, M, K, W, N, exact, 'scalar');
-    const y = gemmQ(x, M, K, W, N, bits, 64, 'scalar');
+    const y = gemmQ(x, M, K, W, N, bits, 128, 'scalar');
     let err = 0;
     let norm = 0;
     for (let i = 0; i < y.length; i++) {
@@ -54,12 +54,12 @@ describe.each([8, 4] as const)('wint%i weights x dynamically quantized activatio
   it('is batch invariant: a row gives the same bits alone or inside any batch', () => {
     const [K, N, rows] = [300, 37, 40];
     const W = randomBf16(N * K, 5, 0.1);
-    const q = native.quantizeWeights(W, N, K, bits, 64);
+    const q = native.quantizeWeights(W, N, K, bits, 128);
     const x = randomF32(rows * K, 6);
     for (const impl of ['scalar', ...optimizedImpls()] as const) {
       const run = (xs: Float32Array, m: number) => {
         const y = new Float32Array(m * N);
-        ops.gemmQ(xs, m, K, q.data, q.scales, N, bits, 64, y, impl);
+        ops.gemmQ(xs, m, K, q.data, q.scales, N, bits, 128, y, impl);
         return y;
       };
       const full = run(x, rows);
@@ -73,31 +73,32 @@ describe.each([8, 4] as const)('wint%i weights x dynamically quantized activatio
 
 describe('quantized weight format', () => {
   it('wint8: q + 128 per byte, one fp32 scale per group (max magnitude -> 127), zero padding', () => {
-    const row = new Float32Array(70);
+    const row = new Float32Array(130);
     row[0] = 2;
     row[1] = -1;
-    row[64] = 0.5;
-    const q = native.quantizeWeights(encodeBf16(row), 1, 70, 8, 64);
-    expect(q.data.length).toBe(128);
-    expect(Array.from(q.scales)).toEqual([2 / 127, Math.fround(0.5 / 127)].map(Math.fround));
-    expect([q.data[0], q.data[1], q.data[2], q.data[64], q.data[127]]).toEqual([255, 128 - 64, 128, 255, 128]);
+    row[128] = 0.5;
+    const q = native.quantizeWeights(encodeBf16(row), 1, 130, 8, 128);
+    expect(q.data.length).toBe(256);
+    expect(Array.from(q.scales)).toEqual([2 / 127, 0.5 / 127].map(Math.fround));
+    expect([q.data[0], q.data[1], q.data[2], q.data[128], q.data[255]]).toEqual([255, 128 - 64, 128, 255, 128]);
   });
 
-  it('wint4: nibbles q + 8, element i low and i + 32 high in each 32-byte block, scale = extreme / -8', () => {
-    const row = new Float32Array(64);
+  it('wint4: nibbles q + 8, element i low and i + 64 high in each 64-byte block, scale = extreme / -8', () => {
+    const row = new Float32Array(128);
     row[0] = -8;
-    row[32] = 4;
+    row[64] = 4;
     row[1] = 7;
-    const q = native.quantizeWeights(encodeBf16(row), 1, 64, 4, 64);
-    expect(q.data.length).toBe(32);
+    const q = native.quantizeWeights(encodeBf16(row), 1, 128, 4, 128);
+    expect(q.data.length).toBe(64);
     expect(q.scales[0]).toBe(1);
     expect(q.data[0]).toBe(0 | ((4 + 8) << 4));
     expect(q.data[1]).toBe((7 + 8) | (8 << 4));
   });
 
   it('refuses bad schemes with a clear error', () => {
-    const W = new Uint16Array(64);
-    expect(() => native.quantizeWeights(W, 1, 64, 2 as QuantBits, 64)).toThrow(/bits must be 8 or 4/);
-    expect(() => native.quantizeWeights(W, 1, 64, 8, 96)).toThrow(/multiple of 64/);
+    const W = new Uint16Array(128);
+    expect(() => native.quantizeWeights(W, 1, 128, 2 as QuantBits, 128)).toThrow(/bits must be 8 or 4/);
+    expect(() => native.quantizeWeights(W, 1, 128, 8, 192)).toThrow(/multiple of 128/);
+    expect(() => native.quantizeWeights(W, 1, 128, 8, 64)).toThrow(/multiple of 128/);
   });
 });

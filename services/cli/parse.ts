@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CLUSTER_NAME } from '../protocol/registry.js';
+import { parseQuantization, type Quantization } from '../protocol/quantization.js';
 import { CliError } from './cli-error.js';
 
 /** node:util parseArgs with usage errors turned into CliError (one clean line, exit 2). */
@@ -25,4 +26,13 @@ export function clusterName(flag: string | undefined): string | undefined {
     throw new CliError(`--cluster-name must be 1-64 letters, digits, '-' or '_', got '${name}'`);
   }
   return name;
+}
+
+/** --quantization (or TANDEM_QUANTIZATION): none | wint8 | wint4 weight-only quantization. */
+export function quantizationOption(flag: string | undefined): Quantization {
+  try {
+    return parseQuantization(flag ?? (process.env.TANDEM_QUANTIZATION || undefined));
+  } catch (e) {
+    throw new CliError((e as Error).message + (flag === undefined ? ' (from TANDEM_QUANTIZATION)' : ''));
+  }
 }

@@ -5,8 +5,14 @@
 export type Quantization = 'none' | 'wint8' | 'wint4';
 export const QUANTIZATIONS: readonly Quantization[] = ['none', 'wint8', 'wint4'];
 
-/** Elements per scale. 128 was measured best (docs/quantization.md): 64 costs 3% more bytes for no agreement gain. */
-export const QUANT_GROUP = 128;
+/**
+ * Elements per weight scale (docs/quantization.md has the measurements): wint8 keeps one scale
+ * per output channel (0 = the whole row), which costs nothing per group in the kernels; wint4
+ * needs groups of 128 to stay close to bf16.
+ */
+export function quantGroup(q: Quantization): number {
+  return q === 'wint4' ? 128 : 0;
+}
 
 export function quantizationBits(q: Quantization): 8 | 4 | undefined {
   return q === 'wint8' ? 8 : q === 'wint4' ? 4 : undefined;

@@ -12,9 +12,10 @@ import { benchTtftPush, type TtftBenchResult } from '../../worker/ttft-bench.js'
 import { runVisionBench } from '../bench/vision-bench.js';
 import { CliError } from '../cli-error.js';
 import { ensureGeneratedModel } from '../ensure-model.js';
-import { intOption, parseCommandArgs } from '../parse.js';
+import { intOption, parseCommandArgs, quantizationOption } from '../parse.js';
 
 const HELP = `usage: tandem bench kernels [--json] [--model DIR] [--threads N] [--seconds S] [--prefill N]
+                            [--quantization none|wint8|wint4]
        tandem bench gateway [--json] [--model DIR] [--samples N]
        tandem bench transfer [--json] [--backends ucx,tcp,local] [--sizes 65536,1048576,16777216,67108864]
                              [--model DIR] [--ttft-prompt 512] [--ttft-repeats 5] [--skip-ttft]
@@ -37,7 +38,8 @@ samples, 1- and 64-token requests, p50/p99) and requests/s at concurrency 1, 16 
 tiny generated checkpoint unless --model is given.
 
 Measures, in one run and with the same threads: memory bandwidth (streaming read), peak FLOP/s
-(FMA loop), decode tokens/s at batch 1, 8 and 32, and prefill tokens/s, on the generated
+(FMA loop, and the int8 multiply-accumulate loop with --quantization), decode tokens/s at batch
+1, 8 and 32, and prefill tokens/s, with bf16 or quantized weights, on the generated
 ERNIE-4.5-0.3B-shape checkpoint (generated on first use) unless --model is given.
 --json prints one machine-readable JSON line on stdout (progress goes to stderr).`;
 
@@ -58,12 +60,14 @@ export async function runBench(argv: string[]): Promise<number> {
     threads: { type: 'string' },
     seconds: { type: 'string' },
     prefill: { type: 'string' },
+    quantization: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     console.log(HELP);
     return 0;
   }
+  const quantization = quantizationOption(values.quantization);
   if (values.threads) native.setThreads(intOption(values.threads, 'threads', 1, 1));
   const log = (m: string) => process.stderr.write(m + '\n');
   const dir = values.model ? resolve(values.model) : await ensureGeneratedModel('ernie4_5', '0.3b', 0, log);
@@ -74,6 +78,7 @@ export async function runBench(argv: string[]): Promise<number> {
     model: dir,
     seconds: intOption(values.seconds, 'seconds', 3, 1),
     prefillTokens: intOption(values.prefill, 'prefill', 512, 1),
+    quantization,
     log,
   });
   if (values.json) console.log(JSON.stringify(result));

@@ -6,7 +6,7 @@ import type { VlChunkInputs } from '../vl/vl-inputs.js';
 import type { VlModelWeights } from '../vl-model-types.js';
 import { nativeSpecFor } from './native-spec.js';
 import { nativeVlTextSpecFor } from './vl-native-spec.js';
-import { QUANT_GROUP, quantizationBits, type Quantization } from '../../protocol/quantization.js';
+import { quantGroup, quantizationBits, type Quantization } from '../../protocol/quantization.js';
 
 /** One sequence's share of a forward step: `tokens` at positions startPos.. of that sequence. */
 export interface SequenceChunk {
@@ -71,7 +71,7 @@ export class ModelRunner {
     const spec = opts.vl ? nativeVlTextSpecFor(opts.vl, limits) : nativeSpecFor(weights, limits);
     const bits = quantizationBits(opts.quantization ?? 'none');
     this.quantization = opts.quantization ?? 'none';
-    this.model = new native.TextModel(bits ? { ...spec, quantization: { bits, group: QUANT_GROUP } } : spec);
+    this.model = new native.TextModel(bits ? { ...spec, quantization: { bits, group: quantGroup(this.quantization) } } : spec);
   }
 
   get blockSize(): number {
