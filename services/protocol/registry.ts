@@ -1,4 +1,5 @@
 import type { KvLayout } from '../../kernels/ts/index.js';
+import type { Quantization } from './quantization.js';
 import type { RegionDescriptor } from './region.js';
 
 export type WorkerRole = 'prefill-vision' | 'prefill-text' | 'decode-text' | 'unified';
@@ -18,6 +19,8 @@ export interface WorkerRecord {
   embRegion?: RegionDescriptor;
   load: { running: number; waiting: number; kvUsage: number; freeBlocks: number; preemptions?: number; prefixQueriedTokens?: number; prefixHitTokens?: number };
   startedAtMs: number;
+  /** Weight-only quantization of its text model (absent = none); P/D pairs must match. */
+  quantization?: Quantization;
 }
 
 export const REGISTRY_BUCKET = 'tandem_v1_registry';

@@ -22,6 +22,14 @@ describe('stage planning', () => {
     expect(planStages([w('d1', 'decode-text')], req(100), new LeastLoadPolicy(), opts)).toMatchObject({ kind: 'single', reason: 'local-prefill' });
   });
 
+  it('pairs a decode worker only with prefill workers of the same quantization', () => {
+    const q = (r: WorkerRecord, quantization: WorkerRecord['quantization']): WorkerRecord => ({ ...r, quantization });
+    const p = planStages([w('p1', 'prefill-text'), q(w('p2', 'prefill-text', 1), 'wint4'), q(w('d1', 'decode-text'), 'wint4')], req(100), new LeastLoadPolicy(), opts);
+    expect(p).toMatchObject({ kind: 'disaggregated', decode: { id: 'd1' } });
+    if (p.kind === 'disaggregated') expect(p.prefillCandidates.map((c) => c.id)).toEqual(['p2']);
+    expect(planStages([w('p1', 'prefill-text'), q(w('d1', 'decode-text'), 'wint8')], req(100), new LeastLoadPolicy(), opts)).toMatchObject({ kind: 'single', reason: 'local-prefill' });
+  });
+
   it('uses unified workers when there is no decode pool, and reports when nothing can serve', () => {
     expect(planStages([w('u1', 'unified')], req(100), new LeastLoadPolicy(), opts)).toMatchObject({ kind: 'single', reason: 'unified' });
     expect(planStages([w('p1', 'prefill-text')], req(100), new LeastLoadPolicy(), opts)).toMatchObject({ kind: 'none' });

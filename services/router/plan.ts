@@ -31,6 +31,10 @@ export function planStages(workers: readonly WorkerRecord[], req: RoutingRequest
   if (prefill.length === 0 || req.promptTokenIds.length < o.localPrefillBelow || saturated) {
     return { kind: 'single', worker: d, reason: 'local-prefill' };
   }
-  const first = policy.select(prefill, req)!;
-  return { kind: 'disaggregated', decode: d, prefillCandidates: [first, ...prefill.filter((p) => p.id !== first.id)] };
+  // Only prefill workers running the decode worker's exact weights may write its KV (workers
+  // refuse to register with a different quantization; this covers records that raced it).
+  const matching = prefill.filter((p) => (p.quantization ?? 'none') === (d.quantization ?? 'none'));
+  if (matching.length === 0) return { kind: 'single', worker: d, reason: 'local-prefill' };
+  const first = policy.select(matching, req)!;
+  return { kind: 'disaggregated', decode: d, prefillCandidates: [first, ...matching.filter((p) => p.id !== first.id)] };
 }

@@ -30,6 +30,7 @@ import { startMetricsServer } from '../common/telemetry/index.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import { endReserveSpan, startReserveSpan, traceWorkerHandlers } from './worker-tracing.js';
 import { startUnifiedWorker, type UnifiedWorkerOptions } from './unified-worker.js';
+import { checkQuantizationMatches } from './quantization-check.js';
 import { workerHandlers } from './worker-grpc.js';
 
 export interface WorkerOptions extends UnifiedWorkerOptions {
@@ -88,6 +89,17 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const { engine, card, encoder } = await startUnifiedWorker({ ...o, ...(vision ? { numKvBlocks: 16 } : {}), allocateKv, onBlockEvent: blockEvents.push });
   if (vision && !encoder) throw new Error(`--role prefill-vision needs a vision-language model; ${o.modelDir} is text-only`);
   const bus = o.bus ?? (await createBus(o.natsUrl));
+  const registry = await bus.keyValue(registryBucket(o.cluster), { ttlMs: REGISTRY_TTL_MS });
+  const quantization = engine.runner.quantization;
+  try {
+    await checkQuantizationMatches(registry, { id, role: o.role, model: card.name, quantization });
+  } catch (e) {
+    // Nothing may keep the process alive after a refused start.
+    await engine.shutdown();
+    await transfer.close();
+    if (!o.bus) await bus.close();
+    throw e;
+  }
   const leases = new LeaseTable((blocks) => engine.releaseBlocks(blocks));
   const prefills = new PrefillRegistry();
   const embeddings = encoder && o.role === 'prefill-text' ? await startEmbeddingStage({ id, bus, transfer, encoder }) : undefined;
@@ -141,11 +153,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     })();
   }
 
-  const registry = await bus.keyValue(registryBucket(o.cluster), { ttlMs: REGISTRY_TTL_MS });
   const startedAtMs = Date.now();
   const record = (): WorkerRecord => {
     const s = engine.stats();
-    return { id, role: o.role, model: card.name, grpc: grpcAddress, region, ...(embeddings ? { embRegion: embeddings.region } : {}), layout: engine.runner.kv.layout, load: { running: s.running, waiting: s.waiting, kvUsage: s.kvUsage, freeBlocks: s.freeBlocks, preemptions: s.preemptions, prefixQueriedTokens: s.prefixCacheQueriedTokens, prefixHitTokens: s.prefixCacheHitTokens }, startedAtMs };
+    return { id, role: o.role, model: card.name, grpc: grpcAddress, region, ...(embeddings ? { embRegion: embeddings.region } : {}), layout: engine.runner.kv.layout, load: { running: s.running, waiting: s.waiting, kvUsage: s.kvUsage, freeBlocks: s.freeBlocks, preemptions: s.preemptions, prefixQueriedTokens: s.prefixCacheQueriedTokens, prefixHitTokens: s.prefixCacheHitTokens }, startedAtMs, ...(quantization !== 'none' ? { quantization } : {}) };
   };
   await registry.put(id, encodeJson(record()));
   const heartbeat = setInterval(() => void registry.put(id, encodeJson(record())).catch(() => undefined), 1000);

@@ -7,7 +7,7 @@ import { gatewayApiKeys } from '../api-keys.js';
 import { clientTimeouts } from '../client-timeouts.js';
 import { CliError } from '../cli-error.js';
 import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
-import { clusterName, intOption, parseCommandArgs } from '../parse.js';
+import { clusterName, intOption, parseCommandArgs, quantizationOption } from '../parse.js';
 import { loadConfigFile } from '../config-file.js';
 import { runClusterUp } from './up-cluster.js';
 import { startInProcessDisagg } from './up-disagg.js';
@@ -16,7 +16,7 @@ const HELP = `usage: tandem up [--model DIR] [--port 8000] [--host 127.0.0.1] [-
                  [--api-keys-file FILE] [--metrics-api-key KEY]
                  [--max-num-seqs N] [--max-model-len N] [--served-model-name NAME]
                  [--num-kv-blocks N] [--max-batch-tokens N] [--max-waiting N] [--config FILE]
-                 [--mode disagg|unified]
+                 [--mode disagg|unified] [--quantization none|wint8|wint4]
        tandem up --cluster [--nats URL] [--redis URL] [--prefill-text N] [--decode-text M] [--prefill-vision V]
                  [--cluster-name NAME] [...]
 
@@ -34,6 +34,11 @@ TANDEM_NATS_URL / TANDEM_REDIS_URL; default the local ones), and prints each pro
 role, pid and /metrics URL. --cluster-name (or TANDEM_CLUSTER) keeps its workers apart from
 other clusters on the same NATS.
 
+--quantization wint8|wint4 quantizes every linear layer of the text model at load (FastDeploy's
+names: int8 with one scale per output channel, int4 in groups of 128; the embedding table stays
+bf16); it is faster and takes a half or a quarter of the weight memory, at a small cost in
+accuracy (docs/quantization.md). Every worker of the cluster uses the same setting.
+
 API keys: --api-key KEY is one key (tenant "default"); --api-keys-file FILE has one key per
 line, "KEY TENANT [share-prefix-cache]". Prefix caches are kept per tenant (a tenant's cached
 prompts never show in another's cached_tokens) unless both keys say share-prefix-cache; a
@@ -42,7 +47,7 @@ their own key (/health stays open).
 
 Every flag has an environment equivalent (TANDEM_MODEL, TANDEM_PORT, TANDEM_HOST,
 TANDEM_API_KEY, TANDEM_API_KEYS_FILE, TANDEM_METRICS_API_KEY, TANDEM_MAX_NUM_SEQS, TANDEM_MAX_MODEL_LEN, TANDEM_SERVED_MODEL_NAME,
-TANDEM_NUM_KV_BLOCKS, TANDEM_MAX_BATCH_TOKENS, TANDEM_MAX_WAITING, TANDEM_MODE) and a key in a JSON --config file
+TANDEM_NUM_KV_BLOCKS, TANDEM_MAX_BATCH_TOKENS, TANDEM_MAX_WAITING, TANDEM_MODE, TANDEM_QUANTIZATION) and a key in a JSON --config file
 ({"model": ..., "port": ..., "apiKey": ..., "maxNumSeqs": ..., ...}); flags win over
 environment, environment over the file.`;
 
@@ -62,6 +67,7 @@ const OPTIONS = {
   config: { type: 'string' },
   cluster: { type: 'boolean' },
   mode: { type: 'string' },
+  quantization: { type: 'string' },
   nats: { type: 'string' },
   redis: { type: 'string' },
   'prefill-text': { type: 'string' },
@@ -101,6 +107,7 @@ export async function runUp(argv: string[]): Promise<number> {
   const maxBatchTokens = pick('max-batch-tokens', 'TANDEM_MAX_BATCH_TOKENS', 'maxBatchTokens');
   const maxNumSeqs = intOption(pick('max-num-seqs', 'TANDEM_MAX_NUM_SEQS', 'maxNumSeqs'), 'max-num-seqs', 64, 1);
   const maxWaiting = intOption(pick('max-waiting', 'TANDEM_MAX_WAITING', 'maxWaiting'), 'max-waiting', 1024, 1);
+  const quantization = quantizationOption(pick('quantization', 'TANDEM_QUANTIZATION', 'quantization'));
 
   if (values.cluster) {
     return runClusterUp({
@@ -124,12 +131,13 @@ export async function runUp(argv: string[]): Promise<number> {
         ...(maxModelLen ? ['--max-model-len', maxModelLen] : []),
         ...(numKvBlocks ? ['--num-kv-blocks', numKvBlocks] : []),
         ...(maxBatchTokens ? ['--max-batch-tokens', maxBatchTokens] : []),
+        '--quantization', quantization,
       ],
     });
   }
   const mode = pick('mode', 'TANDEM_MODE', 'mode') ?? 'disagg';
   if (mode !== 'unified' && mode !== 'disagg') throw new CliError(`--mode must be unified or disagg, got '${mode}'`);
-  log(`[tandem] loading ${modelDir} (${mode === 'disagg' ? 'disaggregated in one process: prefill-vision (vision models) + prefill-text + decode-text workers, router' : 'unified worker'})`);
+  log(`[tandem] loading ${modelDir}${quantization === 'none' ? '' : ` with ${quantization} weights`} (${mode === 'disagg' ? 'disaggregated in one process: prefill-vision (vision models) + prefill-text + decode-text workers, router' : 'unified worker'})`);
   const workerOptions = {
     modelDir,
     servedModelName: pick('served-model-name', 'TANDEM_SERVED_MODEL_NAME', 'servedModelName') ?? (modelArg ? undefined : DEFAULT_MODEL.name),
@@ -137,6 +145,7 @@ export async function runUp(argv: string[]): Promise<number> {
     maxModelLen: maxModelLen === undefined ? undefined : intOption(maxModelLen, 'max-model-len', 0, 2),
     numKvBlocks: numKvBlocks === undefined ? undefined : intOption(numKvBlocks, 'num-kv-blocks', 0, 1),
     maxBatchTokens: intOption(maxBatchTokens, 'max-batch-tokens', 512, 1),
+    quantization,
   };
   const worker = mode === 'disagg'
     ? await startInProcessDisagg(workerOptions).then((c) => ({ backend: c.backend, served: c.served, stop: () => c.close() }))

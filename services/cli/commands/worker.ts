@@ -5,20 +5,23 @@ import { WORKER_ROLES, type WorkerRole } from '../../protocol/registry.js';
 import { CliError } from '../cli-error.js';
 import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { KV_PUSH_MODES, type KvPushMode } from '../../worker/kv-push.js';
-import { clusterName, intOption, parseCommandArgs } from '../parse.js';
+import { clusterName, intOption, parseCommandArgs, quantizationOption } from '../parse.js';
 import { exitSoon, shutdownGraceMs, trapShutdownSignals } from '../signals.js';
 
 const HELP = `usage: tandem worker --role prefill-vision|prefill-text|decode-text|unified [--model DIR] [--nats URL]
                      [--host 127.0.0.1] [--grpc-port 0] [--metrics-port 0] [--id ID]
                      [--served-model-name NAME] [--max-num-seqs N] [--max-model-len N]
                      [--num-kv-blocks N] [--max-batch-tokens N] [--cluster-name NAME]
-                     [--kv-push layerwise|after-prefill]
+                     [--kv-push layerwise|after-prefill] [--quantization none|wint8|wint4]
 
 One worker process: registers itself on NATS (--nats or TANDEM_NATS_URL) with its load and KV
 region, serves the tandem.v1.Worker gRPC service, and for decode-capable roles answers
 kv.reserve requests. --cluster-name (or TANDEM_CLUSTER) names the cluster whose registry it
 joins; --kv-push chooses whether a prefill worker sends KV layer by layer as the prefill runs
-(default) or all at once after it. Prints one JSON line {"role","id","pid","grpc","metrics"} when ready.`;
+(default) or all at once after it. --quantization (or TANDEM_QUANTIZATION) quantizes the weights
+at load (wint8: int8 per output channel, wint4: int4 in groups of 128); prefill-text and
+decode-text workers of one cluster must use the same setting, and a worker that differs from
+those already registered refuses to start. Prints one JSON line {"role","id","pid","grpc","metrics"} when ready.`;
 
 export async function runWorker(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -36,6 +39,7 @@ export async function runWorker(argv: string[]): Promise<number> {
     'max-batch-tokens': { type: 'string' },
     'cluster-name': { type: 'string' },
     'kv-push': { type: 'string' },
+    quantization: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -68,6 +72,7 @@ export async function runWorker(argv: string[]): Promise<number> {
     maxBatchTokens: intOption(values['max-batch-tokens'], 'max-batch-tokens', 512, 1),
     cluster: clusterName(values['cluster-name']),
     kvPushMode: kvPush,
+    quantization: quantizationOption(values.quantization),
     // Failure drills: slow every engine step so a test or an operator can kill a worker mid-prefill.
     faultStepDelayMs: intOption(process.env.TANDEM_FAULT_STEP_DELAY_MS, 'TANDEM_FAULT_STEP_DELAY_MS', 0, 0),
   });

@@ -1,0 +1,38 @@
+import type { KeyValueBucket } from '../bus/bus.js';
+import { decodeJson } from '../bus/json.js';
+import type { Quantization } from '../protocol/quantization.js';
+import type { WorkerRecord, WorkerRole } from '../protocol/registry.js';
+
+/** Roles whose KV the text model computes: they must all share one quantization setting. */
+const TEXT_KV_ROLES: readonly WorkerRole[] = ['prefill-text', 'decode-text', 'unified'];
+
+export class QuantizationMismatchError extends Error {}
+
+/**
+ * Refuses to join a registry whose text workers of the same model quantize differently: a prefill
+ * worker's KV is only valid for a decode worker running the very same weights. Prefill-Vision
+ * workers are exempt (the vision encoder stays bf16 and sends embeddings, not KV).
+ */
+export async function checkQuantizationMatches(
+  registry: KeyValueBucket,
+  me: { id: string; role: WorkerRole; model: string; quantization: Quantization },
+): Promise<void> {
+  if (!TEXT_KV_ROLES.includes(me.role)) return;
+  for (const entry of await registry.entries()) {
+    let peer: WorkerRecord;
+    try {
+      peer = decodeJson<WorkerRecord>(entry.value);
+    } catch {
+      continue;
+    }
+    if (peer.id === me.id || peer.model !== me.model || !TEXT_KV_ROLES.includes(peer.role)) continue;
+    const theirs = peer.quantization ?? 'none';
+    if (theirs !== me.quantization) {
+      throw new QuantizationMismatchError(
+        `this ${me.role} worker uses --quantization ${me.quantization}, but ${peer.role} worker ${peer.id} of ${me.model} ` +
+          `in the same cluster uses ${theirs}: prefill and decode workers must use the same setting (their KV would not match). ` +
+          `Start it with --quantization ${theirs}, or use another --cluster-name.`,
+      );
+    }
+  }
+}
