@@ -12,12 +12,14 @@ import {
   SequenceStoreError,
   TokenCheckpointError,
 } from './errors.js';
+import { decodeRequest } from './request-codec.js';
 import { isLegalTransition, isTerminalState, startsNewAttempt, type SequenceState } from './transitions.js';
 import {
   DEFAULT_EXPIRED_LIMIT,
   DEFAULT_TERMINAL_TTL_MS,
   type CreateSequenceInit,
   type SequenceRecord,
+  type SequenceSnapshot,
   type SequenceStore,
   type SequenceStoreOptions,
   type TransitionPatch,
@@ -40,6 +42,8 @@ export interface MemorySequenceStoreOptions extends SequenceStoreOptions {
 interface Entry {
   record: SequenceRecord;
   tokens: number[];
+  /** The request in its stored form (request-codec.ts), as the Redis store keeps it. */
+  requestJson?: string;
 }
 
 /** Byte-wise comparison of the UTF-8 forms, the order Redis uses for equal sorted-set scores. */
@@ -65,7 +69,7 @@ export class MemorySequenceStore implements SequenceStore {
   }
 
   async create(init: CreateSequenceInit): Promise<SequenceRecord> {
-    const { id, promptTokens, deadlineMs, nowMs } = normalizeCreate(init);
+    const { id, promptTokens, deadlineMs, nowMs, requestJson } = normalizeCreate(init);
     this.enter();
     if (this.entries.has(id)) throw new DuplicateSequenceError(id);
     const record: SequenceRecord = {
@@ -81,7 +85,7 @@ export class MemorySequenceStore implements SequenceStore {
       generatedTokens: 0,
       history: ['queued'],
     };
-    this.entries.set(id, { record, tokens: [] });
+    this.entries.set(id, { record, tokens: [], requestJson });
     this.active.add(id);
     return structuredClone(record);
   }
@@ -140,6 +144,16 @@ export class MemorySequenceStore implements SequenceStore {
   async getTokens(id: string): Promise<number[]> {
     checkId(id);
     return this.entry(id).tokens.slice();
+  }
+
+  async snapshot(id: string): Promise<SequenceSnapshot | undefined> {
+    checkId(id);
+    this.enter();
+    const entry = this.entries.get(id);
+    if (entry === undefined) return undefined;
+    const snap: SequenceSnapshot = { record: structuredClone(entry.record), tokens: entry.tokens.slice() };
+    if (entry.requestJson !== undefined) snap.request = decodeRequest(id, entry.requestJson);
+    return snap;
   }
 
   async expired(nowMs: number, limit: number = DEFAULT_EXPIRED_LIMIT): Promise<string[]> {

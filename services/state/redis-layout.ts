@@ -3,6 +3,7 @@
  *
  *   tandem:seq:<id>          hash    one per sequence (fields below)
  *   tandem:seq:<id>:tokens   string  checkpointed generated token ids, packed uint32 LE (token-codec.ts)
+ *   tandem:seq:<id>:request  string  the request as JSON (request-codec.ts), written once at create
  *   tandem:seq:active        zset    ids of non-terminal sequences, score = deadlineMs
  *
  * Hash fields: id, state, attempt, createdAtMs, updatedAtMs, deadlineMs, promptTokens,
@@ -12,7 +13,9 @@
  * of the last write, so a command re-sent by the client after a lost reply is recognised and not
  * applied twice). Numbers are stored as decimal strings.
  *
- * The three keys of one sequence are not hash-tagged: this targets a single Redis (or a
+ * The record, its tokens and its request expire together once the sequence is terminal.
+ *
+ * The keys of one sequence are not hash-tagged: this targets a single Redis (or a
  * Sentinel-managed primary), not Redis Cluster.
  */
 import { SEQUENCE_STATES, type SequenceState } from './transitions.js';
@@ -21,6 +24,7 @@ import type { WorkerStage } from './types.js';
 export interface RedisKeys {
   record(id: string): string;
   tokens(id: string): string;
+  request(id: string): string;
   readonly active: string;
 }
 
@@ -28,6 +32,7 @@ export function redisKeys(prefix: string): RedisKeys {
   return {
     record: (id) => `${prefix}seq:${id}`,
     tokens: (id) => `${prefix}seq:${id}:tokens`,
+    request: (id) => `${prefix}seq:${id}:request`,
     active: `${prefix}seq:active`,
   };
 }

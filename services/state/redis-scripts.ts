@@ -30,17 +30,18 @@ const PRELUDE = [
 ].join('\n');
 
 /**
- * KEYS: record, tokens, active. ARGV: id, op, nowMs, deadlineMs, promptTokens.
- * Refuses an existing id unless it was created by this very op (a re-sent create).
+ * KEYS: record, tokens, active, request. ARGV: id, op, nowMs, deadlineMs, promptTokens, request
+ * JSON ('' for none). Refuses an existing id unless it was created by this very op (a re-sent create).
  */
 export const CREATE_SCRIPT = `${PRELUDE}
-local rec, tokens, active = KEYS[1], KEYS[2], KEYS[3]
+local rec, tokens, active, request = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, op, now, deadline = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if redis.call('EXISTS', rec) == 1 then
   if redis.call('HGET', rec, 'op') == op then return {'ok', redis.call('HGETALL', rec)} end
   return {'duplicate'}
 end
-redis.call('DEL', tokens)
+redis.call('DEL', tokens, request)
+if ARGV[6] ~= '' then redis.call('SET', request, ARGV[6]) end
 redis.call('HSET', rec, 'id', id, 'state', 'queued', 'attempt', '1', 'createdAtMs', now, 'updatedAtMs', now,
   'deadlineMs', deadline, 'promptTokens', ARGV[5], 'generatedTokens', '0', 'history', CODES['queued'],
   't:queued', now, 'op', op)
@@ -49,13 +50,13 @@ return {'ok', redis.call('HGETALL', rec)}
 `;
 
 /**
- * KEYS: record, tokens, active. ARGV: id, op, from, to, nowMs, terminalTtlMs, expectedAttempt
+ * KEYS: record, tokens, active, request. ARGV: id, op, from, to, nowMs, terminalTtlMs, expectedAttempt
  * ('' for any), then patch field/value pairs (w:<stage>, generatedTokens, error).
  * Check-and-set of the state (and attempt, if given), attempt+1 on retry edges, history + state time, patch, and for a
- * terminal state: removal from the active set and a TTL on record and tokens.
+ * terminal state: removal from the active set and a TTL on record, tokens and request.
  */
 export const TRANSITION_SCRIPT = `${PRELUDE}
-local rec, tokens, active = KEYS[1], KEYS[2], KEYS[3]
+local rec, tokens, active, request = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, op, from, to, now, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local state = redis.call('HGET', rec, 'state')
 if not state then return {'missing'} end
@@ -75,6 +76,7 @@ if TERMINAL[to] then
   redis.call('ZREM', active, id)
   redis.call('PEXPIRE', rec, ttl)
   redis.call('PEXPIRE', tokens, ttl)
+  redis.call('PEXPIRE', request, ttl)
 end
 return {'ok', redis.call('HGETALL', rec)}
 `;

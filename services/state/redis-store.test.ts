@@ -105,10 +105,29 @@ describe('Redis sequence store', () => {
       }
     });
 
+    it('keeps the request as one JSON string written at create, expired with the record', async () => {
+      const request = {
+        promptTokenIds: [7, 8],
+        sampling: { temperature: 0, topP: 1, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1, seed: 42, maxTokens: 16, stopTokenIds: [], ignoreEos: true },
+        eosTokenIds: [2],
+      };
+      await store.create({ id: 'L4', promptTokens: 2, deadlineMs: 5000, request });
+      expect(await raw.type(`${keyPrefix}seq:L4:request`)).toBe('string');
+      expect(JSON.parse((await raw.get(`${keyPrefix}seq:L4:request`))!)).toEqual(request);
+      expect(await raw.pttl(`${keyPrefix}seq:L4:request`)).toBe(-1);
+      await store.transition('L4', 'queued', 'cancelled');
+      const pttl = await raw.pttl(`${keyPrefix}seq:L4:request`);
+      expect(pttl).toBeGreaterThan(3_600_000 - 5000);
+      expect(pttl).toBeLessThanOrEqual(3_600_000);
+      // Without a request there is no request key at all.
+      await store.create({ id: 'L5', promptTokens: 2, deadlineMs: 5000 });
+      expect(await raw.exists(`${keyPrefix}seq:L5:request`)).toBe(0);
+    });
+
     it('applies a re-sent script call (same op id, reply lost) only once', async () => {
       await store.create({ id: 'L3', promptTokens: 1, deadlineMs: 5000 });
       const script = new LuaScript('transition', TRANSITION_SCRIPT);
-      const keys = [store.keys.record('L3'), store.keys.tokens('L3'), store.keys.active];
+      const keys = [store.keys.record('L3'), store.keys.tokens('L3'), store.keys.active, store.keys.request('L3')];
       const args = ['L3', 'op-fixed', 'prefilling', 'prefilling', '7', '1000', ''];
       await store.transition('L3', 'queued', 'prefilling');
       const first = (await script.run(raw, keys, args)) as unknown[];

@@ -19,6 +19,7 @@ import { redisKeys, workerField, type RedisKeys } from './redis-layout.js';
 import { decodeRecord, pairsToObject } from './redis-record-codec.js';
 import { LuaScript, type ScriptArg } from './redis-script.js';
 import { CHECKPOINT_SCRIPT, CREATE_SCRIPT, EXTEND_SCRIPT, TRANSITION_SCRIPT } from './redis-scripts.js';
+import { decodeRequest } from './request-codec.js';
 import { packTokens, unpackTokens } from './token-codec.js';
 import { isSequenceState, type SequenceState } from './transitions.js';
 import {
@@ -27,6 +28,7 @@ import {
   DEFAULT_TERMINAL_TTL_MS,
   type CreateSequenceInit,
   type SequenceRecord,
+  type SequenceSnapshot,
   type SequenceStore,
   type SequenceStoreOptions,
   type TransitionPatch,
@@ -91,13 +93,14 @@ export class RedisSequenceStore implements SequenceStore {
   }
 
   async create(init: CreateSequenceInit): Promise<SequenceRecord> {
-    const { id, promptTokens, deadlineMs, nowMs } = normalizeCreate(init);
-    const reply = await this.run(SCRIPTS.create, [this.keys.record(id), this.keys.tokens(id), this.keys.active], [
+    const { id, promptTokens, deadlineMs, nowMs, requestJson } = normalizeCreate(init);
+    const reply = await this.run(SCRIPTS.create, [this.keys.record(id), this.keys.tokens(id), this.keys.active, this.keys.request(id)], [
       id,
       randomUUID(),
       String(nowMs),
       String(deadlineMs),
       String(promptTokens),
+      requestJson ?? '',
     ]);
     if (reply[0] === 'duplicate') throw new DuplicateSequenceError(id);
     return this.okRecord(reply, 'create');
@@ -112,7 +115,7 @@ export class RedisSequenceStore implements SequenceStore {
     for (const [stage, worker] of Object.entries(p.workers)) fields.push(workerField(stage as WorkerStage), worker);
     if (p.generatedTokens !== undefined) fields.push('generatedTokens', String(p.generatedTokens));
     if (p.error !== undefined) fields.push('error', p.error);
-    const reply = await this.run(SCRIPTS.transition, [this.keys.record(id), this.keys.tokens(id), this.keys.active], [
+    const reply = await this.run(SCRIPTS.transition, [this.keys.record(id), this.keys.tokens(id), this.keys.active, this.keys.request(id)], [
       id,
       randomUUID(),
       from,
@@ -174,6 +177,19 @@ export class RedisSequenceStore implements SequenceStore {
     if (tokensErr !== null) throw tokensErr;
     if (exists === 0) throw new SequenceNotFoundError(id);
     return packed === null ? [] : unpackTokens(packed);
+  }
+
+  async snapshot(id: string): Promise<SequenceSnapshot | undefined> {
+    checkId(id);
+    this.checkOpen();
+    const results = await this.client.multi().hgetall(this.keys.record(id)).get(this.keys.request(id)).getBuffer(this.keys.tokens(id)).exec();
+    if (results === null) throw new SequenceStoreError(`sequence ${id}: snapshot read aborted`);
+    for (const [err] of results) if (err !== null) throw err;
+    const [hash, request, packed] = results.map(([, value]) => value) as [Record<string, string>, string | null, Buffer | null];
+    if (Object.keys(hash).length === 0) return undefined;
+    const snap: SequenceSnapshot = { record: decodeRecord(hash), tokens: packed === null ? [] : unpackTokens(packed) };
+    if (request !== null) snap.request = decodeRequest(id, request);
+    return snap;
   }
 
   async expired(nowMs: number, limit: number = DEFAULT_EXPIRED_LIMIT): Promise<string[]> {

@@ -19,7 +19,7 @@ import {
   isTerminalState,
   type SequenceState,
 } from './transitions.js';
-import { DEFAULT_TERMINAL_TTL_MS, type SequenceStore, type TransitionPatch } from './types.js';
+import { DEFAULT_TERMINAL_TTL_MS, type SequenceRequest, type SequenceStore, type TransitionPatch } from './types.js';
 
 export interface ContractHarness {
   store: SequenceStore;
@@ -52,6 +52,29 @@ function shortestPaths(): Map<SequenceState, Move[]> {
 
 const PATHS = shortestPaths();
 const T0 = 1_700_000_000_000;
+
+/** A request as the router stores it: prompt, pinned seed, stop/EOS ids, max tokens. */
+function sampleRequest(overrides: Partial<SequenceRequest> = {}): SequenceRequest {
+  return {
+    promptTokenIds: [1, 17, 100_295, 0xffff_ffff, 0],
+    sampling: {
+      temperature: 0.7,
+      topP: 0.9,
+      topK: 40,
+      minP: 0,
+      presencePenalty: 0.5,
+      frequencyPenalty: -0.25,
+      repetitionPenalty: 1.1,
+      seed: 0xffff_ffff,
+      maxTokens: 48,
+      stopTokenIds: [2, 3],
+      ignoreEos: false,
+      logprobs: 0,
+    },
+    eosTokenIds: [2, 100_272],
+    ...overrides,
+  };
+}
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -558,6 +581,118 @@ export function runSequenceStoreContract(name: string, factory: ContractFactory)
         await store.transition('k6', 'prefilling', 'decoding');
         await store.checkpointTokens('k6', resume.length, [5, 6]);
         expect(await store.getTokens('k6')).toEqual([1, 2, 3, 4, 5, 6]);
+      });
+    });
+
+    describe('stored request and snapshot (what another router resumes from)', () => {
+      it('keeps the request beside the record: get() is unchanged, snapshot() has record, request and tokens', async () => {
+        const request = sampleRequest({ cacheSalt: 'tenant-ä' });
+        const created = await store.create({ id: 'q1', promptTokens: 5, deadlineMs: T0 + 60_000, nowMs: T0, request });
+        expect(created).not.toHaveProperty('request');
+        expect(await store.get('q1')).toEqual(created);
+        expect(await store.snapshot('q1')).toEqual({ record: created, request, tokens: [] });
+      });
+
+      it('a snapshot follows the state, the attempt and the checkpointed tokens', async () => {
+        await store.create({ id: 'q2', promptTokens: 5, deadlineMs: T0 + 60_000, nowMs: T0, request: sampleRequest() });
+        await store.transition('q2', 'queued', 'prefilling', { workers: { prefill: 'p-1' }, nowMs: T0 + 1 });
+        await store.transition('q2', 'prefilling', 'transferring', { nowMs: T0 + 2 });
+        await store.transition('q2', 'transferring', 'decoding', { workers: { decode: 'd-1' }, nowMs: T0 + 3 });
+        await store.checkpointTokens('q2', 0, [9, 8, 7]);
+        const snap = (await store.snapshot('q2'))!;
+        expect(snap.record).toEqual(await store.get('q2'));
+        expect(snap.record).toMatchObject({ state: 'decoding', attempt: 1, generatedTokens: 3, workers: { prefill: 'p-1', decode: 'd-1' } });
+        expect(snap.tokens).toEqual([9, 8, 7]);
+        expect(snap.request).toEqual(sampleRequest());
+      });
+
+      it('a router that resumes: snapshot, claim with the attempt it read (one of two racing resumers wins), continue the checkpoints', async () => {
+        await createIn('q3', 'decoding');
+        await store.checkpointTokens('q3', 0, [4, 5]);
+        const peer = await h.openPeer();
+        const [a, b] = await Promise.all([store.snapshot('q3'), peer.snapshot('q3')]);
+        const claims = await Promise.allSettled(
+          [a!, b!].map((snap, i) =>
+            [store, peer][i]!.transition('q3', snap.record.state, 'prefilling', { expectedAttempt: snap.record.attempt, workers: { prefill: `d-${i}`, decode: `d-${i}` } }),
+          ),
+        );
+        expect(claims.filter((c) => c.status === 'fulfilled')).toHaveLength(1);
+        const lost = claims.find((c) => c.status === 'rejected') as PromiseRejectedResult;
+        expect(lost.reason).toBeInstanceOf(IllegalTransitionError);
+        await store.transition('q3', 'prefilling', 'decoding');
+        await store.checkpointTokens('q3', a!.tokens.length, [6]);
+        const after = (await store.snapshot('q3'))!;
+        expect(after.tokens).toEqual([4, 5, 6]);
+        expect(after.record.attempt).toBe(2);
+        expect(after.record.history.slice(-2)).toEqual(['prefilling', 'decoding']);
+      });
+
+      it('a sequence created without a request has none; an unknown id has no snapshot', async () => {
+        await createIn('q4', 'decoding');
+        const snap = (await store.snapshot('q4'))!;
+        expect(snap).not.toHaveProperty('request');
+        expect(snap.record.state).toBe('decoding');
+        expect(await store.snapshot('ghost')).toBeUndefined();
+      });
+
+      it('stores exactly what comes back: absent options stay absent, images lose their pixels', async () => {
+        const { seed: _seed, logprobs: _logprobs, ...sampling } = sampleRequest().sampling;
+        const image = { mmHash: 'abc123', offset: 1, tokenCount: 2, grid: { t: 1, h: 2, w: 4 } };
+        const withPixels = { ...image, pixels: new Float32Array(24) };
+        const request: SequenceRequest = { promptTokenIds: [5, 6, 7], sampling, eosTokenIds: [], images: [withPixels] };
+        await store.create({ id: 'q5', promptTokens: 3, deadlineMs: T0, request });
+        const stored = (await store.snapshot('q5'))!.request!;
+        expect(stored).toEqual({ promptTokenIds: [5, 6, 7], sampling, eosTokenIds: [], images: [image] });
+        expect(stored.sampling).not.toHaveProperty('seed');
+        expect(stored.sampling).not.toHaveProperty('logprobs');
+        expect(stored).not.toHaveProperty('cacheSalt');
+      });
+
+      it('refuses a request that could not be read back exactly, and creates nothing', async () => {
+        const bad: Array<[SequenceRequest, typeof TypeError | typeof RangeError]> = [
+          [sampleRequest({ promptTokenIds: [1, -1] }), RangeError],
+          [sampleRequest({ promptTokenIds: [2 ** 32] }), RangeError],
+          [sampleRequest({ eosTokenIds: [1.5] }), RangeError],
+          [sampleRequest({ promptTokenIds: 'abc' as unknown as number[] }), TypeError],
+          [{ ...sampleRequest(), sampling: { ...sampleRequest().sampling, temperature: Number.NaN } }, RangeError],
+          [{ ...sampleRequest(), sampling: { ...sampleRequest().sampling, topP: Infinity } }, RangeError],
+          [{ ...sampleRequest(), sampling: { ...sampleRequest().sampling, seed: 2 ** 32 } }, RangeError],
+          [{ ...sampleRequest(), sampling: { ...sampleRequest().sampling, stopTokenIds: [-3] } }, RangeError],
+          [{ ...sampleRequest(), sampling: null as unknown as SequenceRequest['sampling'] }, TypeError],
+        ];
+        for (const [request, kind] of bad) {
+          await expect(store.create({ id: 'q6', promptTokens: 1, deadlineMs: T0, request })).rejects.toBeInstanceOf(kind);
+        }
+        expect(await store.get('q6')).toBeUndefined();
+      });
+
+      it('returns copies: mutating a snapshot changes nothing stored', async () => {
+        await store.create({ id: 'q7', promptTokens: 5, deadlineMs: T0, nowMs: T0, request: sampleRequest() });
+        await store.transition('q7', 'queued', 'decoding');
+        await store.checkpointTokens('q7', 0, [1]);
+        const snap = (await store.snapshot('q7'))!;
+        snap.request!.promptTokenIds.push(99);
+        snap.request!.sampling.seed = 1;
+        snap.tokens.push(2);
+        snap.record.state = 'failed';
+        const again = (await store.snapshot('q7'))!;
+        expect(again.request).toEqual(sampleRequest());
+        expect(again.tokens).toEqual([1]);
+        expect(again.record.state).toBe('decoding');
+      });
+
+      it('a terminal record keeps its request until it expires with it', async () => {
+        const short = await factory({ terminalTtlMs: 150 });
+        extra.push(short);
+        const s = short.store;
+        await s.create({ id: 'q8', promptTokens: 5, deadlineMs: T0, request: sampleRequest() });
+        await s.transition('q8', 'queued', 'decoding');
+        await s.transition('q8', 'decoding', 'cancelled');
+        expect((await s.snapshot('q8'))!.request).toEqual(sampleRequest());
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        expect(await s.snapshot('q8')).toBeUndefined();
+        await s.create({ id: 'q8', promptTokens: 1, deadlineMs: T0 });
+        expect(await s.snapshot('q8')).not.toHaveProperty('request');
       });
     });
 

@@ -5,6 +5,8 @@
  */
 
 export const BYTES_PER_TOKEN = 4;
+/** Token ids are uint32. */
+export const MAX_TOKEN_ID = 0xffff_ffff;
 
 export function packTokens(tokens: readonly number[]): Buffer {
   const buf = Buffer.allocUnsafe(tokens.length * BYTES_PER_TOKEN);

@@ -1,3 +1,5 @@
+import type { PromptImage } from '../protocol/prompt-image.js';
+import type { SamplingParams } from '../protocol/request.js';
 import type { SequenceState } from './transitions.js';
 
 export type { SequenceState } from './transitions.js';
@@ -27,11 +29,37 @@ export interface SequenceRecord {
   history: SequenceState[];
 }
 
+/**
+ * What it takes to run a sequence again without the router that started it (a router restart
+ * or fail-over): the prompt, the sampling settings with the seed pinned (the engine's RNG is a
+ * function of seed and output position, so this is the whole sampling state), the stop/EOS ids
+ * and max tokens. With the checkpointed tokens this continues the output bit for bit. Written
+ * once, at create; images keep their placement and mm_hash, not their pixels.
+ */
+export interface SequenceRequest {
+  promptTokenIds: number[];
+  sampling: SamplingParams;
+  /** The gateway's EOS ids; empty: the worker's model card's. */
+  eosTokenIds: number[];
+  cacheSalt?: string;
+  images?: Array<Omit<PromptImage, 'pixels' | 'embeddings'>>;
+}
+
+/** A sequence as a resumer reads it, in one atomic read: record, request and checkpointed tokens. */
+export interface SequenceSnapshot {
+  record: SequenceRecord;
+  /** Absent when the sequence was created without it (it cannot be resumed by another router). */
+  request?: SequenceRequest;
+  tokens: number[];
+}
+
 export interface CreateSequenceInit {
   id: string;
   promptTokens: number;
   deadlineMs: number;
   nowMs?: number;
+  /** Stored beside the record (and expired with it), read back by snapshot(). */
+  request?: SequenceRequest;
 }
 
 export interface TransitionPatch {
@@ -77,6 +105,11 @@ export interface SequenceStore {
   checkpointTokens(id: string, from: number, tokens: readonly number[]): Promise<void>;
   /** The checkpointed token ids; SequenceNotFoundError if the sequence does not exist. */
   getTokens(id: string): Promise<number[]>;
+  /**
+   * Record, stored request and checkpointed tokens read together (one atomic read), for a router
+   * that resumes a sequence it did not start; undefined if there is no such sequence.
+   */
+  snapshot(id: string): Promise<SequenceSnapshot | undefined>;
   /**
    * Ids of active (non-terminal) sequences whose deadline is <= nowMs, oldest deadline first
    * (ties by id), at most `limit` (default DEFAULT_EXPIRED_LIMIT) — for the orphan sweeper.

@@ -2,6 +2,8 @@
  * Argument checks shared by both stores, so the memory store refuses exactly what the Redis store
  * refuses. Bad arguments are programming errors: TypeError / RangeError, not store errors.
  */
+import { encodeRequest } from './request-codec.js';
+import { MAX_TOKEN_ID } from './token-codec.js';
 import { isSequenceState, type SequenceState } from './transitions.js';
 import {
   MAX_ERROR_LENGTH,
@@ -46,14 +48,15 @@ export function checkDeadline(deadlineMs: unknown): asserts deadlineMs is number
   checkTime('deadlineMs', deadlineMs);
 }
 
-/** Validated create arguments with `nowMs` filled in. */
-export function normalizeCreate(init: CreateSequenceInit): Required<CreateSequenceInit> {
+/** Validated create arguments with `nowMs` filled in and the request in its stored form. */
+export function normalizeCreate(init: CreateSequenceInit): Required<Omit<CreateSequenceInit, 'request'>> & { requestJson?: string } {
   checkId(init.id);
   checkCount('promptTokens', init.promptTokens);
   checkDeadline(init.deadlineMs);
   const nowMs = init.nowMs ?? Date.now();
   checkTime('nowMs', nowMs);
-  return { id: init.id, promptTokens: init.promptTokens, deadlineMs: init.deadlineMs, nowMs };
+  const out = { id: init.id, promptTokens: init.promptTokens, deadlineMs: init.deadlineMs, nowMs };
+  return init.request === undefined ? out : { ...out, requestJson: encodeRequest(init.request) };
 }
 
 export interface NormalizedPatch {
@@ -91,7 +94,6 @@ export function normalizePatch(patch: TransitionPatch | undefined): NormalizedPa
   return out;
 }
 
-export const MAX_TOKEN_ID = 0xffff_ffff;
 
 export function checkCheckpoint(from: unknown, tokens: readonly number[]): void {
   checkCount('from', from);
