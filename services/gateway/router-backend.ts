@@ -1,28 +1,48 @@
 import * as grpc from '@grpc/grpc-js';
 import { AsyncQueue } from '../common/async-queue.js';
-import { outputFromPb, requestToPb, type pb } from '../protocol/wire.js';
+import { outputFromPb, requestToPb } from '../protocol/wire.js';
 import { CHANNEL_OPTIONS } from '../common/grpc/grpc-server.js';
 import { tandemV1 } from '../protocol/grpc-services.js';
 import type { RequestStream } from '../protocol/request.js';
 import type { GenerationRequest, RequestOutput } from '../protocol/request.js';
 import type { GenerationBackend } from './backend.js';
+import { DEFAULT_RESUME_POLICY, streamFromRouter, type ResumePolicy } from './router-stream.js';
 
 type Stats = ReturnType<GenerationBackend['stats']>;
 
-/** The gateway's backend in cluster mode: the router's gRPC Generate stream. */
+/**
+ * Reconnect quickly to a router that went away: grpc-js's default back-off (1 s growing to 120 s)
+ * kept the gateway away from a restarted router for tens of seconds after an outage; retrying a
+ * closed port every 250 ms at most costs nothing.
+ */
+const ROUTER_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  ...CHANNEL_OPTIONS,
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 250,
+};
+
+/** The gateway's backend in cluster mode: the router's gRPC Generate stream (resumed if the router is lost). */
 export class RouterBackend implements GenerationBackend {
   private readonly client: grpc.Client & Record<string, (...a: unknown[]) => unknown>;
   private last: Stats = { running: 0, waiting: 0, kvUsage: 0, prefixCacheHitRate: 0, numBlocks: 1, freeBlocks: 0, preemptions: 0 };
   private readonly timer: NodeJS.Timeout;
   /** In-flight Generate calls, so a shutdown can fail them cleanly (see failInFlight). */
   private readonly inFlight = new Set<(reason: string) => void>();
+  /** Router.Resume calls made after losing the router mid-stream. */
+  resumes = 0;
 
   /**
    * `requestTimeoutMs` becomes the gRPC deadline of every Generate call; the router hands the
    * same deadline to each worker leg, so nothing keeps computing for a caller that gave up.
    */
-  constructor(address: string, private readonly requestTimeoutMs = 10 * 60_000) {
-    this.client = new (tandemV1().Router)(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as typeof this.client;
+  constructor(
+    address: string,
+    private readonly requestTimeoutMs = 10 * 60_000,
+    private readonly resumePolicy: ResumePolicy = DEFAULT_RESUME_POLICY,
+    /** Where resumes are reported (rare: a router was lost). */
+    private readonly log?: (message: string) => void,
+  ) {
+    this.client = new (tandemV1().Router)(address, grpc.credentials.createInsecure(), ROUTER_CHANNEL_OPTIONS) as typeof this.client;
     // Scrapes read the router's aggregate, refreshed in the background (never on the request path).
     this.timer = setInterval(() => this.refresh(), 1000);
     this.timer.unref();
@@ -42,11 +62,11 @@ export class RouterBackend implements GenerationBackend {
   generate(req: GenerationRequest): RequestStream {
     const md = new grpc.Metadata();
     if (req.traceparent) md.set('traceparent', req.traceparent);
-    const call = this.client.Generate(requestToPb(req), md, { deadline: Date.now() + this.requestTimeoutMs }) as grpc.ClientReadableStream<pb.TokenChunk>;
     let cancelledHere = false;
+    let cancelStream = () => {};
     const cancel = () => {
       cancelledHere = true;
-      call.cancel();
+      cancelStream();
     };
     const queue = new AsyncQueue<RequestOutput>(cancel);
     let finished = false;
@@ -63,22 +83,29 @@ export class RouterBackend implements GenerationBackend {
     };
     this.inFlight.add(shutdown);
     const done = () => this.inFlight.delete(shutdown);
-    call.on('data', (c: pb.TokenChunk) => {
-      const o = outputFromPb(req.id, c);
-      if (o.finished) finished = true;
-      queue.push(o);
-    });
-    call.on('end', () => {
-      done();
-      queue.close();
-    });
-    call.on('error', (e: grpc.ServiceError) => {
-      done();
-      // CANCELLED is our own abort (the client went away) unless the stream had not finished and
-      // nobody here cancelled it: then the far end dropped it, and the client must hear so.
-      if (e.code === grpc.status.CANCELLED && (finished || cancelledHere)) return queue.close();
-      const unavailable = e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.RESOURCE_EXHAUSTED;
-      fail(e.details || e.message, unavailable || e.code === grpc.status.CANCELLED ? 'unavailable' : e.code === grpc.status.INVALID_ARGUMENT ? 'invalid' : e.code === grpc.status.DEADLINE_EXCEEDED ? 'timeout' : undefined);
+    // A router lost mid-stream is answered with Router.Resume (router-stream.ts).
+    cancelStream = streamFromRouter(this.client, requestToPb(req), md, Date.now() + this.requestTimeoutMs, this.resumePolicy, {
+      data: (c) => {
+        const o = outputFromPb(req.id, c);
+        if (o.finished) finished = true;
+        queue.push(o);
+      },
+      end: () => {
+        done();
+        queue.close();
+      },
+      error: (e) => {
+        done();
+        // CANCELLED is our own abort (the client went away) unless the stream had not finished and
+        // nobody here cancelled it: then the far end dropped it, and the client must hear so.
+        if (e.code === grpc.status.CANCELLED && (finished || cancelledHere)) return queue.close();
+        const unavailable = e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.RESOURCE_EXHAUSTED;
+        fail(e.details || e.message, unavailable || e.code === grpc.status.CANCELLED ? 'unavailable' : e.code === grpc.status.INVALID_ARGUMENT ? 'invalid' : e.code === grpc.status.DEADLINE_EXCEEDED ? 'timeout' : undefined);
+      },
+      resuming: (n, delivered, lost) => {
+        this.resumes++;
+        this.log?.(`${req.id}: router call ended (${lost.code} ${lost.details}) after ${delivered} tokens; Resume #${n}`);
+      },
     });
     return Object.assign(queue, { requestId: req.id, abort: cancel });
   }

@@ -10,6 +10,7 @@ import type { RegionDescriptor, TransferBackend } from './region.js';
 import type { FinishReason, GeneratedToken, GenerationRequest, RequestOutput, SamplingParams } from './request.js';
 
 export { pb };
+export type { ResumeRequest } from './gen/tandem/v1/router_pb.js';
 export type TokenChunkInit = MessageInitShape<typeof pb.TokenChunkSchema>;
 
 export function samplingToPb(s: SamplingParams): MessageInitShape<typeof pb.SamplingSchema> {

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type { pb, TokenChunkInit } from '../protocol/wire.js';
+import type { pb } from '../protocol/wire.js';
 import type { WorkerRecord } from '../protocol/registry.js';
 import { LeastLoadPolicy } from './policies/least-load.js';
 import type { RouterDeps } from './router-deps.js';
@@ -12,10 +12,15 @@ export const CHECKPOINT_EVERY = 32;
 /** Decode workers a request may lose before it fails. */
 export const MAX_MIGRATIONS = 2;
 
+/** Where relayed chunks go: the client's call (or a filter in front of it, see resume.ts). */
+export interface TokenSink {
+  write(chunk: pb.TokenChunk): unknown;
+}
+
 export interface DecodeRelayContext {
   d: RouterDeps;
   req: pb.GenerateRequest;
-  call: grpc.ServerWritableStream<pb.GenerateRequest, TokenChunkInit>;
+  sink: TokenSink;
   leg: { add<T extends grpc.Call>(c: T): T; readonly cancelled: boolean };
   /** The request's sequence-store writes (transitions and token checkpoints, in order). */
   log: SequenceLog;
@@ -47,11 +52,12 @@ class FrozenWorkerError extends Error {}
  * CHECKPOINT_EVERY), so another decode-capable worker re-prefills prompt + those tokens and
  * continues (EngineRequest.resumeOutputTokenIds). The new worker emits only the tokens after
  * them, and the determinism contract makes them the tokens the lost worker would have produced:
- * the client sees no duplicate and no gap. Resolves with the last chunk.
+ * the client sees no duplicate and no gap. Resolves with the last chunk. `alreadyStored` of
+ * `alreadySent` are checkpointed already (a resumed request starts from the stored tokens).
  */
-export async function relayDecode(c: DecodeRelayContext, stream: grpc.ClientReadableStream<pb.TokenChunk>, worker: WorkerRecord, alreadySent: readonly number[]): Promise<pb.TokenChunk | undefined> {
+export async function relayDecode(c: DecodeRelayContext, stream: grpc.ClientReadableStream<pb.TokenChunk>, worker: WorkerRecord, alreadySent: readonly number[], alreadyStored = 0): Promise<pb.TokenChunk | undefined> {
   const generated = [...alreadySent];
-  let checkpointed = 0;
+  let checkpointed = alreadyStored;
   const checkpoint = (force: boolean) => {
     if (generated.length - checkpointed < (force ? 1 : CHECKPOINT_EVERY)) return;
     const from = checkpointed;
@@ -63,7 +69,7 @@ export async function relayDecode(c: DecodeRelayContext, stream: grpc.ClientRead
   for (let migrations = 0; ; migrations++) {
     try {
       const worker = currentWorker;
-      const last = await relayOnce(current, c.call, (ids) => {
+      const last = await relayOnce(current, c.sink, (ids) => {
         generated.push(...ids);
         checkpoint(false);
       }, () => c.d.view.silentForMs(worker.id) > HEARTBEAT_SILENCE_MS);
@@ -89,7 +95,7 @@ export async function relayDecode(c: DecodeRelayContext, stream: grpc.ClientRead
 /** One worker's stream into the client's call; resolves with the last chunk. */
 function relayOnce(
   source: grpc.ClientReadableStream<pb.TokenChunk>,
-  sink: grpc.ServerWritableStream<pb.GenerateRequest, TokenChunkInit>,
+  sink: TokenSink,
   onTokens: (ids: number[]) => void,
   workerSilent: () => boolean,
 ): Promise<pb.TokenChunk | undefined> {

@@ -25,7 +25,7 @@ export class RouterMetrics {
 
   constructor(counters: RouterDeps['counters'], private readonly view: ViewLike, policy: string) {
     const registers = [this.registry];
-    const seen = { disaggregated: 0, local_prefill: 0, unified: 0, retries: 0, migrations: 0 };
+    const seen = { disaggregated: 0, local_prefill: 0, unified: 0, retries: 0, migrations: 0, resumes: 0 };
     new Counter({
       name: 'tandem_router_decisions_total',
       help: 'Stage plans made, by decision (disaggregated, local_prefill, unified) and routing policy.',
@@ -56,6 +56,16 @@ export class RouterMetrics {
         const now = counters.migrations ?? 0;
         this.inc(now - seen.migrations);
         seen.migrations = now;
+      },
+    });
+    new Counter({
+      name: 'tandem_router_resumes_total',
+      help: 'Requests taken over from the sequence store after the router streaming them was lost (Router.Resume).',
+      registers,
+      collect() {
+        const now = counters.resumes ?? 0;
+        this.inc(now - seen.resumes);
+        seen.resumes = now;
       },
     });
     new Gauge({

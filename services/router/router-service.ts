@@ -2,7 +2,6 @@ import * as grpc from '@grpc/grpc-js';
 import { grpcError } from '../common/grpc/grpc-error.js';
 import { decodeJson, encodeJson } from '../bus/index.js';
 import { layoutToPb, pb, regionToPb, type TokenChunkInit } from '../protocol/wire.js';
-import { outgoingTraceparent } from '../common/telemetry/index.js';
 import { cacheKeyTokens } from '../protocol/cache-key-tokens.js';
 import { prefillAbortSubject, readySubject, reserveSubject, type PrefillAbortReply, type PrefillAbortRequest, type ReadyMessage, type ReserveReply, type ReserveRequest, type WorkerRecord } from '../protocol/registry.js';
 import { planStages } from './plan.js';
@@ -10,58 +9,31 @@ import { SequenceLog } from './sequence-log.js';
 import { tracePlan } from './router-tracing.js';
 import { runVisionStage } from './vision-stage.js';
 import { relayDecode } from './decode-relay.js';
+import { endCall, failCall } from './call-end.js';
+import { Leg, legContext } from './leg.js';
+import { resume } from './resume.js';
+import { pinSeed, storedRequestOf } from './stored-request.js';
 import type { RouterDeps } from './router-deps.js';
+import type { ResumeRequest } from '../protocol/wire.js';
 
 export type { RouterDeps };
 
 
-class Leg {
-  private calls: grpc.Call[] = [];
-  private onCancelFns: Array<() => void> = [];
-  cancelled = false;
-  add<T extends grpc.Call>(c: T): T {
-    this.calls.push(c);
-    if (this.cancelled) c.cancel();
-    return c;
-  }
-  /** Runs `fn` when the request is cancelled (now, if it already was). */
-  onCancel(fn: () => void): void {
-    if (this.cancelled) fn();
-    else this.onCancelFns.push(fn);
-  }
-  cancel(): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
-    for (const c of this.calls) c.cancel();
-    for (const fn of this.onCancelFns) fn();
-  }
-}
-
-
-/** The tandem.v1.Router Generate handler: plan, reserve, prefill, decode, relay, record. */
+/** The tandem.v1.Router handlers. Generate: plan, reserve, prefill, decode, relay, record; Resume: resume.ts. */
 export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation {
   return {
     async Generate(call: grpc.ServerWritableStream<pb.GenerateRequest, TokenChunkInit>) {
       const req = call.request;
-      const parentTrace = call.metadata.get('traceparent')[0]?.toString();
-      const legTrace = () => {
-        const md = new grpc.Metadata();
-        // The active span's ids (router.generate) when tracing is on, a fresh child id otherwise.
-        md.set('traceparent', outgoingTraceparent(parentTrace));
-        return md;
-      };
-      const leg = new Leg();
-      call.on('cancelled', () => leg.cancel());
-      // The caller's deadline bounds every worker leg too (Infinity when the caller set none).
-      const deadline = call.getDeadline();
-      const legOptions: grpc.CallOptions = Number.isFinite(Number(deadline)) ? { deadline } : {};
+      const { leg, legTrace, legOptions } = legContext(call);
       d.counters.inFlight++;
       // State is recorded beside the request, never in front of it (sequence-log.ts).
       const log = new SequenceLog(d.store, req.requestId, (op, e) => d.onStoreError?.(op, e));
       const move = log.move;
       try {
-        const deadlineMs = Number(deadline);
-        log.create({ promptTokens: req.promptTokenIds.length, deadlineMs: Number.isFinite(deadlineMs) ? deadlineMs : Date.now() + 10 * 60_000 });
+        const deadlineMs = Number(call.getDeadline());
+        // The record carries what any router needs to run the request again (resume.ts).
+        pinSeed(req);
+        log.create({ promptTokens: req.promptTokenIds.length, deadlineMs: Number.isFinite(deadlineMs) ? deadlineMs : Date.now() + 10 * 60_000, request: storedRequestOf(req) });
         // Prefix matching sees image tokens by mm_hash (the same key the workers' block hashes use).
         // Computed once per request (it hashes every image token): the plan and each kv.reserve use it.
         const key = cacheKeyOf(req);
@@ -73,24 +45,20 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
           else d.counters.localPrefill++;
           move('decoding', { workers: { decode: plan.worker.id } });
           const stream = leg.add(d.clients.get(plan.worker.grpc).Generate(req, legTrace(), legOptions) as grpc.ClientReadableStream<pb.TokenChunk>);
-          last = await relayDecode({ d, req, call, leg, log, legTrace, legOptions }, stream, plan.worker, []);
+          last = await relayDecode({ d, req, sink: call, leg, log, legTrace, legOptions }, stream, plan.worker, []);
         } else {
           d.counters.disaggregated++;
           last = await disaggregated(d, req, key, plan.decode, plan.prefillCandidates, leg, call, log, legTrace, legOptions);
         }
-        // A client that hangs up right after the final chunk did get the whole answer.
-        if (leg.cancelled && !last?.finished) move('cancelled');
-        else if (last?.finishReason === pb.FinishReason.ERROR) move('failed', { error: last.error });
-        else move('finished', { generatedTokens: last?.completionTokens ?? 0 });
-        call.end();
+        endCall(call, move, leg, last);
       } catch (e) {
-        const err = e as grpc.ServiceError;
-        move(leg.cancelled ? 'cancelled' : 'failed', { error: err.message });
-        if (!leg.cancelled) call.emit('error', err.code !== undefined ? err : grpcError(grpc.status.INTERNAL, err.message));
+        failCall(call, move, leg, e);
       } finally {
         d.counters.inFlight--;
       }
     },
+
+    Resume: (call: grpc.ServerWritableStream<ResumeRequest, TokenChunkInit>) => resume(d, call),
 
     Stats(_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) {
       const ws = d.view.all();
@@ -179,7 +147,7 @@ async function disaggregated(
   call.write({ tokens: [first], finished: false, promptTokens: req.promptTokenIds.length, completionTokens: 1, cachedPromptTokens: reply.cachedTokens, error: '' });
   const stream = leg.add(d.clients.get(decode.grpc).Decode({ request: withoutPixels(req), leaseId: reply.leaseId, firstTokenId: first.tokenId }, legTrace(), legOptions) as grpc.ClientReadableStream<pb.TokenChunk>);
   try {
-    return await relayDecode({ d, req, call, leg, log, legTrace, legOptions }, stream, decode, [first.tokenId]);
+    return await relayDecode({ d, req, sink: call, leg, log, legTrace, legOptions }, stream, decode, [first.tokenId]);
   } finally {
     // A client that hangs up after the answer cancels nothing that still holds blocks.
     relayed = true;

@@ -13,12 +13,13 @@ export type MoveFn = (to: SequenceState, patch?: TransitionPatch) => void;
  */
 export class SequenceLog {
   private chain: Promise<void> = Promise.resolve();
-  private state: SequenceState = 'queued';
-
   constructor(
-    private readonly store: SequenceStore,
+    /** null: record nothing (the replay of a sequence whose record already ended, see resume.ts). */
+    private readonly store: SequenceStore | null,
     readonly id: string,
     private readonly onError: (op: string, e: Error) => void,
+    /** Where the record is: `queued` for a new request, the claimed state for a resumed one. */
+    private state: SequenceState = 'queued',
   ) {}
 
   /** The state the request is in (the store follows it, possibly a few ms behind). */
@@ -28,27 +29,29 @@ export class SequenceLog {
 
   create(init: Omit<CreateSequenceInit, 'id' | 'nowMs'>): void {
     const nowMs = Date.now();
-    this.enqueue('create', () => this.store.create({ ...init, id: this.id, nowMs }));
+    this.enqueue('create', (store) => store.create({ ...init, id: this.id, nowMs }));
   }
 
   readonly move: MoveFn = (to, patch) => {
     const from = this.state;
     this.state = to;
     const nowMs = Date.now();
-    this.enqueue(`${from}→${to}`, () => this.store.transition(this.id, from, to, { nowMs, ...patch }));
+    this.enqueue(`${from}→${to}`, (store) => store.transition(this.id, from, to, { nowMs, ...patch }));
   };
 
   /** Checkpoints generated tokens [from, from + tokens.length) in order with the transitions. */
   checkpoint(from: number, tokens: readonly number[]): void {
-    this.enqueue('checkpoint', () => this.store.checkpointTokens(this.id, from, tokens));
+    this.enqueue('checkpoint', (store) => store.checkpointTokens(this.id, from, tokens));
   }
 
   settled(): Promise<void> {
     return this.chain;
   }
 
-  private enqueue(op: string, write: () => Promise<unknown>): void {
-    this.chain = this.chain.then(write).then(
+  private enqueue(op: string, write: (store: SequenceStore) => Promise<unknown>): void {
+    const store = this.store;
+    if (store === null) return;
+    this.chain = this.chain.then(() => write(store)).then(
       () => undefined,
       (e: Error) => this.onError(op, e),
     );

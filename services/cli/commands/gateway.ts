@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { RouterBackend } from '../../gateway/router-backend.js';
+import { DEFAULT_RESUME_POLICY } from '../../gateway/router-stream.js';
 import { buildGateway } from '../../gateway/server.js';
 import { initTracing } from '../../common/telemetry/index.js';
 import { loadServedModel } from '../../gateway/served-model.js';
@@ -18,7 +19,9 @@ const HELP = `usage: tandem gateway --router HOST:PORT [--model DIR] [--port 800
 The OpenAI-compatible HTTP gateway in front of a router (TANDEM_ROUTER_ADDR). It loads only
 the tokenizer, chat template and config of --model. --request-timeout-ms (or
 TANDEM_REQUEST_TIMEOUT_MS) is the deadline of each request on the router and every worker leg;
-a request past it gets a 408. Images come as data: URLs; remote http(s) image URLs are fetched
+a request past it gets a 408. A router lost mid-stream (killed, restarted) is asked to resume
+each in-flight request from the sequence store for up to TANDEM_ROUTER_RESUME_MS (10000) per
+loss, so clients see one uninterrupted stream. Images come as data: URLs; remote http(s) image URLs are fetched
 only from the hosts in --image-allowed-hosts (or TANDEM_IMAGE_ALLOWED_HOSTS), never from private
 or loopback addresses (see docs/image-input.md). Prints one JSON line {"role":"gateway","pid","url"}.`;
 
@@ -54,7 +57,10 @@ export async function runGateway(argv: string[]): Promise<number> {
     maxModelLen: values['max-model-len'] === undefined ? undefined : intOption(values['max-model-len'], 'max-model-len', 0, 2),
   });
   initTracing('tandem-gateway');
-  const backend = new RouterBackend(router, intOption(values['request-timeout-ms'] ?? process.env.TANDEM_REQUEST_TIMEOUT_MS, 'request-timeout-ms', 600_000, 1));
+  const backend = new RouterBackend(router, intOption(values['request-timeout-ms'] ?? process.env.TANDEM_REQUEST_TIMEOUT_MS, 'request-timeout-ms', 600_000, 1), {
+    ...DEFAULT_RESUME_POLICY,
+    windowMs: intOption(process.env.TANDEM_ROUTER_RESUME_MS, 'router-resume-ms (TANDEM_ROUTER_RESUME_MS)', DEFAULT_RESUME_POLICY.windowMs, 0),
+  }, (m) => process.stderr.write(m + '\n'));
   const apiKeys = gatewayApiKeys(values['api-key'] ?? process.env.TANDEM_API_KEY, values['api-keys-file'] ?? process.env.TANDEM_API_KEYS_FILE);
   const metricsApiKey = values['metrics-api-key'] ?? process.env.TANDEM_METRICS_API_KEY;
   const allowedHosts = (values['image-allowed-hosts'] ?? process.env.TANDEM_IMAGE_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
