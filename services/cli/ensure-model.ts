@@ -15,12 +15,12 @@ import { generatedModelDir } from '../common/paths.js';
  */
 export const DEFAULT_MODEL = { family: 'ernie4_5_vl_moe', size: 'tiny', name: 'ernie-4.5-vl-tiny' } as const;
 
-export async function ensureGeneratedModel(family: TextFamily | VlFamily, size: GenSize, seed = 0, log = (m: string) => process.stderr.write(m + '\n')): Promise<string> {
-  const dir = generatedModelDir(family, size, seed);
+export async function ensureGeneratedModel(family: TextFamily | VlFamily, size: GenSize, seed = 0, log = (m: string) => process.stderr.write(m + '\n'), weightScale = 1): Promise<string> {
+  const dir = generatedModelDir(family, size, seed, weightScale);
   if (existsSync(join(dir, 'config.json'))) return dir;
-  log(`[tandem] generating ${family} ${size} checkpoint (seed ${seed}) into ${dir} (once; cached afterwards)`);
+  log(`[tandem] generating ${family} ${size} checkpoint (seed ${seed}${weightScale === 1 ? "" : `, weight scale ${weightScale}`}) into ${dir} (once; cached afterwards)`);
   const bar = progressForLargeWrites(`gen ${family} ${size}`);
-  await generateCheckpoint({ family, size, outDir: dir, seed, onProgress: bar.update });
+  await generateCheckpoint({ family, size, outDir: dir, seed, weightScale, onProgress: bar.update });
   bar.finish();
   return dir;
 }

@@ -3,6 +3,7 @@ import { native } from '../../../kernels/ts/index.js';
 import { loadTextModelWeights } from '../../engine/weights/load-text-weights.js';
 import { runGatewayBench } from '../bench/gateway-bench.js';
 import { runKernelBench } from '../bench/kernel-bench.js';
+import { runQualityBench } from '../bench/quality-bench.js';
 import { runServeBench } from '../../../loadtest/generator/serve-command.js';
 import { benchTransfer, ucxPerftestPutBandwidth } from '../../transfer/bench.js';
 import type { TransferBackend } from '../../transfer/types.js';
@@ -16,6 +17,7 @@ import { intOption, parseCommandArgs, quantizationOption } from '../parse.js';
 
 const HELP = `usage: tandem bench kernels [--json] [--model DIR] [--threads N] [--seconds S] [--prefill N]
                             [--quantization none|wint8|wint4]
+       tandem bench quality [--json] [--model DIR] [--schemes wint8,wint4] [--prompts 4] [--tokens 128]
        tandem bench gateway [--json] [--model DIR] [--samples N]
        tandem bench transfer [--json] [--backends ucx,tcp,local] [--sizes 65536,1048576,16777216,67108864]
                              [--model DIR] [--ttft-prompt 512] [--ttft-repeats 5] [--skip-ttft]
@@ -25,6 +27,12 @@ const HELP = `usage: tandem bench kernels [--json] [--model DIR] [--threads N] [
 vision: vision-encode time per image by resolution, embedding transfer bytes and time to another
 process, and TTFT of an image request with the encoder cache cold vs warm, on the generated
 ERNIE-4.5-VL 'small' checkpoint unless --model is given.
+
+quality: what quantization costs against bf16 on the same checkpoint: mean KL of the next-token
+distributions, top-1 agreement over teacher-forced prompts, and the common prefix of greedy
+continuations, beside the noise floor (bf16 under another ISA's kernels); on the ERNIE-4.5-0.3B
+shapes generated with weight scale 1.5 (a scale-1 random model repeats one token, which would
+make every comparison trivially perfect) unless --model.
 
 serve: open-loop streaming chat load; TTFT, TPOT, ITL, goodput (see 'tandem bench serve --help').
 
@@ -53,7 +61,8 @@ export async function runBench(argv: string[]): Promise<number> {
   if (which === 'transfer') return runTransferBenchCommand(rest);
   if (which === 'serve') return runServeBench(rest);
   if (which === 'vision') return runVisionBenchCommand(rest);
-  if (which !== 'kernels') throw new CliError(`unknown benchmark '${which}' (available: kernels, gateway, transfer, serve, vision)`);
+  if (which === 'quality') return runQualityBenchCommand(rest);
+  if (which !== 'kernels') throw new CliError(`unknown benchmark '${which}' (available: kernels, quality, gateway, transfer, serve, vision)`);
   const { values } = parseCommandArgs(rest, {
     json: { type: 'boolean' },
     model: { type: 'string' },
@@ -83,6 +92,34 @@ export async function runBench(argv: string[]): Promise<number> {
   });
   if (values.json) console.log(JSON.stringify(result));
   else console.log(JSON.stringify(result, null, 2));
+  return 0;
+}
+
+async function runQualityBenchCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    json: { type: 'boolean' },
+    model: { type: 'string' },
+    schemes: { type: 'string' },
+    prompts: { type: 'string' },
+    tokens: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const schemes = (values.schemes ?? 'wint8,wint4').split(',').map((s) => quantizationOption(s.trim()));
+  const log = (m: string) => process.stderr.write(m + '\n');
+  const dir = values.model ? resolve(values.model) : await ensureGeneratedModel('ernie4_5', '0.3b', 0, log, 1.5);
+  const result = await runQualityBench({
+    weights: await loadTextModelWeights(dir),
+    model: dir,
+    schemes,
+    prompts: intOption(values.prompts, 'prompts', 4, 1),
+    promptTokens: intOption(values.tokens, 'tokens', 128, 2),
+    log,
+  });
+  console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
   return 0;
 }
 

@@ -8,11 +8,14 @@ import { CliError } from '../cli-error.js';
 import { intOption, parseCommandArgs } from '../parse.js';
 
 const HELP = `usage: tandem gen-model --family ernie4_5|ernie4_5_moe|ernie4_5_vl_moe --size tiny|0.3b|moe-small|small --out DIR [--seed N]
+                        [--weight-scale X]
 
 Writes a checkpoint with seeded random weights in the exact Hugging Face layout (config.json,
 safetensors shards + index, tokenizer.model, tokenizer.json, tokenizer_config.json).
 Sizes: ernie4_5: tiny, 0.3b (the real ERNIE-4.5-0.3B shapes); ernie4_5_moe: tiny, moe-small (64 experts, top-6);
-ernie4_5_vl_moe: tiny, small (ViT + resampler + 64 text and 64 vision experts, top-6).`;
+ernie4_5_vl_moe: tiny, small (ViT + resampler + 64 text and 64 vision experts, top-6).
+--weight-scale X multiplies the spread of every weight matrix (text families; default 1, where a
+random model repeats one token; about 4 gives varied output for quality comparisons).`;
 
 export async function runGenModel(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -20,6 +23,7 @@ export async function runGenModel(argv: string[]): Promise<number> {
     size: { type: 'string' },
     out: { type: 'string' },
     seed: { type: 'string' },
+    'weight-scale': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -32,9 +36,11 @@ export async function runGenModel(argv: string[]): Promise<number> {
   if (!size || !GEN_SIZES[family].includes(size)) throw new CliError(`--size for ${family} must be one of ${GEN_SIZES[family].join(', ')}`);
   if (!values.out) throw new CliError('--out DIR is required');
   const seed = intOption(values.seed, 'seed', 0);
+  const weightScale = values['weight-scale'] === undefined ? 1 : Number(values['weight-scale']);
+  if (!(weightScale > 0) || !Number.isFinite(weightScale)) throw new CliError(`--weight-scale must be a positive number, got '${values['weight-scale']}'`);
   const outDir = resolve(values.out);
   const bar = progressForLargeWrites(`${family} ${size}`);
-  const r = await generateCheckpoint({ family, size, outDir, seed, onProgress: bar.update });
+  const r = await generateCheckpoint({ family, size, outDir, seed, weightScale, onProgress: bar.update });
   bar.finish();
   console.log(`wrote ${r.paramCount.toLocaleString('en-US')} parameters (${r.files.length} safetensors file(s)) to ${r.outDir}`);
   return 0;
