@@ -26,6 +26,20 @@ export interface TextModelConfig {
   padTokenId: number;
   /** Present for `ernie4_5_moe` only. */
   moe?: MoeConfig;
+  /** Present when the checkpoint stores its linear layers pre-quantized (config.json quantization_config). */
+  quantization?: StoredQuantization;
+}
+
+/**
+ * config.json `quantization_config` of a pre-quantized Tandem checkpoint (docs/quantization.md):
+ * {"quant_method": "tandem", "scheme": "wint4", "bits": 4, "group_size": 128, "lm_head": true}.
+ * group 0 = one scale per output channel.
+ */
+export interface StoredQuantization {
+  scheme: 'wint8' | 'wint4';
+  bits: 8 | 4;
+  group: number;
+  lmHead: boolean;
 }
 
 export interface MoeConfig {
@@ -46,29 +60,59 @@ export interface Bf16Matrix {
   data: Uint16Array;
 }
 
-export interface DenseMlpWeights {
+/**
+ * A weight-only quantized matrix as stored in pre-quantized checkpoints (format in
+ * docs/quantization.md and kernels/src/quant.h): `data` holds rows x rowBytes codes, `scales`
+ * rows x groups fp32 scales.
+ */
+export interface QuantizedMatrix {
+  rows: number;
+  cols: number;
+  bits: 8 | 4;
+  group: number;
+  data: Uint8Array;
+  scales: Float32Array;
+}
+
+/** A linear layer's weight: bf16, or quantized when the checkpoint was written pre-quantized. */
+export type LinearWeight = Bf16Matrix | QuantizedMatrix;
+
+export function isQuantized(m: LinearWeight): m is QuantizedMatrix {
+  return 'bits' in m;
+}
+
+/** The bf16 matrix, or a clear error for code that only runs on bf16 weights (the reference model). */
+export function bf16Of(m: LinearWeight, what: string): Bf16Matrix {
+  if (isQuantized(m)) throw new Error(`${what} needs bf16 weights; this checkpoint is pre-quantized (wint${m.bits})`);
+  return m;
+}
+
+export interface MlpProjections {
+  gateProj: LinearWeight; // [intermediate, hidden]
+  upProj: LinearWeight; // [intermediate, hidden]
+  downProj: LinearWeight; // [hidden, intermediate]
+}
+
+export interface DenseMlpWeights extends MlpProjections {
   kind: 'dense';
-  gateProj: Bf16Matrix; // [intermediate, hidden]
-  upProj: Bf16Matrix; // [intermediate, hidden]
-  downProj: Bf16Matrix; // [hidden, intermediate]
 }
 
 export interface MoeMlpWeights {
   kind: 'moe';
   gate: Float32Array; // [numExperts, hidden], fp32 as in the reference implementation
   correctionBias: Float32Array; // [numExperts]
-  experts: Array<{ gateProj: Bf16Matrix; upProj: Bf16Matrix; downProj: Bf16Matrix }>;
+  experts: MlpProjections[];
   /** All shared experts fused into one MLP of width moe_intermediate * num_shared (as in HF). */
-  shared?: { gateProj: Bf16Matrix; upProj: Bf16Matrix; downProj: Bf16Matrix };
+  shared?: MlpProjections;
 }
 
 export interface LayerWeights {
   inputLayernorm: Float32Array; // [hidden]
   postAttentionLayernorm: Float32Array; // [hidden]
-  qProj: Bf16Matrix; // [heads*headDim, hidden]
-  kProj: Bf16Matrix; // [kvHeads*headDim, hidden]
-  vProj: Bf16Matrix; // [kvHeads*headDim, hidden]
-  oProj: Bf16Matrix; // [hidden, heads*headDim]
+  qProj: LinearWeight; // [heads*headDim, hidden]
+  kProj: LinearWeight; // [kvHeads*headDim, hidden]
+  vProj: LinearWeight; // [kvHeads*headDim, hidden]
+  oProj: LinearWeight; // [hidden, heads*headDim]
   mlp: DenseMlpWeights | MoeMlpWeights;
 }
 
@@ -77,8 +121,8 @@ export interface TextModelWeights {
   embedTokens: Bf16Matrix; // [vocab, hidden]
   layers: LayerWeights[];
   norm: Float32Array; // [hidden]
-  /** The LM head; the same object as `embedTokens` when embeddings are tied. */
-  lmHead: Bf16Matrix; // [vocab, hidden]
+  /** The LM head; the same object as `embedTokens` when embeddings are tied (and not quantized). */
+  lmHead: LinearWeight; // [vocab, hidden]
 }
 
 /** Whether decoder layer `i` uses the MoE block (the rule of the transformers implementation). */

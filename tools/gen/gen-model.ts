@@ -10,7 +10,9 @@ import type { TextFamily, TextModelConfig } from '../../services/engine/model-ty
 import type { VlFamily } from '../../services/engine/vl-model-types.js';
 import { parseTextModelConfig } from '../../services/engine/weights/config.js';
 import { CheckpointError } from '../../services/engine/weights/errors.js';
-import { countParameters, textTensorSpecs, type TensorSpec } from '../../services/engine/weights/layout.js';
+import { countParameters, storedTensorSpecs, textTensorSpecs, type TensorSpec } from '../../services/engine/weights/layout.js';
+import { native } from '../../kernels/ts/index.js';
+import { quantGroup, quantizationBits } from '../../services/protocol/quantization.js';
 import { writeCheckpointShards, type TensorSource } from '../../services/engine/weights/safetensors-writer.js';
 import { DEFAULT_MAX_SHARD_BYTES, genGenerationConfig, genModelConfig, type GenSize } from './presets.js';
 import { bf16Normal, f32Normal, initStd } from './random.js';
@@ -29,6 +31,8 @@ export interface GenerateCheckpointOptions {
   maxShardBytes?: number;
   /** Also write a tokenizer (default true). */
   tokenizer?: boolean;
+  /** Write the linear layers pre-quantized (docs/quantization.md) instead of bf16. */
+  quantization?: 'wint8' | 'wint4';
   /**
    * Multiplies the standard deviation of every weight matrix (default 1). At 1 a random model
    * settles on one token forever; about 4 gives varied greedy text, which quality comparisons
@@ -56,7 +60,48 @@ const NORM_NOISE_STD = 0.05;
 
 /** The tensors of a generated checkpoint, each produced on demand. */
 export function generatedTensorSources(config: TextModelConfig, seed: number, weightScale = 1): TensorSource[] {
-  return textTensorSpecs(config).map((s) => source(s, seed, config, weightScale));
+  const q = config.quantization;
+  if (!q) return textTensorSpecs(config).map((s) => source(s, seed, config, weightScale));
+  // Pre-quantized: every matrix is generated in bf16 exactly as the bf16 checkpoint's, then
+  // quantized by the kernels' own quantizer (so it equals quantizing that checkpoint at load).
+  // Codes are written first; each matrix's scales wait here until their turn.
+  const pendingScales = new Map<string, Float32Array>();
+  const quantize = (s: TensorSpec) => {
+    const m = s.of!;
+    const [rows, cols] = m.shape as [number, number];
+    // A tied head is the embedding table itself.
+    const from = m.name === 'lm_head.weight' && config.tieWordEmbeddings ? 'model.embed_tokens.weight' : m.name;
+    const bf16 = bf16Normal(seed, from, rows * cols, 0, initStd(m.fanIn!) * weightScale);
+    return native.quantizeWeights(bf16, rows, cols, q.bits, q.group);
+  };
+  const bytes = (a: Uint8Array | Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  return storedTensorSpecs(config).map((s): TensorSource => {
+    if (s.role === 'qweight') {
+      return {
+        name: s.name,
+        dtype: 'U8',
+        shape: s.shape,
+        produce: () => {
+          const r = quantize(s);
+          pendingScales.set(s.of!.name, r.scales);
+          return r.data;
+        },
+      };
+    }
+    if (s.role === 'scales') {
+      return {
+        name: s.name,
+        dtype: 'F32',
+        shape: s.shape,
+        produce: () => {
+          const scales = pendingScales.get(s.of!.name) ?? quantize(s).scales;
+          pendingScales.delete(s.of!.name);
+          return bytes(scales);
+        },
+      };
+    }
+    return source(s, seed, config, weightScale);
+  });
 }
 
 function source(s: TensorSpec, seed: number, config: TextModelConfig, weightScale: number): TensorSource {
@@ -74,7 +119,14 @@ function source(s: TensorSpec, seed: number, config: TextModelConfig, weightScal
       const std = 0.5 / config.moe!.numExperts;
       return { name: s.name, dtype: 'F32', shape: s.shape, produce: () => bytes(f32Normal(seed, s.name, count, 0, std)) };
     }
+    default:
+      throw new Error(`gen-model: ${s.name} (${s.role}) is produced by generatedTensorSources`);
   }
+}
+
+/** config.json quantization_config of a pre-quantized checkpoint (the serving defaults). */
+export function quantizationConfig(scheme: 'wint8' | 'wint4'): Record<string, unknown> {
+  return { quant_method: 'tandem', scheme, bits: quantizationBits(scheme), group_size: quantGroup(scheme), lm_head: true, format_version: 1 };
 }
 
 async function writeJson(path: string, value: unknown): Promise<void> {
@@ -102,6 +154,7 @@ export async function generateCheckpoint(opts: GenerateCheckpointOptions): Promi
   const hfConfig: Record<string, unknown> = {
     ...genModelConfig(family, opts.size),
     tandem_generated: { family, size: opts.size, seed, ...(weightScale !== 1 ? { weightScale } : {}) },
+    ...(opts.quantization ? { quantization_config: quantizationConfig(opts.quantization) } : {}),
   };
   const config = parseTextModelConfig(hfConfig);
   await mkdir(opts.outDir, { recursive: true });

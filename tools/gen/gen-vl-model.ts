@@ -59,6 +59,8 @@ function source(s: VlTensorSpec, seed: number, config: VlModelConfig): TensorSou
       return f32(initStd(s.fanIn!));
     case 'bias':
       return f32(0.5 / config.text.moe!.numExperts);
+    default:
+      throw new Error(`gen-vl-model: no generator for ${s.role} tensors (pre-quantized VL checkpoints are not generated)`);
   }
 }
 

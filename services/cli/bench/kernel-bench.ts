@@ -6,7 +6,7 @@
 import { native } from '../../../kernels/ts/index.js';
 import { BlockAllocator } from '../../../tools/bench/block-allocator.js';
 import { SequenceBlocks } from '../../../tools/bench/sequence-blocks.js';
-import type { TextModelWeights } from '../../engine/model-types.js';
+import { isQuantized, type LinearWeight, type TextModelWeights } from '../../engine/model-types.js';
 import { ModelRunner } from '../../engine/runner/model-runner.js';
 import { quantGroup, quantizationBits, type Quantization } from '../../protocol/quantization.js';
 
@@ -55,7 +55,8 @@ export interface KernelBenchResult {
 }
 
 /** Bytes a matrix [rows, cols] occupies under a scheme: bf16, or codes plus one fp32 scale per group. */
-export function matrixBytes(m: { rows: number; cols: number }, q: Quantization = 'none'): number {
+export function matrixBytes(m: LinearWeight, q: Quantization = 'none'): number {
+  if (isQuantized(m)) return m.data.byteLength + m.scales.byteLength;
   const bits = quantizationBits(q);
   if (!bits) return m.rows * m.cols * 2;
   const padded = Math.ceil(m.cols / 128) * 128;
@@ -65,7 +66,7 @@ export function matrixBytes(m: { rows: number; cols: number }, q: Quantization =
 
 /** Bytes of weights a decode step reads: every matrix once (the LM head included), plus norms. */
 export function decodeWeightBytes(w: TextModelWeights, q: Quantization = 'none'): number {
-  const mb = (m: { rows: number; cols: number }) => matrixBytes(m, q);
+  const mb = (m: LinearWeight) => matrixBytes(m, q);
   let bytes = mb(w.lmHead) + w.norm.byteLength;
   for (const l of w.layers) {
     bytes += l.inputLayernorm.byteLength + l.postAttentionLayernorm.byteLength;
@@ -90,14 +91,15 @@ export function decodeFlopsPerToken(w: TextModelWeights): number {
 /** FLOPs of a prefill of n tokens: 2 per weight per token, attention's QK and PV, and one LM-head row. */
 export function prefillFlops(w: TextModelWeights, n: number): number {
   const c = w.config;
+  const n2 = (m: LinearWeight) => m.rows * m.cols;
   let perToken = 0;
   for (const l of w.layers) {
-    perToken += l.qProj.data.length + l.kProj.data.length + l.vProj.data.length + l.oProj.data.length;
-    if (l.mlp.kind === 'dense') perToken += l.mlp.gateProj.data.length + l.mlp.upProj.data.length + l.mlp.downProj.data.length;
+    perToken += n2(l.qProj) + n2(l.kProj) + n2(l.vProj) + n2(l.oProj);
+    if (l.mlp.kind === 'dense') perToken += n2(l.mlp.gateProj) + n2(l.mlp.upProj) + n2(l.mlp.downProj);
     else {
       const e = l.mlp.experts[0]!;
-      perToken += (e.gateProj.data.length * 3) * c.moe!.topK + l.mlp.gate.length;
-      if (l.mlp.shared) perToken += l.mlp.shared.gateProj.data.length * 3;
+      perToken += n2(e.gateProj) * 3 * c.moe!.topK + l.mlp.gate.length;
+      if (l.mlp.shared) perToken += n2(l.mlp.shared.gateProj) * 3;
     }
   }
   const attention = c.numLayers * c.numHeads * c.headDim * 4 * ((n * (n + 1)) / 2);

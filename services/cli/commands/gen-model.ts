@@ -5,17 +5,20 @@ import { progressForLargeWrites } from '../progress.js';
 import type { TextFamily } from '../../engine/model-types.js';
 import type { VlFamily } from '../../engine/vl-model-types.js';
 import { CliError } from '../cli-error.js';
-import { intOption, parseCommandArgs } from '../parse.js';
+import { intOption, parseCommandArgs, quantizationOption } from '../parse.js';
 
 const HELP = `usage: tandem gen-model --family ernie4_5|ernie4_5_moe|ernie4_5_vl_moe --size tiny|0.3b|moe-small|small --out DIR [--seed N]
-                        [--weight-scale X]
+                        [--weight-scale X] [--quantization wint8|wint4]
 
 Writes a checkpoint with seeded random weights in the exact Hugging Face layout (config.json,
 safetensors shards + index, tokenizer.model, tokenizer.json, tokenizer_config.json).
 Sizes: ernie4_5: tiny, 0.3b (the real ERNIE-4.5-0.3B shapes); ernie4_5_moe: tiny, moe-small (64 experts, top-6);
 ernie4_5_vl_moe: tiny, small (ViT + resampler + 64 text and 64 vision experts, top-6).
 --weight-scale X multiplies the spread of every weight matrix (text families; default 1, where a
-random model repeats one token; about 4 gives varied output for quality comparisons).`;
+random model repeats one token; 1.5 gives varied output for quality comparisons).
+--quantization wint8|wint4 writes the linear layers pre-quantized (docs/quantization.md), tensor
+by tensor, so a model too large for memory in bf16 (21b-a3b) is written with bounded memory and
+served without re-quantizing at every start.`;
 
 export async function runGenModel(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -24,6 +27,7 @@ export async function runGenModel(argv: string[]): Promise<number> {
     out: { type: 'string' },
     seed: { type: 'string' },
     'weight-scale': { type: 'string' },
+    quantization: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -38,9 +42,10 @@ export async function runGenModel(argv: string[]): Promise<number> {
   const seed = intOption(values.seed, 'seed', 0);
   const weightScale = values['weight-scale'] === undefined ? 1 : Number(values['weight-scale']);
   if (!(weightScale > 0) || !Number.isFinite(weightScale)) throw new CliError(`--weight-scale must be a positive number, got '${values['weight-scale']}'`);
+  const q = values.quantization === undefined ? 'none' : quantizationOption(values.quantization);
   const outDir = resolve(values.out);
   const bar = progressForLargeWrites(`${family} ${size}`);
-  const r = await generateCheckpoint({ family, size, outDir, seed, weightScale, onProgress: bar.update });
+  const r = await generateCheckpoint({ family, size, outDir, seed, weightScale, quantization: q === 'none' ? undefined : q, onProgress: bar.update });
   bar.finish();
   console.log(`wrote ${r.paramCount.toLocaleString('en-US')} parameters (${r.files.length} safetensors file(s)) to ${r.outDir}`);
   return 0;

@@ -3,16 +3,16 @@
  * (float64) and every stored result is rounded to float32 by writing it into a Float32Array.
  */
 
-import type { Bf16Matrix, MoeConfig, MoeMlpWeights } from '../model-types.js';
+import { bf16Of, type Bf16Matrix, type LinearWeight, type MoeConfig, type MoeMlpWeights } from '../model-types.js';
 import { bf16BitsToF32 } from './bf16.js';
 
 const f32 = Math.fround;
 
 /** Weights of one SwiGLU MLP (a dense MLP, one expert, or the fused shared experts). */
 export interface SwiGluWeights {
-  gateProj: Bf16Matrix;
-  upProj: Bf16Matrix;
-  downProj: Bf16Matrix;
+  gateProj: LinearWeight;
+  upProj: LinearWeight;
+  downProj: LinearWeight;
 }
 
 function assertLength(name: string, actual: number, expected: number): void {
@@ -47,7 +47,9 @@ export function rmsnorm(x: Float32Array, weight: Float32Array, eps: number): Flo
 }
 
 /** `y[o] = sum_i x[i] * W[o, i]` with W a bf16 [out, in] matrix; no bias. */
-export function linearBf16(x: Float32Array, w: Bf16Matrix): Float32Array {
+export function linearBf16(x: Float32Array, lw: LinearWeight): Float32Array {
+  // The oracle is bf16 only: quantized weights are checked against their own scalar kernels.
+  const w = bf16Of(lw, 'the reference model');
   assertLength('linearBf16 input', x.length, w.cols);
   assertLength('linearBf16 matrix data', w.data.length, w.rows * w.cols);
   const out = new Float32Array(w.rows);

@@ -5,7 +5,7 @@
  */
 
 import { isMoeLayer } from '../model-types.js';
-import type { Bf16Matrix, LayerWeights, TextModelWeights } from '../model-types.js';
+import { bf16Of, type LayerWeights, type LinearWeight, type TextModelWeights } from '../model-types.js';
 import { roundArrayToBf16 } from './bf16.js';
 import {
   addVectors,
@@ -35,7 +35,8 @@ export interface ReferenceSequence {
   fork(): ReferenceSequence;
 }
 
-function checkMatrix(name: string, m: Bf16Matrix, rows: number, cols: number): void {
+function checkMatrix(name: string, lw: LinearWeight, rows: number, cols: number): void {
+  const m = bf16Of(lw, `reference model (${name})`);
   if (m.rows !== rows || m.cols !== cols || m.data.length !== rows * cols) {
     throw new Error(
       `${name}: expected [${rows}, ${cols}], got [${m.rows}, ${m.cols}] with ${m.data.length} elements`,

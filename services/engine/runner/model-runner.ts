@@ -69,9 +69,15 @@ export class ModelRunner {
     this.vl = opts.vl;
     const limits = { maxTokens: this.maxBatchTokens, maxCtx: this.maxModelLen, isa: opts.isa };
     const spec = opts.vl ? nativeVlTextSpecFor(opts.vl, limits) : nativeSpecFor(weights, limits);
-    const bits = quantizationBits(opts.quantization ?? 'none');
-    this.quantization = opts.quantization ?? 'none';
-    this.model = new native.TextModel(bits ? { ...spec, quantization: { bits, group: quantGroup(this.quantization) } } : spec);
+    // A pre-quantized checkpoint is served as stored; asking for another scheme is a mistake.
+    const stored = weights.config.quantization?.scheme;
+    const asked = opts.quantization ?? 'none';
+    if (stored && asked !== 'none' && asked !== stored) {
+      throw new RangeError(`the checkpoint is stored pre-quantized as ${stored}; start it with --quantization ${stored} (or none, which serves it as stored), not ${asked}`);
+    }
+    this.quantization = stored ?? asked;
+    const bits = stored ? undefined : quantizationBits(asked);
+    this.model = new native.TextModel(bits ? { ...spec, quantization: { bits, group: quantGroup(asked) } } : spec);
   }
 
   get blockSize(): number {

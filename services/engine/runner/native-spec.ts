@@ -1,5 +1,14 @@
-import type { KernelImpl, NativeMlp, NativeModelSpec } from '../../../kernels/ts/index.js';
-import type { TextModelWeights } from '../model-types.js';
+import type { KernelImpl, NativeLinear, NativeMlp, NativeModelSpec } from '../../../kernels/ts/index.js';
+import { isQuantized, type LinearWeight, type MlpProjections, type TextModelWeights } from '../model-types.js';
+
+/** A linear layer for the native model: the bf16 bits, or the quantized codes and scales. */
+export function nativeLinear(m: LinearWeight): NativeLinear {
+  return isQuantized(m) ? { bits: m.bits, group: m.group, data: m.data, scales: m.scales } : m.data;
+}
+
+export function nativeMlp(m: MlpProjections): NativeMlp {
+  return { gate: nativeLinear(m.gateProj), up: nativeLinear(m.upProj), down: nativeLinear(m.downProj) };
+}
 
 /** Maps loaded weights onto the native model's spec; the typed arrays are shared, not copied. */
 export function nativeSpecFor(
@@ -7,11 +16,7 @@ export function nativeSpecFor(
   limits: { maxTokens: number; maxCtx: number; isa?: KernelImpl },
 ): NativeModelSpec {
   const c = w.config;
-  const mlp = (m: { gateProj: { data: Uint16Array }; upProj: { data: Uint16Array }; downProj: { data: Uint16Array } }): NativeMlp => ({
-    gate: m.gateProj.data,
-    up: m.upProj.data,
-    down: m.downProj.data,
-  });
+  const mlp = nativeMlp;
   const moe = c.moe;
   return {
     isa: limits.isa,
@@ -35,15 +40,15 @@ export function nativeSpecFor(
     },
     weights: {
       embed: w.embedTokens.data,
-      lmHead: w.lmHead.data,
+      lmHead: nativeLinear(w.lmHead),
       finalNorm: w.norm,
       layers: w.layers.map((l) => ({
         inputNorm: l.inputLayernorm,
         postNorm: l.postAttentionLayernorm,
-        q: l.qProj.data,
-        k: l.kProj.data,
-        v: l.vProj.data,
-        o: l.oProj.data,
+        q: nativeLinear(l.qProj),
+        k: nativeLinear(l.kProj),
+        v: nativeLinear(l.vProj),
+        o: nativeLinear(l.oProj),
         mlp:
           l.mlp.kind === 'dense'
             ? { kind: 'dense' as const, ...mlp(l.mlp) }

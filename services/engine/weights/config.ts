@@ -2,7 +2,7 @@
  * config.json → TextModelConfig, with every key type- and range-checked. Errors are
  * CheckpointError 'bad_config' naming the offending key.
  */
-import type { MoeConfig, TextFamily, TextModelConfig } from '../model-types.js';
+import type { MoeConfig, StoredQuantization, TextFamily, TextModelConfig } from '../model-types.js';
 import { CheckpointError } from './errors.js';
 
 export const SUPPORTED_TEXT_MODEL_TYPES: readonly TextFamily[] = ['ernie4_5', 'ernie4_5_moe'];
@@ -137,7 +137,24 @@ export function parseTextModelConfig(raw: unknown): TextModelConfig {
     padTokenId: tokenId(c, 'pad_token_id', 0, vocabSize),
   };
   if (family === 'ernie4_5_moe') config.moe = parseMoe(c, numLayers);
+  if (c.quantization_config !== undefined && c.quantization_config !== null) config.quantization = parseQuantization(c.quantization_config);
   return config;
+}
+
+/** The quantization_config Tandem writes; anything else (GPTQ, AWQ, ...) is refused by name. */
+function parseQuantization(raw: unknown): StoredQuantization {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('quantization_config', 'must be an object');
+  const q = raw as Raw;
+  if (q.quant_method !== 'tandem') {
+    throw bad('quantization_config.quant_method', `${show(q.quant_method)} is not supported (only pre-quantized checkpoints written by Tandem, quant_method "tandem")`);
+  }
+  const scheme = q.scheme;
+  if (scheme !== 'wint8' && scheme !== 'wint4') throw bad('quantization_config.scheme', `must be "wint8" or "wint4", got ${show(scheme)}`);
+  const bits = scheme === 'wint8' ? 8 : 4;
+  if (q.bits !== bits) throw bad('quantization_config.bits', `must be ${bits} for ${scheme}, got ${show(q.bits)}`);
+  const group = int(q, 'group_size', { min: 0 });
+  if (group % 128 !== 0) throw bad('quantization_config.group_size', `must be 0 (per channel) or a multiple of 128, got ${group}`);
+  return { scheme, bits, group, lmHead: bool(q, 'lm_head', true) };
 }
 
 function parseMoe(c: Raw, numLayers: number): MoeConfig {

@@ -2,13 +2,13 @@
  * The Hugging Face tensor layout of the ERNIE-4.5 text models: every tensor name with the shape
  * config.json implies. Shared by the loader (what to expect) and the generator (what to write).
  */
-import { isMoeLayer, type TextModelConfig } from '../model-types.js';
+import { isMoeLayer, type StoredQuantization, type TextModelConfig } from '../model-types.js';
 
 /**
  * matrix: bf16 in the engine (`Bf16Matrix`); norm: fp32 vector; gate: fp32 [experts, hidden]
  * router weight; bias: fp32 expert-score correction bias.
  */
-export type TensorRole = 'matrix' | 'norm' | 'gate' | 'bias';
+export type TensorRole = 'matrix' | 'norm' | 'gate' | 'bias' | 'qweight' | 'scales';
 
 export interface TensorSpec {
   name: string;
@@ -20,6 +20,8 @@ export interface TensorSpec {
   because: string;
   /** For matrices: the input width (fan-in), used by the generator to scale its init. */
   fanIn?: number;
+  /** qweight / scales: the logical [rows, cols] matrix they store, and its spec. */
+  of?: TensorSpec;
 }
 
 export function layerPrefix(i: number): string {
@@ -81,6 +83,49 @@ export function textTensorSpecs(c: TextModelConfig): TensorSpec[] {
     specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, h], role: 'matrix', fanIn: h, because: '[vocab_size, hidden_size]' });
   }
   return specs;
+}
+
+/** Columns padded to whole groups (and to the 128-element block every group is made of). */
+export function quantizedShape(rows: number, cols: number, q: StoredQuantization): { rowBytes: number; groups: number; group: number } {
+  const padded = Math.ceil(cols / 128) * 128;
+  const group = q.group || padded;
+  const kp = Math.ceil(cols / group) * group;
+  return { rowBytes: (kp * q.bits) / 8, groups: kp / group, group };
+}
+
+/** Whether a matrix spec is stored quantized under `q` (all linear layers; not the embedding table). */
+export function isQuantizedMatrix(s: TensorSpec, q: StoredQuantization): boolean {
+  if (s.role !== 'matrix' || s.name === 'model.embed_tokens.weight') return false;
+  return s.name !== 'lm_head.weight' || q.lmHead;
+}
+
+/**
+ * The tensors a checkpoint stores: `textTensorSpecs`, with each quantized matrix `X.weight`
+ * replaced by `X.qweight` (U8 [rows, rowBytes]) and `X.scales` (F32 [rows, groups]). Codes come
+ * first, so in every shard they start 64-byte aligned (their sizes are multiples of 64).
+ */
+export function storedTensorSpecs(c: TextModelConfig): TensorSpec[] {
+  const specs = textTensorSpecs(c);
+  const q = c.quantization;
+  if (!q) return specs;
+  if (c.tieWordEmbeddings && q.lmHead) {
+    // The embedding table stays bf16 while the head is quantized: both are stored.
+    specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, c.hiddenSize], role: 'matrix', fanIn: c.hiddenSize, because: '[vocab_size, hidden_size]' });
+  }
+  const codes: TensorSpec[] = [];
+  const rest: TensorSpec[] = [];
+  for (const s of specs) {
+    if (!isQuantizedMatrix(s, q)) {
+      rest.push(s);
+      continue;
+    }
+    const [rows, cols] = s.shape as [number, number];
+    const { rowBytes, groups } = quantizedShape(rows, cols, q);
+    const base = s.name.replace(/\.weight$/, '');
+    codes.push({ name: `${base}.qweight`, shape: [rows, rowBytes], role: 'qweight', of: s, because: `${s.because} as ${q.scheme} codes` });
+    rest.push({ name: `${base}.scales`, shape: [rows, groups], role: 'scales', of: s, because: `${s.because} as ${q.scheme} scales` });
+  }
+  return [...codes, ...rest];
 }
 
 /** Tensors real ERNIE checkpoints carry that the engine does not use and that need no warning. */

@@ -4,13 +4,13 @@
  * norms / MoE gate / correction bias become fp32.
  */
 import { endianness } from 'node:os';
-import type { Bf16Matrix, LayerWeights, MoeMlpWeights, TextModelConfig, TextModelWeights } from '../model-types.js';
-import { isMoeLayer } from '../model-types.js';
+import type { Bf16Matrix, LayerWeights, LinearWeight, MoeMlpWeights, QuantizedMatrix, TextModelConfig, TextModelWeights } from '../model-types.js';
+import { bf16Of, isMoeLayer } from '../model-types.js';
 import { openCheckpoint, type Checkpoint } from './checkpoint.js';
 import { parseTextModelConfig } from './config.js';
 import { bf16ArrayToF32, f16ArrayToBf16, f16ArrayToF32, f32ArrayToBf16, LOADABLE_DTYPES } from './dtype.js';
 import { CheckpointError } from './errors.js';
-import { isSilentlyIgnoredTensor, layerPrefix, textTensorSpecs, type TensorSpec } from './layout.js';
+import { isSilentlyIgnoredTensor, layerPrefix, quantizedShape, storedTensorSpecs, type TensorSpec } from './layout.js';
 import type { TensorBytes } from './safetensors.js';
 
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -38,7 +38,7 @@ export async function loadTextModelWeights(dir: string, opts: LoadOptions = {}):
 
 /** The synchronous core of `loadTextModelWeights`, for an already-open checkpoint. */
 export function readTextModelWeights(ckpt: Checkpoint, config: TextModelConfig = parseTextModelConfig(ckpt.config)): LoadReport {
-  const specs = textTensorSpecs(config);
+  const specs = storedTensorSpecs(config);
   checkPresenceAndShapes(ckpt, specs);
 
   const expected = new Set(specs.map((s) => s.name));
@@ -51,8 +51,12 @@ export function readTextModelWeights(ckpt: Checkpoint, config: TextModelConfig =
     );
   }
 
-  const loaded = loadTensorsByFile(ckpt, specs, (t, s) => (s.role === 'matrix' ? toBf16Matrix(t, s) : toF32Vector(t, s)));
-  const mat = (name: string) => loaded.get(name) as Bf16Matrix;
+  const loaded = loadTensorsByFile(ckpt, specs, (t, s) => (s.role === 'matrix' ? toBf16Matrix(t, s) : s.role === 'qweight' ? toCodes(t, s) : toF32Vector(t, s)));
+  const mat = (name: string): LinearWeight => {
+    const m = loaded.get(name);
+    if (m) return m as Bf16Matrix;
+    return quantizedMatrix(name, loaded, config);
+  };
   const vec = (name: string) => loaded.get(name) as Float32Array;
   const mlp = (p: string) => ({ gateProj: mat(`${p}.gate_proj.weight`), upProj: mat(`${p}.up_proj.weight`), downProj: mat(`${p}.down_proj.weight`) });
 
@@ -82,8 +86,8 @@ export function readTextModelWeights(ckpt: Checkpoint, config: TextModelConfig =
  * Reads and converts the tensors of `specs`, file by file, so a converted (non-bf16) shard's
  * bytes can be dropped right after.
  */
-export function loadTensorsByFile<S extends { name: string }>(ckpt: Checkpoint, specs: readonly S[], convert: (t: TensorBytes, s: S) => Bf16Matrix | Float32Array): Map<string, Bf16Matrix | Float32Array> {
-  const loaded = new Map<string, Bf16Matrix | Float32Array>();
+export function loadTensorsByFile<S extends { name: string }, T>(ckpt: Checkpoint, specs: readonly S[], convert: (t: TensorBytes, s: S) => T): Map<string, T> {
+  const loaded = new Map<string, T>();
   const byFile = new Map<string, S[]>();
   for (const s of specs) {
     const f = ckpt.fileOf(s.name)!;
@@ -97,7 +101,7 @@ export function loadTensorsByFile<S extends { name: string }>(ckpt: Checkpoint, 
   return loaded;
 }
 
-type MatOf = (name: string) => Bf16Matrix;
+type MatOf = (name: string) => LinearWeight;
 type VecOf = (name: string) => Float32Array;
 
 /** One decoder layer's norms and attention projections (real tensor names) around its MLP. */
@@ -115,8 +119,28 @@ export function decoderLayer(p: string, mlp: LayerWeights['mlp'], mat: MatOf, ve
 
 /** The decoder around its layers: embeddings, final norm, LM head (tied or not). */
 export function decoderWeights(config: TextModelConfig, layers: LayerWeights[], mat: MatOf, vec: VecOf): TextModelWeights {
-  const embedTokens = mat('model.embed_tokens.weight');
-  return { config, embedTokens, layers, norm: vec('model.norm.weight'), lmHead: config.tieWordEmbeddings ? embedTokens : mat('lm_head.weight') };
+  const embedTokens = bf16Of(mat('model.embed_tokens.weight'), 'the embedding table');
+  // A quantized head is stored on its own even when tied: the embedding table stays bf16.
+  const ownHead = !config.tieWordEmbeddings || (config.quantization?.lmHead ?? false);
+  return { config, embedTokens, layers, norm: vec('model.norm.weight'), lmHead: ownHead ? mat('lm_head.weight') : embedTokens };
+}
+
+/** The `X.qweight` codes and `X.scales` of a pre-quantized `X.weight`, checked against each other. */
+function quantizedMatrix(name: string, loaded: Map<string, unknown>, config: TextModelConfig): QuantizedMatrix {
+  const q = config.quantization;
+  const base = name.replace(/\.weight$/, '');
+  const codes = loaded.get(`${base}.qweight`) as { rows: number; data: Uint8Array; of: TensorSpec } | undefined;
+  const scales = loaded.get(`${base}.scales`) as Float32Array | undefined;
+  if (!q || !codes || !scales) throw new CheckpointError('missing_tensor', `tensor '${name}' (or its ${base}.qweight / ${base}.scales) is missing`);
+  const [rows, cols] = codes.of.shape as [number, number];
+  const shape = quantizedShape(rows, cols, q);
+  return { rows, cols, bits: q.bits, group: shape.group, data: codes.data, scales };
+}
+
+/** U8 codes as they are (a view of the mapped file). */
+function toCodes(t: TensorBytes, s: TensorSpec): { rows: number; data: Uint8Array; of: TensorSpec } {
+  if (t.dtype !== 'U8') throw new CheckpointError('unsupported_dtype', `tensor '${s.name}' has dtype ${t.dtype}; quantized codes must be U8`);
+  return { rows: s.shape[0]!, data: t.bytes, of: s.of! };
 }
 
 const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`;
@@ -140,8 +164,9 @@ export function checkPresenceAndShapes(ckpt: Checkpoint, specs: TensorSpec[]): v
     if (!sameShape(info.shape, s.shape) && !(s.altShapes ?? []).some((a) => sameShape(info.shape, a))) {
       wrong.push(`tensor '${s.name}' in ${info.file} has shape ${fmt(info.shape)}, expected ${fmt(s.shape)} = ${s.because}`);
     }
-    if (!(LOADABLE_DTYPES as readonly string[]).includes(info.dtype)) {
-      badType.push(`tensor '${s.name}' in ${info.file} has dtype ${info.dtype}; weights must be ${LOADABLE_DTYPES.join(', ')}`);
+    const wanted = s.role === 'qweight' ? ['U8'] : s.role === 'scales' ? ['F32'] : (LOADABLE_DTYPES as readonly string[]);
+    if (!wanted.includes(info.dtype)) {
+      badType.push(`tensor '${s.name}' in ${info.file} has dtype ${info.dtype}; ${s.role === 'qweight' || s.role === 'scales' ? `${s.role} must be` : 'weights must be'} ${wanted.join(', ')}`);
     }
   }
   const list = (xs: string[]) => xs.slice(0, 8).join('; ') + (xs.length > 8 ? `; … (${xs.length} in total)` : '');

@@ -39,8 +39,9 @@ export function tensorByteLength(t: Pick<TensorSource, 'name' | 'dtype' | 'shape
 }
 
 /**
- * The complete header (8-byte length + JSON padded with spaces to a multiple of 8, so the data
- * section starts 8-byte aligned) for tensors written back to back in the given order.
+ * The complete header (8-byte length + JSON padded with spaces so the data section starts
+ * 64-byte aligned: quantized codes, whose sizes are multiples of 64 and which come first, are
+ * then cache-line aligned when the file is mapped) for tensors written back to back in order.
  */
 export function buildHeader(
   tensors: ReadonlyArray<Pick<TensorSource, 'name' | 'dtype' | 'shape'>>,
@@ -58,7 +59,7 @@ export function buildHeader(
     offset += len;
   }
   const json = new TextEncoder().encode(JSON.stringify(obj));
-  const padded = Math.ceil(json.length / 8) * 8;
+  const padded = Math.ceil((json.length + 8) / 64) * 64 - 8;
   const out = new Uint8Array(8 + padded).fill(0x20);
   new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
   out.set(json, 8);

@@ -1,0 +1,65 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generateCheckpoint } from '../../../tools/gen/gen-model.js';
+import { isQuantized } from '../model-types.js';
+import { ModelRunner } from '../runner/model-runner.js';
+import { loadTextModelWeights } from './load-text-weights.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tandem-prequant-'));
+const dirs: Record<string, string> = {};
+const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+
+beforeAll(async () => {
+  for (const [key, quantization] of [['bf16', undefined], ['wint4', 'wint4'], ['wint8', 'wint8']] as const) {
+    dirs[key] = join(root, key);
+    await generateCheckpoint({ family: 'ernie4_5_moe', size: 'tiny', outDir: dirs[key]!, seed: 4, quantization, tokenizer: false });
+  }
+}, 60_000);
+
+async function logits(dir: string, quantization?: 'wint8' | 'wint4' | 'none') {
+  const w = await loadTextModelWeights(dir);
+  const r = new ModelRunner(w, { numBlocks: 8, blockSize: 16, maxBatchTokens: 64, maxModelLen: 128, quantization });
+  const [l] = await r.forward([{ tokens: Array.from({ length: 30 }, (_, i) => (i * 37) % 1000), startPos: 0, blockTable: [0, 1], logits: 'all' }]);
+  return { l: l!, r, w };
+}
+
+describe('pre-quantized checkpoints', () => {
+  it.each(['wint8', 'wint4'] as const)('%s: loading the stored codes gives the same bits as quantizing the bf16 checkpoint at load', async (q) => {
+    const stored = await logits(dirs[q]!);
+    const atLoad = await logits(dirs.bf16!, q);
+    expect(stored.r.quantization).toBe(q);
+    expect(isQuantized(stored.w.layers[0]!.qProj)).toBe(true);
+    expect(isQuantized(stored.w.lmHead)).toBe(true);
+    expect(isQuantized(stored.w.embedTokens as never)).toBe(false);
+    expect(bits(stored.l)).toEqual(bits(atLoad.l));
+  });
+
+  it('the file is smaller than bf16 and its codes are 64-byte aligned in the mapped file', async () => {
+    const w = await loadTextModelWeights(dirs.wint4!);
+    const q = w.layers[1]!.mlp.kind === 'moe' ? w.layers[1]!.mlp.experts[0]!.gateProj : w.layers[1]!.qProj;
+    if (!isQuantized(q)) throw new Error('expected quantized weights');
+    expect(q.data.byteOffset % 64).toBe(0);
+  });
+
+  it('serving a pre-quantized checkpoint with another scheme is refused, saying what to do', async () => {
+    await expect(logits(dirs.wint4!, 'wint8')).rejects.toThrow(/stored pre-quantized as wint4; start it with --quantization wint4/);
+    // none serves it as stored
+    expect((await logits(dirs.wint4!, 'none')).r.quantization).toBe('wint4');
+  });
+
+  it('a damaged or mismatched file is refused with a clear error', async () => {
+    const cfgPath = join(dirs.wint4!, 'config.json');
+    const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
+    const bad = join(root, 'bad');
+    await generateCheckpoint({ family: 'ernie4_5_moe', size: 'tiny', outDir: bad, seed: 4, quantization: 'wint4', tokenizer: false });
+    // The config claims another group size than the codes were written with: shapes disagree.
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, group_size: 256 } }));
+    await expect(loadTextModelWeights(bad)).rejects.toThrow(/scales.*has shape \[\d+, 1\], expected \[\d+, 1\]|do not match config.json/);
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, quant_method: 'gptq' } }));
+    await expect(loadTextModelWeights(bad)).rejects.toThrow(/quant_method "gptq" is not supported/);
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, scheme: 'wint8', bits: 8 } }));
+    await expect(loadTextModelWeights(bad)).rejects.toThrow(/do not match config.json/);
+  });
+});
