@@ -11,6 +11,7 @@ import { loadServedModel } from '../../gateway/served-model.js';
 import { startUnifiedWorker } from '../../worker/unified-worker.js';
 import { benchTtftPush, type TtftBenchResult } from '../../worker/ttft-bench.js';
 import { runVisionBench } from '../bench/vision-bench.js';
+import { runLlamacppBenchCommand } from '../bench/llamacpp-command.js';
 import { CliError } from '../cli-error.js';
 import { ensureGeneratedModel } from '../ensure-model.js';
 import { intOption, parseCommandArgs, quantizationOption } from '../parse.js';
@@ -23,6 +24,14 @@ const HELP = `usage: tandem bench kernels [--json] [--model DIR] [--threads N] [
                              [--model DIR] [--ttft-prompt 512] [--ttft-repeats 5] [--skip-ttft]
        tandem bench vision [--json] [--model DIR] [--sizes 224x224,448x448,896x672] [--repeats 3] [--backend ucx|tcp]
        tandem bench serve (--url URL | --compare unified,disagg) [--rate R] [--num-requests N] [--json] [...]
+       tandem bench llamacpp [--json] [--model DIR] [--threads 2] [--prompt 512] [--gen 64] [--repeats 3]
+
+llamacpp: Tandem against llama.cpp (node-llama-cpp, a dev dependency) on the same checkpoint,
+converted once to GGUF bf16 / Q8_0 / Q4_0 by tools/gguf (cached in DIR-gguf/): per pair (bf16 vs
+bf16, wint8 vs Q8_0, wint4 vs Q4_0) both engines run alternately with the same threads and prompt
+ids; prefill and greedy decode tokens/s (medians of the repeats), ratios tandem / llama.cpp, and
+whether the greedy ids agree (bf16: identical = the conversion is right). ERNIE-4.5-0.3B shapes
+with weight scale 1.5 unless --model.
 
 vision: vision-encode time per image by resolution, embedding transfer bytes and time to another
 process, and TTFT of an image request with the encoder cache cold vs warm, on the generated
@@ -62,7 +71,8 @@ export async function runBench(argv: string[]): Promise<number> {
   if (which === 'serve') return runServeBench(rest);
   if (which === 'vision') return runVisionBenchCommand(rest);
   if (which === 'quality') return runQualityBenchCommand(rest);
-  if (which !== 'kernels') throw new CliError(`unknown benchmark '${which}' (available: kernels, quality, gateway, transfer, serve, vision)`);
+  if (which === 'llamacpp') return runLlamacppBenchCommand(rest, HELP);
+  if (which !== 'kernels') throw new CliError(`unknown benchmark '${which}' (available: kernels, quality, llamacpp, gateway, transfer, serve, vision)`);
   const { values } = parseCommandArgs(rest, {
     json: { type: 'boolean' },
     model: { type: 'string' },
