@@ -1,17 +1,18 @@
 /**
  * Model sizes `generateCheckpoint` can produce, as complete Hugging Face `config.json` objects.
- * `0.3b` is exactly ERNIE-4.5-0.3B; `moe-small` keeps the 21B-A3B routing (64 experts, top-6,
+ * `0.3b` is exactly ERNIE-4.5-0.3B and `21b-a3b` exactly ERNIE-4.5-21B-A3B (42 GB in bf16: write
+ * it with --quantization wint4 to serve it on a 24 GiB machine); `moe-small` keeps the 21B-A3B routing (64 experts, top-6,
  * 2 shared experts, MoE from layer 1) at a width that runs on a small CPU.
  */
 import type { TextFamily } from '../../services/engine/model-types.js';
 import type { VlFamily } from '../../services/engine/vl-model-types.js';
 import { CheckpointError } from '../../services/engine/weights/errors.js';
 
-export type GenSize = 'tiny' | '0.3b' | 'moe-small' | 'small';
+export type GenSize = 'tiny' | '0.3b' | 'moe-small' | 'small' | '21b-a3b';
 
 export const GEN_SIZES: Readonly<Record<TextFamily | VlFamily, readonly GenSize[]>> = {
   ernie4_5: ['tiny', '0.3b'],
-  ernie4_5_moe: ['tiny', 'moe-small'],
+  ernie4_5_moe: ['tiny', 'moe-small', '21b-a3b'],
   ernie4_5_vl_moe: ['tiny', 'small'], // configs in vl-presets.ts
 };
 
@@ -21,6 +22,7 @@ export const DEFAULT_MAX_SHARD_BYTES: Readonly<Record<GenSize, number>> = {
   '0.3b': 400_000_000,
   'moe-small': 400_000_000,
   small: 400_000_000,
+  '21b-a3b': 2_000_000_000,
 };
 
 interface Dims {
@@ -67,6 +69,18 @@ const MOE_SMALL: Dims = {
   max_position_embeddings: 131072,
 };
 
+/** ERNIE-4.5-21B-A3B (MoE from layer 1: layer 0 is a dense MLP of intermediate_size). */
+const ERNIE_21B_A3B: Dims = {
+  hidden_size: 2560,
+  intermediate_size: 12288,
+  num_hidden_layers: 28,
+  num_attention_heads: 20,
+  num_key_value_heads: 4,
+  head_dim: 128,
+  vocab_size: 103424,
+  max_position_embeddings: 131072,
+};
+
 function moeKeys(experts: number, k: number, inter: number, shared: number, layers: number): Record<string, unknown> {
   return {
     moe_num_experts: experts,
@@ -92,13 +106,13 @@ export function genModelConfig(family: TextFamily, size: GenSize): Record<string
       .join('; ');
     throw new CheckpointError('bad_argument', `no generated size '${size}' for family '${family}' (available — ${all})`);
   }
-  const dims = size === 'tiny' ? TINY : size === '0.3b' ? ERNIE_03B : MOE_SMALL;
+  const dims = size === 'tiny' ? TINY : size === '0.3b' ? ERNIE_03B : size === '21b-a3b' ? ERNIE_21B_A3B : MOE_SMALL;
   const moe =
     family !== 'ernie4_5_moe'
       ? {}
       : size === 'tiny'
         ? moeKeys(8, 2, 32, 2, dims.num_hidden_layers)
-        : moeKeys(64, 6, 256, 2, dims.num_hidden_layers);
+        : moeKeys(64, 6, size === '21b-a3b' ? 1536 : 256, 2, dims.num_hidden_layers);
   return {
     architectures: [family === 'ernie4_5' ? 'Ernie4_5ForCausalLM' : 'Ernie4_5_MoeForCausalLM'],
     model_type: family,

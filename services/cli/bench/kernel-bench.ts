@@ -3,6 +3,7 @@
  * one run with the same thread pool: streaming-read bandwidth (decode is bound by reading every
  * weight once per step) and FMA peak (prefill is bound by compute).
  */
+import { readFileSync } from 'node:fs';
 import { native } from '../../../kernels/ts/index.js';
 import { BlockAllocator } from '../../../tools/bench/block-allocator.js';
 import { SequenceBlocks } from '../../../tools/bench/sequence-blocks.js';
@@ -32,6 +33,11 @@ export interface KernelBenchResult {
   quantization: Quantization;
   /** The kernel table of the quantized matmuls ('avx512vnni', 'avx2', 'scalar'); null for bf16. */
   quant_kernels: string | null;
+  /** Seconds to build the native model (including quantization at load). */
+  model_build_s: number;
+  /** Resident memory of this process and memory still available to the system, after the run. */
+  rss_gb: number;
+  mem_available_gb: number | null;
   memory_bandwidth_gbs: number;
   peak_gflops: number;
   /** Integer multiply-accumulate peak of the instruction the quantized kernels use (GMAC/s). */
@@ -106,6 +112,15 @@ export function prefillFlops(w: TextModelWeights, n: number): number {
   return 2 * perToken * n + attention + 2 * c.hiddenSize * c.vocabSize;
 }
 
+function memAvailableGb(): number | null {
+  try {
+    const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
+    return m ? (Number(m[1]) * 1024) / 1e9 : null;
+  } catch {
+    return null;
+  }
+}
+
 function nowS(): number {
   return Number(process.hrtime.bigint()) / 1e9;
 }
@@ -119,7 +134,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
   const seconds = o.seconds ?? 3;
   const info = native.info();
   const quantization = o.quantization ?? 'none';
-  const quantized = quantization !== 'none';
+  const quantized = quantization !== 'none' || w.config.quantization !== undefined;
 
   log(`[bench] ${info.threads} threads, ${info.isa}: measuring memory bandwidth and FMA peak${quantized ? ' and the int8 MAC peak' : ''}`);
   const bandwidth = native.probeBandwidth(512 * 1024 * 1024, 6);
@@ -130,7 +145,9 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
   const maxBatch = Math.max(...batches);
   const blocksPerSeq = Math.ceil((ctx + 256) / bs);
   const numBlocks = Math.max(maxBatch * blocksPerSeq, Math.ceil(prefillN / bs) + 1);
+  const tBuild = nowS();
   const runner = new ModelRunner(w, { numBlocks, blockSize: bs, maxBatchTokens: Math.max(prefillN, maxBatch), maxModelLen: ctx + 512 + prefillN, quantization });
+  const buildSeconds = nowS() - tBuild;
   const alloc = new BlockAllocator(numBlocks);
   const vocab = w.config.vocabSize;
   const tok = (i: number) => (i * 7919 + 13) % Math.min(vocab, 1000);
@@ -176,7 +193,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
   }
   pseq.release();
 
-  const weightBytes = decodeWeightBytes(w, quantization);
+  const weightBytes = decodeWeightBytes(w, runner.quantization);
   const b1 = decode.find((d) => d.batch === 1);
   const b32 = decode.find((d) => d.batch === 32);
   const weightGbs = b1 ? weightBytes / (b1.step_ms / 1000) / 1e9 : 0;
@@ -186,8 +203,12 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
     model: o.model,
     isa: info.isa,
     threads: info.threads,
-    quantization,
-    quant_kernels: quantized ? native.quantKernels() : null,
+    // A pre-quantized checkpoint is served as stored whatever was asked.
+    quantization: runner.quantization,
+    quant_kernels: runner.quantization !== 'none' ? native.quantKernels() : null,
+    model_build_s: buildSeconds,
+    rss_gb: process.memoryUsage().rss / 1e9,
+    mem_available_gb: memAvailableGb(),
     memory_bandwidth_gbs: bandwidth / 1e9,
     peak_gflops: peak / 1e9,
     int8_peak_gmacs: int8Peak === null ? null : int8Peak / 1e9,

@@ -7,12 +7,13 @@ import type { VlFamily } from '../../engine/vl-model-types.js';
 import { CliError } from '../cli-error.js';
 import { intOption, parseCommandArgs, quantizationOption } from '../parse.js';
 
-const HELP = `usage: tandem gen-model --family ernie4_5|ernie4_5_moe|ernie4_5_vl_moe --size tiny|0.3b|moe-small|small --out DIR [--seed N]
+const HELP = `usage: tandem gen-model --family ernie4_5|ernie4_5_moe|ernie4_5_vl_moe --size tiny|0.3b|moe-small|small|21b-a3b --out DIR [--seed N]
                         [--weight-scale X] [--quantization wint8|wint4]
 
 Writes a checkpoint with seeded random weights in the exact Hugging Face layout (config.json,
 safetensors shards + index, tokenizer.model, tokenizer.json, tokenizer_config.json).
-Sizes: ernie4_5: tiny, 0.3b (the real ERNIE-4.5-0.3B shapes); ernie4_5_moe: tiny, moe-small (64 experts, top-6);
+Sizes: ernie4_5: tiny, 0.3b (the real ERNIE-4.5-0.3B shapes); ernie4_5_moe: tiny, moe-small (64 experts, top-6),
+21b-a3b (the real ERNIE-4.5-21B-A3B shapes: 42 GB in bf16, 11.6 GB with --quantization wint4);
 ernie4_5_vl_moe: tiny, small (ViT + resampler + 64 text and 64 vision experts, top-6).
 --weight-scale X multiplies the spread of every weight matrix (text families; default 1, where a
 random model repeats one token; 1.5 gives varied output for quality comparisons).
