@@ -164,3 +164,58 @@ describe('ERNIE-4.5 → GGUF, read back by node-llama-cpp', () => {
     expect(got).toEqual(tandem);
   });
 });
+
+/**
+ * Weights every block of which the format stores exactly (a power-of-two scale, integer codes,
+ * the largest magnitude at the format's extreme code): the bf16 and the Q8_0 / Q4_0 files then
+ * hold the same numbers, and llama.cpp can only differ from Tandem's bf16 by its 8-bit
+ * activations. A misread block layout (nibble order, scale position) would scramble the weights.
+ */
+function snapped(w: TextModelWeights, f: 'q8_0' | 'q4_0'): TextModelWeights {
+  const [lo, hi, top] = f === 'q8_0' ? [-127, 127, 127] : [-8, 7, 8];
+  const snap = (m: Bf16Matrix): Bf16Matrix => {
+    const x = bf16ArrayToF32(m.data);
+    for (let b = 0; b < x.length; b += 32) {
+      let at = b;
+      for (let j = b; j < b + 32; j++) if (Math.abs(x[j]!) > Math.abs(x[at]!)) at = j;
+      const d = 2 ** Math.ceil(Math.log2(Math.abs(x[at]!) / top));
+      for (let j = b; j < b + 32; j++) x[j] = d * Math.min(hi, Math.max(lo, Math.round(x[j]! / d)));
+      x[at] = f === 'q4_0' ? -8 * d : Math.sign(x[at]!) * 127 * d;
+    }
+    return { rows: m.rows, cols: m.cols, data: Uint16Array.from(new Uint32Array(x.buffer), (u) => u >>> 16) }; // exact in bf16
+  };
+  const layers = w.layers.map((l) => {
+    if (l.mlp.kind !== 'dense') throw new Error('dense only');
+    const s = (m: unknown) => snap(m as Bf16Matrix);
+    return { ...l, qProj: s(l.qProj), kProj: s(l.kProj), vProj: s(l.vProj), oProj: s(l.oProj), mlp: { ...l.mlp, gateProj: s(l.mlp.gateProj), upProj: s(l.mlp.upProj), downProj: s(l.mlp.downProj) } };
+  });
+  const embed = snap(w.embedTokens);
+  return { ...w, embedTokens: embed, lmHead: embed, layers };
+}
+
+describe('llama.cpp reads the Q8_0 / Q4_0 blocks as written', () => {
+  for (const f of ['q8_0', 'q4_0'] as const) {
+    it(`${f}: on weights the format holds exactly, llama.cpp's next-token top-1 matches Tandem bf16`, async () => {
+      const { LlamaCppEngine } = await import('../../services/cli/bench/llamacpp-engine.js');
+      const w = snapped(weights, f);
+      const q = f === 'q8_0' ? quantizeQ8_0 : quantizeQ4_0;
+      const row = bf16ArrayToF32(w.layers[0]!.qProj.data as Uint16Array).subarray(0, w.config.hiddenSize);
+      const { dequantizeQ8_0, dequantizeQ4_0 } = await import('./quantize-blocks.js');
+      const back = (f === 'q8_0' ? dequantizeQ8_0 : dequantizeQ4_0)(q(row), row.length);
+      expect(Array.from(back, (v) => v + 0)).toEqual(Array.from(row, (v) => v + 0)); // exact in the format (-0 aside)
+      const out = join(dir, `snapped-${f}.gguf`);
+      writeErnieGguf({ weights: w, dir, out, format: f });
+      const T = 64;
+      const tokens = Array.from({ length: T }, (_, j) => (j * 40503 + 11) % w.config.vocabSize);
+      const V = w.config.vocabSize;
+      const runner = new ModelRunner(w, { numBlocks: 8, blockSize: 16, maxBatchTokens: T, maxModelLen: 128 });
+      const [logits] = await runner.forward([{ tokens, startPos: 0, blockTable: [0, 1, 2, 3, 4, 5, 6, 7], logits: 'all' }]);
+      const tops = tokens.map((_, i) => logits!.subarray(i * V, (i + 1) * V).reduce((b, v, k, l) => (v > l[b]! ? k : b), 0));
+      const llama = await LlamaCppEngine.open(out, { threads: 2, contextSize: 256, batchSize: T });
+      const theirs = await llama.topLogits(tokens, tops);
+      await llama.close();
+      const agree = theirs.filter((t, i) => t.top === tops[i]).length / T;
+      expect(agree).toBeGreaterThanOrEqual(0.9);
+    });
+  }
+});
