@@ -23,6 +23,8 @@ export interface LlamaCppInfo {
   llama_cpp_release: string;
   build: string;
   flash_attention: boolean | 'auto';
+  /** Threads the llama.cpp context evaluates with. */
+  threads: number;
 }
 
 let cached: Promise<{ lib: NodeLlamaCpp; llama: Llama }> | undefined;
@@ -60,6 +62,7 @@ export class LlamaCppEngine {
       llama_cpp_release: llama.llamaCppRelease.release,
       build: llama.buildType,
       flash_attention: context.flashAttention,
+      threads: context.currentThreads,
     });
   }
 
