@@ -69,12 +69,17 @@ Napi::Value MmapFile(const Napi::CallbackInfo& info) {
   }, new size_t(len));
 }
 
+constexpr double kMaxExternalBytes = 4294967296.0;
+
 // A 64-byte aligned, zeroed native buffer for the KV cache (later registered with UCX as is).
 Napi::Value AllocKvBuffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber()) TANDEM_THROW(env, "bytes must be a number");
   double bytes = info[0].As<Napi::Number>().DoubleValue();
   if (!(bytes > 0) || bytes > 1e12) TANDEM_THROW(env, "bytes is out of range");
+  // Node 20 cannot wrap external memory over 4 GiB in an ArrayBuffer (and frees it twice when
+  // asked to); larger pools are allocated by JS instead (PagedKvCache).
+  if (bytes > kMaxExternalBytes) TANDEM_THROW(env, "a native KV buffer can hold at most 4 GiB");
   void* p = alloc_kv_memory(static_cast<size_t>(bytes));
   if (!p) TANDEM_THROW(env, "out of memory allocating the KV cache");
   return Napi::ArrayBuffer::New(env, p, static_cast<size_t>(bytes), [](Napi::Env, void* data) { free_kv_memory(data); });

@@ -332,6 +332,12 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
     if (!(bytes >= 1) || bytes > 9007199254740991.0 || bytes != static_cast<double>(static_cast<uint64_t>(bytes))) {
       TANDEM_THROW(env, "bytes must be a positive integer");
     }
+    // Node 20 cannot wrap more than 4 GiB of native memory in one ArrayBuffer.
+    if (bytes > 4294967296.0) {
+      Napi::RangeError::New(env, "a UCX-allocated region can hold at most 4 GiB in this Node.js; use fewer KV blocks per worker (--num-kv-blocks)")
+          .ThrowAsJavaScriptException();
+      return {};
+    }
     std::string id = info[0].As<Napi::String>().Utf8Value();
     uint64_t token;
     Pending* p;

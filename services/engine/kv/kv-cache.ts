@@ -5,6 +5,9 @@ import { kvBytes, native, type KvDtype, type KvLayout } from '../../../kernels/t
  * [layer][k|v][block][slot][kvHead][headDim], so one layer's K (or V) over a run of consecutive
  * blocks is one contiguous byte range (what layer-wise KV transfer pushes).
  */
+/** The largest KV pool the kernels allocate themselves (see the constructor). */
+export const MAX_NATIVE_KV_BYTES = 2 ** 32;
+
 export class PagedKvCache {
   readonly layout: KvLayout;
   readonly buffer: ArrayBuffer;
@@ -24,7 +27,9 @@ export class PagedKvCache {
     this.layout = { ...opts };
     const bytes = kvBytes(this.layout);
     if (buffer && buffer.byteLength !== bytes) throw new RangeError(`KV buffer has ${buffer.byteLength} bytes, the layout needs ${bytes}`);
-    this.buffer = buffer ?? native.allocKvBuffer(bytes);
+    // Node 20 wraps native memory of at most 4 GiB in an ArrayBuffer; a larger pool comes from
+    // V8's own allocator (zero-filled and page-aligned at this size).
+    this.buffer = buffer ?? (bytes > MAX_NATIVE_KV_BYTES ? new ArrayBuffer(bytes) : native.allocKvBuffer(bytes));
   }
 
   get bytes(): number {
