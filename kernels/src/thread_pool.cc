@@ -13,7 +13,8 @@
 
 namespace tandem {
 
-ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads) {
+ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads), claimed_(new std::atomic<bool>[threads_]) {
+  for (int t = 0; t < threads_; ++t) claimed_[t].store(true);
   for (int tid = 1; tid < threads_; ++tid) workers_.emplace_back([this, tid] { worker_loop(tid); });
 }
 
@@ -29,16 +30,30 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::run(const std::function<void(int)>& fn) {
   std::lock_guard<std::mutex> guard(run_mutex_);
-  job_ = &fn;
+  job_.store(&fn, std::memory_order_relaxed);
   pending_.store(threads_ - 1, std::memory_order_relaxed);
+  for (int t = 1; t < threads_; ++t) claimed_[t].store(false, std::memory_order_release);
   {
     std::lock_guard<std::mutex> lk(sleep_mutex_);
     generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   fn(0);
-  while (pending_.load(std::memory_order_acquire) != 0) TANDEM_PAUSE();
-  job_ = nullptr;
+  // Shares no worker has started yet are run here: when another process holds a worker's core
+  // (co-located services on a small machine), waiting for it would cost a scheduler time slice
+  // per region, and a forward pass opens hundreds of regions. Which thread runs a share never
+  // changes its result (the split depends on the share's index only).
+  for (int t = 1; t < threads_; ++t) {
+    if (!claimed_[t].exchange(true, std::memory_order_acq_rel)) {
+      fn(t);
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < 4096) TANDEM_PAUSE();
+    else std::this_thread::yield();
+  }
+  job_.store(nullptr, std::memory_order_relaxed);
 }
 
 void ThreadPool::worker_loop(int tid) {
@@ -57,7 +72,9 @@ void ThreadPool::worker_loop(int tid) {
     }
     seen = generation_.load(std::memory_order_acquire);
     if (stop_.load()) return;
-    (*job_)(tid);
+    // The caller may have run this share already (it does when this thread was late).
+    if (claimed_[tid].exchange(true, std::memory_order_acq_rel)) continue;
+    (*job_.load(std::memory_order_acquire))(tid);
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -50,7 +51,9 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
-  const std::function<void(int)>* job_ = nullptr;
+  std::atomic<const std::function<void(int)>*> job_{nullptr};
+  // claimed_[t]: share t of the current region was taken (by worker t, or by the caller).
+  std::unique_ptr<std::atomic<bool>[]> claimed_;
 };
 
 // The process-wide pool used by every kernel. Its size defaults to the hardware threads
