@@ -217,7 +217,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
     decode_b1_weight_gbs: weightGbs,
     roofline_ratio: weightGbs / (bandwidth / 1e9),
     decode_batch32_speedup: b1 && b32 ? b32.tokens_per_s / b1.tokens_per_s : null,
-    decode_batch32_speedup_ceiling: b1 ? peak / decodeFlopsPerToken(w) / b1.tokens_per_s : null,
+    decode_batch32_speedup_ceiling: b1 ? (int8Peak === null ? peak : 2 * int8Peak) / decodeFlopsPerToken(w) / b1.tokens_per_s : null,
     prefill_tokens: prefillN,
     prefill_tokens_per_s: prefillN / best,
     prefill_gflops: flops / best / 1e9,
