@@ -43,6 +43,9 @@ export interface LlamacppPair {
   /** tandem / llama.cpp, of the medians. */
   prefill_ratio: number;
   decode_ratio: number;
+  /** tandem / llama.cpp of each engine's fastest repeat: less swayed by other load on a shared machine. */
+  prefill_ratio_best: number;
+  decode_ratio_best: number;
   /** Greedy ids of the first repeat: how many of the first `greedy_tokens` agree from the start. */
   greedy_tokens: number;
   greedy_common_prefix: number;
@@ -210,6 +213,8 @@ export async function runLlamacppBench(o: LlamacppBenchOptions): Promise<Llamacp
         llamacpp_figures: tb,
         prefill_ratio: ta.prefill_tok_s / tb.prefill_tok_s,
         decode_ratio: ta.decode_tok_s / tb.decode_tok_s,
+        prefill_ratio_best: Math.max(...ta.prefill_samples) / Math.max(...tb.prefill_samples),
+        decode_ratio_best: Math.max(...ta.decode_samples) / Math.max(...tb.decode_samples),
         greedy_tokens: G + 1,
         greedy_common_prefix: commonPrefix(a[0]!.tokens, b[0]!.tokens),
         teacher_forced: await teacherForced(runner, llama, forced),
