@@ -9,6 +9,7 @@ import { loadTextModelWeights } from '../../services/engine/weights/load-text-we
 import { generateCheckpoint } from '../gen/gen-model.js';
 import { GGUF_FORMATS, writeErnieGguf, type GgufFormat } from './ernie-to-gguf.js';
 import { GgmlType } from './gguf-constants.js';
+import { loadNodeLlamaCpp } from './node-llama-cpp.js';
 import { quantizeQ4_0, quantizeQ8_0 } from './quantize-blocks.js';
 
 let dir: string;
@@ -78,7 +79,7 @@ function encoded(m: Bf16Matrix, f: GgufFormat): Uint8Array {
 
 describe('ERNIE-4.5 → GGUF, read back by node-llama-cpp', () => {
   it('writes the ernie4_5 architecture, hyper-parameters and a full-size vocabulary', async () => {
-    const { readGgufFileInfo } = await import('node-llama-cpp');
+    const { readGgufFileInfo } = await loadNodeLlamaCpp();
     const c = weights.config;
     for (const f of GGUF_FORMATS) {
       const info = await readGgufFileInfo(files[f], { logWarnings: false });
@@ -103,7 +104,7 @@ describe('ERNIE-4.5 → GGUF, read back by node-llama-cpp', () => {
   });
 
   it('names, shapes and types every tensor as llama.cpp expects, in each format', async () => {
-    const { readGgufFileInfo } = await import('node-llama-cpp');
+    const { readGgufFileInfo } = await loadNodeLlamaCpp();
     for (const f of GGUF_FORMATS) {
       const info = await readGgufFileInfo(files[f], { logWarnings: false });
       const got = (info.tensorInfo ?? []).map((t) => [t.name, t.dimensions.map(Number), t.ggmlType]);
@@ -112,7 +113,7 @@ describe('ERNIE-4.5 → GGUF, read back by node-llama-cpp', () => {
   });
 
   it('stores the weights bit for bit (bf16 as loaded, Q8_0 / Q4_0 as the block quantizers encode them)', async () => {
-    const { readGgufFileInfo } = await import('node-llama-cpp');
+    const { readGgufFileInfo } = await loadNodeLlamaCpp();
     const l = weights.layers[1]!;
     const mlp = l.mlp.kind === 'dense' ? l.mlp : undefined;
     for (const f of GGUF_FORMATS) {
@@ -128,7 +129,7 @@ describe('ERNIE-4.5 → GGUF, read back by node-llama-cpp', () => {
   });
 
   it('writes output.weight when the embeddings are not tied', async () => {
-    const { readGgufFileInfo } = await import('node-llama-cpp');
+    const { readGgufFileInfo } = await loadNodeLlamaCpp();
     const untied = { ...weights, config: { ...weights.config, tieWordEmbeddings: false } };
     const out = join(dir, 'untied.gguf');
     writeErnieGguf({ weights: untied, dir, out, format: 'q8_0' });
@@ -138,7 +139,7 @@ describe('ERNIE-4.5 → GGUF, read back by node-llama-cpp', () => {
   });
 
   it('llama.cpp generates the same greedy token ids as Tandem from the bf16 GGUF', async () => {
-    const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+    const { getLlama, LlamaLogLevel } = await loadNodeLlamaCpp();
     const prompt = Array.from({ length: 20 }, (_, j) => (j * 40503 + 7) % weights.config.vocabSize);
     const N = 24;
     const runner = new ModelRunner(weights, { numBlocks: 8, blockSize: 16, maxBatchTokens: 64, maxModelLen: 128 });

@@ -1,11 +1,11 @@
 /**
- * The llama.cpp side of `tandem bench llamacpp`, through node-llama-cpp (a dev dependency,
- * imported on first use so the CLI runs without it): one GGUF loaded on the CPU, one context
+ * The llama.cpp side of `tandem bench llamacpp`, through node-llama-cpp (installed into the
+ * Tandem cache on first use, tools/gguf/node-llama-cpp.ts): one GGUF loaded on the CPU, one context
  * with a fixed thread count, prompts given as token ids, greedy generation.
  */
 import { CliError } from '../cli-error.js';
+import { loadNodeLlamaCpp, type NodeLlamaCpp } from '../../../tools/gguf/node-llama-cpp.js';
 
-type NodeLlamaCpp = typeof import('node-llama-cpp');
 type Llama = Awaited<ReturnType<NodeLlamaCpp['getLlama']>>;
 type LlamaModel = Awaited<ReturnType<Llama['loadModel']>>;
 type LlamaContext = Awaited<ReturnType<LlamaModel['createContext']>>;
@@ -33,9 +33,9 @@ async function llamaRuntime(): Promise<{ lib: NodeLlamaCpp; llama: Llama }> {
   cached ??= (async () => {
     let lib: NodeLlamaCpp;
     try {
-      lib = await import('node-llama-cpp');
+      lib = await loadNodeLlamaCpp((m) => process.stderr.write(m + '\n'));
     } catch (e) {
-      throw new CliError(`tandem bench llamacpp needs the node-llama-cpp dev dependency (npm install --include=dev): ${(e as Error).message}`);
+      throw new CliError(`tandem bench llamacpp could not install or load node-llama-cpp (it needs the npm registry once): ${(e as Error).message}`);
     }
     // Prebuilt CPU binaries only, never a source build; maxThreads 0 = each context gets exactly the threads it asks for.
     const llama = await lib.getLlama({ gpu: false, build: 'never', maxThreads: 0, logLevel: lib.LlamaLogLevel.error, progressLogs: false });

@@ -26,7 +26,7 @@ const HELP = `usage: tandem bench kernels [--json] [--model DIR] [--threads N] [
        tandem bench serve (--url URL | --compare unified,disagg) [--rate R] [--num-requests N] [--json] [...]
        tandem bench llamacpp [--json] [--model DIR] [--threads 2] [--prompt 512] [--gen 64] [--repeats 3]
 
-llamacpp: Tandem against llama.cpp (node-llama-cpp, a dev dependency) on the same checkpoint,
+llamacpp: Tandem against llama.cpp (node-llama-cpp, installed into the Tandem cache on first use) on the same checkpoint,
 converted once to GGUF bf16 / Q8_0 / Q4_0 by tools/gguf (cached in DIR-gguf/): per pair (bf16 vs
 bf16, wint8 vs Q8_0, wint4 vs Q4_0) both engines run alternately with the same threads and prompt
 ids; prefill and greedy decode tokens/s (medians of the repeats), ratios tandem / llama.cpp, and
