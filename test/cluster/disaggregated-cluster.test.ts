@@ -105,7 +105,7 @@ describe('disaggregated cluster (separate processes, real NATS and Redis)', () =
     expect(Number(m![2])).toBeGreaterThan(0);
     const redis = new Redis(REDIS);
     const keys = await redis.keys('tandem:seq:chatcmpl-*');
-    const histories = await Promise.all(keys.filter((k) => !k.endsWith(':tokens')).map((k) => redis.hget(k, 'history')));
+    const histories = await Promise.all(keys.filter((k) => !k.endsWith(':tokens') && !k.endsWith(':request')).map((k) => redis.hget(k, 'history')));
     await redis.quit();
     // queued → prefilling → transferring → decoding → finished, for the long prompts.
     expect(histories).toContain('qptdf');
@@ -177,7 +177,7 @@ describe('cluster failure handling (2 prefill-text, 1 decode-text)', () => {
     expect(got).toEqual(expected);
     // Redis recorded the retry: prefilling → prefilling (attempt 2) on the surviving worker.
     const redis = new Redis(REDIS);
-    const keys = (await redis.keys('tandem:seq:chatcmpl-*')).filter((k) => !k.endsWith(':tokens'));
+    const keys = (await redis.keys('tandem:seq:chatcmpl-*')).filter((k) => !k.endsWith(':tokens') && !k.endsWith(':request'));
     const histories = await Promise.all(keys.map((k) => redis.hget(k, 'history')));
     await redis.quit();
     expect(histories).toContain('qpptdf');
