@@ -21,7 +21,7 @@ export interface DecodeRelayContext {
   d: RouterDeps;
   req: pb.GenerateRequest;
   sink: TokenSink;
-  leg: { add<T extends grpc.Call>(c: T): T; readonly cancelled: boolean };
+  leg: { add<T extends grpc.Call>(c: T): T; release?(c: grpc.Call): void; readonly cancelled: boolean };
   /** The request's sequence-store writes (transitions and token checkpoints, in order). */
   log: SequenceLog;
   legTrace: () => grpc.Metadata;
@@ -69,9 +69,13 @@ export async function relayDecode(c: DecodeRelayContext, stream: grpc.ClientRead
   for (let migrations = 0; ; migrations++) {
     try {
       const worker = currentWorker;
-      const last = await relayOnce(current, c.sink, (ids) => {
+      const source = current;
+      const last = await relayOnce(source, c.sink, (ids, finished) => {
         generated.push(...ids);
         checkpoint(false);
+        // The worker has said everything: a client hanging up now must not cancel its call
+        // (it would end CANCELLED, a failed leg in the trace, for a request that completed).
+        if (finished) c.leg.release?.(source);
       }, () => c.d.view.silentForMs(worker.id) > HEARTBEAT_SILENCE_MS);
       return last;
     } catch (e) {
@@ -96,7 +100,7 @@ export async function relayDecode(c: DecodeRelayContext, stream: grpc.ClientRead
 function relayOnce(
   source: grpc.ClientReadableStream<pb.TokenChunk>,
   sink: TokenSink,
-  onTokens: (ids: number[]) => void,
+  onTokens: (ids: number[], finished: boolean) => void,
   workerSilent: () => boolean,
 ): Promise<pb.TokenChunk | undefined> {
   return new Promise((resolve, reject) => {
@@ -112,7 +116,7 @@ function relayOnce(
     source.on('data', (chunk: pb.TokenChunk) => {
       last = chunk;
       lastChunkAt = Date.now();
-      onTokens(chunk.tokens.map((t) => t.tokenId));
+      onTokens(chunk.tokens.map((t) => t.tokenId), chunk.finished);
       sink.write(chunk);
     });
     source.on('end', () => (done(), resolve(last)));

@@ -17,6 +17,10 @@ export class Leg {
     if (this.cancelled) c.cancel();
     return c;
   }
+  /** A call that completed its part (its final message arrived) is no longer cancelled with the leg. */
+  release(c: grpc.Call): void {
+    this.calls = this.calls.filter((x) => x !== c);
+  }
   /** Runs `fn` when the request is cancelled (now, if it already was). */
   onCancel(fn: () => void): void {
     if (this.cancelled) fn();
