@@ -6,6 +6,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
+
+#include <sys/mman.h>
 
 namespace tandem {
 
@@ -17,9 +20,16 @@ class AlignedBuffer {
   // Grows (never shrinks); the old contents are not kept.
   void resize(size_t n) {
     if (n <= size_) return;
-    const size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
-    T* p = static_cast<T*>(std::aligned_alloc(64, bytes));
+    // Large buffers (quantized weights) are 2 MiB aligned and asked for transparent huge pages
+    // before their first touch: a decode step streams every weight once, and with 4 KiB pages
+    // it also walks a page table entry per 4 KiB.
+    const size_t align = n * sizeof(T) >= kHuge ? kHuge : 64;
+    const size_t bytes = (n * sizeof(T) + align - 1) / align * align;
+    T* p = static_cast<T*>(std::aligned_alloc(align, bytes));
     if (!p) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    if (align == kHuge) madvise(p, bytes, MADV_HUGEPAGE);
+#endif
     std::memset(p, 0, bytes);
     mem_.reset(p);
     size_ = n;
@@ -29,6 +39,7 @@ class AlignedBuffer {
   size_t size() const { return size_; }
 
  private:
+  static constexpr size_t kHuge = size_t{2} << 20;
   struct Free {
     void operator()(T* p) const { std::free(p); }
   };

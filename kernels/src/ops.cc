@@ -71,10 +71,13 @@ void op_linear(const KernelTable& kt, const QuantKernels& qk, const float* x, in
   a.q = qa.q.data();
   a.s = qa.s.data();
   a.sum = qa.sum.data();
-  pool().parallel_for(M, [&](int64_t b, int64_t e, int) {
+  const auto quantize_rows = [&](int64_t b, int64_t e, int) {
     for (int64_t m = b; m < e; ++m)
       qk.quantize_row(x + m * K, K, W.group, a.kp, a.q + m * a.kp, a.s + m, a.sum + m * a.groups);
-  });
+  };
+  // A few rows (decode) take microseconds: a parallel region would cost more than it saves.
+  if (M <= 4) quantize_rows(0, M, 0);
+  else pool().parallel_for(M, quantize_rows);
   const auto gemm = W.bits == 8 ? qk.gemm_q8 : qk.gemm_q4;
   const int groups = (N + kRowGroup - 1) / kRowGroup;
   pool().parallel_for(groups, [&](int64_t b, int64_t e, int) {
@@ -232,9 +235,12 @@ void op_attention(const KernelTable& kt, const AttentionArgs& a, const KvLayout&
 }
 
 void op_silu_mul(const float* g, const float* u, int64_t n, float* out) {
-  pool().parallel_for(n, [&](int64_t b, int64_t e, int) {
+  const auto silu = [&](int64_t b, int64_t e, int) {
     for (int64_t i = b; i < e; ++i) out[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-  });
+  };
+  // One decode token's MLP (a few thousand values) is done before a parallel region would start.
+  if (n <= 16384) silu(0, n, 0);
+  else pool().parallel_for(n, silu);
 }
 
 void op_add_inplace(float* x, const float* y, int64_t n) {

@@ -3,38 +3,63 @@
 namespace tandem {
 namespace {
 
-void quantize_one(Linear* l, int bits, int group, QuantizedStore* store) {
-  if (l->bits != 16 || !l->bf16) return;
-  Linear q;
-  q.bits = bits;
-  q.group = resolve_group(group, l->cols);
-  q.rows = l->rows;
-  q.cols = l->cols;
-  store->data.emplace_back(static_cast<size_t>(q.rows) * q.row_bytes());
-  store->scales.emplace_back(static_cast<size_t>(q.rows) * q.groups());
-  quantize_weights(l->bf16, q.rows, q.cols, bits, q.group, store->data.back().data(), store->scales.back().data());
-  q.q = store->data.back().data();
-  q.scales = store->scales.back().data();
-  *l = q;
+void collect_mlp(MlpWeights* m, std::vector<Linear*>* out) {
+  for (Linear* p : {&m->gate, &m->up, &m->down}) out->push_back(p);
 }
 
-void quantize_mlp(MlpWeights* m, int bits, int group, QuantizedStore* store) {
-  quantize_one(&m->gate, bits, group, store);
-  quantize_one(&m->up, bits, group, store);
-  quantize_one(&m->down, bits, group, store);
+// Every bf16 linear layer to quantize, in model order.
+std::vector<Linear*> linears_of(TextModelWeights* w, bool lm_head) {
+  std::vector<Linear*> out;
+  for (LayerWeights& l : w->layers) {
+    for (Linear* p : {&l.q, &l.k, &l.v, &l.o}) out.push_back(p);
+    if (!l.moe) collect_mlp(&l.dense, &out);
+    for (MlpWeights& e : l.experts) collect_mlp(&e, &out);
+    if (l.has_shared) collect_mlp(&l.shared, &out);
+    for (MlpWeights& e : l.vexperts) collect_mlp(&e, &out);
+  }
+  if (lm_head) out.push_back(&w->lm_head);
+  std::vector<Linear*> todo;
+  for (Linear* p : out)
+    if (p->bits == 16 && p->bf16) todo.push_back(p);
+  return todo;
 }
+
+Linear quantized_shape(const Linear& l, int bits, int group) {
+  Linear q;
+  q.bits = bits;
+  q.group = resolve_group(group, l.cols);
+  q.rows = l.rows;
+  q.cols = l.cols;
+  return q;
+}
+
+size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 
 }  // namespace
 
 void quantize_linears(TextModelWeights* w, int bits, int group, bool lm_head, QuantizedStore* store) {
-  for (LayerWeights& l : w->layers) {
-    for (Linear* p : {&l.q, &l.k, &l.v, &l.o}) quantize_one(p, bits, group, store);
-    if (!l.moe) quantize_mlp(&l.dense, bits, group, store);
-    for (MlpWeights& e : l.experts) quantize_mlp(&e, bits, group, store);
-    if (l.has_shared) quantize_mlp(&l.shared, bits, group, store);
-    for (MlpWeights& e : l.vexperts) quantize_mlp(&e, bits, group, store);
+  // One arena for all codes and one for all scales: small matrices then share huge pages too
+  // (a 0.3B layer's matrices are 0.1-1.5 MB each, below one 2 MiB page on their own).
+  const std::vector<Linear*> todo = linears_of(w, lm_head);
+  size_t code_bytes = 0, scale_floats = 0;
+  for (Linear* p : todo) {
+    const Linear q = quantized_shape(*p, bits, group);
+    code_bytes += round64(static_cast<size_t>(q.rows) * q.row_bytes());
+    scale_floats += round64(static_cast<size_t>(q.rows) * q.groups() * sizeof(float)) / sizeof(float);
   }
-  if (lm_head) quantize_one(&w->lm_head, bits, group, store);
+  store->data.emplace_back(code_bytes);
+  store->scales.emplace_back(scale_floats);
+  uint8_t* codes = store->data.back().data();
+  float* scales = store->scales.back().data();
+  for (Linear* p : todo) {
+    Linear q = quantized_shape(*p, bits, group);
+    quantize_weights(p->bf16, q.rows, q.cols, bits, q.group, codes, scales);
+    q.q = codes;
+    q.scales = scales;
+    codes += round64(static_cast<size_t>(q.rows) * q.row_bytes());
+    scales += round64(static_cast<size_t>(q.rows) * q.groups() * sizeof(float)) / sizeof(float);
+    *p = q;
+  }
 }
 
 }  // namespace tandem
