@@ -57,17 +57,17 @@ void op_gemm_bf16(const KernelTable& kt, const float* x, int M, int K, const uin
   });
 }
 
-void op_linear(const KernelTable& kt, const QuantKernels& qk, const float* x, int M, const Linear& W, float* y,
-               const Scratch& scratch, QuantActsBuf& qa) {
-  const int K = W.cols, N = W.rows;
-  if (W.bits == 16) return op_gemm_bf16(kt, x, M, K, W.bf16, N, y, scratch);
+namespace {
+// Quantizes M activation rows for W's groups into qa (a few rows on the calling thread: a
+// parallel region would cost more than it saves).
+QuantActs quantize_activations(const QuantKernels& qk, const float* x, int M, const Linear& W, QuantActsBuf& qa) {
+  const int K = W.cols;
   QuantActs a;
   a.kp = W.padded_cols();
   a.groups = W.groups();
-  const size_t nq = static_cast<size_t>(M) * a.kp, ng = static_cast<size_t>(M) * a.groups;
-  qa.q.resize(nq);
+  qa.q.resize(static_cast<size_t>(M) * a.kp);
   qa.s.resize(M);
-  qa.sum.resize(ng);
+  qa.sum.resize(static_cast<size_t>(M) * a.groups);
   a.q = qa.q.data();
   a.s = qa.s.data();
   a.sum = qa.sum.data();
@@ -75,15 +75,44 @@ void op_linear(const KernelTable& kt, const QuantKernels& qk, const float* x, in
     for (int64_t m = b; m < e; ++m)
       qk.quantize_row(x + m * K, K, W.group, a.kp, a.q + m * a.kp, a.s + m, a.sum + m * a.groups);
   };
-  // A few rows (decode) take microseconds: a parallel region would cost more than it saves.
   if (M <= 4) quantize_rows(0, M, 0);
   else pool().parallel_for(M, quantize_rows);
-  const auto gemm = W.bits == 8 ? qk.gemm_q8 : qk.gemm_q4;
-  const int groups = (N + kRowGroup - 1) / kRowGroup;
-  pool().parallel_for(groups, [&](int64_t b, int64_t e, int) {
-    const int n0 = static_cast<int>(b) * kRowGroup;
-    const int n1 = std::min<int>(N, static_cast<int>(e) * kRowGroup);
-    gemm(a, M, W, n0, n1, y + n0, N);
+  return a;
+}
+
+// Row groups [g0, g1) (kRowGroup rows each) of one quantized matrix, in one kernel call.
+void gemm_q_groups(const QuantKernels& qk, const QuantActs& a, int M, const Linear& W, int64_t g0, int64_t g1, float* y) {
+  if (g0 >= g1) return;
+  const int N = W.rows;
+  const int n0 = static_cast<int>(g0) * kRowGroup;
+  const int n1 = std::min<int>(N, static_cast<int>(g1) * kRowGroup);
+  (W.bits == 8 ? qk.gemm_q8 : qk.gemm_q4)(a, M, W, n0, n1, y + n0, N);
+}
+}  // namespace
+
+void op_linear(const KernelTable& kt, const QuantKernels& qk, const float* x, int M, const Linear& W, float* y,
+               const Scratch& scratch, QuantActsBuf& qa) {
+  if (W.bits == 16) return op_gemm_bf16(kt, x, M, W.cols, W.bf16, W.rows, y, scratch);
+  const QuantActs a = quantize_activations(qk, x, M, W, qa);
+  const int groups = (W.rows + kRowGroup - 1) / kRowGroup;
+  pool().parallel_for(groups, [&](int64_t b, int64_t e, int) { gemm_q_groups(qk, a, M, W, b, e, y); });
+}
+
+void op_linear_pair(const KernelTable& kt, const QuantKernels& qk, const float* x, int M, const Linear& W1, float* y1,
+                    const Linear& W2, float* y2, const Scratch& scratch, QuantActsBuf& qa) {
+  const bool fusable = W1.bits != 16 && W1.bits == W2.bits && W1.cols == W2.cols && W1.group == W2.group;
+  if (!fusable) {
+    op_linear(kt, qk, x, M, W1, y1, scratch, qa);
+    op_linear(kt, qk, x, M, W2, y2, scratch, qa);
+    return;
+  }
+  // One quantization of x and one parallel region for both: the same 24-row groups with the
+  // same kernel calls as two op_linear calls, so the results are the same bits.
+  const QuantActs a = quantize_activations(qk, x, M, W1, qa);
+  const int g1 = (W1.rows + kRowGroup - 1) / kRowGroup, g2 = (W2.rows + kRowGroup - 1) / kRowGroup;
+  pool().parallel_for(g1 + g2, [&](int64_t b, int64_t e, int) {
+    gemm_q_groups(qk, a, M, W1, b, std::min<int64_t>(e, g1), y1);
+    gemm_q_groups(qk, a, M, W2, std::max<int64_t>(b, g1) - g1, e - g1, y2);
   });
 }
 

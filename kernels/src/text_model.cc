@@ -94,8 +94,7 @@ std::string TextModel::validate(const ForwardBatch& b, const KvLayout& kv) const
 
 void TextModel::mlp(const MlpWeights& w, const float* x, int rows, float* out) {
   const int inter = w.gate.rows;
-  linear(w.gate, x, rows, g_.data());
-  linear(w.up, x, rows, u_.data());
+  op_linear_pair(kt_, qk_, x, rows, w.gate, g_.data(), w.up, u_.data(), scratch_, qacts_);
   op_silu_mul(g_.data(), u_.data(), static_cast<int64_t>(rows) * inter, act_.data());
   linear(w.down, act_.data(), rows, out);
 }
