@@ -71,7 +71,7 @@ export function generatedTensorSources(config: TextModelConfig, seed: number, we
     const [rows, cols] = m.shape as [number, number];
     // A tied head is the embedding table itself.
     const from = m.name === 'lm_head.weight' && config.tieWordEmbeddings ? 'model.embed_tokens.weight' : m.name;
-    const bf16 = bf16Normal(seed, from, rows * cols, 0, initStd(m.fanIn!) * weightScale);
+    const bf16 = matrixValues(seed, from, rows * cols, m.fanIn!, weightScale);
     return native.quantizeWeights(bf16, rows, cols, q.bits, q.group);
   };
   const bytes = (a: Uint8Array | Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -104,12 +104,17 @@ export function generatedTensorSources(config: TextModelConfig, seed: number, we
   });
 }
 
+/** A weight matrix's bf16 values: a pure function of (seed, name), scaled to its fan-in. */
+function matrixValues(seed: number, name: string, count: number, fanIn: number, weightScale: number): Uint16Array {
+  return bf16Normal(seed, name, count, 0, initStd(fanIn) * weightScale);
+}
+
 function source(s: TensorSpec, seed: number, config: TextModelConfig, weightScale: number): TensorSource {
   const count = s.shape.reduce((a, b) => a * b, 1);
   const bytes = (a: Uint16Array | Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   switch (s.role) {
     case 'matrix':
-      return { name: s.name, dtype: 'BF16', shape: s.shape, produce: () => bytes(bf16Normal(seed, s.name, count, 0, initStd(s.fanIn!) * weightScale)) };
+      return { name: s.name, dtype: 'BF16', shape: s.shape, produce: () => bytes(matrixValues(seed, s.name, count, s.fanIn!, weightScale)) };
     case 'norm':
       return { name: s.name, dtype: 'BF16', shape: s.shape, produce: () => bytes(bf16Normal(seed, s.name, count, 1, NORM_NOISE_STD)) };
     case 'gate':

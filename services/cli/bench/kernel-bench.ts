@@ -9,6 +9,7 @@ import { BlockAllocator } from '../../../tools/bench/block-allocator.js';
 import { SequenceBlocks } from '../../../tools/bench/sequence-blocks.js';
 import { isQuantized, type LinearWeight, type TextModelWeights } from '../../engine/model-types.js';
 import { ModelRunner } from '../../engine/runner/model-runner.js';
+import { quantizedShape } from '../../engine/weights/layout.js';
 import { quantGroup, quantizationBits, type Quantization } from '../../protocol/quantization.js';
 
 export interface KernelBenchOptions {
@@ -65,9 +66,8 @@ export function matrixBytes(m: LinearWeight, q: Quantization = 'none'): number {
   if (isQuantized(m)) return m.data.byteLength + m.scales.byteLength;
   const bits = quantizationBits(q);
   if (!bits) return m.rows * m.cols * 2;
-  const padded = Math.ceil(m.cols / 128) * 128;
-  const group = quantGroup(q) || padded;
-  return m.rows * ((padded * bits) / 8 + (padded / group) * 4);
+  const { rowBytes, groups } = quantizedShape(m.rows, m.cols, { bits, group: quantGroup(q) });
+  return m.rows * (rowBytes + groups * 4);
 }
 
 /** Bytes of weights a decode step reads: every matrix once (the LM head included), plus norms. */

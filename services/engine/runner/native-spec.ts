@@ -16,7 +16,6 @@ export function nativeSpecFor(
   limits: { maxTokens: number; maxCtx: number; isa?: KernelImpl },
 ): NativeModelSpec {
   const c = w.config;
-  const mlp = nativeMlp;
   const moe = c.moe;
   return {
     isa: limits.isa,
@@ -51,13 +50,13 @@ export function nativeSpecFor(
         o: nativeLinear(l.oProj),
         mlp:
           l.mlp.kind === 'dense'
-            ? { kind: 'dense' as const, ...mlp(l.mlp) }
+            ? { kind: 'dense' as const, ...nativeMlp(l.mlp) }
             : {
                 kind: 'moe' as const,
                 router: l.mlp.gate,
                 bias: l.mlp.correctionBias,
-                experts: l.mlp.experts.map(mlp),
-                shared: l.mlp.shared ? mlp(l.mlp.shared) : undefined,
+                experts: l.mlp.experts.map(nativeMlp),
+                shared: l.mlp.shared ? nativeMlp(l.mlp.shared) : undefined,
               },
       })),
     },

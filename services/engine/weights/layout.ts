@@ -86,7 +86,7 @@ export function textTensorSpecs(c: TextModelConfig): TensorSpec[] {
 }
 
 /** Columns padded to whole groups (and to the 128-element block every group is made of). */
-export function quantizedShape(rows: number, cols: number, q: StoredQuantization): { rowBytes: number; groups: number; group: number } {
+export function quantizedShape(rows: number, cols: number, q: Pick<StoredQuantization, 'bits' | 'group'>): { rowBytes: number; groups: number; group: number } {
   const padded = Math.ceil(cols / 128) * 128;
   const group = q.group || padded;
   const kp = Math.ceil(cols / group) * group;
