@@ -48,6 +48,14 @@ export type NormalizedTool = {
 
 export type ToolChoice = 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };
 
+/**
+ * `response_format` (chat, and /v1/completions as an extension) or the Responses API's
+ * `text.format`, normalized. Absent means plain text.
+ */
+export type NormalizedResponseFormat =
+  | { type: 'json_object' }
+  | { type: 'json_schema'; name: string; schema: Record<string, unknown>; strict: boolean };
+
 export type NormalizedSampling = Omit<SamplingParams, 'maxTokens'>;
 
 export interface NormalizedRequestBase {
@@ -68,6 +76,10 @@ export interface NormalizedRequestBase {
   user?: string;
   /** `cache_salt`: mixed with the tenant into the prefix-cache key (gateway/auth.ts prefixCacheSalt). */
   cacheSalt?: string;
+  /** Structured output the generation is constrained to; absent: free text. */
+  responseFormat?: NormalizedResponseFormat;
+  /** `logit_bias`: token id → bias in [-100, 100] added to its logit before sampling. */
+  logitBias?: Record<number, number>;
 }
 
 export interface NormalizedChatRequest extends NormalizedRequestBase {
@@ -75,6 +87,8 @@ export interface NormalizedChatRequest extends NormalizedRequestBase {
   messages: NormalizedChatMessage[];
   tools?: NormalizedTool[];
   toolChoice: ToolChoice;
+  /** `parallel_tool_calls` (default true): whether a forced tool call may be several calls. */
+  parallelToolCalls: boolean;
   enableThinking: boolean;
   /** Extra template variables from the client (includes enable_thinking when given). */
   chatTemplateKwargs: Record<string, unknown>;

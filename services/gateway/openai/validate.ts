@@ -26,7 +26,7 @@ export function parseChatCompletionRequest(body: unknown, ctx: GatewayLimits): N
   const tools = normalizeTools(raw.tools as unknown[] | undefined);
   const toolChoice = normalizeToolChoice(raw.tool_choice, tools);
   const kwargs = normalizeTemplateKwargs(raw.chat_template_kwargs as Record<string, unknown> | undefined);
-  const req: NormalizedChatRequest = { kind: 'chat', ...base, messages, toolChoice, ...kwargs };
+  const req: NormalizedChatRequest = { kind: 'chat', ...base, messages, toolChoice, parallelToolCalls: raw.parallel_tool_calls !== false, ...kwargs };
   if (tools) req.tools = tools;
   return req;
 }
