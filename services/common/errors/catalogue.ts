@@ -124,6 +124,21 @@ export const ERROR_CATALOGUE = {
     type: 'invalid_request_error',
     message: 'The requested model does not accept image input; send text only or use a vision model.',
   },
+  invalid_json_schema: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'The JSON schema is malformed, too large to enforce, or has no valid instance.',
+  },
+  unsupported_json_schema_keyword: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'The JSON schema uses a keyword that structured outputs do not support here.',
+  },
+  tool_not_found: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: "'tool_choice' names a function that is not among 'tools'.",
+  },
   request_timeout: {
     status: 408,
     type: 'invalid_request_error',

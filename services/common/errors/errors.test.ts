@@ -32,6 +32,9 @@ const EXPECTED: Record<string, [number, string]> = {
   image_url_not_allowed: [400, 'invalid_request_error'],
   image_fetch_failed: [400, 'invalid_request_error'],
   model_does_not_support_images: [400, 'invalid_request_error'],
+  invalid_json_schema: [400, 'invalid_request_error'],
+  unsupported_json_schema_keyword: [400, 'invalid_request_error'],
+  tool_not_found: [400, 'invalid_request_error'],
   request_timeout: [408, 'invalid_request_error'],
   internal_error: [500, 'server_error'],
 };

@@ -46,7 +46,7 @@ export function normalizeToolChoice(raw: unknown, tools: NormalizedTool[] | unde
     throw apiError('invalid_parameter', "Invalid value for 'tool_choice': an object must be {\"type\": \"function\", \"function\": {\"name\": <tool name>}}.", 'tool_choice');
   }
   if (!tools?.some((t) => t.function.name === name)) {
-    throw apiError('invalid_parameter', `'tool_choice' names the function '${name}', which is not among 'tools'.`, 'tool_choice.function.name');
+    throw apiError('tool_not_found', `'tool_choice' names the function '${name}', which is not among 'tools'.`, 'tool_choice.function.name');
   }
   return { type: 'function', function: { name } };
 }

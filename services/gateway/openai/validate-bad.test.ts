@@ -109,7 +109,7 @@ const ROWS: Row[] = [
   ['duplicate tool names', 'chat', chatBody({ tools: [WEATHER_TOOL, WEATHER_TOOL] }), 400, 'invalid_parameter', 'tools[1].function.name'],
   ['tool_choice unknown string', 'chat', chatBody({ tools: [WEATHER_TOOL], tool_choice: 'always' }), 400, 'invalid_parameter', 'tool_choice'],
   ['tool_choice required without tools', 'chat', chatBody({ tool_choice: 'required' }), 400, 'invalid_parameter', 'tool_choice'],
-  ['tool_choice names a missing tool', 'chat', chatBody({ tools: [WEATHER_TOOL], tool_choice: { type: 'function', function: { name: 'nope' } } }), 400, 'invalid_parameter', 'tool_choice.function.name'],
+  ['tool_choice names a missing tool', 'chat', chatBody({ tools: [WEATHER_TOOL], tool_choice: { type: 'function', function: { name: 'nope' } } }), 400, 'tool_not_found', 'tool_choice.function.name'],
   ['tool_choice malformed object', 'chat', chatBody({ tools: [WEATHER_TOOL], tool_choice: { type: 'function' } }), 400, 'invalid_parameter', 'tool_choice'],
   ['tool_choice a number', 'chat', chatBody({ tool_choice: 5 }), 400, 'invalid_parameter', 'tool_choice'],
   // chat_template_kwargs
