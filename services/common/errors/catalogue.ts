@@ -37,6 +37,11 @@ export const ERROR_CATALOGUE = {
     type: 'invalid_request_error',
     message: 'A request parameter or value is not supported by this server.',
   },
+  previous_response_not_supported: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: "Responses are not stored on this server, so 'previous_response_id' cannot be followed; send the whole conversation in 'input' instead.",
+  },
   model_not_found: {
     status: 404,
     type: 'invalid_request_error',

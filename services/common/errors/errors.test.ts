@@ -15,6 +15,7 @@ const EXPECTED: Record<string, [number, string]> = {
   invalid_parameter: [400, 'invalid_request_error'],
   missing_parameter: [400, 'invalid_request_error'],
   unsupported_parameter: [400, 'invalid_request_error'],
+  previous_response_not_supported: [400, 'invalid_request_error'],
   model_not_found: [404, 'invalid_request_error'],
   context_length_exceeded: [400, 'invalid_request_error'],
   max_tokens_out_of_range: [400, 'invalid_request_error'],

@@ -67,7 +67,7 @@ export interface NormalizedRequestBase {
   /** Completion-token budget the client asked for; undefined means "whatever the context leaves". */
   maxTokens?: number;
   /** Which field maxTokens came from, so later errors can name it. */
-  maxTokensParam?: 'max_tokens' | 'max_completion_tokens';
+  maxTokensParam?: 'max_tokens' | 'max_completion_tokens' | 'max_output_tokens';
   stop: string[];
   logprobs: boolean;
   /** Alternatives per token (0 when logprobs is false). */
