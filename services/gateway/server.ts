@@ -11,6 +11,7 @@ import type { GatewayLimits } from './openai/index.js';
 import { registerChatRoute } from './routes/chat.js';
 import { registerCompletionsRoute } from './routes/completions.js';
 import { registerInfoRoutes } from './routes/info.js';
+import { registerResponsesRoute } from './routes/responses.js';
 import { registerRequestTracing } from './request-tracing.js';
 import type { GatewayContext } from './context.js';
 
@@ -55,6 +56,7 @@ export interface GatewayOptions {
 const API_ROUTES = new Map([
   ['/v1/chat/completions', 'POST'],
   ['/v1/completions', 'POST'],
+  ['/v1/responses', 'POST'],
   ['/v1/models', 'GET'],
 ]);
 
@@ -122,7 +124,7 @@ export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> 
     const method = API_ROUTES.get(path);
     const e = method
       ? apiError('method_not_allowed', `${req.method} is not allowed on ${path}; use ${method}.`)
-      : apiError('route_not_found', `No route ${req.method} ${path}. The API lives under /v1 (chat/completions, completions, models).`);
+      : apiError('route_not_found', `No route ${req.method} ${path}. The API lives under /v1 (chat/completions, completions, responses, models).`);
     ctx.metrics.errors.inc({ code: e.code });
     void reply.code(e.status).headers(method ? { allow: method } : {}).send(toOpenAIErrorBody(e));
   });
@@ -130,6 +132,7 @@ export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> 
   registerInfoRoutes(app, ctx);
   registerChatRoute(app, ctx);
   registerCompletionsRoute(app, ctx);
+  registerResponsesRoute(app, ctx);
   ctx.metrics.trackAdmission(() => ctx.admission.inFlight, ctx.admission.limit);
   await app.ready();
   return app;

@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { SSE_DONE, sseData } from '../openai/index.js';
 
-/** Server-sent events on a hijacked reply: `data: {...}` lines, then `data: [DONE]`. */
+/** Server-sent events on a hijacked reply: `data: {...}` lines, then `data: [DONE]` (or named events, then the end). */
 export class SseWriter {
   constructor(private readonly reply: FastifyReply) {
     reply.hijack();
@@ -29,6 +29,18 @@ export class SseWriter {
     if (this.closed) return;
     this.reply.raw.write(SSE_DONE);
     this.reply.raw.end();
+  }
+
+  /** A named event (`event:` line, then `data:`), as the Responses API streams them. */
+  sendEvent(name: string, obj: object): void {
+    if (this.closed) return;
+    this.cork();
+    this.reply.raw.write(`event: ${name}\n${sseData(obj)}`);
+  }
+
+  /** Ends the stream without the `[DONE]` sentinel (Responses API streams end on their last event). */
+  end(): void {
+    if (!this.closed) this.reply.raw.end();
   }
 
   // Chunks written in the same tick (several choices, a final delta + usage + [DONE]) leave in

@@ -47,7 +47,8 @@ export type OutputItem = MessageItem | FunctionCallItem | ReasoningItem;
 
 export interface ResponsesUsage {
   input_tokens: number;
-  input_tokens_details: { cached_tokens: number };
+  /** cache_write_tokens: what the prefix cache keeps is not reported per request; always 0. */
+  input_tokens_details: { cached_tokens: number; cache_write_tokens: number };
   output_tokens: number;
   /** Reasoning tokens are not counted apart from the others here; always 0 (docs/responses-api.md). */
   output_tokens_details: { reasoning_tokens: number };
@@ -109,11 +110,14 @@ interface Sequenced {
   sequence_number: number;
 }
 
+type LifecycleType = 'response.created' | 'response.in_progress' | 'response.completed' | 'response.incomplete' | 'response.failed';
+
+/** One union member per event type, so `Extract<…, {type: X}>` narrows to exactly one. */
 export type ResponsesStreamEvent = Sequenced &
   (
-    | { type: 'response.created' | 'response.in_progress' | 'response.completed' | 'response.incomplete' | 'response.failed'; response: ResponseObject }
-    | { type: 'response.output_item.added' | 'response.output_item.done'; output_index: number; item: OutputItem }
-    | { type: 'response.content_part.added' | 'response.content_part.done'; item_id: string; output_index: number; content_index: number; part: OutputTextPart | ReasoningTextPart }
+    | { [T in LifecycleType]: { type: T; response: ResponseObject } }[LifecycleType]
+    | { [T in 'response.output_item.added' | 'response.output_item.done']: { type: T; output_index: number; item: OutputItem } }['response.output_item.added' | 'response.output_item.done']
+    | { [T in 'response.content_part.added' | 'response.content_part.done']: { type: T; item_id: string; output_index: number; content_index: number; part: OutputTextPart | ReasoningTextPart } }['response.content_part.added' | 'response.content_part.done']
     | { type: 'response.output_text.delta'; item_id: string; output_index: number; content_index: number; delta: string; logprobs: never[] }
     | { type: 'response.output_text.done'; item_id: string; output_index: number; content_index: number; text: string; logprobs: never[] }
     | { type: 'response.reasoning_text.delta'; item_id: string; output_index: number; content_index: number; delta: string }
