@@ -30,6 +30,8 @@ export interface SamplingParams {
   ignoreEos: boolean;
   /** Number of top alternatives to return per token (0..20); undefined = no logprobs at all. */
   logprobs?: number;
+  /** OpenAI logit_bias: token id → value in [-100, 100] added to its logit before anything else. */
+  logitBias?: Record<number, number>;
 }
 
 /**
@@ -57,6 +59,11 @@ export interface GenerationRequest {
   resumeOutputTokenIds?: number[];
   /** Images in the prompt (VL models): placeholder spans, mm_hash and, for prefill, embeddings. */
   images?: PromptImage[];
+  /**
+   * Structured output: a grammar (services/grammar's JSON text) the output must be a sentence of.
+   * Applied as a token mask by whichever worker samples, replayed over resumed tokens.
+   */
+  grammar?: string;
   /** W3C traceparent of the request, carried across processes (gRPC metadata, NATS headers). */
   traceparent?: string;
 }

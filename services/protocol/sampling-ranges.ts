@@ -9,6 +9,11 @@
 /** Largest value of a proto `int32` field (top_k travels as one). */
 export const INT32_MAX = 2 ** 31 - 1;
 
+/** logit_bias: OpenAI's range of a bias, and the most entries one request may carry. */
+export const LOGIT_BIAS_MIN = -100;
+export const LOGIT_BIAS_MAX = 100;
+export const MAX_LOGIT_BIAS_ENTRIES = 1024;
+
 /** Most log-probability alternatives per token (OpenAI's limit; the sampler's too). */
 export const MAX_LOGPROBS = 20;
 

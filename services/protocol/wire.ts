@@ -18,6 +18,7 @@ export function samplingToPb(s: SamplingParams): MessageInitShape<typeof pb.Samp
     temperature: s.temperature, topP: s.topP, topK: s.topK, minP: s.minP, presencePenalty: s.presencePenalty,
     frequencyPenalty: s.frequencyPenalty, repetitionPenalty: s.repetitionPenalty, seed: s.seed,
     maxTokens: s.maxTokens, stopTokenIds: s.stopTokenIds, ignoreEos: s.ignoreEos, logprobs: s.logprobs,
+    logitBias: s.logitBias ?? {},
   };
 }
 
@@ -25,17 +26,20 @@ export function samplingToPb(s: SamplingParams): MessageInitShape<typeof pb.Samp
 // gateway validated (seeded sampling then matches the unified path bit for bit).
 export function samplingFromPb(p: pb.Sampling | undefined): SamplingParams {
   if (!p) throw new RangeError('the request has no sampling settings');
-  return {
+  const s: SamplingParams = {
     temperature: p.temperature, topP: p.topP, topK: p.topK, minP: p.minP, presencePenalty: p.presencePenalty,
     frequencyPenalty: p.frequencyPenalty, repetitionPenalty: p.repetitionPenalty, seed: p.seed,
     maxTokens: p.maxTokens, stopTokenIds: [...p.stopTokenIds], ignoreEos: p.ignoreEos, logprobs: p.logprobs,
   };
+  if (Object.keys(p.logitBias).length > 0) s.logitBias = { ...p.logitBias };
+  return s;
 }
 
 export function requestToPb(r: GenerationRequest): pb.GenerateRequest {
   return create(pb.GenerateRequestSchema, {
     requestId: r.id, promptTokenIds: r.promptTokenIds, sampling: samplingToPb(r.sampling), cacheSalt: r.cacheSalt ?? '',
     images: (r.images ?? []).map(imageToPb), resumeOutputTokenIds: r.resumeOutputTokenIds ?? [], eosTokenIds: r.eosTokenIds ?? [],
+    grammar: r.grammar,
   });
 }
 
@@ -45,6 +49,7 @@ export function requestFromPb(p: pb.GenerateRequest | undefined): GenerationRequ
   if (p.images.length) r.images = p.images.map(imageFromPb);
   if (p.resumeOutputTokenIds.length) r.resumeOutputTokenIds = [...p.resumeOutputTokenIds];
   if (p.eosTokenIds.length) r.eosTokenIds = [...p.eosTokenIds];
+  if (p.grammar !== undefined) r.grammar = p.grammar;
   return r;
 }
 

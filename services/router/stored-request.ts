@@ -17,6 +17,7 @@ export function pinSeed(req: pb.GenerateRequest): void {
 export function storedRequestOf(req: pb.GenerateRequest): SequenceRequest {
   const stored: SequenceRequest = { promptTokenIds: req.promptTokenIds, sampling: samplingFromPb(req.sampling), eosTokenIds: req.eosTokenIds };
   if (req.cacheSalt) stored.cacheSalt = req.cacheSalt;
+  if (req.grammar !== undefined) stored.grammar = req.grammar;
   if (req.images.length) stored.images = req.images.map((i) => ({ mmHash: i.mmHash, offset: i.offset, tokenCount: i.tokenCount, grid: { t: i.gridT, h: i.gridH, w: i.gridW } }));
   return stored;
 }

@@ -34,9 +34,11 @@ export function encodeRequest(r: SequenceRequest): string {
   if (r.sampling.seed !== undefined) checkIds('sampling.seed', [r.sampling.seed]);
   if (r.cacheSalt !== undefined && typeof r.cacheSalt !== 'string') throw new TypeError('request.cacheSalt must be a string');
   if (r.images !== undefined && !Array.isArray(r.images)) throw new TypeError('request.images must be an array');
+  if (r.grammar !== undefined && typeof r.grammar !== 'string') throw new TypeError('request.grammar must be a string');
   checkFinite('request', r);
   const stored: SequenceRequest = { promptTokenIds: r.promptTokenIds, sampling: r.sampling, eosTokenIds: r.eosTokenIds };
   if (r.cacheSalt !== undefined) stored.cacheSalt = r.cacheSalt;
+  if (r.grammar !== undefined) stored.grammar = r.grammar;
   // Placement and hash only: pixels and embeddings are recomputed or fetched, never stored.
   if (r.images?.length) stored.images = r.images.map(({ mmHash, offset, tokenCount, grid }) => ({ mmHash, offset, tokenCount, grid: { t: grid.t, h: grid.h, w: grid.w } }));
   return JSON.stringify(stored);

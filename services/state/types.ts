@@ -43,6 +43,8 @@ export interface SequenceRequest {
   eosTokenIds: number[];
   cacheSalt?: string;
   images?: Array<Omit<PromptImage, 'pixels' | 'embeddings'>>;
+  /** Structured output's grammar text: a resumed sequence replays its tokens through it. */
+  grammar?: string;
 }
 
 /** A sequence as a resumer reads it, in one atomic read: record, request and checkpointed tokens. */

@@ -9,6 +9,7 @@ import { VisionRunner } from '../engine/runner/vision-runner.js';
 import { ImageEncoder } from './image-encoder.js';
 import { loadModel } from './load-model.js';
 import { submitWithImages } from './submit-with-images.js';
+import type { TokenVocabulary } from '../grammar/index.js';
 
 export interface UnifiedWorkerOptions {
   modelDir: string;
@@ -37,6 +38,8 @@ export interface UnifiedWorkerOptions {
   encoderCacheBytes?: number;
   /** Failure drills only: pause before every engine step (see EngineOptions.faultStepDelayMs). */
   faultStepDelayMs?: number;
+  /** The bytes of each token id, for structured output (EngineOptions.vocabulary). */
+  vocabulary?: TokenVocabulary;
 }
 
 export interface UnifiedWorker {
@@ -73,6 +76,7 @@ export async function startUnifiedWorker(o: UnifiedWorkerOptions): Promise<Unifi
     enablePrefixCaching: o.enablePrefixCaching ?? true,
     onBlockEvent: o.onBlockEvent,
     faultStepDelayMs: o.faultStepDelayMs,
+    vocabulary: o.vocabulary,
   });
   return {
     engine,

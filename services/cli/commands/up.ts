@@ -1,3 +1,4 @@
+import { loadModelVocabulary } from '../model-vocabulary.js';
 import { loadServedModel } from '../../gateway/served-model.js';
 import { resolve } from 'node:path';
 import { buildGateway } from '../../gateway/server.js';
@@ -146,6 +147,7 @@ export async function runUp(argv: string[]): Promise<number> {
     numKvBlocks: numKvBlocks === undefined ? undefined : intOption(numKvBlocks, 'num-kv-blocks', 0, 1),
     maxBatchTokens: intOption(maxBatchTokens, 'max-batch-tokens', 512, 1),
     quantization,
+    vocabulary: await loadModelVocabulary(modelDir, log),
   };
   const worker = mode === 'disagg'
     ? await startInProcessDisagg(workerOptions).then((c) => ({ backend: c.backend, served: c.served, stop: () => c.close() }))

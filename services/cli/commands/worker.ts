@@ -1,3 +1,4 @@
+import { loadModelVocabulary } from '../model-vocabulary.js';
 import { resolve } from 'node:path';
 import { startWorker } from '../../worker/start-worker.js';
 import { initTracing } from '../../common/telemetry/index.js';
@@ -75,6 +76,7 @@ export async function runWorker(argv: string[]): Promise<number> {
     quantization: quantizationOption(values.quantization),
     // Failure drills: slow every engine step so a test or an operator can kill a worker mid-prefill.
     faultStepDelayMs: intOption(process.env.TANDEM_FAULT_STEP_DELAY_MS, 'TANDEM_FAULT_STEP_DELAY_MS', 0, 0),
+    vocabulary: await loadModelVocabulary(modelDir, log),
   });
   console.log(JSON.stringify({ role, id: w.id, pid: process.pid, grpc: w.grpcAddress, metrics: w.metricsUrl }));
   await signals.ready();

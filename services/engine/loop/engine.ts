@@ -9,6 +9,8 @@ import type { SchedulerOutput } from '../scheduler/scheduler-output.js';
 import { validateEngineRequest } from './validate-request.js';
 import { cacheKeyTokens } from '../../protocol/cache-key-tokens.js';
 import { VlSequenceInputs } from '../vl/vl-inputs.js';
+import { GrammarCache, type TokenVocabulary } from '../../grammar/index.js';
+import { LogitConstraints } from './logit-constraints.js';
 
 export interface EngineOptions {
   /** Most sequences holding KV at once (default 64). */
@@ -24,6 +26,11 @@ export interface EngineOptions {
    * before every forward step. 0 / unset in normal operation.
    */
   faultStepDelayMs?: number;
+  /**
+   * The bytes of each token id, for structured output (requests with a grammar). Without it such
+   * requests are refused at submit.
+   */
+  vocabulary?: TokenVocabulary;
 }
 
 export interface EngineStats {
@@ -52,6 +59,8 @@ interface Active {
   eos: ReadonlySet<number>;
   /** VL models: the sequence's modality / 3-D positions / image rows. */
   vl?: VlSequenceInputs;
+  /** Grammar mask and logit_bias, when the request has either. */
+  constraints?: LogitConstraints;
 }
 
 /**
@@ -69,6 +78,7 @@ export class Engine {
   private loopDone: Promise<void>;
   private counters = { steps: 0, preemptions: 0, promptTokens: 0, generationTokens: 0 };
   private readonly faultStepDelayMs: number;
+  private readonly grammars?: GrammarCache;
 
   constructor(
     readonly runner: ModelRunner,
@@ -76,6 +86,7 @@ export class Engine {
   ) {
     this.eos = new Set(opts.eosTokenIds);
     this.faultStepDelayMs = opts.faultStepDelayMs ?? 0;
+    if (opts.vocabulary) this.grammars = new GrammarCache(opts.vocabulary);
     this.pool = new BlockPool({
       numBlocks: runner.kv.layout.numBlocks,
       blockSize: runner.blockSize,
@@ -103,7 +114,9 @@ export class Engine {
     const vl = this.vlInputs(req, true);
     const queue = new AsyncQueue<RequestOutput>(() => this.abort(req.id));
     const resumed = req.resumeOutputTokenIds ?? [];
-    this.active.set(req.id, { req, seed: req.sampling.seed ?? randomSeed(), queue, completionTokens: resumed.length, eos: this.eosOf(req), vl });
+    const eos = this.eosOf(req);
+    const constraints = LogitConstraints.of(req, this.grammars, this.endIdsOf(req, eos), resumed);
+    this.active.set(req.id, { req, seed: req.sampling.seed ?? randomSeed(), queue, completionTokens: resumed.length, eos, vl, constraints });
     this.scheduler.add(req.id, req.promptTokenIds, req.cacheSalt, this.cacheKeyOf(req), resumed);
     this.counters.promptTokens += req.promptTokenIds.length;
     this.wakeUp();
@@ -122,6 +135,11 @@ export class Engine {
 
   private eosOf(req: EngineRequest): ReadonlySet<number> {
     return req.eosTokenIds ? new Set(req.eosTokenIds) : this.eos;
+  }
+
+  /** Tokens that end a request's output: a grammar allows them only where its sentence is complete. */
+  private endIdsOf(req: EngineRequest, eos: ReadonlySet<number>): number[] {
+    return [...new Set([...req.sampling.stopTokenIds, ...(req.sampling.ignoreEos ? [] : eos)])];
   }
 
   /** Prefix-cache key of a multimodal prompt (image tokens keyed by mm_hash); undefined for text. */
@@ -170,7 +188,9 @@ export class Engine {
     this.checkSubmit(req);
     const vl = this.vlInputs(req, false);
     const queue = new AsyncQueue<RequestOutput>(() => this.abort(req.id));
-    const active: Active = { req, seed: req.sampling.seed ?? randomSeed(), queue, completionTokens: 1, eos: this.eosOf(req), vl };
+    const eos = this.eosOf(req);
+    const constraints = LogitConstraints.of(req, this.grammars, this.endIdsOf(req, eos), [firstTokenId]);
+    const active: Active = { req, seed: req.sampling.seed ?? randomSeed(), queue, completionTokens: 1, eos, vl, constraints };
     this.active.set(req.id, active);
     this.scheduler.addPrefilled(req.id, req.promptTokenIds, req.cacheSalt, blocks, firstTokenId, this.cacheKeyOf(req));
     this.counters.generationTokens++;
@@ -268,11 +288,15 @@ export class Engine {
       const seq = this.scheduler.get(c.requestId);
       if (!a || !seq) return; // aborted while the step ran
       try {
-        const tok = sampleToken(logits[i]!, a.req.sampling, {
+        const raw = logits[i]!;
+        const remaining = Math.min(a.req.sampling.maxTokens - a.completionTokens, this.runner.maxModelLen - a.req.promptTokenIds.length - a.completionTokens);
+        const row = a.constraints ? a.constraints.apply(raw, remaining) : raw;
+        const tok = sampleToken(row, a.req.sampling, {
           promptTokenIds: a.req.promptTokenIds,
           outputTokenIds: seq.outputTokenIds,
           seed: a.seed,
-        });
+        }, raw);
+        a.constraints?.advance(tok.tokenId);
         sampled.set(c.requestId, tok.tokenId);
         produced.set(c.requestId, tok);
       } catch (e) {
@@ -322,9 +346,16 @@ export class Engine {
     };
   }
 
+  private isStopToken(a: Active, tokenId: number): boolean {
+    const s: SamplingParams = a.req.sampling;
+    return s.stopTokenIds.includes(tokenId) || (!s.ignoreEos && a.eos.has(tokenId));
+  }
+
   private finishReason(a: Active, tokenId: number): FinishReason | undefined {
     const s: SamplingParams = a.req.sampling;
-    if (s.stopTokenIds.includes(tokenId) || (!s.ignoreEos && a.eos.has(tokenId))) return 'stop';
+    if (this.isStopToken(a, tokenId)) return 'stop';
+    // A structured output that nothing can extend is finished without waiting for an EOS.
+    if (a.constraints?.complete) return 'stop';
     if (a.completionTokens >= s.maxTokens) return 'length';
     if (a.req.promptTokenIds.length + a.completionTokens >= this.runner.maxModelLen) return 'length';
     return undefined;
@@ -337,7 +368,7 @@ export class Engine {
       tokens,
       finished: reason !== undefined,
       finishReason: reason,
-      stopTokenId: reason === 'stop' && tokens.length > 0 ? tokens[tokens.length - 1]!.tokenId : undefined,
+      stopTokenId: reason === 'stop' && tokens.length > 0 && this.isStopToken(a, tokens[tokens.length - 1]!.tokenId) ? tokens[tokens.length - 1]!.tokenId : undefined,
       promptTokens: a.req.promptTokenIds.length,
       completionTokens: a.completionTokens,
       cachedPromptTokens: Math.max(0, seq?.cachedPromptTokens ?? 0),

@@ -1,4 +1,4 @@
-import { MAX_LOGPROBS, SAMPLING_RANGES, describeRange, inRange } from '../../protocol/sampling-ranges.js';
+import { LOGIT_BIAS_MAX, LOGIT_BIAS_MIN, MAX_LOGIT_BIAS_ENTRIES, MAX_LOGPROBS, SAMPLING_RANGES, describeRange, inRange } from '../../protocol/sampling-ranges.js';
 import type { SamplingParams } from '../../protocol/request.js';
 import type { EngineRequest } from '../request-types.js';
 
@@ -54,6 +54,20 @@ function samplingProblem(s: SamplingParams, vocabSize: number): string | undefin
   }
   for (const t of s.stopTokenIds) {
     if (!Number.isInteger(t) || t < 0 || t >= vocabSize) return `stop token ${t} is outside the vocabulary (0..${vocabSize - 1})`;
+  }
+  return logitBiasProblem(s.logitBias, vocabSize);
+}
+
+function logitBiasProblem(bias: Record<number, number> | undefined, vocabSize: number): string | undefined {
+  if (bias === undefined) return undefined;
+  const entries = Object.entries(bias);
+  if (entries.length > MAX_LOGIT_BIAS_ENTRIES) return `logitBias has ${entries.length} entries; at most ${MAX_LOGIT_BIAS_ENTRIES}`;
+  for (const [key, v] of entries) {
+    const id = Number(key);
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) return `logitBias token ${key} is outside the vocabulary (0..${vocabSize - 1})`;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < LOGIT_BIAS_MIN || v > LOGIT_BIAS_MAX) {
+      return `logitBias[${key}] must be a number in [${LOGIT_BIAS_MIN}, ${LOGIT_BIAS_MAX}], got ${String(v)}`;
+    }
   }
   return undefined;
 }

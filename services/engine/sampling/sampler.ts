@@ -419,10 +419,12 @@ function attachLogprobs(out: GeneratedToken, logits: Float32Array, vocab: number
 
 /**
  * Picks the next token from one row of raw logits (length = vocab). Never mutates `logits`.
+ * Logprobs are read from `logprobLogits` (default `logits`): the model's own row when `logits`
+ * carries a grammar mask or logit_bias, so they report the model, not the constraint.
  * Deterministic in (logits, params, ctx); see the module comment for the exact semantics. Throws
  * RangeError on invalid params, seed, token ids, or NaN / +Infinity logits.
  */
-export function sampleToken(logits: Float32Array, params: SamplingParams, ctx: SamplerContext): GeneratedToken {
+export function sampleToken(logits: Float32Array, params: SamplingParams, ctx: SamplerContext, logprobLogits: Float32Array = logits): GeneratedToken {
   validateSamplingParams(params);
   validateSeed(ctx.seed);
   const vocab = logits.length;
@@ -451,7 +453,7 @@ export function sampleToken(logits: Float32Array, params: SamplingParams, ctx: S
   }
 
   const out: GeneratedToken = { tokenId };
-  if (params.logprobs !== undefined) attachLogprobs(out, logits, vocab, params.logprobs);
+  if (params.logprobs !== undefined) attachLogprobs(out, logprobLogits, vocab, params.logprobs);
   return out;
 }
 
