@@ -86,6 +86,7 @@ describe('no API-key bypass', () => {
     '/v1/chat/%63ompletions', '/v1/chat%2Fcompletions', '/V1/chat/completions', '//v1/chat/completions', '/v1//chat/completions',
     '/./v1/chat/completions', '/x/../v1/chat/completions', '/v1/chat/completions?x=1', '/v1/chat/completions/', '/v1/completions',
     '/v%31/completions', '/%761/completions', '/v1/models', '/v%31/models', '/%2576%31/models',
+    '/v1/responses', '/v%31/responses', '/v1/%72esponses',
   ];
 
   it.each(SPELLINGS)('POST %s without a key is refused', async (path) => {
@@ -94,7 +95,7 @@ describe('no API-key bypass', () => {
     const text = await res.text();
     // 401 when the path reaches an API route; 404/405 when it matches nothing. Never an answer.
     expect([401, 404, 405]).toContain(res.status);
-    expect(text).not.toMatch(/"choices"|"object":"list"/);
+    expect(text).not.toMatch(/"choices"|"object":"list"|"object":"response"/);
   });
 
   it('the same spellings with the key are either served or a 404, and health stays open', async () => {
