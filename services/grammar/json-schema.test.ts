@@ -1,4 +1,4 @@
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { JSON_SCHEMA_FIXTURES } from '../../test/fixtures/json-schemas.js';
 import { ApiError } from '../common/errors/index.js';
