@@ -4,7 +4,7 @@ import { choiceFailure, streamFinish } from '../generation/collect.js';
 import { admitRequest, collectChoices, launchChoices } from '../generation/run-choices.js';
 import { SseWriter } from '../generation/sse.js';
 import {
-  inInputTerms,
+  inResponsesTerms,
   newResponseMeta,
   parseResponsesRequest,
   ResponseEventBuilder,
@@ -39,8 +39,8 @@ export function registerResponsesRoute(app: FastifyInstance, ctx: GatewayContext
       };
       launched = { promptIds, choices: launchChoices(ctx, request, reply, req, promptIds, meta.id, opts, arrival, images) };
     } catch (e) {
-      // Errors of the chat steps name `messages[i]`; this client sent `input`.
-      throw inInputTerms(e, messageSources);
+      // Errors of the chat steps name `messages[i]` and `response_format`; this client sent `input` and `text.format`.
+      throw inResponsesTerms(e, messageSources);
     }
     const { promptIds, choices } = launched;
     const builder = new ResponseEventBuilder(meta, echo);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { apiError, ApiError, toOpenAIErrorBody } from '../../../common/errors/index.js';
 import type { GatewayLimits } from '../limits.js';
-import { inInputTerms } from './input-errors.js';
+import { inResponsesTerms } from './input-errors.js';
 import { parseResponsesRequest } from './parse.js';
 
 const LIMITS: GatewayLimits = { models: ['ernie-4.5-0.3b'], maxModelLen: 4096 };
@@ -208,16 +208,23 @@ describe('validation errors', () => {
 describe('errors of the chat steps in input terms', () => {
   const sources = ['instructions', 'input[0]', 'input[2]'];
   it('rewrites message paths to the input item', () => {
-    const e = inInputTerms(apiError('invalid_image', "Bad image at 'messages[2].content[1].image_url.url'.", 'messages[2].content[1].image_url.url'), sources) as ApiError;
+    const e = inResponsesTerms(apiError('invalid_image', "Bad image at 'messages[2].content[1].image_url.url'.", 'messages[2].content[1].image_url.url'), sources) as ApiError;
     expect([e.code, e.param, e.message]).toEqual(['invalid_image', 'input[2].content[1].image_url', "Bad image at 'input[2].content[1].image_url'."]);
-    const c = inInputTerms(apiError('context_length_exceeded', 'but the messages has 9000 tokens', 'messages'), sources) as ApiError;
+    const c = inResponsesTerms(apiError('context_length_exceeded', 'but the messages has 9000 tokens', 'messages'), sources) as ApiError;
     expect([c.param, c.message]).toEqual(['input', 'but the input has 9000 tokens']);
+  });
+
+  it("rewrites chat's structured-output paths to text.format", () => {
+    const e = inResponsesTerms(apiError('invalid_parameter', "Bad schema at 'response_format.json_schema.schema.properties.a'.", 'response_format.json_schema.schema.properties.a'), sources) as ApiError;
+    expect([e.param, e.message]).toEqual(['text.format.schema.properties.a', "Bad schema at 'text.format.schema.properties.a'."]);
+    expect((inResponsesTerms(apiError('invalid_parameter', 'x', 'response_format'), sources) as ApiError).param).toBe('text.format');
+    expect((inResponsesTerms(apiError('invalid_parameter', 'x', 'tool_choice'), sources) as ApiError).param).toBe('tool_choice');
   });
 
   it('leaves other errors alone', () => {
     const e = apiError('server_overloaded', 'busy');
-    expect(inInputTerms(e, sources)).toBe(e);
+    expect(inResponsesTerms(e, sources)).toBe(e);
     const boom = new Error('x');
-    expect(inInputTerms(boom, sources)).toBe(boom);
+    expect(inResponsesTerms(boom, sources)).toBe(boom);
   });
 });
