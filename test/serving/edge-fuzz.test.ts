@@ -37,6 +37,7 @@ const EDGE_VALUES = [
 ];
 const CHAT_FIELDS = ['temperature', 'top_p', 'top_k', 'min_p', 'presence_penalty', 'frequency_penalty', 'repetition_penalty', 'seed', 'max_tokens', 'max_completion_tokens', 'n', 'top_logprobs'];
 const COMPLETION_FIELDS = ['temperature', 'top_p', 'top_k', 'min_p', 'repetition_penalty', 'seed', 'max_tokens', 'n', 'logprobs'];
+const RESPONSES_FIELDS = ['temperature', 'top_p', 'max_output_tokens', 'top_logprobs', 'max_tool_calls'];
 
 function chatBody(field: string, raw: string): string {
   const extra = field === 'top_logprobs' ? '"logprobs": true,' : '';
@@ -47,6 +48,11 @@ function chatBody(field: string, raw: string): string {
 function completionBody(field: string, raw: string): string {
   const max = field === 'max_tokens' ? '' : '"max_tokens": 2,';
   return `{"model":"${MODEL}","prompt":"hi",${max}"${field}":${raw}}`;
+}
+
+function responsesBody(field: string, raw: string): string {
+  const max = field === 'max_output_tokens' ? '' : '"max_output_tokens": 2,';
+  return `{"model":"${MODEL}","input":"hi",${max}"${field}":${raw}}`;
 }
 
 describe('one request never kills the server', () => {
@@ -62,6 +68,7 @@ describe('one request never kills the server', () => {
     const cases = [
       ...CHAT_FIELDS.flatMap((f) => EDGE_VALUES.map((v) => ['/v1/chat/completions', f, chatBody(f, v)] as const)),
       ...COMPLETION_FIELDS.flatMap((f) => EDGE_VALUES.map((v) => ['/v1/completions', f, completionBody(f, v)] as const)),
+      ...RESPONSES_FIELDS.flatMap((f) => EDGE_VALUES.map((v) => ['/v1/responses', f, responsesBody(f, v)] as const)),
     ];
     for (let i = 0; i < cases.length; i += 8) {
       await Promise.all(cases.slice(i, i + 8).map(async ([path, field, body]) => {
