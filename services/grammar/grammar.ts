@@ -40,8 +40,8 @@ export type Expr =
   | { k: 'string'; minLength?: number; maxLength?: number }
   /**
    * A JSON number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, or with `integer` only
-   * `-?(0|[1-9][0-9]*)`. Digit runs are capped (15 integer digits, 15 fraction digits, 3 exponent
-   * digits) so values stay representable as doubles.
+   * `-?(0|[1-9][0-9]*)`. Digit runs are capped (15 integer digits, 15 fraction digits, 2 exponent
+   * digits) so values stay finite doubles (JSON.parse never gives Infinity).
    */
   | { k: 'number'; integer?: boolean }
   /** Any UTF-8 text in which `text` never occurs (e.g. plain content that must not call a tool). */

@@ -6,3 +6,6 @@ export { GrammarCache } from './grammar-cache.js';
 export { GrammarState, TokenMasker } from './token-mask.js';
 export { GrammarError, validateGrammar } from './validate-grammar.js';
 export { VocabTrie, type TokenVocabulary } from './vocab-trie.js';
+export { jsonSchemaGrammar } from './json-schema.js';
+export { jsonObjectGrammar, jsonValueGrammar } from './json-value.js';
+export { toolCallGrammar, type ToolSpec } from './tool-call.js';

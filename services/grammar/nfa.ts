@@ -31,27 +31,48 @@ export const UNREACHABLE = 0x3fffffff;
 const HEX: Array<[number, number]> = [[0x30, 0x39], [0x41, 0x46], [0x61, 0x66]];
 const CONT: Expr = { k: 'bytes', ranges: [[0x80, 0xbf]] };
 
+const bytes = (...ranges: Array<[number, number]>): Expr => ({ k: 'bytes', ranges });
+const seqOf = (...items: Expr[]): Expr => ({ k: 'seq', items });
+
+/**
+ * One well-formed UTF-8 sequence beyond ASCII (RFC 3629: no overlongs, no surrogates, nothing
+ * past U+10FFFF), so the decoded text has exactly one character per sequence and string length
+ * bounds count what JSON Schema counts.
+ */
+const UTF8_MULTIBYTE: Expr = {
+  k: 'alt',
+  items: [
+    seqOf(bytes([0xc2, 0xdf]), CONT),
+    seqOf(bytes([0xe0, 0xe0]), bytes([0xa0, 0xbf]), CONT),
+    seqOf(bytes([0xe1, 0xec], [0xee, 0xef]), CONT, CONT),
+    seqOf(bytes([0xed, 0xed]), bytes([0x80, 0x9f]), CONT),
+    seqOf(bytes([0xf0, 0xf0]), bytes([0x90, 0xbf]), CONT, CONT),
+    seqOf(bytes([0xf1, 0xf3]), CONT, CONT, CONT),
+    seqOf(bytes([0xf4, 0xf4]), bytes([0x80, 0x8f]), CONT, CONT),
+  ],
+};
+
+/** `\uXXXX` outside the surrogate range D800-DFFF (a pair would be one character in JSON Schema, two escapes here). */
+const UNICODE_ESCAPE: Expr = seqOf(
+  { k: 'lit', text: 'u' },
+  {
+    k: 'alt',
+    items: [
+      seqOf(bytes([0x30, 0x39], [0x41, 0x43], [0x61, 0x63], [0x45, 0x46], [0x65, 0x66]), bytes(...HEX)),
+      seqOf(bytes([0x44, 0x44], [0x64, 0x64]), bytes([0x30, 0x37])),
+    ],
+  },
+  bytes(...HEX),
+  bytes(...HEX),
+);
+
 /** One character inside a JSON string literal: plain UTF-8 (no `"`, `\` or controls) or an escape. */
 const STRING_CHAR: Expr = {
   k: 'alt',
   items: [
-    { k: 'bytes', ranges: [[0x20, 0x21], [0x23, 0x5b], [0x5d, 0x7f]] },
-    {
-      k: 'seq',
-      items: [
-        { k: 'lit', text: '\\' },
-        {
-          k: 'alt',
-          items: [
-            { k: 'bytes', ranges: [[0x22, 0x22], [0x2f, 0x2f], [0x5c, 0x5c], [0x62, 0x62], [0x66, 0x66], [0x6e, 0x6e], [0x72, 0x72], [0x74, 0x74]] },
-            { k: 'seq', items: [{ k: 'lit', text: 'u' }, { k: 'bytes', ranges: HEX }, { k: 'bytes', ranges: HEX }, { k: 'bytes', ranges: HEX }, { k: 'bytes', ranges: HEX }] },
-          ],
-        },
-      ],
-    },
-    { k: 'seq', items: [{ k: 'bytes', ranges: [[0xc2, 0xdf]] }, CONT] },
-    { k: 'seq', items: [{ k: 'bytes', ranges: [[0xe0, 0xef]] }, CONT, CONT] },
-    { k: 'seq', items: [{ k: 'bytes', ranges: [[0xf0, 0xf4]] }, CONT, CONT, CONT] },
+    bytes([0x20, 0x21], [0x23, 0x5b], [0x5d, 0x7f]),
+    seqOf({ k: 'lit', text: '\\' }, { k: 'alt', items: [bytes([0x22, 0x22], [0x2f, 0x2f], [0x5c, 0x5c], [0x62, 0x62], [0x66, 0x66], [0x6e, 0x6e], [0x72, 0x72], [0x74, 0x74]), UNICODE_ESCAPE] }),
+    UTF8_MULTIBYTE,
   ],
 };
 
@@ -71,7 +92,7 @@ const NUMBER: Expr = {
   items: [
     INTEGER,
     optional({ k: 'seq', items: [{ k: 'lit', text: '.' }, digits(1, 15)] }),
-    optional({ k: 'seq', items: [{ k: 'bytes', ranges: [[0x45, 0x45], [0x65, 0x65]] }, optional({ k: 'bytes', ranges: [[0x2b, 0x2b], [0x2d, 0x2d]] }), digits(1, 3)] }),
+    optional({ k: 'seq', items: [{ k: 'bytes', ranges: [[0x45, 0x45], [0x65, 0x65]] }, optional({ k: 'bytes', ranges: [[0x2b, 0x2b], [0x2d, 0x2d]] }), digits(1, 2)] }),
   ],
 };
 

@@ -86,6 +86,11 @@ export class GrammarState {
     return this.set.accepting;
   }
 
+  /** Fewest further tokens this output needs to end (its shortest completion's bytes, plus the EOS). */
+  get need(): number {
+    return needAfter(this.set);
+  }
+
   /**
    * Writes `logits` into `out` with every token the grammar forbids set to -Infinity. `remaining`
    * counts the tokens the request may still produce, this one included: tokens after which the
@@ -96,7 +101,9 @@ export class GrammarState {
     out.fill(-Infinity);
     const m = this.masker.maskOf(this.set);
     const room = remaining - 1;
-    const limit = m.maxNeed <= room ? Infinity : m.minNeed <= room ? room : m.minNeed;
+    // Where the output may end here, ending always fits: the fallback is only for when nothing does.
+    const somethingFits = m.minNeed <= room || this.set.accepting;
+    const limit = m.maxNeed <= room ? Infinity : somethingFits ? room : m.minNeed;
     const { tokens, need } = m;
     const n = Math.min(logits.length, out.length);
     for (let i = 0; i < tokens.length; i++) {

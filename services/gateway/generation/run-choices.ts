@@ -11,6 +11,8 @@ import { abortOnDisconnect } from './disconnect.js';
 import { observeChoice } from './observe.js';
 import { SseWriter } from './sse.js';
 import { startChoices } from './start-choices.js';
+import { requestGrammar } from './request-grammar.js';
+import { checkLogitBias } from './logit-bias.js';
 
 /**
  * What both generation routes share once the prompt is tokenized: the completion budget,
@@ -29,10 +31,12 @@ export function launchChoices(
   images?: BackendImage[],
 ): AsyncGenerator<ChoiceDelta>[] {
   const maxTokens = resolveMaxTokens(req, promptIds.length, ctx.limits);
+  const grammar = requestGrammar(req);
+  checkLogitBias(req, ctx.model.tokenizer.vocabSize);
   // Join the caller's trace when it sent one; answer with ours so clients can correlate.
   const traceparent = gatewayTraceparent(request, requestId, req.model, promptIds.length);
   void reply.header('traceparent', traceparent);
-  const streams = startChoices(ctx.backend, requestId, req, { promptTokenIds: promptIds, maxTokens, eosTokenIds: ctx.model.eosTokenIds, cacheSalt: prefixCacheSalt(request.apiKey, req.cacheSalt), traceparent, images });
+  const streams = startChoices(ctx.backend, requestId, req, { promptTokenIds: promptIds, maxTokens, eosTokenIds: ctx.model.eosTokenIds, cacheSalt: prefixCacheSalt(request.apiKey, req.cacheSalt), traceparent, images, grammar });
   abortOnDisconnect(reply, streams);
   ctx.metrics.promptTokens.inc({ model: req.model }, promptIds.length);
   ctx.metrics.queueTime.observe({ model: req.model }, (performance.now() - arrivalMs) / 1000);

@@ -21,6 +21,8 @@ export interface ChoiceInputs {
   cacheSalt?: string;
   traceparent?: string;
   images?: BackendImage[];
+  /** Structured output: the grammar text (request-grammar.ts) every choice must follow. */
+  grammar?: string;
 }
 
 /** Submits one generation request per choice (`n`), all with the same prompt. */
@@ -34,7 +36,8 @@ export function startChoices(backend: GenerationBackend, requestId: string, req:
         seed: choiceSeed(req.sampling.seed, i),
         logprobs: req.logprobs ? req.topLogprobs : undefined,
       };
-      streams.push(backend.generate({ id: `${requestId}-${i}`, promptTokenIds: c.promptTokenIds, sampling, eosTokenIds: c.eosTokenIds, cacheSalt: c.cacheSalt, traceparent: c.traceparent, ...(c.images ? { images: c.images } : {}) }));
+      if (req.logitBias) sampling.logitBias = req.logitBias;
+      streams.push(backend.generate({ id: `${requestId}-${i}`, promptTokenIds: c.promptTokenIds, sampling, eosTokenIds: c.eosTokenIds, cacheSalt: c.cacheSalt, traceparent: c.traceparent, ...(c.images ? { images: c.images } : {}), ...(c.grammar !== undefined ? { grammar: c.grammar } : {}) }));
     }
   } catch (e) {
     for (const s of streams) s.abort();

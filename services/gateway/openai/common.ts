@@ -5,6 +5,7 @@ import { normalizeMaxTokens } from './max-tokens.js';
 import { normalizeSampling } from './sampling.js';
 import { normalizeStop } from './stop.js';
 import { normalizeStream } from './stream.js';
+import { normalizeLogitBias, normalizeResponseFormat } from './response-format.js';
 import type { NormalizedRequestBase } from './types.js';
 
 /** Fields both endpoints share, from a body that already matches its schema and names a served model. */
@@ -30,5 +31,9 @@ export function normalizeBase(
   };
   if (body.user !== undefined) base.user = body.user as string;
   if (body.cache_salt !== undefined) base.cacheSalt = body.cache_salt as string;
+  const responseFormat = normalizeResponseFormat(body.response_format);
+  if (responseFormat) base.responseFormat = responseFormat;
+  const logitBias = normalizeLogitBias(body.logit_bias);
+  if (logitBias) base.logitBias = logitBias;
   return base;
 }

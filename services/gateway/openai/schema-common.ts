@@ -9,6 +9,7 @@
  */
 
 import { SAMPLING_RANGES, rangeSchema } from '../../protocol/sampling-ranges.js';
+import { logitBiasSchema, responseFormatSchema } from './response-format.js';
 
 export const commonRequestProperties = {
   model: { type: 'string', minLength: 1 },
@@ -28,4 +29,7 @@ export const commonRequestProperties = {
   user: { type: 'string' },
   // vLLM's prefix-cache salt: requests with different salts never share cached KV.
   cache_salt: { type: 'string', minLength: 1, maxLength: 256 },
+  // Structured output (a vLLM-style extension on /v1/completions) and OpenAI's logit_bias.
+  response_format: responseFormatSchema,
+  logit_bias: { ...logitBiasSchema, type: ['object', 'null'] },
 } as const;

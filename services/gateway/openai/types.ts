@@ -54,7 +54,14 @@ export type ToolChoice = 'none' | 'auto' | 'required' | { type: 'function'; func
  */
 export type NormalizedResponseFormat =
   | { type: 'json_object' }
-  | { type: 'json_schema'; name: string; schema: Record<string, unknown>; strict: boolean };
+  | {
+      type: 'json_schema';
+      name: string;
+      schema: Record<string, unknown>;
+      strict: boolean;
+      /** Where the schema sits in the request body, for error `param`s (default response_format.json_schema.schema). */
+      param?: string;
+    };
 
 export type NormalizedSampling = Omit<SamplingParams, 'maxTokens'>;
 

@@ -13,9 +13,6 @@ interface UnsupportedRule {
   message: string;
 }
 
-const isEmptyObject = (v: unknown): boolean =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
-
 const RULES: readonly UnsupportedRule[] = [
   {
     field: 'echo',
@@ -37,12 +34,6 @@ const RULES: readonly UnsupportedRule[] = [
     message: "'suffix' is not supported: the models served here have no insertion (fill-in-the-middle) mode.",
   },
   {
-    field: 'logit_bias',
-    kinds: ['chat', 'completion'],
-    neutral: isEmptyObject,
-    message: "'logit_bias' is not supported.",
-  },
-  {
     field: 'audio',
     kinds: ['chat'],
     neutral: () => false,
@@ -53,12 +44,6 @@ const RULES: readonly UnsupportedRule[] = [
     kinds: ['chat'],
     neutral: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text',
     message: "'modalities' other than [\"text\"] are not supported.",
-  },
-  {
-    field: 'response_format',
-    kinds: ['chat'],
-    neutral: (v) => typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'text',
-    message: "'response_format' other than {\"type\": \"text\"} is not supported: structured (JSON) output is not enforced by this server.",
   },
   {
     field: 'functions',
