@@ -45,3 +45,13 @@ export class BusConnectError extends BusError {
     this.url = url;
   }
 }
+
+/** A sealed bus got a reply it could not open: forged, replayed, or from a peer without the cluster secret. */
+export class BusAuthError extends BusError {
+  readonly subject: string;
+  constructor(subject: string, reason: string) {
+    super(`the reply to '${subject}' is not sealed with this cluster's key (${reason})`);
+    this.name = 'BusAuthError';
+    this.subject = subject;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * SealedBus: the same contract as every bus, and what a reader or writer without the cluster
+ * key gets from it — ciphertext, and nothing accepted.
+ */
+import { describe, expect, it } from 'vitest';
+import { ClusterKeys } from '../common/security/cluster-keys.js';
+import { runBusContract } from './bus.contract.js';
+import { decodeJson, encodeJson } from './json.js';
+import { MemoryBus } from './memory-bus.js';
+import { SealedBus, type Rejection } from './sealed-bus.js';
+
+const keys = ClusterKeys.ephemeral();
+runBusContract('sealed memory', async () => new SealedBus(new MemoryBus(), keys.bus));
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function setup() {
+  const plain = new MemoryBus();
+  const rejected: Rejection[] = [];
+  const sealed = new SealedBus(plain, keys.bus, (r) => rejected.push(r));
+  const outsider = new SealedBus(plain, ClusterKeys.ephemeral().bus);
+  return { plain, sealed, outsider, rejected };
+}
+
+describe('sealed bus against readers and writers without the key', () => {
+  it('a wildcard subscriber on the raw bus sees no prompt token ids', async () => {
+    const { plain, sealed } = setup();
+    const spy = plain.subscribe('tandem.v1.>');
+    const seen: Uint8Array[] = [];
+    void (async () => {
+      for await (const m of spy) seen.push(m.data);
+    })();
+    const worker = sealed.subscribe('tandem.v1.kv.reserve.w1');
+    void (async () => {
+      for await (const m of worker) await sealed.respond(m, encodeJson({ got: decodeJson<{ cacheKeyTokens: number[] }>(m.data).cacheKeyTokens.length }));
+    })();
+    const reply = await sealed.request('tandem.v1.kv.reserve.w1', encodeJson({ cacheKeyTokens: [424242, 515151] }), { timeoutMs: 1000 });
+    expect(decodeJson(reply.data)).toEqual({ got: 2 });
+    await sleep(10);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const d of seen) expect(Buffer.from(d).toString('latin1')).not.toMatch(/424242|cacheKeyTokens/);
+    spy.unsubscribe();
+    worker.unsubscribe();
+  });
+
+  it('drops (and reports) unsigned and foreign messages; delivers its own', async () => {
+    const { plain, sealed, outsider, rejected } = setup();
+    const sub = sealed.subscribe('tandem.v1.kv.ready.w1');
+    const got: unknown[] = [];
+    void (async () => {
+      for await (const m of sub) got.push(decodeJson(m.data));
+    })();
+    await plain.publish('tandem.v1.kv.ready.w1', encodeJson({ leaseId: 'forged', ok: false }));
+    await outsider.publish('tandem.v1.kv.ready.w1', encodeJson({ leaseId: 'foreign', ok: false }));
+    await sealed.publish('tandem.v1.kv.ready.w1', encodeJson({ leaseId: 'real', ok: true }));
+    await sleep(10);
+    expect(got).toEqual([{ leaseId: 'real', ok: true }]);
+    expect(rejected.map((r) => r.reason)).toEqual(['unsigned', 'forged']);
+    sub.unsubscribe();
+  });
+
+  it('a payload replayed onto another subject does not open', async () => {
+    const { plain, sealed, rejected } = setup();
+    const captured: Uint8Array[] = [];
+    const spy = plain.subscribe('a.one');
+    void (async () => {
+      for await (const m of spy) captured.push(m.data);
+    })();
+    await sealed.publish('a.one', encodeJson({ x: 1 }));
+    await sleep(5);
+    const sub = sealed.subscribe('a.two');
+    const got: unknown[] = [];
+    void (async () => {
+      for await (const m of sub) got.push(m);
+    })();
+    await plain.publish('a.two', captured[0]!);
+    await sleep(10);
+    expect(got).toEqual([]);
+    expect(rejected).toEqual([{ kind: 'message', where: 'a.two', reason: 'forged' }]);
+  });
+
+  it('a request refuses a reply that is not sealed for it', async () => {
+    const { plain, sealed } = setup();
+    const sub = plain.subscribe('tandem.v1.kv.reserve.fake');
+    void (async () => {
+      for await (const m of sub) await plain.respond(m, encodeJson({ leaseId: 'x', blockIds: [0, 1] }));
+    })();
+    await expect(sealed.request('tandem.v1.kv.reserve.fake', encodeJson({}), { timeoutMs: 500 })).rejects.toThrow(/not sealed with this cluster's key \(unsigned\)/);
+  });
+
+  it('registry records: forged and unsigned ones are invisible to get, entries and watch', async () => {
+    const { plain, sealed, outsider, rejected } = setup();
+    const kv = await sealed.keyValue('reg', { ttlMs: 5000 });
+    const raw = await plain.keyValue('reg', { ttlMs: 5000 });
+    const foreign = await outsider.keyValue('reg', { ttlMs: 5000 });
+    await kv.put('real', encodeJson({ id: 'real', region: { endpoint: { rkey: 'SECRET-RKEY' } } }));
+    await raw.put('fake', encodeJson({ id: 'fake', load: { running: -100 } }));
+    await foreign.put('foreign', encodeJson({ id: 'foreign' }));
+    expect(Buffer.from((await raw.get('real'))!.value).toString('latin1')).not.toContain('SECRET-RKEY');
+    expect((await kv.entries()).map((e) => e.key)).toEqual(['real']);
+    expect(await kv.get('fake')).toBeUndefined();
+    expect(rejected.filter((r) => r.kind === 'record').map((r) => `${r.where}:${r.reason}`)).toEqual(expect.arrayContaining(['reg/fake:unsigned', 'reg/foreign:forged']));
+    // A record copied under another worker's key does not open either.
+    await raw.put('copy', (await raw.get('real'))!.value);
+    expect(await kv.get('copy')).toBeUndefined();
+  });
+});
