@@ -12,6 +12,7 @@ import os from 'node:os';
 import { EngineBase } from './engine-base.js';
 import { TransferError, type TransferErrorCode } from './errors.js';
 import { AckDecoder, PutFrameDecoder, encodeAck, encodePutHeader } from './tcp-protocol.js';
+import { answerHello, AUTH_BYTES, checkAuth, FirstFrame, HANDSHAKE_TIMEOUT_MS, HELLO_BYTES, helloFrame } from './tcp-handshake.js';
 import type { RegionDescriptor, TransferEngineOptions, WriteOp } from './types.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -28,12 +29,16 @@ class PeerConnection {
   private nextPutId = 1;
   private connected = false;
   private failure: TransferError | undefined;
+  /** With a cluster key: settles when the receiver's challenge was answered (puts wait for it). */
+  private handshake: Promise<void> | undefined;
+  private handshakeFailed: ((err: Error) => void) | undefined;
 
   constructor(
     readonly key: string,
     host: string,
     port: number,
     private readonly onGone: (conn: PeerConnection) => void,
+    authKey?: Buffer,
   ) {
     // Writes issued before the connection is up are queued by the socket, in order.
     this.socket = net.connect({ host, port, noDelay: true });
@@ -44,9 +49,37 @@ class PeerConnection {
       this.socket.setTimeout(0);
     });
     const acks = new AckDecoder((putId, error) => this.settle(putId, error));
+    let feed = (chunk: Buffer) => acks.push(chunk);
+    if (authKey) {
+      // The receiver speaks first: its challenge, then (after our answer) only acks.
+      const hello = new FirstFrame(HELLO_BYTES);
+      let answered!: () => void;
+      this.handshake = new Promise<void>((resolve, reject) => {
+        answered = resolve;
+        this.handshakeFailed = reject;
+      });
+      this.handshake.catch(() => undefined);
+      // A receiver without the cluster key never sends its challenge: fail instead of waiting.
+      const silent = setTimeout(() => this.socket.destroy(new TransferError('protocol', `tcp receiver ${key} sent no handshake within ${HANDSHAKE_TIMEOUT_MS} ms (is it running without the cluster secret?)`)), HANDSHAKE_TIMEOUT_MS);
+      silent.unref();
+      this.socket.once('close', () => clearTimeout(silent));
+      feed = (chunk) => {
+        const got = hello.push(chunk);
+        if (!got) return;
+        const answer = answerHello(authKey, got.frame);
+        if (typeof answer === 'string') throw new TransferError('protocol', `tcp receiver ${key}: ${answer} (is it running without the cluster secret?)`);
+        this.socket.write(answer);
+        feed = (c) => acks.push(c);
+        this.handshake = undefined;
+        this.handshakeFailed = undefined;
+        clearTimeout(silent);
+        answered();
+        if (got.rest.length > 0) acks.push(got.rest);
+      };
+    }
     this.socket.on('data', (chunk: Buffer) => {
       try {
-        acks.push(chunk);
+        feed(chunk);
       } catch (err) {
         this.socket.destroy(err as Error);
       }
@@ -59,6 +92,7 @@ class PeerConnection {
     });
     this.socket.on('close', () => {
       this.failure ??= new TransferError('peer_failed', `tcp connection to ${key} was closed by the receiver`);
+      this.handshakeFailed?.(this.failure);
       for (const w of this.waiters.values()) w.reject(this.failure);
       this.waiters.clear();
       this.onGone(this);
@@ -67,6 +101,8 @@ class PeerConnection {
 
   put(regionId: string, source: ArrayBuffer, ops: WriteOp[]): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
+    // Puts made before the handshake wait for it (and fail with the connection if it fails).
+    if (this.handshake) return this.handshake.then(() => this.put(regionId, source, ops));
     const putId = this.nextPutId;
     this.nextPutId = (this.nextPutId + 1) >>> 0 || 1;
     const done = new Promise<void>((resolve, reject) => this.waiters.set(putId, { resolve, reject }));
@@ -113,6 +149,8 @@ export class TcpTransferEngine extends EngineBase {
   private listening: Promise<{ host: string; port: number }> | undefined;
   /** Bytes / puts written into this engine's regions by remote senders. */
   readonly received = { bytes: 0, puts: 0, refused: 0 };
+  /** Inbound connections dropped by the handshake (no or a wrong cluster key). */
+  refusedConnections = 0;
 
   constructor(private readonly options: TransferEngineOptions = {}) {
     super(options.onTransfer);
@@ -151,9 +189,15 @@ export class TcpTransferEngine extends EngineBase {
     const key = `${host}:${port}`;
     let conn = this.peers.get(key);
     if (!conn) {
-      conn = new PeerConnection(key, host, port, (gone) => {
-        if (this.peers.get(gone.key) === gone) this.peers.delete(gone.key);
-      });
+      conn = new PeerConnection(
+        key,
+        host,
+        port,
+        (gone) => {
+          if (this.peers.get(gone.key) === gone) this.peers.delete(gone.key);
+        },
+        this.options.authKey,
+      );
       this.peers.set(key, conn);
     }
     await conn.put(remote.regionId, source, ops);
@@ -166,6 +210,35 @@ export class TcpTransferEngine extends EngineBase {
     }
     this.inbound.add(socket);
     socket.setKeepAlive(true, 10_000);
+    socket.on('error', () => {});
+    socket.on('close', () => this.inbound.delete(socket));
+    const key = this.options.authKey;
+    if (!key) return this.serve(socket);
+    // Nothing of a connection reaches the put decoder before it answered our challenge.
+    const { frame, nonce } = helloFrame();
+    socket.write(frame);
+    const first = new FirstFrame(AUTH_BYTES);
+    const timer = setTimeout(() => refuse('handshake_timeout'), HANDSHAKE_TIMEOUT_MS);
+    const refuse = (reason: 'handshake_failed' | 'handshake_timeout') => {
+      clearTimeout(timer);
+      socket.removeListener('data', onData);
+      this.refusedConnections++;
+      this.options.onAuthRefused?.(reason);
+      socket.destroy();
+    };
+    const onData = (chunk: Buffer) => {
+      const got = first.push(chunk);
+      if (!got) return;
+      if (!checkAuth(key, nonce, got.frame)) return refuse('handshake_failed');
+      clearTimeout(timer);
+      socket.removeListener('data', onData);
+      this.serve(socket, got.rest);
+    };
+    socket.on('data', onData);
+  }
+
+  /** Reads put frames from an accepted (and, with a key, authenticated) connection. */
+  private serve(socket: net.Socket, head?: Buffer): void {
     const decoder = new PutFrameDecoder(
       (id) => this.regions.get(id),
       (putId, error) => {
@@ -175,7 +248,7 @@ export class TcpTransferEngine extends EngineBase {
       },
     );
     let written = 0;
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       try {
         decoder.push(chunk);
       } catch {
@@ -183,9 +256,9 @@ export class TcpTransferEngine extends EngineBase {
       }
       this.received.bytes += decoder.bytesWritten - written;
       written = decoder.bytesWritten;
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => this.inbound.delete(socket));
+    };
+    socket.on('data', onData);
+    if (head && head.length > 0) onData(head);
   }
 
   /** Open connections: inbound from senders, outbound to receivers. */

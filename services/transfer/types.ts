@@ -90,4 +90,12 @@ export interface TransferEngineOptions {
   ucx?: UcxWorkerOptions;
   /** Called after every put, successful or not (metrics, tracing). */
   onTransfer?: (record: TransferRecord) => void;
+  /**
+   * tcp: the cluster's transfer key. A receiver then accepts only connections that pass the
+   * challenge/HMAC handshake (tcp-handshake.ts), a sender answers it. ucx and local ignore it
+   * (docs/security.md: UCX descriptors are protected by never being readable off the bus).
+   */
+  authKey?: Buffer;
+  /** tcp: a connection refused by the handshake (metrics). */
+  onAuthRefused?: (reason: 'handshake_failed' | 'handshake_timeout') => void;
 }
