@@ -121,8 +121,11 @@ const ROWS: Row[] = [
   ['audio modality', 'chat', chatBody({ modalities: ['text', 'audio'] }), 400, 'unsupported_parameter', 'modalities'],
   ['deprecated functions', 'chat', chatBody({ functions: [{ name: 'f' }] }), 400, 'unsupported_parameter', 'functions'],
   ['deprecated function_call', 'chat', chatBody({ function_call: 'auto' }), 400, 'unsupported_parameter', 'function_call'],
-  ['json response_format', 'chat', chatBody({ response_format: { type: 'json_object' } }), 400, 'unsupported_parameter', 'response_format'],
-  ['logit_bias', 'completion', completionBody({ logit_bias: { '50256': -100 } }), 400, 'unsupported_parameter', 'logit_bias'],
+  // structured outputs and logit_bias
+  ['response_format of an unknown type', 'chat', chatBody({ response_format: { type: 'yaml' } }), 400, 'invalid_parameter', 'response_format.type'],
+  ['json_schema without a name', 'chat', chatBody({ response_format: { type: 'json_schema', json_schema: { schema: {} } } }), 400, 'missing_parameter', 'response_format.json_schema.name'],
+  ['logit_bias above 100', 'completion', completionBody({ logit_bias: { '50256': 101 } }), 400, 'invalid_parameter', 'logit_bias[50256]'],
+  ['logit_bias key not a token id', 'chat', chatBody({ logit_bias: { abc: 1 } }), 400, 'invalid_parameter', 'logit_bias'],
   ['predicted outputs', 'chat', chatBody({ prediction: { type: 'content', content: 'x' } }), 400, 'unsupported_parameter', 'prediction'],
   ['echo', 'completion', completionBody({ echo: true }), 400, 'unsupported_parameter', 'echo'],
   ['best_of above n', 'completion', completionBody({ best_of: 3 }), 400, 'unsupported_parameter', 'best_of'],

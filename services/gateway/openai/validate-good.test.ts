@@ -38,6 +38,7 @@ describe('chat requests', () => {
       enableThinking: false,
       chatTemplateKwargs: {},
       n: 1,
+      parallelToolCalls: true,
       stream: false,
       includeUsage: false,
       stop: [],
