@@ -4,6 +4,8 @@ import { loadTextModelWeights } from '../../engine/weights/load-text-weights.js'
 import { runGatewayBench } from '../bench/gateway-bench.js';
 import { runKernelBench } from '../bench/kernel-bench.js';
 import { runQualityBench } from '../bench/quality-bench.js';
+import { runGrammarBench } from '../bench/grammar-bench.js';
+import { loadModelVocabulary } from '../model-vocabulary.js';
 import { runServeBench } from '../../../loadtest/generator/serve-command.js';
 import { benchTransfer, ucxPerftestPutBandwidth } from '../../transfer/bench.js';
 import type { TransferBackend } from '../../transfer/types.js';
@@ -25,6 +27,13 @@ const HELP = `usage: tandem bench kernels [--json] [--model DIR] [--threads N] [
        tandem bench vision [--json] [--model DIR] [--sizes 224x224,448x448,896x672] [--repeats 3] [--backend ucx|tcp]
        tandem bench serve (--url URL | --compare unified,disagg) [--rate R] [--num-requests N] [--json] [...]
        tandem bench llamacpp [--json] [--model DIR] [--threads 2] [--prompt 512] [--gen 64] [--repeats 3]
+       tandem bench grammar [--json] [--model DIR] [--batches 1,32] [--tokens 64] [--repeats 3]
+
+grammar: what structured output costs a decode step, on the ERNIE-4.5-0.3B shapes (103k-token
+vocabulary) unless --model: end to end, batches of B requests decoding with a grammar whose masks
+allow nearly every token against the same batch without one (A/B alternated, overhead = ratio
+of step times − 1); per JSON schema, the warm mask cost (apply + advance, B rows) as a fraction
+of the unconstrained step; and the cold cost (compile + the first request's masks) per schema.
 
 llamacpp: Tandem against llama.cpp (node-llama-cpp, installed into the Tandem cache on first use) on the same checkpoint,
 converted once to GGUF bf16 / Q8_0 / Q4_0 by tools/gguf (cached in DIR-gguf/): per pair (bf16 vs
@@ -72,7 +81,8 @@ export async function runBench(argv: string[]): Promise<number> {
   if (which === 'vision') return runVisionBenchCommand(rest);
   if (which === 'quality') return runQualityBenchCommand(rest);
   if (which === 'llamacpp') return runLlamacppBenchCommand(rest, HELP);
-  if (which !== 'kernels') throw new CliError(`unknown benchmark '${which}' (available: kernels, quality, llamacpp, gateway, transfer, serve, vision)`);
+  if (which === 'grammar') return runGrammarBenchCommand(rest);
+  if (which !== 'kernels') throw new CliError(`unknown benchmark '${which}' (available: kernels, quality, llamacpp, grammar, gateway, transfer, serve, vision)`);
   const { values } = parseCommandArgs(rest, {
     json: { type: 'boolean' },
     model: { type: 'string' },
@@ -130,6 +140,43 @@ async function runQualityBenchCommand(argv: string[]): Promise<number> {
     log,
   });
   console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+  return 0;
+}
+
+async function runGrammarBenchCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    json: { type: 'boolean' },
+    model: { type: 'string' },
+    batches: { type: 'string' },
+    tokens: { type: 'string' },
+    repeats: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const log = (m: string) => process.stderr.write(m + '\n');
+  const dir = values.model ? resolve(values.model) : await ensureGeneratedModel('ernie4_5', '0.3b', 0, log);
+  const vocabulary = await loadModelVocabulary(dir, log);
+  if (!vocabulary) throw new CliError(`${dir} has no tokenizer: structured output needs one`);
+  const batches = (values.batches ?? '1,32').split(',').map((b) => intOption(b.trim(), 'batches', 1, 1));
+  const worker = await startUnifiedWorker({ modelDir: dir, numKvBlocks: 4096, maxNumSeqs: Math.max(64, ...batches), vocabulary });
+  try {
+    const result = await runGrammarBench({
+      engine: worker.engine,
+      vocabulary,
+      model: dir,
+      eosTokenIds: worker.card.eosTokenIds,
+      batches,
+      tokens: intOption(values.tokens, 'tokens', 64, 2),
+      repeats: intOption(values.repeats, 'repeats', 3, 1),
+      log,
+    });
+    console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+  } finally {
+    await worker.engine.shutdown();
+  }
   return 0;
 }
 
