@@ -6,8 +6,8 @@
  * streamed one and an image + text one (a PNG as a data: URL); Redis (inside the stack) shows the
  * disaggregated stages each ran through, and Prometheus that the router counted disaggregated
  * plans and that every Tandem target is up. Then `docker-compose down -v`: each service must die
- * within 2 s of its signal, the whole down end within 10 s (3.4 s idle here), and no container,
- * network or volume of the project may be left; a dockerd started by the test is stopped
+ * within 2 s of its signal and be released by dockerd within 2 s of its exit, the whole down end
+ * within 5 s (about 2 s here), and no container, network or volume of the project may be left; a dockerd started by the test is stopped
  * and must leave no iptables rule or link behind.
  *
  * A machine where no container engine can run fails this test (it never skips): CI runs it.
@@ -161,7 +161,7 @@ describe('docker-compose up: the stack in containers, driven with the openai cli
     expect(decided).toBeGreaterThanOrEqual(2);
   });
 
-  it('docker-compose down -v: every service dies within 2 s of its signal, down ends well within 10 s, nothing is left', () => {
+  it('docker-compose down -v: every service dies within 2 s of its signal, down ends within 5 s, nothing is left', () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     const t0 = t();
     const down = compose(['down', '-v', '--remove-orphans'], 120_000);
@@ -173,21 +173,30 @@ describe('docker-compose up: the stack in containers, driven with the openai cli
     // collector that is not running — used to hold its container until the kill timeout.)
     const events = dockerJson<{ Action: string; timeNano: number; Actor: { Attributes: { name: string } } }>(env, [
       'events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000) + 1),
-      '--filter', `label=com.docker.compose.project=${PROJECT}`, '--filter', 'type=container', '--filter', 'event=kill', '--filter', 'event=die', '--format', '{{json .}}',
+      '--filter', `label=com.docker.compose.project=${PROJECT}`, '--filter', 'type=container', '--filter', 'event=kill', '--filter', 'event=die', '--filter', 'event=stop', '--format', '{{json .}}',
     ]);
     const exits: Record<string, number> = {};
+    // From each container's `die` to its `stop` (dockerd has released its network and mounts):
+    // this is where the time went when a container had DNS queries pending (deploy/README.md).
+    const released: Record<string, number> = {};
     for (const e of events.filter((x) => x.Action === 'die')) {
       const name = e.Actor.Attributes.name;
+      const short = name.replace(`${PROJECT}_`, '');
       const kill = events.find((x) => x.Action.startsWith('kill') && x.Actor.Attributes.name === name);
-      if (kill) exits[name.replace(`${PROJECT}_`, '')] = Math.round((e.timeNano - kill.timeNano) / 1e6);
+      if (kill) exits[short] = Math.round((e.timeNano - kill.timeNano) / 1e6);
+      const stop = events.find((x) => x.Action === 'stop' && x.Actor.Attributes.name === name);
+      if (stop) released[short] = Math.round((stop.timeNano - e.timeNano) / 1e6);
     }
     timings.exit_after_sigterm_ms = exits;
+    timings.released_after_exit_ms = released;
     expect(Object.keys(exits).filter((n) => /^(gateway|router|prefill-vision|prefill-text|decode-text)_/.test(n)).sort(), JSON.stringify(exits)).toEqual(['decode-text_1', 'gateway_1', 'prefill-text_1', 'prefill-vision_1', 'router_1']);
     const tandem = Object.entries(exits).filter(([n]) => /^(gateway|router|prefill-vision|prefill-text|decode-text)_/.test(n));
     for (const [name, ms] of tandem) expect(ms, `${name}: ${JSON.stringify(exits)}`).toBeLessThan(2000);
-    // The whole `down` also removes containers, the network and volumes: 3.4-6.1 s here
-    // (deploy/README.md); bounded at 10 s.
-    expect(downS, down.out).toBeLessThan(10);
+    // A DNS query a container left pending held its release for up to 4 s (0.1-0.3 s otherwise).
+    for (const [name, ms] of Object.entries(released)) expect(ms, `${name}: ${JSON.stringify(released)}`).toBeLessThan(2000);
+    // The whole `down`, removal of containers, network and volumes included: 1.8-2.3 s here,
+    // 3.5-4.9 s with two CPU hogs on top of other work (deploy/README.md).
+    expect(downS, down.out).toBeLessThan(5);
     expect(projectObjects('ps')).toEqual([]);
     expect(projectObjects('network')).toEqual([]);
     expect(projectObjects('volume')).toEqual([]);
