@@ -9,3 +9,4 @@ export { VocabTrie, type TokenVocabulary } from './vocab-trie.js';
 export { jsonSchemaGrammar } from './json-schema.js';
 export { jsonObjectGrammar, jsonValueGrammar } from './json-value.js';
 export { toolCallGrammar, type ToolSpec } from './tool-call.js';
+export { afterReasoning } from './after-reasoning.js';

@@ -10,7 +10,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTokenizer } from '../../services/text/load-tokenizer.js';
 import { startTandemUp, type RunningCluster } from '../fixtures/cluster.js';
-import { JSON_SCHEMA_FIXTURES } from '../fixtures/json-schemas.js';
+import { JSON_SCHEMA_FIXTURES } from '../../loadtest/structured/json-schemas.js';
 import { genTinyModel } from '../fixtures/models.js';
 import { FORECAST_TOOLS, MODEL, askFor, checkStructuredReplies, checkToolCalls } from '../fixtures/structured-output-checks.js';
 
@@ -46,6 +46,19 @@ describe('response_format json_schema', () => {
     const r = await client.completions.create({ model: MODEL, prompt: 'Q: a person as JSON\nA:', max_tokens: 60, temperature: 0.8, seed: 2, response_format: { type: 'json_schema', json_schema: { name: 'p', schema: JSON_SCHEMA_FIXTURES[0]!.schema, strict: true } } } as never);
     const ajv = new Ajv({ allowUnionTypes: true });
     expect(ajv.validate(JSON_SCHEMA_FIXTURES[0]!.schema, JSON.parse(r.choices[0]!.text))).toBe(true);
+  });
+
+  it('with thinking on, the reply follows a free reasoning block: reasoning_content holds the reasoning, content the valid JSON', async () => {
+    const schema = JSON_SCHEMA_FIXTURES[0]!.schema;
+    const ajv = new Ajv({ allowUnionTypes: true });
+    for (const seed of [1, 2, 3]) {
+      const r = await client.chat.completions.create({ ...askFor('Think, then answer: a person.'), max_tokens: 120, temperature: 1, seed, chat_template_kwargs: { enable_thinking: true }, response_format: { type: 'json_schema', json_schema: { name: 'p', schema, strict: true } } } as never);
+      const msg = r.choices[0]!.message as { content: string | null; reasoning_content?: string };
+      expect(r.choices[0]!.finish_reason).toBe('stop');
+      expect(typeof msg.reasoning_content).toBe('string');
+      expect(msg.reasoning_content).not.toContain('</think>');
+      expect(ajv.validate(schema, JSON.parse(msg.content!)), msg.content!).toBe(true);
+    }
   });
 
   it('too few tokens for any valid reply: finish_reason length and the partial output', async () => {

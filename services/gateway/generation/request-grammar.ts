@@ -1,5 +1,5 @@
 import { apiError } from '../../common/errors/index.js';
-import { compileGrammar, grammarText, GrammarError, jsonObjectGrammar, jsonSchemaGrammar, toolCallGrammar, type Grammar, type ToolSpec } from '../../grammar/index.js';
+import { afterReasoning, compileGrammar, grammarText, GrammarError, jsonObjectGrammar, jsonSchemaGrammar, toolCallGrammar, type Grammar, type ToolSpec } from '../../grammar/index.js';
 import type { NormalizedRequest } from '../openai/index.js';
 
 /** Plain content with no tool call in it (tool_choice "none" while tools are given). */
@@ -17,10 +17,12 @@ const cache = new Map<string, string>();
 export function requestGrammar(req: NormalizedRequest): string | undefined {
   const spec = constraintSpec(req);
   if (spec === undefined) return undefined;
-  const key = JSON.stringify(spec);
+  // With thinking on, the reply follows a free reasoning block (after-reasoning.ts).
+  const thinking = req.kind === 'chat' && req.enableThinking;
+  const key = JSON.stringify([spec, thinking]);
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
-  const grammar = buildGrammar(spec);
+  const grammar = thinking ? afterReasoning(buildGrammar(spec)) : buildGrammar(spec);
   try {
     // Built here once so that a grammar no worker could use (no finite sentence, too large) is the client's 400.
     compileGrammar(grammar);
