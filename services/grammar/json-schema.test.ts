@@ -1,6 +1,6 @@
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { JSON_SCHEMA_FIXTURES } from '../../test/fixtures/json-schemas.js';
+import { JSON_SCHEMA_FIXTURES } from '../../loadtest/structured/json-schemas.js';
 import { ApiError } from '../common/errors/index.js';
 import { compileGrammar } from './compile.js';
 import { GRAMMAR_LIMITS, type Grammar } from './grammar.js';

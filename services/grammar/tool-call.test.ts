@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JSON_SCHEMA_FIXTURES } from '../../test/fixtures/json-schemas.js';
+import { JSON_SCHEMA_FIXTURES } from '../../loadtest/structured/json-schemas.js';
 import { ApiError } from '../common/errors/index.js';
 import { parseToolCalls } from '../text/tool-call-parser.js';
 import { compileGrammar } from './compile.js';

@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import type { Engine } from '../../engine/loop/engine.js';
 import { GrammarCache, grammarText, jsonSchemaGrammar, toolCallGrammar, type Grammar, type TokenVocabulary } from '../../grammar/index.js';
 import type { RequestOutput, SamplingParams } from '../../protocol/request.js';
+import { JSON_SCHEMA_FIXTURES } from '../../../loadtest/structured/json-schemas.js';
 
 export interface GrammarBenchOptions {
   engine: Engine;
@@ -36,6 +37,8 @@ export interface GrammarBatchResult {
   overhead: number;
   /** Per schema: warm mask apply + advance per step (B rows) over the plain step time. */
   schema_mask_fraction: Record<string, number>;
+  /** Per schema: warm mask apply + advance per token (one row), microseconds. */
+  schema_mask_us_per_token: Record<string, number>;
 }
 
 export interface GrammarBenchResult {
@@ -46,6 +49,10 @@ export interface GrammarBenchResult {
   batches: GrammarBatchResult[];
   /** Per schema: compile plus first-request masks, ms. */
   cold_ms: Record<string, number>;
+  /** The fixture schemas (loadtest/structured): compile times, ms. */
+  schemas: SchemaCompileResult;
+  /** Building the vocabulary trie: once per worker, at start. */
+  trie_ms: number;
   target_overhead: number;
 }
 
@@ -67,6 +74,38 @@ const BENCH_SCHEMAS: Record<string, Grammar> = {
     { name: 'search', parameters: { type: 'object', properties: { query: { type: 'string' }, limit: { type: 'integer' } }, required: ['query'], additionalProperties: false } },
   ], { parallel: true }),
 };
+
+export interface SchemaCompileResult {
+  count: number;
+  /** JSON Schema → grammar text, at the gateway (once per schema, cached). */
+  gateway_ms: { median: number; max: number };
+  /** Grammar text → matcher, plus the mask of its first state, on a worker (once per schema, cached). */
+  worker_first_mask_ms: { median: number; max: number; slowest: string };
+}
+
+/** Compile every fixture schema cold: at the gateway, then on a worker up to its first mask. */
+function schemaCompileTimes(cache: GrammarCache, vocab: number, endIds: number[]): SchemaCompileResult {
+  const gateway: number[] = [];
+  const worker: Array<[number, string]> = [];
+  const row = new Float32Array(vocab);
+  const out = new Float32Array(vocab);
+  for (const f of JSON_SCHEMA_FIXTURES) {
+    const t0 = performance.now();
+    const text = grammarText(jsonSchemaGrammar(f.schema));
+    const t1 = performance.now();
+    cache.start(text, endIds).apply(row, 1 << 20, out);
+    const t2 = performance.now();
+    gateway.push(t1 - t0);
+    worker.push([t2 - t1, f.name]);
+  }
+  const ms = (x: number) => Math.round(x * 100) / 100;
+  worker.sort((a, b) => a[0] - b[0]);
+  return {
+    count: JSON_SCHEMA_FIXTURES.length,
+    gateway_ms: { median: ms(median(gateway)), max: ms(Math.max(...gateway)) },
+    worker_first_mask_ms: { median: ms(median(worker.map((w) => w[0]))), max: ms(worker.at(-1)![0]), slowest: worker.at(-1)![1] },
+  };
+}
 
 const NO_TOOL_CALL: Grammar = { root: 'text', rules: { text: { k: 'without', text: '<tool_call>' } } };
 
@@ -133,13 +172,18 @@ export async function runGrammarBench(o: GrammarBenchOptions): Promise<GrammarBe
   const prompts = Array.from({ length: maxBatch }, (_, i) => Array.from({ length: 32 }, (_, j) => 300 + ((i * 7919 + j * 104729) % (vocab - 400))));
   const freeText = grammarText(NO_TOOL_CALL);
 
-  // Cold: a fresh cache (as on a worker that never saw the schema), compile + first request's masks.
+  // Cold: a cache that never saw the schema (its vocabulary trie is built at worker start, not
+  // per schema), compile + the masks of the first request's parse states.
+  const tt = performance.now();
+  const fresh = new GrammarCache(o.vocabulary);
+  const trie_ms = Math.round(performance.now() - tt);
+  const schemas = schemaCompileTimes(fresh, vocab, o.eosTokenIds);
+  log(`[bench] ${schemas.count} fixture schemas: gateway compile median ${schemas.gateway_ms.median} ms (max ${schemas.gateway_ms.max}); worker compile + first mask median ${schemas.worker_first_mask_ms.median} ms (max ${schemas.worker_first_mask_ms.max}, ${schemas.worker_first_mask_ms.slowest}); vocabulary trie ${trie_ms} ms once per worker`);
   const cold_ms: Record<string, number> = {};
   const schemaOutputs: Record<string, number[][]> = {};
   for (const [name, g] of Object.entries(BENCH_SCHEMAS)) {
     const text = grammarText(g);
     const t0 = performance.now();
-    const fresh = new GrammarCache(o.vocabulary);
     fresh.start(text, o.eosTokenIds);
     const compileMs = performance.now() - t0;
     const outs = await Promise.all(prompts.slice(0, maxBatch).map((p, i) =>
@@ -168,12 +212,14 @@ export async function runGrammarBench(o: GrammarBenchOptions): Promise<GrammarBe
     }
     const plainMs = median(plain);
     const schema_mask_fraction: Record<string, number> = {};
+    const schema_mask_us_per_token: Record<string, number> = {};
     for (const [name, g] of Object.entries(BENCH_SCHEMAS)) {
       const text = grammarText(g);
       const outs = schemaOutputs[name]!.slice(0, batch);
       maskMsPerToken(warm, text, outs, o.eosTokenIds, vocab); // warm the masks
       const perToken = maskMsPerToken(warm, text, outs, o.eosTokenIds, vocab);
-      schema_mask_fraction[name] = Math.round(((perToken * batch) / plainMs) * 1000) / 1000;
+      schema_mask_fraction[name] = Number(((perToken * batch) / plainMs).toPrecision(3));
+      schema_mask_us_per_token[name] = Math.round(perToken * 1000 * 10) / 10;
     }
     const res: GrammarBatchResult = {
       batch,
@@ -181,9 +227,10 @@ export async function runGrammarBench(o: GrammarBenchOptions): Promise<GrammarBe
       constrained_step_ms: Math.round(median(constrained) * 100) / 100,
       overhead: Math.round((median(ratios) - 1) * 1000) / 1000,
       schema_mask_fraction,
+      schema_mask_us_per_token,
     };
-    log(`[bench] batch ${batch}: step ${res.plain_step_ms} ms plain, ${res.constrained_step_ms} ms constrained (overhead ${(res.overhead * 100).toFixed(1)}%); warm schema masks ${JSON.stringify(schema_mask_fraction)} of a step`);
+    log(`[bench] batch ${batch}: step ${res.plain_step_ms} ms plain, ${res.constrained_step_ms} ms constrained (overhead ${(res.overhead * 100).toFixed(1)}%); warm schema masks ${JSON.stringify(schema_mask_fraction)} of a step (${JSON.stringify(schema_mask_us_per_token)} µs per token)`);
     results.push(res);
   }
-  return { bench: 'grammar', model: o.model, vocab, tokens, batches: results, cold_ms, target_overhead: 0.1 };
+  return { bench: 'grammar', model: o.model, vocab, tokens, batches: results, cold_ms, schemas, trie_ms, target_overhead: 0.1 };
 }

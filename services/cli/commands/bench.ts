@@ -6,6 +6,8 @@ import { runKernelBench } from '../bench/kernel-bench.js';
 import { runQualityBench } from '../bench/quality-bench.js';
 import { runGrammarBench } from '../bench/grammar-bench.js';
 import { loadModelVocabulary } from '../model-vocabulary.js';
+import { paddedVocabulary } from '../bench/padded-vocabulary.js';
+import { readModelCard } from '../../protocol/model-card.js';
 import { runServeBench } from '../../../loadtest/generator/serve-command.js';
 import { benchTransfer, ucxPerftestPutBandwidth } from '../../transfer/bench.js';
 import type { TransferBackend } from '../../transfer/types.js';
@@ -27,13 +29,16 @@ const HELP = `usage: tandem bench kernels [--json] [--model DIR] [--threads N] [
        tandem bench vision [--json] [--model DIR] [--sizes 224x224,448x448,896x672] [--repeats 3] [--backend ucx|tcp]
        tandem bench serve (--url URL | --compare unified,disagg) [--rate R] [--num-requests N] [--json] [...]
        tandem bench llamacpp [--json] [--model DIR] [--threads 2] [--prompt 512] [--gen 64] [--repeats 3]
-       tandem bench grammar [--json] [--model DIR] [--batches 1,32] [--tokens 64] [--repeats 3]
+       tandem bench grammar [--json] [--model DIR] [--batches 1,32] [--tokens 64] [--repeats 3] [--vocab full|tokenizer]
 
 grammar: what structured output costs a decode step, on the ERNIE-4.5-0.3B shapes (103k-token
 vocabulary) unless --model: end to end, batches of B requests decoding with a grammar whose masks
 allow nearly every token against the same batch without one (A/B alternated, overhead = ratio
 of step times − 1); per JSON schema, the warm mask cost (apply + advance, B rows) as a fraction
 of the unconstrained step; and the cold cost (compile + the first request's masks) per schema.
+--vocab full (default) pads a generated checkpoint's small tokenizer with made-up pieces up to the
+model's vocab_size, so masks are built over as many tokens as a real ERNIE vocabulary has;
+--vocab tokenizer uses the tokenizer's pieces only.
 
 llamacpp: Tandem against llama.cpp (node-llama-cpp, installed into the Tandem cache on first use) on the same checkpoint,
 converted once to GGUF bf16 / Q8_0 / Q4_0 by tools/gguf (cached in DIR-gguf/): per pair (bf16 vs
@@ -150,16 +155,21 @@ async function runGrammarBenchCommand(argv: string[]): Promise<number> {
     batches: { type: 'string' },
     tokens: { type: 'string' },
     repeats: { type: 'string' },
+    vocab: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     console.log(HELP);
     return 0;
   }
+  const vocabMode = values.vocab ?? 'full';
+  if (vocabMode !== 'full' && vocabMode !== 'tokenizer') throw new CliError('--vocab must be full or tokenizer');
   const log = (m: string) => process.stderr.write(m + '\n');
   const dir = values.model ? resolve(values.model) : await ensureGeneratedModel('ernie4_5', '0.3b', 0, log);
-  const vocabulary = await loadModelVocabulary(dir, log);
-  if (!vocabulary) throw new CliError(`${dir} has no tokenizer: structured output needs one`);
+  const tokenizerVocabulary = await loadModelVocabulary(dir, log);
+  if (!tokenizerVocabulary) throw new CliError(`${dir} has no tokenizer: structured output needs one`);
+  const { vocabSize } = await readModelCard(dir);
+  const vocabulary = vocabMode === 'full' ? paddedVocabulary(tokenizerVocabulary, vocabSize) : tokenizerVocabulary;
   const batches = (values.batches ?? '1,32').split(',').map((b) => intOption(b.trim(), 'batches', 1, 1));
   const worker = await startUnifiedWorker({ modelDir: dir, numKvBlocks: 4096, maxNumSeqs: Math.max(64, ...batches), vocabulary });
   try {
