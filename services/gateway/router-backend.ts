@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { AsyncQueue } from '../common/async-queue.js';
 import { outputFromPb, requestToPb } from '../protocol/wire.js';
 import { CHANNEL_OPTIONS } from '../common/grpc/grpc-server.js';
+import { authenticatedClientOptions } from '../common/grpc/call-auth.js';
 import { tandemV1 } from '../protocol/grpc-services.js';
 import type { RequestStream } from '../protocol/request.js';
 import type { GenerationRequest, RequestOutput } from '../protocol/request.js';
@@ -41,8 +42,10 @@ export class RouterBackend implements GenerationBackend {
     private readonly resumePolicy: ResumePolicy = DEFAULT_RESUME_POLICY,
     /** Where resumes are reported (rare: a router was lost). */
     private readonly log?: (message: string) => void,
+    /** The cluster's gRPC key: every call carries a call token (call-auth.ts); absent = insecure. */
+    tokenKey?: Buffer,
   ) {
-    this.client = new (tandemV1().Router)(address, grpc.credentials.createInsecure(), ROUTER_CHANNEL_OPTIONS) as typeof this.client;
+    this.client = new (tandemV1().Router)(address, grpc.credentials.createInsecure(), authenticatedClientOptions(ROUTER_CHANNEL_OPTIONS, tokenKey)) as typeof this.client;
     // Scrapes read the router's aggregate, refreshed in the background (never on the request path).
     this.timer = setInterval(() => this.refresh(), 1000);
     this.timer.unref();

@@ -1,4 +1,7 @@
-import { createBus, type Bus } from '../bus/index.js';
+import { createBus, SealedBus, type Bus } from '../bus/index.js';
+import { serverAuthInterceptor } from '../common/grpc/call-auth.js';
+import { authRejections } from '../common/security/auth-metrics.js';
+import type { ClusterKeys } from '../common/security/cluster-keys.js';
 import { drainOrForce, InFlightCalls } from '../common/shutdown.js';
 import { startGrpcServer } from '../common/grpc/grpc-server.js';
 import { tandemV1 } from '../protocol/grpc-services.js';
@@ -27,6 +30,11 @@ export interface RouterOptions {
   cluster?: string;
   /** HTTP port for /metrics and /health (0 = ephemeral; undefined = none). */
   metricsPort?: number;
+  /**
+   * The cluster's keys (docs/security.md): callers need a token, worker calls carry one, bus
+   * payloads and registry records are sealed. Absent = an insecure router (--insecure).
+   */
+  keys?: ClusterKeys;
 }
 
 export interface RunningRouter {
@@ -41,14 +49,19 @@ export interface RunningRouter {
 }
 
 export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
-  const bus = o.bus ?? (await createBus(o.natsUrl));
+  const plainBus = o.bus ?? (await createBus(o.natsUrl));
+  // Forged, unsigned or stale records and messages are dropped by the sealed bus and counted
+  // here once the metrics registry exists (it needs the registry view, which needs the bus).
+  let refused: ReturnType<typeof authRejections> | undefined;
+  const bus: Bus = o.keys ? new SealedBus(plainBus, o.keys.bus, (r) => refused?.inc({ plane: r.kind === 'record' ? 'registry' : 'message', reason: r.reason })) : plainBus;
   const store = o.store ?? (await createSequenceStore(o.redisUrl));
   const view = await RegistryView.start(bus, o.cluster);
   const prefixIndex = PrefixIndex.start(bus);
-  const clients = tracedWorkerClients(new WorkerClients());
+  const clients = tracedWorkerClients(new WorkerClients(o.keys?.grpc));
   const counters = { disaggregated: 0, localPrefill: 0, unified: 0, prefillRetries: 0, inFlight: 0 };
   const policyName = o.policy ?? 'cost';
   const metrics = new RouterMetrics(counters, view, policyName);
+  refused = authRejections(metrics.registry);
   trackForgottenWorkers(view, metrics);
   const deps: RouterDeps = {
     bus: tracedBus(bus),
@@ -62,8 +75,9 @@ export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
     onStoreError: (op) => metrics.storeErrors.inc({ op: op.includes('→') ? 'transition' : op }),
   };
   const host = o.host ?? '127.0.0.1';
+  const interceptors = o.keys ? [serverAuthInterceptor(o.keys.grpc, (_method, reason) => refused?.inc({ plane: 'grpc', reason }))] : [];
   const calls = new InFlightCalls();
-  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Router.service, calls.wrap(traceRouterHandlers(routerHandlers(deps)))), host, o.port ?? 0);
+  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Router.service, calls.wrap(traceRouterHandlers(routerHandlers(deps)))), host, o.port ?? 0, interceptors);
   const metricsHttp = o.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, host, o.metricsPort);
   return {
     address: `${host}:${port}`,

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { authenticatedClientOptions } from '../common/grpc/call-auth.js';
 import { CHANNEL_OPTIONS } from '../common/grpc/grpc-server.js';
 import { tandemV1 } from '../protocol/grpc-services.js';
 
@@ -6,10 +7,13 @@ import { tandemV1 } from '../protocol/grpc-services.js';
 export class WorkerClients {
   private readonly clients = new Map<string, grpc.Client>();
 
+  /** `tokenKey`: the cluster's gRPC key; every call then carries a call token (call-auth.ts). */
+  constructor(private readonly tokenKey?: Buffer) {}
+
   get(address: string): grpc.Client & Record<string, (...args: unknown[]) => unknown> {
     let c = this.clients.get(address);
     if (!c) {
-      c = new (tandemV1().Worker)(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      c = new (tandemV1().Worker)(address, grpc.credentials.createInsecure(), authenticatedClientOptions(CHANNEL_OPTIONS, this.tokenKey));
       this.clients.set(address, c);
     }
     return c as grpc.Client & Record<string, (...args: unknown[]) => unknown>;

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 
-import { createBus, decodeJson, encodeJson, type Bus } from '../bus/index.js';
+import { createBus, decodeJson, encodeJson, SealedBus, type Bus, type Rejection } from '../bus/index.js';
+import { serverAuthInterceptor } from '../common/grpc/call-auth.js';
+import { authRejections } from '../common/security/auth-metrics.js';
+import type { ClusterKeys } from '../common/security/cluster-keys.js';
 import { startGrpcServer } from '../common/grpc/grpc-server.js';
 import { tandemV1 } from '../protocol/grpc-services.js';
 import { drainOrForce, InFlightCalls } from '../common/shutdown.js';
@@ -48,6 +51,11 @@ export interface WorkerOptions extends UnifiedWorkerOptions {
   cluster?: string;
   /** When KV goes to the decode worker: layer by layer during the prefill (default) or after it. */
   kvPushMode?: KvPushMode;
+  /**
+   * The cluster's keys (docs/security.md): gRPC calls need a token, every bus payload is sealed,
+   * TCP transfer peers must pass the handshake. Absent = an insecure worker (--insecure).
+   */
+  keys?: ClusterKeys;
 }
 
 export interface RunningWorker {
@@ -75,7 +83,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   // A Prefill-Vision worker runs the vision encoder only: a token KV pool is enough for its engine.
   const vision = o.role === 'prefill-vision';
   const decodes = o.role === 'decode-text' || o.role === 'unified';
-  const transfer = o.transfer ?? (await createTransferEngine(bestAvailableBackend(), { host }));
+  // Refusals are counted once the metrics registry exists (it needs the engine, made below).
+  let refused: ReturnType<typeof authRejections> | undefined;
+  const transfer = o.transfer ?? (await createTransferEngine(bestAvailableBackend(), { host, authKey: o.keys?.transfer, onAuthRefused: (reason) => refused?.inc({ plane: 'transfer', reason }) }));
   // Decode-capable roles: the transfer engine allocates (and registers) the KV pool, which is what
   // gives same-host UCX puts their shared-memory path (ADR 0009).
   let region: RegionDescriptor | undefined;
@@ -88,7 +98,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     : undefined;
   const { engine, card, encoder } = await startUnifiedWorker({ ...o, ...(vision ? { numKvBlocks: 16 } : {}), allocateKv, onBlockEvent: blockEvents.push });
   if (vision && !encoder) throw new Error(`--role prefill-vision needs a vision-language model; ${o.modelDir} is text-only`);
-  const bus = o.bus ?? (await createBus(o.natsUrl));
+  const plainBus = o.bus ?? (await createBus(o.natsUrl));
+  const onReject = (r: Rejection) => refused?.inc({ plane: r.kind === 'record' ? 'registry' : 'message', reason: r.reason });
+  const bus: Bus = o.keys ? new SealedBus(plainBus, o.keys.bus, onReject) : plainBus;
   const registry = await bus.keyValue(registryBucket(o.cluster), { ttlMs: REGISTRY_TTL_MS });
   const quantization = engine.runner.quantization;
   try {
@@ -106,9 +118,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const metrics = new WorkerMetrics({ id, role: o.role, engine, leases });
   const transferMetrics = metrics.transfer;
   if (encoder) registerEncoderCacheMetrics(metrics, encoder.cache);
+  refused = authRejections(metrics.registry);
+  const interceptors = o.keys ? [serverAuthInterceptor(o.keys.grpc, (_method, reason) => refused?.inc({ plane: 'grpc', reason }))] : [];
 
   const calls = new InFlightCalls();
-  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Worker.service, calls.wrap(traceWorkerHandlers(workerHandlers({ id, role: o.role, engine, bus, transfer, leases, transferMetrics, kvPushMode: o.kvPushMode, encoder, embeddingInbox: embeddings?.inbox, prefills }), { id, role: o.role, engine }))), host, o.grpcPort ?? 0);
+  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Worker.service, calls.wrap(traceWorkerHandlers(workerHandlers({ id, role: o.role, engine, bus, transfer, leases, transferMetrics, kvPushMode: o.kvPushMode, encoder, embeddingInbox: embeddings?.inbox, prefills }), { id, role: o.role, engine }))), host, o.grpcPort ?? 0, interceptors);
   const grpcAddress = `${host}:${port}`;
 
   const subs: Array<{ unsubscribe(): void }> = [];

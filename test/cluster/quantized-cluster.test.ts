@@ -2,12 +2,16 @@
  * Quantized weights through the whole P/D path: `tandem up --cluster --quantization wint4`
  * (separate processes, real NATS, Redis and UCX) gives greedy outputs bit-identical to a unified
  * wint4 server, KV moves between the pools as with bf16, and a worker started with a different
- * setting refuses to join the cluster with an error that says what to do.
+ * setting refuses to join the cluster with an error that says what to do (started by hand, it
+ * gets the cluster's secret file like any other component joining it).
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSecretFile } from '../../services/common/security/secret-file.js';
 import { startTandemUp, type RunningCluster } from '../fixtures/cluster.js';
 import { genTinyModel } from '../fixtures/models.js';
 
@@ -33,6 +37,9 @@ let modelDir: string;
 let bf16: string[];
 let unifiedWint4: string[];
 let cluster: RunningCluster;
+const secretDir = mkdtempSync(join(tmpdir(), 'tandem-quantized-'));
+const SECRET_FILE = join(secretDir, 'cluster-secret');
+createSecretFile(SECRET_FILE);
 
 beforeAll(async () => {
   modelDir = genTinyModel('ernie4_5_moe', 5);
@@ -46,13 +53,14 @@ beforeAll(async () => {
     }
   }
   cluster = await startTandemUp(
-    ['--cluster', '--nats', NATS, '--redis', REDIS, '--cluster-name', CLUSTER, '--model', modelDir, '--served-model-name', MODEL, '--quantization', 'wint4'],
+    ['--cluster', '--nats', NATS, '--redis', REDIS, '--cluster-name', CLUSTER, '--cluster-secret-file', SECRET_FILE, '--model', modelDir, '--served-model-name', MODEL, '--quantization', 'wint4'],
     {},
     120_000,
   );
 }, 240_000);
 afterAll(async () => {
   await cluster?.stop();
+  rmSync(secretDir, { recursive: true, force: true });
 });
 
 describe('wint4 weights in a disaggregated cluster', () => {
@@ -68,7 +76,7 @@ describe('wint4 weights in a disaggregated cluster', () => {
   });
 
   it('a decode worker with bf16 weights refuses to join the wint4 cluster, saying what to do', async () => {
-    const proc = spawn(process.execPath, [join(root, 'bin', 'tandem.js'), 'worker', '--role', 'decode-text', '--nats', NATS, '--cluster-name', CLUSTER, '--model', modelDir, '--served-model-name', MODEL], {
+    const proc = spawn(process.execPath, [join(root, 'bin', 'tandem.js'), 'worker', '--role', 'decode-text', '--nats', NATS, '--cluster-name', CLUSTER, '--cluster-secret-file', SECRET_FILE, '--model', modelDir, '--served-model-name', MODEL], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

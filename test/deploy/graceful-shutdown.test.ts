@@ -9,13 +9,18 @@
  * flight when the decode worker is stopped finishes normally (drained within the grace period).
  * After each stop the service is started again, and the cluster serves again.
  *
- * Workers run with TANDEM_FAULT_STEP_DELAY_MS so that a long stream lasts several seconds.
+ * Workers run with TANDEM_FAULT_STEP_DELAY_MS so that a long stream lasts several seconds. The
+ * services share a cluster secret the way compose hands it to them: the path of a 0600 file in
+ * TANDEM_CLUSTER_SECRET_FILE.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSecretFile } from '../../services/common/security/secret-file.js';
 import { genTinyModel } from '../fixtures/models.js';
 import { freePorts } from './native-compose.js';
 
@@ -36,10 +41,13 @@ interface Service {
 
 const services = new Map<string, Service>();
 let client: OpenAI;
+const secretDir = mkdtempSync(join(tmpdir(), 'tandem-shutdown-'));
+const SECRET_FILE = join(secretDir, 'cluster-secret');
+createSecretFile(SECRET_FILE);
 
 function start(name: string, args: string[]): Promise<Service> {
   const proc = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, TANDEM_CLUSTER: CLUSTER, TANDEM_FAULT_STEP_DELAY_MS: String(STEP_DELAY_MS), TANDEM_THREADS: '1', OTEL_EXPORTER_OTLP_ENDPOINT: '' },
+    env: { ...process.env, TANDEM_CLUSTER: CLUSTER, TANDEM_CLUSTER_SECRET_FILE: SECRET_FILE, TANDEM_INSECURE: '', TANDEM_FAULT_STEP_DELAY_MS: String(STEP_DELAY_MS), TANDEM_THREADS: '1', OTEL_EXPORTER_OTLP_ENDPOINT: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const s: Service = { name, args, proc, out: '' };
@@ -144,6 +152,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const s of services.values()) if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
   if (Object.keys(measured).length) console.log(`SIGTERM to exit (ms): ${JSON.stringify(measured)}`);
+  rmSync(secretDir, { recursive: true, force: true });
 });
 
 describe('SIGTERM with a stream in flight: every service exits within 2 s, the client sees a finish or a clean error', () => {

@@ -10,11 +10,13 @@ import { CliError } from '../cli-error.js';
 import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { intOption, parseCommandArgs } from '../parse.js';
 import { drainOrForce, exitSoon, shutdownGraceMs, trapShutdownSignals } from '../signals.js';
+import { clusterKeysOption, SECURITY_HELP } from '../cluster-secret.js';
 
 const HELP = `usage: tandem gateway --router HOST:PORT [--model DIR] [--port 8000] [--host 127.0.0.1]
                       [--api-key KEY] [--api-keys-file FILE] [--metrics-api-key KEY]
                       [--served-model-name NAME] [--max-model-len N] [--max-num-seqs N] [--max-waiting N]
                       [--request-timeout-ms 600000] [--image-allowed-hosts HOST,HOST]
+                      [--cluster-secret-file FILE | --insecure]
 
 The OpenAI-compatible HTTP gateway in front of a router (TANDEM_ROUTER_ADDR). It loads only
 the tokenizer, chat template and config of --model. --request-timeout-ms (or
@@ -23,7 +25,9 @@ a request past it gets a 408. A router lost mid-stream (killed, restarted) is as
 each in-flight request from the sequence store for up to TANDEM_ROUTER_RESUME_MS (10000) per
 loss, so clients see one uninterrupted stream. Images come as data: URLs; remote http(s) image URLs are fetched
 only from the hosts in --image-allowed-hosts (or TANDEM_IMAGE_ALLOWED_HOSTS), never from private
-or loopback addresses (see docs/image-input.md). Prints one JSON line {"role":"gateway","pid","url"}.`;
+or loopback addresses (see docs/image-input.md). Prints one JSON line {"role":"gateway","pid","url"}.
+
+${SECURITY_HELP}`;
 
 export async function runGateway(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -40,6 +44,8 @@ export async function runGateway(argv: string[]): Promise<number> {
     'max-model-len': { type: 'string' },
     'request-timeout-ms': { type: 'string' },
     'image-allowed-hosts': { type: 'string' },
+    'cluster-secret-file': { type: 'string' },
+    insecure: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -49,6 +55,7 @@ export async function runGateway(argv: string[]): Promise<number> {
   const router = values.router ?? process.env.TANDEM_ROUTER_ADDR;
   if (!router) throw new CliError('--router HOST:PORT (or TANDEM_ROUTER_ADDR) is required');
   const log = (m: string) => process.stderr.write(m + '\n');
+  const keys = clusterKeysOption({ secretFile: values['cluster-secret-file'], insecure: values.insecure }, 'tandem gateway', log);
   const graceMs = shutdownGraceMs();
   const signals = trapShutdownSignals(log, graceMs);
   const modelDir = values.model ? resolve(values.model) : await ensureGeneratedModel(DEFAULT_MODEL.family, DEFAULT_MODEL.size, 0, log);
@@ -60,7 +67,7 @@ export async function runGateway(argv: string[]): Promise<number> {
   const backend = new RouterBackend(router, intOption(values['request-timeout-ms'] ?? process.env.TANDEM_REQUEST_TIMEOUT_MS, 'request-timeout-ms', 600_000, 1), {
     ...DEFAULT_RESUME_POLICY,
     windowMs: intOption(process.env.TANDEM_ROUTER_RESUME_MS, 'router-resume-ms (TANDEM_ROUTER_RESUME_MS)', DEFAULT_RESUME_POLICY.windowMs, 0),
-  }, (m) => process.stderr.write(m + '\n'));
+  }, (m) => process.stderr.write(m + '\n'), keys?.grpc);
   const apiKeys = gatewayApiKeys(values['api-key'] ?? process.env.TANDEM_API_KEY, values['api-keys-file'] ?? process.env.TANDEM_API_KEYS_FILE);
   const metricsApiKey = values['metrics-api-key'] ?? process.env.TANDEM_METRICS_API_KEY;
   const allowedHosts = (values['image-allowed-hosts'] ?? process.env.TANDEM_IMAGE_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);

@@ -2,6 +2,7 @@ import { readModelCard } from '../../protocol/model-card.js';
 import { spawnTandem, stopAll, type ClusterProcess } from '../cluster.js';
 import { supervise, type Supervised } from '../supervise.js';
 import { trapShutdownSignals } from '../signals.js';
+import { clusterKeysOption, generatedSecretFile, SECRET_FILE_ENV } from '../cluster-secret.js';
 
 export interface ClusterUpOptions {
   natsUrl: string;
@@ -22,6 +23,10 @@ export interface ClusterUpOptions {
   metricsApiKey?: string;
   extraWorkerArgs: string[];
   clusterName?: string;
+  /** The cluster secret to share (absent: a fresh one is generated for this run). */
+  secretFile?: string;
+  /** Run every component unauthenticated (each warns loudly). */
+  insecure?: boolean;
 }
 
 /**
@@ -35,34 +40,48 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
   const procs: ClusterProcess[] = [];
   const specs = new Map<ClusterProcess, { args: string[]; env?: Record<string, string> }>();
   let supervisor: Supervised | undefined;
+  // Check a given secret now (one clear error instead of every child failing the same way).
+  if (o.secretFile !== undefined || o.insecure) clusterKeysOption({ secretFile: o.secretFile, insecure: o.insecure }, 'tandem up --cluster', log);
+  const generated = o.insecure || o.secretFile !== undefined ? undefined : generatedSecretFile(o.clusterName);
+  // What every child gets through its environment, never its command line (ps shows argv to
+  // every user): the NATS and Redis URLs, which may hold credentials, and the PATH of the secret.
+  const env: Record<string, string> = {
+    TANDEM_NATS_URL: o.natsUrl,
+    TANDEM_REDIS_URL: o.redisUrl,
+    [SECRET_FILE_ENV]: o.insecure ? '' : (o.secretFile ?? generated!.path),
+    TANDEM_INSECURE: '',
+  };
+  const insecure = o.insecure ? ['--insecure'] : [];
   const name = o.servedModelName ? ['--served-model-name', o.servedModelName] : [];
   const cluster = o.clusterName ? ['--cluster-name', o.clusterName] : [];
   try {
-    const routerArgs = ['router', '--nats', o.natsUrl, '--redis', o.redisUrl, ...cluster];
-    const router = await spawnTandem('router', routerArgs, log);
+    const routerArgs = ['router', ...cluster, ...insecure];
+    const router = await spawnTandem('router', routerArgs, log, undefined, env);
     procs.push(router);
     // A restarted router must come back where the gateway dials it.
-    specs.set(router, { args: [...routerArgs, '--port', String(router.ready.grpc).split(':').pop()!] });
+    specs.set(router, { args: [...routerArgs, '--port', String(router.ready.grpc).split(':').pop()!], env });
     const isVl = (await readModelCard(o.modelDir)).takesImages;
     const workers = [
       ...Array.from({ length: o.vision ?? (isVl ? 1 : 0) }, (_, i) => ['prefill-vision', i] as const),
       ...Array.from({ length: o.prefill }, (_, i) => ['prefill-text', i] as const),
       ...Array.from({ length: o.decode }, (_, i) => ['decode-text', i] as const),
     ];
-    const workerArgs = (role: string) => ['worker', '--role', role, '--nats', o.natsUrl, '--model', o.modelDir, ...name, ...cluster, ...o.extraWorkerArgs];
-    const started = await Promise.all(workers.map(([role, i]) => spawnTandem(`${role}-${i}`, workerArgs(role), log)));
-    started.forEach((w, i) => specs.set(w, { args: workerArgs(workers[i]![0]) }));
+    const workerArgs = (role: string) => ['worker', '--role', role, '--model', o.modelDir, ...name, ...cluster, ...insecure, ...o.extraWorkerArgs];
+    const started = await Promise.all(workers.map(([role, i]) => spawnTandem(`${role}-${i}`, workerArgs(role), log, undefined, env)));
+    started.forEach((w, i) => specs.set(w, { args: workerArgs(workers[i]![0]), env }));
     procs.push(...started);
-    const gatewayArgs = ['gateway', '--router', String(router.ready.grpc), '--model', o.modelDir, '--host', o.host, ...name, '--max-num-seqs', String(o.maxNumSeqs), '--max-waiting', String(o.maxWaiting)];
-    const gw = await spawnTandem('gateway', [...gatewayArgs, '--port', String(o.port)], log, undefined, gatewayCredentials(o));
+    const gatewayArgs = ['gateway', '--router', String(router.ready.grpc), '--model', o.modelDir, '--host', o.host, ...name, ...insecure, '--max-num-seqs', String(o.maxNumSeqs), '--max-waiting', String(o.maxWaiting)];
+    const gatewayEnv = { ...env, ...gatewayCredentials(o) };
+    const gw = await spawnTandem('gateway', [...gatewayArgs, '--port', String(o.port)], log, undefined, gatewayEnv);
     procs.push(gw);
-    specs.set(gw, { args: [...gatewayArgs, '--port', new URL(String(gw.ready.url)).port], env: gatewayCredentials(o) });
+    specs.set(gw, { args: [...gatewayArgs, '--port', new URL(String(gw.ready.url)).port], env: gatewayEnv });
     // Give the router a heartbeat to see every worker before announcing the URL.
     await new Promise((r) => setTimeout(r, 1200));
     for (const p of procs) {
       const r = p.ready;
       const id = r.id ? `id ${String(r.id)}  ` : '';
-      console.log(`  ${p.role.padEnd(16)} pid ${String(p.proc.pid).padEnd(8)} ${id}${String(r.metrics ?? r.grpc ?? '')}`);
+      const grpc = r.metrics && r.grpc ? `  grpc ${String(r.grpc)}` : '';
+      console.log(`  ${p.role.padEnd(16)} pid ${String(p.proc.pid).padEnd(8)} ${id}${String(r.metrics ?? r.grpc ?? '')}${grpc}`);
     }
     const url = String(gw.ready.url);
     console.log(`Tandem cluster is serving ${String(gw.ready.model)} at ${url}  (Ctrl-C to stop)`);
@@ -75,6 +94,7 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
   } finally {
     supervisor?.stop();
     await stopAll(supervisor?.procs ?? procs);
+    generated?.remove();
   }
   return 0;
 }

@@ -1,4 +1,5 @@
 import { MemoryBus } from '../../bus/index.js';
+import { ClusterKeys } from '../../common/security/cluster-keys.js';
 import { RouterBackend } from '../../gateway/router-backend.js';
 import type { ServedModel } from '../../gateway/backend.js';
 import { loadServedModel } from '../../gateway/served-model.js';
@@ -22,16 +23,19 @@ export interface InProcessCluster {
  */
 export async function startInProcessDisagg(o: Omit<WorkerOptions, 'role' | 'bus' | 'transfer'>): Promise<InProcessCluster> {
   const bus = new MemoryBus();
+  // Its gRPC ports listen on loopback, where any local user could call them: throw-away keys
+  // (never written anywhere) authenticate the calls between the parts of this one process.
+  const keys = ClusterKeys.ephemeral();
   const store = new MemorySequenceStore();
   const workers: RunningWorker[] = [];
   const served = await loadServedModel(o.modelDir, { name: o.servedModelName, maxModelLen: o.maxModelLen });
   // A vision-language model gets the whole E/P/D path: a Prefill-Vision worker too.
   const roles = served.takesImages ? (['decode-text', 'prefill-text', 'prefill-vision'] as const) : (['decode-text', 'prefill-text'] as const);
   for (const role of roles) {
-    workers.push(await startWorker({ ...o, role, bus, transfer: await createTransferEngine('local') }));
+    workers.push(await startWorker({ ...o, role, bus, transfer: await createTransferEngine('local'), keys }));
   }
-  const router = await startRouter({ bus, store });
-  const backend = new RouterBackend(router.address);
+  const router = await startRouter({ bus, store, keys });
+  const backend = new RouterBackend(router.address, undefined, undefined, undefined, keys.grpc);
   return {
     backend,
     served,

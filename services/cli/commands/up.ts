@@ -19,7 +19,7 @@ const HELP = `usage: tandem up [--model DIR] [--port 8000] [--host 127.0.0.1] [-
                  [--num-kv-blocks N] [--max-batch-tokens N] [--max-waiting N] [--config FILE]
                  [--mode disagg|unified] [--quantization none|wint8|wint4]
        tandem up --cluster [--nats URL] [--redis URL] [--prefill-text N] [--decode-text M] [--prefill-vision V]
-                 [--cluster-name NAME] [...]
+                 [--cluster-name NAME] [--cluster-secret-file FILE | --insecure] [...]
 
 Starts a local Tandem in one process: by default disaggregated (a prefill-text and a
 decode-text worker, plus a prefill-vision worker for a vision-language model, the router and
@@ -33,7 +33,11 @@ workers (default 1 and 1), V prefill-vision workers (default 1 for a vision-lang
 else 0) and the gateway, against real NATS and Redis (--nats / --redis or
 TANDEM_NATS_URL / TANDEM_REDIS_URL; default the local ones), and prints each process with its
 role, pid and /metrics URL. --cluster-name (or TANDEM_CLUSTER) keeps its workers apart from
-other clusters on the same NATS.
+other clusters on the same NATS. The cluster is authenticated: a fresh secret (32 random bytes,
+a mode-0600 file under $TANDEM_HOME/clusters/, removed at exit) or --cluster-secret-file FILE
+(TANDEM_CLUSTER_SECRET_FILE) keys gRPC call tokens, sealed NATS payloads and the TCP KV
+handshake; children get the file's path, the NATS and Redis URLs through their environment,
+never on their command lines. --insecure turns all that off (docs/security.md).
 
 --quantization wint8|wint4 quantizes every linear layer of the text model at load (FastDeploy's
 names: int8 with one scale per output channel, int4 in groups of 128; the embedding table stays
@@ -75,6 +79,8 @@ const OPTIONS = {
   'prefill-vision': { type: 'string' },
   'decode-text': { type: 'string' },
   'cluster-name': { type: 'string' },
+  'cluster-secret-file': { type: 'string' },
+  insecure: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -125,6 +131,8 @@ export async function runUp(argv: string[]): Promise<number> {
       apiKeysFile,
       metricsApiKey,
       clusterName: clusterName(values['cluster-name']),
+      secretFile: ((f) => (f ? resolve(f) : undefined))(values['cluster-secret-file'] ?? process.env.TANDEM_CLUSTER_SECRET_FILE),
+      insecure: values.insecure === true || process.env.TANDEM_INSECURE === '1',
       maxNumSeqs,
       maxWaiting,
       extraWorkerArgs: [
@@ -136,6 +144,10 @@ export async function runUp(argv: string[]): Promise<number> {
       ],
     });
   }
+  // One process has nothing to share a secret with: its parts authenticate their loopback gRPC
+  // calls with throw-away keys (up-disagg.ts). The environment variables are ignored here (they
+  // may be set for a whole machine's clusters); the flags are a mistake worth saying so.
+  if (values['cluster-secret-file'] !== undefined || values.insecure) throw new CliError('--cluster-secret-file and --insecure apply to tandem up --cluster (a single process authenticates its own parts with throw-away keys)');
   const mode = pick('mode', 'TANDEM_MODE', 'mode') ?? 'disagg';
   if (mode !== 'unified' && mode !== 'disagg') throw new CliError(`--mode must be unified or disagg, got '${mode}'`);
   log(`[tandem] loading ${modelDir}${quantization === 'none' ? '' : ` with ${quantization} weights`} (${mode === 'disagg' ? 'disaggregated in one process: prefill-vision (vision models) + prefill-text + decode-text workers, router' : 'unified worker'})`);
