@@ -4,6 +4,7 @@
  */
 import { runBench } from './commands/bench.js';
 import { runGenModel } from './commands/gen-model.js';
+import { runGenSecret } from './commands/gen-secret.js';
 import { runUp } from './commands/up.js';
 import { runGateway } from './commands/gateway.js';
 import { runRouter } from './commands/router.js';
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promi
   router: { summary: 'the stage planner / dispatcher (cluster mode)', run: runRouter },
   worker: { summary: 'a worker process: --role prefill-text|decode-text|unified (cluster mode)', run: runWorker },
   'gen-model': { summary: 'generate a random-weight ERNIE-4.5 checkpoint in Hugging Face layout', run: runGenModel },
+  'gen-secret': { summary: 'write a new cluster secret file (mode 0600) for --cluster-secret-file', run: runGenSecret },
   bench: { summary: 'benchmarks: `bench kernels` (native forward vs this machine\'s bounds)', run: runBench },
 };
 

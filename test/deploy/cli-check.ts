@@ -16,7 +16,7 @@ import { root } from './repo-files.js';
 const run = promisify(execFile);
 const BIN = join(root, 'bin', 'tandem.js');
 
-/** Flag → value pairs of an argv (every Tandem flag but --help takes a value). */
+/** Flag → value pairs of an argv (every Tandem flag but --help takes a value; boolean flags such as --if-absent go last in deploy files). */
 export function flags(argv: string[]): Map<string, string> {
   const m = new Map<string, string>();
   for (let i = 1; i < argv.length; i++) {

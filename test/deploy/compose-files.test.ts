@@ -42,7 +42,7 @@ function listeners(): Map<string, Set<number>> {
 
 describe('compose: Tandem services', () => {
   it('has the generator, router, the three worker pools and the gateway on the Tandem image', () => {
-    expect(tandem.map(([n]) => n).sort()).toEqual(['decode-text', 'gateway', 'model', 'prefill-text', 'prefill-vision', 'router']);
+    expect(tandem.map(([n]) => n).sort()).toEqual(['cluster-secret', 'decode-text', 'gateway', 'model', 'prefill-text', 'prefill-vision', 'router']);
     for (const [, s] of tandem) {
       expect(s.build, 'built from deploy/Dockerfile').toMatchObject({ context: '..', dockerfile: 'deploy/Dockerfile' });
       expect(s.entrypoint, 'the image entrypoint is `tandem`').toBeUndefined();
@@ -167,6 +167,23 @@ describe('compose: Tandem services', () => {
       expect(flags(s.command!).get('model'), name).toBe(gen);
       expect(s.volumes, name).toContain('models:/models:ro');
       expect(s.depends_on?.model, name).toEqual({ condition: 'service_completed_successfully' });
+    }
+  });
+
+  it('every router, worker and gateway reads the cluster secret the one-shot service writes, by path, after it ran', () => {
+    const out = flags(svc('cluster-secret').command!).get('out')!;
+    expect(svc('cluster-secret').command![0]).toBe('gen-secret');
+    expect(flags(svc('cluster-secret').command!).has('if-absent')).toBe(true);
+    expect(svc('cluster-secret').restart).toBe('no');
+    const [volume, dir] = svc('cluster-secret').volumes!.find((v) => out.startsWith(v.split(':')[1]! + '/'))!.split(':');
+    expect(compose.volumes).toHaveProperty(volume!);
+    for (const [name, s] of longRunning) {
+      expect(s.environment?.TANDEM_CLUSTER_SECRET_FILE, name).toBe(out);
+      expect(s.volumes, name).toContain(`${volume}:${dir}:ro`);
+      expect(s.depends_on?.['cluster-secret'], name).toEqual({ condition: 'service_completed_successfully' });
+      // Authenticated: nothing runs --insecure, and the secret is never a value in the file.
+      expect(s.command, name).not.toContain('--insecure');
+      expect(s.environment?.TANDEM_INSECURE, name).toBeUndefined();
     }
   });
 });

@@ -9,7 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -95,13 +95,22 @@ const prompt = Array.from({ length: 48 }, (_, i) => `word${(i * 7) % 23}`).join(
 const metricsOf = async (name: string) => (await fetch(String(proc(name).ready.metrics))).text();
 
 describe('compose topology, run natively against the local NATS and Redis', () => {
-  it('started every long-running Tandem service of compose.yaml after the one-shot generator', () => {
-    expect(services.map((s) => s.name).sort()).toEqual(['decode-text', 'gateway', 'model', 'prefill-text', 'prefill-vision', 'router']);
+  it('started every long-running Tandem service of compose.yaml after the one-shot generators', () => {
+    expect(services.map((s) => s.name).sort()).toEqual(['cluster-secret', 'decode-text', 'gateway', 'model', 'prefill-text', 'prefill-vision', 'router']);
     expect(running.map((p) => p.role).sort()).toEqual(['decode-text', 'gateway', 'prefill-text', 'prefill-vision', 'router']);
     // Same model directory for all, under the directory standing in for the `models` volume.
     const model = flags(services.find((s) => s.name === 'model')!.argv).get('out');
     expect(model?.startsWith(volumesDir)).toBe(true);
     for (const name of ['gateway', 'prefill-vision', 'prefill-text', 'decode-text']) expect(flags(services.find((s) => s.name === name)!.argv).get('model')).toBe(model);
+  });
+
+  it('every router, worker and gateway reads the one cluster secret the one-shot service wrote (mode 0600)', () => {
+    const secret = flags(services.find((s) => s.name === 'cluster-secret')!.argv).get('out')!;
+    expect(secret.startsWith(volumesDir)).toBe(true);
+    expect(statSync(secret).mode & 0o777).toBe(0o600);
+    for (const p of running) expect(services.find((s) => s.name === p.role)!.env.TANDEM_CLUSTER_SECRET_FILE, p.role).toBe(secret);
+    // Authenticated, so no component warns that it runs --insecure.
+    for (const p of running) expect(p.output(), p.role).not.toMatch(/--insecure/);
   });
 
   it('answers a chat completion through the gateway (official openai client), prefilled and decoded on different workers', async () => {

@@ -212,3 +212,96 @@ describe('k8s: Tandem containers', () => {
     expect(metricOf.get('prefill-vision')).toBe('tandem_encoder_cache_misses_per_second');
   });
 });
+
+describe('k8s: internal planes (docs/security.md)', () => {
+  const secretPath = configMap.TANDEM_CLUSTER_SECRET_FILE!;
+
+  it('every router, worker and gateway pod mounts the Secret tandem-cluster-secret where TANDEM_CLUSTER_SECRET_FILE points, readable by its user only', () => {
+    expect(secretPath).toMatch(/^\/.+\/[^/]+$/);
+    const dir = secretPath.slice(0, secretPath.lastIndexOf('/'));
+    const file = secretPath.slice(dir.length + 1);
+    for (const pool of POOLS) {
+      const d = named('Deployment', pool);
+      const volume = (podSpec(d).volumes as Array<{ name: string; secret?: any }>).find((v) => v.secret?.secretName === 'tandem-cluster-secret');
+      expect(volume, `${pool} mounts the cluster secret`).toBeDefined();
+      // Not optional: a pod without the secret waits rather than starting unauthenticated.
+      expect(volume!.secret.optional, pool).not.toBe(true);
+      expect(volume!.secret.items, pool).toEqual([{ key: 'cluster-secret', path: file }]);
+      expect(volume!.secret.defaultMode, pool).toBe(0o440);
+      // The file is root-owned and group-readable: the pod's fsGroup must be the user it runs as.
+      const sc = podSpec(d).securityContext;
+      expect(sc?.fsGroup, pool).toBe(sc?.runAsUser ?? 1000);
+      const c = containers(d)[0]!;
+      expect(c.volumeMounts, pool).toContainEqual({ name: volume!.name, mountPath: dir, readOnly: true });
+      expect(c.envFrom?.map((r) => r.configMapRef?.name), pool).toContain('tandem-config');
+      expect(c.args, pool).not.toContain('--insecure');
+      expect((c.env ?? []).map((e) => e.name), pool).not.toContain('TANDEM_INSECURE');
+    }
+    // The secret itself is never a file of this directory (every deployment would share it).
+    expect(byKind('Secret')).toEqual([]);
+  });
+
+  // Whether a pod with `labels` (in the tandem namespace; undefined = outside it) may open a
+  // connection to `to`'s container port `port`, under the NetworkPolicies, as a CNI enforces them.
+  type Labels = Record<string, string>;
+  const policies = byKind('NetworkPolicy');
+  const selects = (sel: any, labels: Labels | undefined): boolean =>
+    labels !== undefined &&
+    Object.entries((sel?.matchLabels ?? {}) as Labels).every(([k, v]) => labels[k] === v) &&
+    ((sel?.matchExpressions ?? []) as Array<{ key: string; operator: string; values: string[] }>).every((e) => {
+      expect(['In'], 'operators this test evaluates').toContain(e.operator);
+      return e.values.includes(labels[e.key]!);
+    });
+  const podLabels = (name: string): Labels => objects.find((o) => ['Deployment', 'StatefulSet'].includes(o.kind) && o.metadata.name === name)!.spec.template.metadata.labels;
+  function allowed(from: string | undefined, to: string, port: string): boolean {
+    const target = objects.find((o) => ['Deployment', 'StatefulSet'].includes(o.kind) && o.metadata.name === to)!;
+    const declared = containers(target).flatMap((c) => c.ports ?? []);
+    const number = declared.find((p) => p.name === port)?.containerPort ?? Number(port);
+    const source = from === undefined ? undefined : podLabels(from);
+    const applying = policies.filter((p) => selects(p.spec.podSelector, podLabels(to)) && (p.spec.policyTypes as string[]).includes('Ingress'));
+    if (applying.length === 0) return true;
+    return applying.some((p) =>
+      ((p.spec.ingress ?? []) as Array<{ from?: any[]; ports?: Array<{ port: string | number }> }>).some(
+        (rule) =>
+          (rule.from === undefined || rule.from.some((peer) => peer.namespaceSelector === undefined && selects(peer.podSelector, source))) &&
+          (rule.ports === undefined || rule.ports.some((q) => q.port === port || q.port === number)),
+      ),
+    );
+  }
+  const WORKERS = ['prefill-vision', 'prefill-text', 'decode-text'];
+
+  it('a default-deny ingress policy covers every pod of the namespace', () => {
+    const deny = policies.find((p) => Object.keys(p.spec.podSelector).length === 0)!;
+    expect(deny, 'a policy with an empty podSelector').toBeDefined();
+    expect(deny.spec.policyTypes).toEqual(['Ingress']);
+    expect(deny.spec.ingress ?? []).toEqual([]);
+  });
+
+  it('NetworkPolicies open exactly: clients → gateway, gateway → router gRPC, router → workers gRPC, workers ↔ workers, router + workers → NATS, router → Redis', () => {
+    // The API edge and metrics are open to anyone (including other namespaces).
+    expect(allowed(undefined, 'gateway', 'http')).toBe(true);
+    for (const to of ['router', ...WORKERS]) expect(allowed(undefined, to, 'metrics'), `${to} metrics`).toBe(true);
+    // The request plane.
+    expect(allowed('gateway', 'router', 'grpc')).toBe(true);
+    for (const w of WORKERS) expect(allowed('router', w, 'grpc'), `router → ${w}`).toBe(true);
+    // Transfers: any port, worker to worker.
+    for (const a of WORKERS) for (const b of WORKERS) expect(allowed(a, b, '40123'), `${a} → ${b} transfer`).toBe(true);
+    // Control plane and state.
+    for (const c of ['router', ...WORKERS]) expect(allowed(c, 'nats', 'client'), `${c} → nats`).toBe(true);
+    expect(allowed('router', 'redis', 'redis')).toBe(true);
+
+    // Everything else is refused: nobody outside reaches the router, workers, NATS or Redis ...
+    for (const [to, port] of [['router', 'grpc'], ...WORKERS.map((w) => [w, 'grpc']), ...WORKERS.map((w) => [w, '40123']), ['nats', 'client'], ['nats', 'monitor'], ['redis', 'redis']] as const) {
+      expect(allowed(undefined, to, port), `outside → ${to}:${port}`).toBe(false);
+    }
+    // ... the gateway reaches neither workers, NATS nor Redis (it only talks to the router) ...
+    for (const w of WORKERS) expect(allowed('gateway', w, 'grpc'), `gateway → ${w}`).toBe(false);
+    expect(allowed('gateway', 'nats', 'client')).toBe(false);
+    expect(allowed('gateway', 'redis', 'redis')).toBe(false);
+    // ... and workers reach neither the router nor Redis.
+    for (const w of WORKERS) {
+      expect(allowed(w, 'router', 'grpc'), `${w} → router`).toBe(false);
+      expect(allowed(w, 'redis', 'redis'), `${w} → redis`).toBe(false);
+    }
+  });
+});

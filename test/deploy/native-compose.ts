@@ -83,15 +83,20 @@ export async function planNative(compose: ComposeFile, o: NativeOptions): Promis
 
   const services = tandem.map(([name, s]): NativeService => {
     const mounts = (s.volumes ?? []).map((v) => v.split(':')).filter(([src]) => !src!.startsWith('.'));
+    // A path inside a mounted volume (an argument, or an environment value such as the cluster
+    // secret file's) becomes the same path under that volume's temp dir.
+    const inVolume = (v: string): string | undefined => {
+      for (const [vol, target] of mounts) if (v === target || v.startsWith(`${target}/`)) return join(o.volumesDir, vol!) + v.slice(target!.length);
+      return undefined;
+    };
     const argv = s.command!.map((arg, i, all) => {
       const flag = all[i - 1] ?? '';
       if (LISTEN_FLAGS.has(flag)) return String(ports.get(`${name}:${arg}`));
       if (flag === '--host') return '127.0.0.1';
-      for (const [vol, target] of mounts) if (arg === target || arg.startsWith(`${target}/`)) return join(o.volumesDir, vol!) + arg.slice(target!.length);
-      return rewriteValue(`${name} argv`, arg);
+      return inVolume(arg) ?? rewriteValue(`${name} argv`, arg);
     });
-    for (const [vol] of mounts) mkdirSync(join(o.volumesDir, vol!), { recursive: true });
-    const env = Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, rewriteValue(`${name} ${k}`, String(v))]));
+    for (const [vol] of mounts) mkdirSync(join(o.volumesDir, vol!), { recursive: true, mode: 0o700 });
+    const env = Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, inVolume(String(v)) ?? rewriteValue(`${name} ${k}`, String(v))]));
     return { name, argv, env: { ...env, ...(o.env ?? {}) }, oneShot: s.restart === 'no', wave: waveOf(name) };
   });
   return { services, ports };

@@ -17,9 +17,10 @@ export function readSecretFile(path: string): { secret: Buffer; warning?: string
   }
   const secret = Buffer.from(text.trim(), 'utf8');
   if (secret.length < MIN_SECRET_BYTES) throw new Error(`the cluster secret in ${path} is ${secret.length} bytes; it must be at least ${MIN_SECRET_BYTES} (e.g. openssl rand -hex 32)`);
-  // Mounted secrets are often 0644 inside a container that runs one user; worth a word, not a refusal.
+  // Mounted secrets are often 0644 inside a container that runs one user; worth a word, not a
+  // refusal. Group-readable is how Kubernetes gives a Secret to a non-root pod (0440 + fsGroup).
   const mode = statSync(path).mode & 0o777;
-  const warning = mode & 0o077 ? `the cluster secret file ${path} is readable by other users (mode ${mode.toString(8)}); chmod 600 it` : undefined;
+  const warning = mode & 0o007 ? `the cluster secret file ${path} is readable by every user (mode ${mode.toString(8)}); chmod 600 it` : undefined;
   return { secret, warning };
 }
 

@@ -89,13 +89,17 @@ describe('secret files', () => {
     expect(() => createSecretFile(path)).toThrow(/EEXIST/);
   });
 
-  it('reads what operators write (trimmed), warns when others can read it, refuses short ones', () => {
+  it('reads what operators write (trimmed), warns when every user can read it, refuses short ones', () => {
     const path = join(dir, 'mounted');
     writeFileSync(path, `  ${'x'.repeat(40)}\n`);
     chmodSync(path, 0o644);
     const r = readSecretFile(path);
     expect(r.secret.toString()).toBe('x'.repeat(40));
-    expect(r.warning).toMatch(/readable by other users/);
+    expect(r.warning).toMatch(/readable by every user/);
+    // What Kubernetes mounts for a non-root pod (0440, group = fsGroup): no warning.
+    chmodSync(path, 0o440);
+    expect(readSecretFile(path).warning).toBeUndefined();
+    chmodSync(path, 0o644);
     writeFileSync(path, 'too short');
     expect(() => readSecretFile(path)).toThrow(/at least 32/);
     expect(() => readSecretFile(join(dir, 'none'))).toThrow(/cannot read the cluster secret file/);
