@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CALL_TOKEN_HEADER, CallTokenVerifier, mintCallToken, type TokenVerdict } from '../security/call-token.js';
 
 /**
- * gRPC call authentication for every Tandem service (ADR 0014): the client interceptor puts a
+ * gRPC call authentication for every Tandem service (ADR 0015): the client interceptor puts a
  * fresh call token in each call's metadata; the server interceptor checks it when the metadata
  * arrives and answers UNAUTHENTICATED without ever starting the handler (nothing is parsed,
  * queued or computed for a caller without the cluster secret).

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
- * gRPC call tokens (ADR 0014): `t1.<issued ms>.<nonce>.<mac>`, the MAC an HMAC-SHA256 with the
+ * gRPC call tokens (ADR 0015): `t1.<issued ms>.<nonce>.<mac>`, the MAC an HMAC-SHA256 with the
  * cluster's gRPC key over the method path, the time and the nonce. A token is good for one call
  * of one method, within CLOCK_SKEW_MS of its issue time, once per server (nonces are
  * remembered). It is minted per call by the client interceptor, so it costs one HMAC (~2 µs).

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 /**
- * Sealed payloads (ADR 0014): AES-256-GCM with the cluster's bus key, so whoever reads NATS
+ * Sealed payloads (ADR 0015): AES-256-GCM with the cluster's bus key, so whoever reads NATS
  * without the secret sees neither prompts nor region descriptors, and whoever writes to it
  * without the secret cannot make a message or registry record that any Tandem process accepts.
  *
