@@ -43,6 +43,11 @@ export interface KeyValueBucket {
 
 export interface Bus {
   readonly kind: 'memory' | 'nats';
+  /**
+   * False while the connection to the server is down (reconnecting): requests would wait for it
+   * and publishes are held back. True otherwise (always, in memory).
+   */
+  readonly online?: boolean;
   publish(subject: string, data: Uint8Array, opts?: { headers?: Record<string, string> }): Promise<void>;
   /** NATS wildcard semantics (`*` one token, `>` the rest); `queue` = queue group (each message to one member). */
   subscribe(subject: string, opts?: { queue?: string }): Subscription;

@@ -53,6 +53,7 @@ class MemorySubscription implements Subscription {
  */
 export class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
+  readonly online = true;
   private readonly routes = new Set<Route>();
   private readonly subscriptions = new Set<MemorySubscription>();
   private readonly roundRobin = new Map<string, number>();

@@ -107,8 +107,18 @@ export class NatsBus implements Bus {
         throw this.closed ? new BusClosedError() : new BusTimeoutError(subject, opts.timeoutMs);
       }
       const timeout = Math.max(1, deadline - Date.now());
-      const reply = await this.nc.request(subject, data, { timeout, ...(headers ? { headers } : {}) });
-      return toBusMessage(reply);
+      // A reply cannot come back over a connection that dropped (core NATS is at-most-once, and
+      // the responder may not even have got the request): fail now rather than at the timeout,
+      // so the caller can take another way. Not re-sent: the request may have been handled.
+      let offDisconnect = (): void => undefined;
+      const lost = new Promise<never>((_, reject) => {
+        offDisconnect = this.link.onDisconnect(() => reject(new BusError(`NATS connection lost during the request to '${subject}'; the client is reconnecting`)));
+      });
+      try {
+        return toBusMessage(await Promise.race([this.nc.request(subject, data, { timeout, ...(headers ? { headers } : {}) }), lost]));
+      } finally {
+        offDisconnect();
+      }
     } catch (err) {
       throw this.closed ? new BusClosedError(undefined, { cause: err }) : toBusError(err, subject, opts.timeoutMs);
     }

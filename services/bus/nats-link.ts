@@ -26,6 +26,7 @@ export class NatsLink {
   private backlogBytes = 0;
   private readonly waiters = new Set<() => void>();
   private readonly reconnectListeners = new Set<() => void>();
+  private readonly disconnectListeners = new Set<() => void>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -46,6 +47,12 @@ export class NatsLink {
   onReconnect(listener: () => void): () => void {
     this.reconnectListeners.add(listener);
     return () => this.reconnectListeners.delete(listener);
+  }
+
+  /** Calls `listener` when the connection drops (the client starts reconnecting); answers the unsubscribe. */
+  onDisconnect(listener: () => void): () => void {
+    this.disconnectListeners.add(listener);
+    return () => this.disconnectListeners.delete(listener);
   }
 
   publish(subject: string, data: Uint8Array, headers: MsgHdrs | undefined): void {
@@ -80,7 +87,10 @@ export class NatsLink {
 
   private async follow(): Promise<void> {
     for await (const s of this.nc.status()) {
-      if (s.type === Events.Disconnect) this.up = false;
+      if (s.type === Events.Disconnect) {
+        this.up = false;
+        for (const listener of [...this.disconnectListeners]) listener();
+      }
       else if (s.type === Events.Reconnect) {
         this.replay();
         this.up = true;

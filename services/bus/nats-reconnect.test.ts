@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bus, BusMessage, KeyValueWatchEvent } from './bus.js';
 import { createBus } from './create-bus.js';
+import { BusError } from './errors.js';
 import type { NatsBus } from './nats-bus.js';
 
 const BIN = process.env['NATS_SERVER_BIN'] ?? '/usr/sbin/nats-server';
@@ -192,6 +193,31 @@ describe(title, () => {
     await server.start();
     expect(td.decode((await pending).data)).toBe('pong');
     svc.unsubscribe();
+  });
+
+  it('fails a request in flight when the connection drops, at once rather than at its timeout', async () => {
+    // A responder that holds the request: its reply could only come over the dead connection.
+    const held = observer.subscribe('rs.held');
+    let got = 0;
+    void (async () => {
+      for await (const _m of held) got++;
+    })();
+    await observer.flush();
+    const t0 = Date.now();
+    const pending = bus.request('rs.held', te.encode('ping'), { timeoutMs: 8_000 });
+    const settled = pending.then(
+      () => 'answered',
+      (e: Error) => e,
+    );
+    await waitFor(() => got === 1, 2_000, 'the request reaching the responder');
+    await server.kill();
+    const outcome = await settled;
+    expect(outcome).toBeInstanceOf(BusError);
+    expect((outcome as Error).message).toMatch(/connection lost during the request to 'rs\.held'/);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    await server.start();
+    await withTimeout(Promise.all([bus.flush(), observer.flush()]), 10_000, 'reconnect');
+    held.unsubscribe();
   });
 
   it('recreates a bucket lost with the server store; its watch reports the loss and carries on', async () => {

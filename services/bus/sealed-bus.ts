@@ -40,6 +40,10 @@ export class SealedBus implements Bus {
     return this.inner.kind;
   }
 
+  get online(): boolean {
+    return this.inner.online ?? true;
+  }
+
   publish(subject: string, data: Uint8Array, opts?: { headers?: Record<string, string> }): Promise<void> {
     return this.inner.publish(subject, seal(this.key, messageContext(subject), data), opts);
   }

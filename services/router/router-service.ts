@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { grpcError } from '../common/grpc/grpc-error.js';
-import { decodeJson, encodeJson } from '../bus/index.js';
+import { BusError, decodeJson, encodeJson } from '../bus/index.js';
 import { layoutToPb, pb, regionToPb, type TokenChunkInit } from '../protocol/wire.js';
 import { cacheKeyTokens } from '../protocol/cache-key-tokens.js';
 import { prefillAbortSubject, readySubject, reserveSubject, type PrefillAbortReply, type PrefillAbortRequest, type ReadyMessage, type ReserveReply, type ReserveRequest, type WorkerRecord } from '../protocol/registry.js';
@@ -40,15 +40,26 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
         const plan = tracePlan(d.policy.name, () => planStages(d.view.all(), { requestId: req.requestId, promptTokenIds: key, cacheSalt: req.cacheSalt || undefined }, d.policy, d.plan));
         if (plan.kind === 'none') throw grpcError(grpc.status.UNAVAILABLE, plan.reason);
         let last: pb.TokenChunk | undefined;
+        let single = plan.kind === 'single' ? plan.worker : undefined;
         if (plan.kind === 'single') {
           if (plan.reason === 'unified') d.counters.unified++;
           else d.counters.localPrefill++;
-          move('decoding', { workers: { decode: plan.worker.id } });
-          const stream = leg.add(d.clients.get(plan.worker.grpc).Generate(req, legTrace(), legOptions) as grpc.ClientReadableStream<pb.TokenChunk>);
-          last = await relayDecode({ d, req, sink: call, leg, log, legTrace, legOptions }, stream, plan.worker, []);
         } else {
-          d.counters.disaggregated++;
-          last = await disaggregated(d, req, key, plan.decode, plan.prefillCandidates, leg, call, log, legTrace, legOptions);
+          try {
+            last = await disaggregated(d, req, key, plan.decode, plan.prefillCandidates, leg, call, log, legTrace, legOptions);
+          } catch (e) {
+            if (!(e instanceof ControlPlaneDown) || leg.cancelled) throw e;
+            // NATS is down or restarting (or the decode worker is not back on it yet): the
+            // decode worker prefills the prompt itself, over gRPC alone. Same tokens (§4).
+            single = plan.decode;
+            d.counters.localPrefill++;
+            d.counters.busFallbacks = (d.counters.busFallbacks ?? 0) + 1;
+          }
+        }
+        if (single) {
+          move('decoding', { workers: { decode: single.id } });
+          const stream = leg.add(d.clients.get(single.grpc).Generate(req, legTrace(), legOptions) as grpc.ClientReadableStream<pb.TokenChunk>);
+          last = await relayDecode({ d, req, sink: call, leg, log, legTrace, legOptions }, stream, single, []);
         }
         endCall(call, move, leg, last);
       } catch (e) {
@@ -100,6 +111,7 @@ async function disaggregated(
   let transferStartMs = Date.now();
   for (const [attempt, p] of prefills.slice(0, 2).entries()) {
     reply = await reserveBlocks(d, req, key, decode, legTrace);
+    if (attempt === 0) d.counters.disaggregated++;
     const target = {
       workerId: decode.id,
       leaseId: reply.leaseId,
@@ -191,11 +203,28 @@ function withoutPixels(req: pb.GenerateRequest): pb.GenerateRequest {
   return req.images.length ? { ...req, images: req.images.map((i) => ({ ...i, pixels: new Uint8Array(0) })) } : req;
 }
 
+/**
+ * The bus could not carry the reservation handshake to the decode worker: the router's NATS
+ * connection is down, or the request went unanswered (server restarting, the worker not
+ * resubscribed yet). Nothing was reserved that a prefill worker could write into; the request
+ * can still run with the decode worker prefilling locally.
+ */
+class ControlPlaneDown extends Error {}
+
 /** kv.reserve on the decode worker: blocks for the uncached suffix of the prompt, under a lease. */
 async function reserveBlocks(d: RouterDeps, req: pb.GenerateRequest, key: number[], decode: WorkerRecord, legTrace: () => grpc.Metadata): Promise<Extract<ReserveReply, { leaseId: string }>> {
+  // Known to be down: do not wait out a request timeout for it.
+  if (d.bus.online === false) throw new ControlPlaneDown('the NATS connection is down');
   const reserve: ReserveRequest = { requestId: req.requestId, cacheKeyTokens: key, cacheSalt: req.cacheSalt || undefined, leaseMs: d.leaseMs };
   const traceparent = legTrace().get('traceparent')[0]!.toString();
-  const reply = decodeJson<ReserveReply>((await d.bus.request(reserveSubject(decode.id), encodeJson(reserve), { timeoutMs: 5000, headers: { traceparent } })).data);
+  let answer;
+  try {
+    answer = await d.bus.request(reserveSubject(decode.id), encodeJson(reserve), { timeoutMs: 5000, headers: { traceparent } });
+  } catch (e) {
+    // A reservation whose reply was lost is left to its lease on the decode worker.
+    throw e instanceof BusError ? new ControlPlaneDown(e.message, { cause: e }) : e;
+  }
+  const reply = decodeJson<ReserveReply>(answer.data);
   if ('error' in reply) throw grpcError(grpc.status.RESOURCE_EXHAUSTED, `decode worker ${decode.id}: ${reply.error}`);
   return reply;
 }
