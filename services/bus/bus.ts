@@ -27,6 +27,11 @@ export interface KeyValueWatchEvent {
   op: 'put' | 'delete';
   key: string;
   value?: Uint8Array;
+  /**
+   * On a delete: the key was not deleted or expired, it vanished with the server's store (NATS
+   * came back without its JetStream data). Its owner, if alive, will put it again.
+   */
+  lost?: true;
 }
 
 /** A key-value bucket whose entries expire ttlMs after their last put (worker registry records, leases). */

@@ -46,7 +46,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * costs a round trip instead of the consumer's idle-heartbeat timeout; revisions already seen
  * are skipped, so nothing is reported twice. If the server came back without the bucket, or with
  * a younger one (its store was lost), the watch recreates the bucket if needed, reports every key
- * it had reported as deleted and replays the bucket from scratch.
+ * it had reported as deleted (marked `lost`) and replays the bucket from scratch.
  */
 export class NatsKeyValueWatch {
   readonly events: AsyncQueue<KeyValueWatchEvent>;
@@ -130,7 +130,7 @@ export class NatsKeyValueWatch {
     const replaced = this.streamCreated !== undefined && (created !== this.streamCreated || lastSequence < this.lastRevision);
     this.streamCreated = created;
     if (!replaced) return;
-    for (const key of [...this.reported.keys()]) this.reportDelete(key);
+    for (const key of [...this.reported.keys()]) this.reportDelete(key, true);
     this.lastRevision = 0;
   }
 
@@ -169,13 +169,13 @@ export class NatsKeyValueWatch {
     // A newer revision: its put is on its way through the consumer and re-arms the check.
   }
 
-  private reportDelete(key: string): void {
+  private reportDelete(key: string, lost = false): void {
     const slot = this.reported.get(key);
     // Delete markers of keys this watch never reported (replayed history) mean nothing to it.
     if (!slot) return;
     clearTimeout(slot.timer);
     this.reported.delete(key);
-    this.events.push({ op: 'delete', key });
+    this.events.push(lost ? { op: 'delete', key, lost: true } : { op: 'delete', key });
   }
 
   private stop(): void {
