@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { apiError } from '../common/errors/index.js';
+import type { KeyLimits } from './key-limits.js';
 
 /** One accepted API key and whom it belongs to. */
 export interface ApiKey {
@@ -9,6 +10,8 @@ export interface ApiKey {
   tenant: string;
   /** Opt-in: this key's requests share prefix-cache entries with every other sharing key. */
   sharePrefixCache?: boolean;
+  /** This key's own request rate and concurrency (absent: only the server's queue bound). */
+  limits?: KeyLimits;
 }
 
 /**
@@ -50,7 +53,8 @@ export function prefixCacheSalt(key: ApiKey | undefined, cacheSalt: string | und
 
 /**
  * API keys from the command line / environment: `--api-key KEY` (tenant "default"), and an API
- * keys file of lines `KEY TENANT [share-prefix-cache]` (blank lines and `#` comments ignored).
+ * keys file of lines `KEY TENANT [share-prefix-cache] [rpm=N] [concurrency=N]` (blank lines and
+ * `#` comments ignored): `rpm` requests per minute and `concurrency` choices at once for that key.
  * Errors name the line so an operator can fix the file.
  */
 export function loadApiKeys(o: { apiKey?: string; file?: string }): ApiKey[] {
@@ -61,16 +65,33 @@ export function loadApiKeys(o: { apiKey?: string; file?: string }): ApiKey[] {
     lines.forEach((raw, i) => {
       const line = raw.replace(/#.*/, '').trim();
       if (!line) return;
-      const [key, tenant, flag, ...rest] = line.split(/\s+/);
+      const [key, tenant, ...options] = line.split(/\s+/);
       const where = `${o.file}:${i + 1}`;
-      if (!key || !tenant || rest.length > 0 || (flag !== undefined && flag !== 'share-prefix-cache')) {
-        throw new Error(`${where}: expected "KEY TENANT [share-prefix-cache]"`);
-      }
+      if (!key || !tenant) throw new Error(`${where}: expected "KEY TENANT [share-prefix-cache] [rpm=N] [concurrency=N]"`);
       if (key.length < 8) throw new Error(`${where}: an API key must have at least 8 characters`);
       if (keys.some((k) => k.key === key)) throw new Error(`${where}: this API key is listed twice`);
-      keys.push({ key, tenant, ...(flag ? { sharePrefixCache: true } : {}) });
+      keys.push({ key, tenant, ...keyOptions(options, where) });
     });
     if (keys.length === 0) throw new Error(`${o.file}: no API keys in the file`);
   }
   return keys;
+}
+
+function keyOptions(options: string[], where: string): Pick<ApiKey, 'sharePrefixCache' | 'limits'> {
+  const out: Pick<ApiKey, 'sharePrefixCache' | 'limits'> = {};
+  const limits: KeyLimits = {};
+  for (const opt of options) {
+    const m = /^(rpm|concurrency)=(.*)$/.exec(opt);
+    if (opt === 'share-prefix-cache') out.sharePrefixCache = true;
+    else if (m) {
+      const v = Number(m[2]);
+      if (!Number.isInteger(v) || v < 1) throw new Error(`${where}: ${m[1]} must be a positive integer, got "${m[2]}"`);
+      if (m[1] === 'rpm') limits.requestsPerMinute = v;
+      else limits.maxConcurrent = v;
+    } else {
+      throw new Error(`${where}: unknown option "${opt}" (expected share-prefix-cache, rpm=N or concurrency=N)`);
+    }
+  }
+  if (Object.keys(limits).length > 0) out.limits = limits;
+  return out;
 }

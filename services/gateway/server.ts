@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { apiError, toOpenAIErrorBody } from '../common/errors/index.js';
 import { Admission } from './admission.js';
+import { KeyLimiter } from './key-limits.js';
 import { checkApiKey, checkMetricsKey, type ApiKey } from './auth.js';
 import type { GenerationBackend, ServedModel } from './backend.js';
 import { toCatalogueError } from './errors.js';
@@ -78,6 +79,7 @@ export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> 
     limits: { models: [o.model.name], maxModelLen: o.model.maxModelLen, ...o.limits },
     metrics: new GatewayMetrics(o.backend),
     admission: new Admission(o.maxInFlight ?? 64 + 1024),
+    keyLimits: new KeyLimiter(),
     media: resolveMediaOptions({ ...o.media, ...o.model.vision?.preprocess }),
   };
 

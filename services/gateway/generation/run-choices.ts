@@ -1,4 +1,4 @@
-import { prefixCacheSalt } from '../auth.js';
+import { prefixCacheSalt, type ApiKey } from '../auth.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toOpenAIErrorBody } from '../../common/errors/index.js';
 import { buildUsage, resolveMaxTokens, type NormalizedRequest, type Usage } from '../openai/index.js';
@@ -49,8 +49,25 @@ export function launchChoices(
  * queue is refused in well under a millisecond of work (admission.ts).
  */
 export function admitRequest(ctx: GatewayContext, reply: FastifyReply, n: number): void {
-  const release = ctx.admission.acquire(n);
+  const key = (reply.request as { apiKey?: ApiKey }).apiKey;
+  // The key's own limits first: a key over its rate is refused without touching the shared queue.
+  const own = key?.limits ? ctx.keyLimits.acquire(key.key, key.limits, n) : undefined;
+  let release: () => void;
+  try {
+    release = ctx.admission.acquire(n);
+  } catch (e) {
+    own?.refund();
+    throw e;
+  }
   reply.raw.once('close', release);
+  if (!own) return;
+  reply.raw.once('close', own.release);
+  if (own.state) {
+    // OpenAI's names, so clients that pace themselves by them work unchanged.
+    reply.header('x-ratelimit-limit-requests', String(own.state.limitRequests));
+    reply.header('x-ratelimit-remaining-requests', String(own.state.remainingRequests));
+    reply.header('x-ratelimit-reset-requests', `${own.state.resetSeconds}s`);
+  }
 }
 
 /** Non-streaming: every choice whole, plus usage; a failed choice fails the request. */
