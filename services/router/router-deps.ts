@@ -17,5 +17,5 @@ export interface RouterDeps {
   /** A sequence-store write failed (it never fails the request; see sequence-log.ts). */
   onStoreError?: (op: string, e: Error) => void;
   /** Counters for Stats and metrics. */
-  counters: { disaggregated: number; localPrefill: number; unified: number; prefillRetries: number; inFlight: number; migrations?: number; resumes?: number; busFallbacks?: number };
+  counters: { disaggregated: number; localPrefill: number; unified: number; prefillRetries: number; inFlight: number; migrations?: number; resumes?: number; busFallbacks?: number; stateRebuilds?: number };
 }

@@ -25,7 +25,7 @@ export class RouterMetrics {
 
   constructor(counters: RouterDeps['counters'], private readonly view: ViewLike, policy: string) {
     const registers = [this.registry];
-    const seen = { disaggregated: 0, local_prefill: 0, unified: 0, retries: 0, migrations: 0, resumes: 0, busFallbacks: 0 };
+    const seen = { disaggregated: 0, local_prefill: 0, unified: 0, retries: 0, migrations: 0, resumes: 0, busFallbacks: 0, stateRebuilds: 0 };
     new Counter({
       name: 'tandem_router_decisions_total',
       help: 'Stage plans made, by decision (disaggregated, local_prefill, unified) and routing policy.',
@@ -46,6 +46,16 @@ export class RouterMetrics {
       collect() {
         this.inc(counters.prefillRetries - seen.retries);
         seen.retries = counters.prefillRetries;
+      },
+    });
+    new Counter({
+      name: 'tandem_router_state_rebuilds_total',
+      help: 'Sequence records written again (create, transitions, checkpoints replayed) after the store lost them, e.g. Redis restarted without its data.',
+      registers,
+      collect() {
+        const now = counters.stateRebuilds ?? 0;
+        this.inc(now - seen.stateRebuilds);
+        seen.stateRebuilds = now;
       },
     });
     new Counter({

@@ -27,7 +27,9 @@ export function routerHandlers(d: RouterDeps): grpc.UntypedServiceImplementation
       const { leg, legTrace, legOptions } = legContext(call);
       d.counters.inFlight++;
       // State is recorded beside the request, never in front of it (sequence-log.ts).
-      const log = new SequenceLog(d.store, req.requestId, (op, e) => d.onStoreError?.(op, e));
+      const log = new SequenceLog(d.store, req.requestId, (op, e) => d.onStoreError?.(op, e), 'queued', () => {
+        d.counters.stateRebuilds = (d.counters.stateRebuilds ?? 0) + 1;
+      });
       const move = log.move;
       try {
         const deadlineMs = Number(call.getDeadline());
