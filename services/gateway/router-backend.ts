@@ -8,6 +8,7 @@ import type { RequestStream } from '../protocol/request.js';
 import type { GenerationRequest, RequestOutput } from '../protocol/request.js';
 import type { GenerationBackend } from './backend.js';
 import { DEFAULT_RESUME_POLICY, streamFromRouter, type ResumePolicy } from './router-stream.js';
+import { RouterPool, type RouterClient } from './router-pool.js';
 
 type Stats = ReturnType<GenerationBackend['stats']>;
 
@@ -22,9 +23,12 @@ const ROUTER_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_reconnect_backoff_ms': 250,
 };
 
-/** The gateway's backend in cluster mode: the router's gRPC Generate stream (resumed if the router is lost). */
+/**
+ * The gateway's backend in cluster mode: a router's gRPC Generate stream, resumed on any of the
+ * gateway's routers if that router is lost (router-pool.ts, router-stream.ts).
+ */
 export class RouterBackend implements GenerationBackend {
-  private readonly client: grpc.Client & Record<string, (...a: unknown[]) => unknown>;
+  private readonly routers: RouterPool;
   private last: Stats = { running: 0, waiting: 0, kvUsage: 0, prefixCacheHitRate: 0, numBlocks: 1, freeBlocks: 0, preemptions: 0 };
   private readonly timer: NodeJS.Timeout;
   /** In-flight Generate calls, so a shutdown can fail them cleanly (see failInFlight). */
@@ -37,7 +41,8 @@ export class RouterBackend implements GenerationBackend {
    * same deadline to each worker leg, so nothing keeps computing for a caller that gave up.
    */
   constructor(
-    address: string,
+    /** One router address or several (each can take any request). */
+    addresses: string | readonly string[],
     private readonly requestTimeoutMs = 10 * 60_000,
     private readonly resumePolicy: ResumePolicy = DEFAULT_RESUME_POLICY,
     /** Where resumes are reported (rare: a router was lost). */
@@ -45,7 +50,9 @@ export class RouterBackend implements GenerationBackend {
     /** The cluster's gRPC key: every call carries a call token (call-auth.ts); absent = insecure. */
     tokenKey?: Buffer,
   ) {
-    this.client = new (tandemV1().Router)(address, grpc.credentials.createInsecure(), authenticatedClientOptions(ROUTER_CHANNEL_OPTIONS, tokenKey)) as typeof this.client;
+    const options = authenticatedClientOptions(ROUTER_CHANNEL_OPTIONS, tokenKey);
+    const list = typeof addresses === 'string' ? [addresses] : addresses;
+    this.routers = new RouterPool(list.map((a) => new (tandemV1().Router)(a, grpc.credentials.createInsecure(), options) as RouterClient));
     // Scrapes read the router's aggregate, refreshed in the background (never on the request path).
     this.timer = setInterval(() => this.refresh(), 1000);
     this.timer.unref();
@@ -53,7 +60,8 @@ export class RouterBackend implements GenerationBackend {
   }
 
   private refresh(): void {
-    this.client.Stats({}, (err: Error | null, s: Stats & { workers: number }) => {
+    // Every router sees the same workers: any connected one answers for the cluster.
+    this.routers.pick().Stats({}, (err: Error | null, s: Stats & { workers: number }) => {
       if (!err && s) this.last = { ...s };
     });
   }
@@ -87,7 +95,7 @@ export class RouterBackend implements GenerationBackend {
     this.inFlight.add(shutdown);
     const done = () => this.inFlight.delete(shutdown);
     // A router lost mid-stream is answered with Router.Resume (router-stream.ts).
-    cancelStream = streamFromRouter(this.client, requestToPb(req), md, Date.now() + this.requestTimeoutMs, this.resumePolicy, {
+    cancelStream = streamFromRouter(this.routers, requestToPb(req), md, Date.now() + this.requestTimeoutMs, this.resumePolicy, {
       data: (c) => {
         const o = outputFromPb(req.id, c);
         if (o.finished) finished = true;
@@ -130,6 +138,6 @@ export class RouterBackend implements GenerationBackend {
   close(): void {
     this.failInFlight('the gateway is shutting down');
     clearInterval(this.timer);
-    this.client.close();
+    this.routers.close();
   }
 }

@@ -2,9 +2,10 @@
  * One request's token stream from the router that survives losing the router (DESIGN §8): when
  * the Generate stream ends in an error the router did not decide — the connection dropped (kill
  * -9), the router shut down under it — the request is not lost with it. Its state is in the
- * sequence store, so once a router answers on the same address again (`up --cluster` restarts a
- * dead one on its port in ~1-2 s; a Service's other replica answers at once) `Router.Resume`
- * continues it after the tokens already delivered, and the caller sees one uninterrupted stream.
+ * sequence store, so once a router answers — another of the gateway's routers at once, or the
+ * same address again (`up --cluster` restarts a dead one on its port in ~1-2 s; a Service's other
+ * replica answers at once) — `Router.Resume` continues it after the tokens already delivered, and
+ * the caller sees one uninterrupted stream.
  *
  * Bounded: a loss gives up after `windowMs` without a router taking the request, and a request
  * is resumed at most `maxResumes` times. Errors marked final by the router (tandem-final) end the
@@ -14,6 +15,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { isFinalError } from '../common/grpc/grpc-error.js';
 import type { pb } from '../protocol/wire.js';
+import type { RouterClient, RouterPool } from './router-pool.js';
 
 export interface ResumePolicy {
   /** How long one loss of the router may last before the request fails. */
@@ -36,8 +38,6 @@ export interface RouterStreamHandlers {
   resuming?(n: number, delivered: number, lost: grpc.ServiceError): void;
 }
 
-type RouterClient = grpc.Client & Record<string, (...a: unknown[]) => unknown>;
-
 const RESUMABLE = new Set([grpc.status.UNAVAILABLE, grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.CANCELLED]);
 
 /** Lost the router, not refused by it: a transport or shutdown error without the final mark. */
@@ -46,7 +46,7 @@ export function isRouterLoss(e: grpc.ServiceError): boolean {
 }
 
 /** Starts the request's Generate stream; returns its cancel. */
-export function streamFromRouter(client: RouterClient, req: pb.GenerateRequest, md: grpc.Metadata, deadline: number, policy: ResumePolicy, h: RouterStreamHandlers): () => void {
+export function streamFromRouter(routers: Pick<RouterPool, 'pick' | 'whenAnyReady'>, req: pb.GenerateRequest, md: grpc.Metadata, deadline: number, policy: ResumePolicy, h: RouterStreamHandlers): () => void {
   /** Token ids received, in order (what the client has, or will have from the queue). */
   const delivered: number[] = [];
   let finished = false;
@@ -83,7 +83,7 @@ export function streamFromRouter(client: RouterClient, req: pb.GenerateRequest, 
       if (e.code === grpc.status.NOT_FOUND && isFinalError(e) && delivered.length === 0 && !resent) {
         // The router was lost before it recorded the request: nothing to resume, send it again.
         resent = true;
-        return attach(client.Generate(req, md, { deadline }) as grpc.ClientReadableStream<pb.TokenChunk>);
+        return attach(generateOn(routers.pick()));
       }
       if (!isRouterLoss(e)) return h.error(e);
       const now = Date.now();
@@ -99,10 +99,10 @@ export function streamFromRouter(client: RouterClient, req: pb.GenerateRequest, 
   const resume = (): void => {
     if (cancelled || !loss) return h.end();
     const l = loss;
-    // Waits for the channel to connect (a restarted router), at most until the window closes.
-    client.waitForReady(Math.min(l.at + policy.windowMs, deadline), (err?: Error) => {
+    // Waits for a router to answer (another one, or a restarted one), at most until the window closes.
+    routers.whenAnyReady(Math.min(l.at + policy.windowMs, deadline), (err, client) => {
       if (cancelled) return h.end();
-      if (err) return h.error(l.error);
+      if (err || !client) return h.error(l.error);
       l.tries++;
       h.resuming?.(++resumes, delivered.length, lastError!);
       const ask = { requestId: req.requestId, deliveredTokens: delivered.length, deliveredTokenIds: delivered };
@@ -110,7 +110,8 @@ export function streamFromRouter(client: RouterClient, req: pb.GenerateRequest, 
     });
   };
 
-  attach(client.Generate(req, md, { deadline }) as grpc.ClientReadableStream<pb.TokenChunk>);
+  const generateOn = (client: RouterClient) => client.Generate(req, md, { deadline }) as grpc.ClientReadableStream<pb.TokenChunk>;
+  attach(generateOn(routers.pick()));
   return () => {
     if (cancelled) return;
     cancelled = true;

@@ -12,18 +12,20 @@ import { intOption, parseCommandArgs } from '../parse.js';
 import { drainOrForce, exitSoon, shutdownGraceMs, trapShutdownSignals } from '../signals.js';
 import { clusterKeysOption, SECURITY_HELP } from '../cluster-secret.js';
 
-const HELP = `usage: tandem gateway --router HOST:PORT [--model DIR] [--port 8000] [--host 127.0.0.1]
+const HELP = `usage: tandem gateway --router HOST:PORT[,HOST:PORT...] [--model DIR] [--port 8000] [--host 127.0.0.1]
                       [--api-key KEY] [--api-keys-file FILE] [--metrics-api-key KEY]
                       [--served-model-name NAME] [--max-model-len N] [--max-num-seqs N] [--max-waiting N]
                       [--request-timeout-ms 600000] [--image-allowed-hosts HOST,HOST]
                       [--cluster-secret-file FILE | --insecure]
 
-The OpenAI-compatible HTTP gateway in front of a router (TANDEM_ROUTER_ADDR). It loads only
+The OpenAI-compatible HTTP gateway in front of one router or several (TANDEM_ROUTER_ADDR; a
+comma-separated list: new requests go round-robin to the connected ones). It loads only
 the tokenizer, chat template and config of --model. --request-timeout-ms (or
 TANDEM_REQUEST_TIMEOUT_MS) is the deadline of each request on the router and every worker leg;
-a request past it gets a 408. A router lost mid-stream (killed, restarted) is asked to resume
-each in-flight request from the sequence store for up to TANDEM_ROUTER_RESUME_MS (10000) per
-loss, so clients see one uninterrupted stream. Images come as data: URLs; remote http(s) image URLs are fetched
+a request past it gets a 408. When a router is lost mid-stream (killed, restarted), the first of
+the routers to answer (another one, or the same one back) is asked to resume each of its in-flight
+requests from the sequence store, for up to TANDEM_ROUTER_RESUME_MS (10000) per loss, so clients
+see one uninterrupted stream. Images come as data: URLs; remote http(s) image URLs are fetched
 only from the hosts in --image-allowed-hosts (or TANDEM_IMAGE_ALLOWED_HOSTS), never from private
 or loopback addresses (see docs/image-input.md). Prints one JSON line {"role":"gateway","pid","url"}.
 
@@ -52,8 +54,8 @@ export async function runGateway(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const router = values.router ?? process.env.TANDEM_ROUTER_ADDR;
-  if (!router) throw new CliError('--router HOST:PORT (or TANDEM_ROUTER_ADDR) is required');
+  const routers = (values.router ?? process.env.TANDEM_ROUTER_ADDR ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+  if (routers.length === 0) throw new CliError('--router HOST:PORT[,HOST:PORT...] (or TANDEM_ROUTER_ADDR) is required');
   const log = (m: string) => process.stderr.write(m + '\n');
   const keys = clusterKeysOption({ secretFile: values['cluster-secret-file'], insecure: values.insecure }, 'tandem gateway', log);
   const graceMs = shutdownGraceMs();
@@ -64,7 +66,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     maxModelLen: values['max-model-len'] === undefined ? undefined : intOption(values['max-model-len'], 'max-model-len', 0, 2),
   });
   initTracing('tandem-gateway');
-  const backend = new RouterBackend(router, intOption(values['request-timeout-ms'] ?? process.env.TANDEM_REQUEST_TIMEOUT_MS, 'request-timeout-ms', 600_000, 1), {
+  const backend = new RouterBackend(routers, intOption(values['request-timeout-ms'] ?? process.env.TANDEM_REQUEST_TIMEOUT_MS, 'request-timeout-ms', 600_000, 1), {
     ...DEFAULT_RESUME_POLICY,
     windowMs: intOption(process.env.TANDEM_ROUTER_RESUME_MS, 'router-resume-ms (TANDEM_ROUTER_RESUME_MS)', DEFAULT_RESUME_POLICY.windowMs, 0),
   }, (m) => process.stderr.write(m + '\n'), keys?.grpc);

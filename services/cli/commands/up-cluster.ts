@@ -13,6 +13,8 @@ export interface ClusterUpOptions {
   /** Prefill-Vision workers (default: 1 for a vision-language model, else 0). */
   vision?: number;
   decode: number;
+  /** Routers behind the gateway (default 1); each can take and resume any request. */
+  routers?: number;
   port: number;
   host: string;
   apiKey?: string;
@@ -56,10 +58,11 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
   const cluster = o.clusterName ? ['--cluster-name', o.clusterName] : [];
   try {
     const routerArgs = ['router', ...cluster, ...insecure];
-    const router = await spawnTandem('router', routerArgs, log, undefined, env);
-    procs.push(router);
+    const routerCount = o.routers ?? 1;
+    const routers = await Promise.all(Array.from({ length: routerCount }, (_, i) => spawnTandem(routerCount === 1 ? 'router' : `router-${i}`, routerArgs, log, undefined, env)));
+    procs.push(...routers);
     // A restarted router must come back where the gateway dials it.
-    specs.set(router, { args: [...routerArgs, '--port', String(router.ready.grpc).split(':').pop()!], env });
+    for (const r of routers) specs.set(r, { args: [...routerArgs, '--port', String(r.ready.grpc).split(':').pop()!], env });
     const isVl = (await readModelCard(o.modelDir)).takesImages;
     const workers = [
       ...Array.from({ length: o.vision ?? (isVl ? 1 : 0) }, (_, i) => ['prefill-vision', i] as const),
@@ -70,7 +73,7 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
     const started = await Promise.all(workers.map(([role, i]) => spawnTandem(`${role}-${i}`, workerArgs(role), log, undefined, env)));
     started.forEach((w, i) => specs.set(w, { args: workerArgs(workers[i]![0]), env }));
     procs.push(...started);
-    const gatewayArgs = ['gateway', '--router', String(router.ready.grpc), '--model', o.modelDir, '--host', o.host, ...name, ...insecure, '--max-num-seqs', String(o.maxNumSeqs), '--max-waiting', String(o.maxWaiting)];
+    const gatewayArgs = ['gateway', '--router', routers.map((r) => String(r.ready.grpc)).join(','), '--model', o.modelDir, '--host', o.host, ...name, ...insecure, '--max-num-seqs', String(o.maxNumSeqs), '--max-waiting', String(o.maxWaiting)];
     const gatewayEnv = { ...env, ...gatewayCredentials(o) };
     const gw = await spawnTandem('gateway', [...gatewayArgs, '--port', String(o.port)], log, undefined, gatewayEnv);
     procs.push(gw);

@@ -19,7 +19,7 @@ const HELP = `usage: tandem up [--model DIR] [--port 8000] [--host 127.0.0.1] [-
                  [--num-kv-blocks N] [--max-batch-tokens N] [--max-waiting N] [--config FILE]
                  [--mode disagg|unified] [--quantization none|wint8|wint4]
        tandem up --cluster [--nats URL] [--redis URL] [--prefill-text N] [--decode-text M] [--prefill-vision V]
-                 [--cluster-name NAME] [--cluster-secret-file FILE | --insecure] [...]
+                 [--routers R] [--cluster-name NAME] [--cluster-secret-file FILE | --insecure] [...]
 
 Starts a local Tandem in one process: by default disaggregated (a prefill-text and a
 decode-text worker, plus a prefill-vision worker for a vision-language model, the router and
@@ -28,7 +28,8 @@ the gateway, with an in-memory bus and state store and in-process KV / embedding
 cached) a tiny random-weight ERNIE-4.5-VL checkpoint, so it needs nothing but Node and shows
 the whole image → prefill → decode path. Serves until Ctrl-C.
 
---cluster starts a multi-process cluster instead: router, N prefill-text and M decode-text
+--cluster starts a multi-process cluster instead: R routers (default 1; the gateway spreads
+requests over them and resumes a lost one's streams on another), N prefill-text and M decode-text
 workers (default 1 and 1), V prefill-vision workers (default 1 for a vision-language model,
 else 0) and the gateway, against real NATS and Redis (--nats / --redis or
 TANDEM_NATS_URL / TANDEM_REDIS_URL; default the local ones), and prints each process with its
@@ -45,7 +46,8 @@ bf16); it is faster and takes a half or a quarter of the weight memory, at a sma
 accuracy (docs/quantization.md). Every worker of the cluster uses the same setting.
 
 API keys: --api-key KEY is one key (tenant "default"); --api-keys-file FILE has one key per
-line, "KEY TENANT [share-prefix-cache]". Prefix caches are kept per tenant (a tenant's cached
+line, "KEY TENANT [share-prefix-cache] [rpm=N] [concurrency=N]" (rpm and concurrency: that key's
+own requests per minute and choices at once; over them it gets 429 with Retry-After). Prefix caches are kept per tenant (a tenant's cached
 prompts never show in another's cached_tokens) unless both keys say share-prefix-cache; a
 request's cache_salt splits them further. --metrics-api-key puts /metrics and /ready behind
 their own key (/health stays open).
@@ -78,6 +80,7 @@ const OPTIONS = {
   'prefill-text': { type: 'string' },
   'prefill-vision': { type: 'string' },
   'decode-text': { type: 'string' },
+  routers: { type: 'string' },
   'cluster-name': { type: 'string' },
   'cluster-secret-file': { type: 'string' },
   insecure: { type: 'boolean' },
@@ -125,6 +128,7 @@ export async function runUp(argv: string[]): Promise<number> {
       prefill: intOption(values['prefill-text'], 'prefill-text', 1, 0),
       vision: values['prefill-vision'] === undefined ? undefined : intOption(values['prefill-vision'], 'prefill-vision', 0, 0),
       decode: intOption(values['decode-text'], 'decode-text', 1, 1),
+      routers: intOption(values.routers, 'routers', 1, 1),
       port,
       host,
       apiKey,
