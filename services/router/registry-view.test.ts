@@ -72,6 +72,28 @@ describe('RegistryView', () => {
     v.stop();
   });
 
+  it('does not count a worker silent while the router itself is cut off from NATS', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setInterval', 'clearInterval'] });
+    const v = new RegistryView();
+    const kv = fakeBucket();
+    void v.follow(kv);
+    const bus = { online: true };
+    v.trackBus(bus);
+    kv.watches[0]!.push(put('a'));
+    await tick();
+    vi.advanceTimersByTime(3000);
+    expect(v.silentForMs('a')).toBe(3000);
+    bus.online = false;
+    vi.advanceTimersByTime(5000);
+    expect(v.silentForMs('a')).toBeLessThanOrEqual(100);
+    bus.online = true;
+    vi.advanceTimersByTime(2000);
+    expect(v.silentForMs('a')).toBeGreaterThanOrEqual(1900);
+    expect(v.silentForMs('a')).toBeLessThanOrEqual(2000);
+    expect(v.silentForMs('never')).toBe(Infinity);
+    v.stop();
+  });
+
   it('watches again after a watch fails; records it may have missed are on probation', async () => {
     vi.useFakeTimers({ toFake: ['Date', 'setTimeout'] });
     const v = new RegistryView();

@@ -3,6 +3,8 @@ import { registryBucket, REGISTRY_TTL_MS, type WorkerRecord, type WorkerRole } f
 
 /** Pause before watching the registry again after a watch failed. */
 const REWATCH_MS = 500;
+/** How often the router's own bus connection is checked (heartbeats cannot arrive while it is down). */
+const BUS_CHECK_MS = 100;
 
 /**
  * The router's live view of the worker registry (a watch on the TTL bucket: dead workers expire).
@@ -19,6 +21,9 @@ export class RegistryView {
   private readonly seenAt = new Map<string, number>();
   /** Records on probation since when (see above). */
   private readonly unconfirmedSince = new Map<string, number>();
+  /** The last moment this router's bus connection was seen down. */
+  private busDownAt = 0;
+  private busCheck: NodeJS.Timeout | undefined;
   private readonly ac = new AbortController();
 
   static async start(bus: Bus, cluster?: string): Promise<RegistryView> {
@@ -26,7 +31,17 @@ export class RegistryView {
     const kv = await bus.keyValue(registryBucket(cluster), { ttlMs: REGISTRY_TTL_MS });
     for (const e of await kv.entries()) v.put(e.key, decodeJson<WorkerRecord>(e.value));
     void v.follow(kv);
+    v.trackBus(bus);
     return v;
+  }
+
+  /** Silence is only counted while heartbeats could arrive: not while the router's own bus is down. */
+  trackBus(bus: Pick<Bus, 'online'>): void {
+    clearInterval(this.busCheck);
+    this.busCheck = setInterval(() => {
+      if (bus.online === false) this.busDownAt = Date.now();
+    }, BUS_CHECK_MS);
+    this.busCheck.unref();
   }
 
   /** Applies the bucket's changes; a watch that fails is replaced, its records put on probation. */
@@ -64,10 +79,12 @@ export class RegistryView {
    * Milliseconds since the worker's last heartbeat reached this router (Infinity if never). A
    * worker that is alive keeps heartbeating even while its kernels are busy (the heartbeat runs on
    * its event loop, the forward pass on native threads); a frozen (SIGSTOP) or wedged one does not.
+   * While the router's own NATS connection is down no heartbeat can arrive, so silence counts from
+   * its return (a NATS outage is not taken for frozen workers).
    */
   silentForMs(id: string): number {
     const t = this.seenAt.get(id);
-    return t === undefined ? Infinity : Date.now() - t;
+    return t === undefined ? Infinity : Date.now() - Math.max(t, this.busDownAt);
   }
 
   all(): WorkerRecord[] {
@@ -94,5 +111,6 @@ export class RegistryView {
 
   stop(): void {
     this.ac.abort();
+    clearInterval(this.busCheck);
   }
 }
