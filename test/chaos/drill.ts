@@ -153,6 +153,20 @@ export function routerMetricsUrl(c: RunningCluster): string {
   return /\brouter\s+pid \d+\s+(http:\S+\/metrics)/.exec(c.output())![1]!;
 }
 
+/**
+ * The decode worker's KV usage once it reached 0 or `withinMs` passed (blocks still held by
+ * reservations or sequences after the drill: leaked, or waiting for their lease to expire).
+ */
+export async function decodeKvUsageAfter(c: RunningCluster, withinMs: number): Promise<number> {
+  const url = /decode-text-0\s+pid \d+\s+(?:id \S+\s+)?(http:\S+\/metrics)/.exec(c.output())![1]!;
+  const t0 = Date.now();
+  for (;;) {
+    const usage = counterSum(await (await fetch(url)).text(), 'tandem_worker_kv_cache_usage_perc');
+    if (usage === 0 || Date.now() - t0 > withinMs) return usage;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** A counter summed over its label sets (0 when absent). */
 export function counterSum(text: string, name: string): number {
   let sum = 0;

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBus } from '../../services/bus/index.js';
 import { settledHistory } from '../fixtures/cluster.js';
 import { registryBucket, REGISTRY_TTL_MS } from '../../services/protocol/registry.js';
-import { compare, counterSum, drill, MODEL, PROMPTS, routerMetricsUrl, startDrillCluster, undisturbed, type DrillCluster, type Streamed } from './drill.js';
+import { compare, counterSum, decodeKvUsageAfter, drill, MODEL, PROMPTS, routerMetricsUrl, startDrillCluster, undisturbed, type DrillCluster, type Streamed } from './drill.js';
 
 let c: DrillCluster;
 
@@ -106,6 +106,7 @@ async function natsDrill({ outageMs, wipe }: NatsDrill): Promise<void> {
   }
   const figures = compare(expected, streams);
   const metrics = await (await fetch(routerMetricsUrl(c.cluster))).text();
+  const kvUsage = await decodeKvUsageAfter(c.cluster, 2000);
   process.stdout.write(
     `${JSON.stringify({
       drill: wipe ? 'nats-restart-empty-store' : 'nats-restart-same-store',
@@ -119,6 +120,7 @@ async function natsDrill({ outageMs, wipe }: NatsDrill): Promise<void> {
       failed_probes: faultResult.served.failedProbes.length,
       workers_registered: registered.length,
       local_prefill_fallbacks: counterSum(metrics, 'tandem_router_bus_fallbacks_total') - fallbacksBefore,
+      decode_kv_usage_2s_after: kvUsage,
       errors: [...figures.errors, ...faultResult.served.failedProbes.slice(0, 3)],
     })}\n`,
   );

@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settledHistory } from '../fixtures/cluster.js';
 import { rawCommand } from '../fixtures/redis-test-server.js';
-import { compare, counterSum, drill, routerMetricsUrl, startDrillCluster, streamOne, undisturbed, type DrillCluster, PROMPTS } from './drill.js';
+import { compare, counterSum, decodeKvUsageAfter, drill, routerMetricsUrl, startDrillCluster, streamOne, undisturbed, type DrillCluster, PROMPTS } from './drill.js';
 
 const OUTAGE_MS = Number(process.env.CHAOS_OUTAGE_MS ?? 600);
 let c: DrillCluster;
@@ -75,6 +75,7 @@ describe('chaos: Redis restarted with empty data under 16 streams', () => {
       const fresh = await streamOne(c.cluster.baseURL, PROMPTS[0]!);
       const freshHistory = await settledHistory(redis, `tandem:seq:${fresh.id}-0`);
       const metrics = await (await fetch(routerMetricsUrl(c.cluster))).text();
+      const kvUsage = await decodeKvUsageAfter(c.cluster, 2000);
       process.stdout.write(
         `${JSON.stringify({
           drill: 'redis-restart-empty',
@@ -90,6 +91,7 @@ describe('chaos: Redis restarted with empty data under 16 streams', () => {
           records_rebuilt: rebuilt.filter(Boolean).length,
           state_rebuilds: counterSum(metrics, 'tandem_router_state_rebuilds_total'),
           state_write_errors: counterSum(metrics, 'tandem_router_state_write_errors_total'),
+          decode_kv_usage_2s_after: kvUsage,
           errors: figures.errors,
         })}\n`,
       );
@@ -101,6 +103,7 @@ describe('chaos: Redis restarted with empty data under 16 streams', () => {
       expect(recorded).toBe(after.length);
       expect(across.length).toBeGreaterThan(0);
       expect(rebuilt.filter(Boolean).length).toBe(across.length);
+      expect(kvUsage).toBe(0);
       expect(faultResult.recoveryMs).toBeLessThan(3000);
     } finally {
       redis.disconnect();
