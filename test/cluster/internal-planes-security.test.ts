@@ -202,14 +202,17 @@ describe('NATS without the secret', () => {
     const prompts = [PROMPT_IDS.map((t) => t + 100), PROMPT_IDS.map((t) => t + 200)];
     for (const p of prompts) expect((await complete(p, 6)).status).toBe(200);
     await nc.flush();
-    await new Promise((r) => setTimeout(r, 300));
+    // Workers refresh their records every second: wait for one (a busy machine may not have put
+    // one while the two short requests ran).
+    const kvSubject = `$KV.${registryBucket(CLUSTER)}.`;
+    for (let t0 = Date.now(); !seen.some((m) => m.subject.startsWith(kvSubject)) && Date.now() - t0 < 5000; ) await new Promise((r) => setTimeout(r, 100));
     sub.unsubscribe();
     await collecting;
 
-    const ours = seen.filter((m) => m.subject.startsWith('tandem.v1.') || m.subject.startsWith(`$KV.${registryBucket(CLUSTER)}.`));
+    const ours = seen.filter((m) => m.subject.startsWith('tandem.v1.') || m.subject.startsWith(kvSubject));
     // Not vacuous: the KV handshake of a disaggregated request went over NATS, and records too.
     expect(ours.some((m) => m.subject.startsWith('tandem.v1.kv.reserve.'))).toBe(true);
-    expect(ours.some((m) => m.subject.startsWith('$KV.'))).toBe(true);
+    expect(ours.some((m) => m.subject.startsWith(kvSubject))).toBe(true);
     for (const m of ours) {
       if (m.data.length === 0) continue; // registry deletes carry no payload
       expect(Buffer.from(m.data.subarray(0, 4)).toString('latin1'), m.subject).toBe('TSL1');
