@@ -16,7 +16,10 @@ export interface RedisConnectionOptions {
   connectTimeoutMs?: number;
   /** First reconnect delay; doubles per attempt. Default 50 ms. */
   retryBaseMs?: number;
-  /** Reconnect delay cap. Default 2000 ms. */
+  /**
+   * Reconnect delay cap. Default 500 ms: how late records resume after Redis is back (a dial to a
+   * server that is down costs next to nothing).
+   */
   retryMaxMs?: number;
   /** Connection errors after startup (the client keeps reconnecting); default: ignored. */
   onError?: (err: Error) => void;
@@ -25,7 +28,7 @@ export interface RedisConnectionOptions {
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
 /** Delay before reconnect attempt `attempt` (1-based): base · 2^(attempt-1), capped. */
-export function reconnectDelayMs(attempt: number, baseMs = 50, maxMs = 2000): number {
+export function reconnectDelayMs(attempt: number, baseMs = 50, maxMs = 500): number {
   return Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
 }
 
