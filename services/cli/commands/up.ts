@@ -101,6 +101,10 @@ export async function runUp(argv: string[]): Promise<number> {
     const f = file[key];
     return f === undefined ? undefined : String(f);
   };
+  // One process has nothing to share a secret with: its parts authenticate their loopback gRPC
+  // calls with throw-away keys (up-disagg.ts). The environment variables are ignored there (they
+  // may be set for a whole machine's clusters); the flags are a mistake worth saying so.
+  if (!values.cluster && (values['cluster-secret-file'] !== undefined || values.insecure)) throw new CliError('--cluster-secret-file and --insecure apply to tandem up --cluster (a single process authenticates its own parts with throw-away keys)');
   const log = (m: string) => process.stderr.write(m + '\n');
   initTracing('tandem');
   const modelArg = pick('model', 'TANDEM_MODEL', 'model');
@@ -148,10 +152,6 @@ export async function runUp(argv: string[]): Promise<number> {
       ],
     });
   }
-  // One process has nothing to share a secret with: its parts authenticate their loopback gRPC
-  // calls with throw-away keys (up-disagg.ts). The environment variables are ignored here (they
-  // may be set for a whole machine's clusters); the flags are a mistake worth saying so.
-  if (values['cluster-secret-file'] !== undefined || values.insecure) throw new CliError('--cluster-secret-file and --insecure apply to tandem up --cluster (a single process authenticates its own parts with throw-away keys)');
   const mode = pick('mode', 'TANDEM_MODE', 'mode') ?? 'disagg';
   if (mode !== 'unified' && mode !== 'disagg') throw new CliError(`--mode must be unified or disagg, got '${mode}'`);
   log(`[tandem] loading ${modelDir}${quantization === 'none' ? '' : ` with ${quantization} weights`} (${mode === 'disagg' ? 'disaggregated in one process: prefill-vision (vision models) + prefill-text + decode-text workers, router' : 'unified worker'})`);
