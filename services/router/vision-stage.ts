@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { decodeJson, encodeJson } from '../bus/index.js';
+import { BusError, decodeJson, encodeJson, type BusMessage } from '../bus/index.js';
 import { regionToPb, type pb } from '../protocol/wire.js';
 import type { MoveFn } from './sequence-log.js';
 import { embReserveSubject, type EmbReserveReply, type EmbReserveRequest, type WorkerRecord } from '../protocol/registry.js';
@@ -23,15 +23,24 @@ export interface VisionStageContext {
  * encoder cache lacks and where they should land (emb.reserve), have a Prefill-Vision worker
  * encode those and put the embeddings there, and return the inbox lease for the Prefill call.
  * Returns '' when there is nothing to do (text only, all images cached, no vision pool) or the
- * vision worker failed: the prefill worker then encodes from the pixels the request carries, so
- * a vision-pool failure costs time, never the request.
+ * vision worker failed or NATS could not carry emb.reserve (down, restarting): the prefill worker
+ * then encodes from the pixels the request carries, so a vision-pool or control-plane failure
+ * costs time, never the request.
  */
 export async function runVisionStage(c: VisionStageContext): Promise<string> {
   const { d, req, prefill } = c;
   if (!req.images?.length || !prefill.embRegion) return '';
   const unique = [...new Map(req.images.map((i) => [i.mmHash, i])).values()];
   const ask: EmbReserveRequest = { requestId: req.requestId, images: unique.map((i) => ({ mmHash: i.mmHash, tokenCount: i.tokenCount })), leaseMs: d.leaseMs };
-  const reply = decodeJson<EmbReserveReply>((await d.bus.request(embReserveSubject(prefill.id), encodeJson(ask), { timeoutMs: 5000, headers: { traceparent: c.legTrace().get('traceparent')[0]!.toString() } })).data);
+  if (d.bus.online === false) return '';
+  let answer: BusMessage;
+  try {
+    answer = await d.bus.request(embReserveSubject(prefill.id), encodeJson(ask), { timeoutMs: 5000, headers: { traceparent: c.legTrace().get('traceparent')[0]!.toString() } });
+  } catch (e) {
+    if (e instanceof BusError) return '';
+    throw e;
+  }
+  const reply = decodeJson<EmbReserveReply>(answer.data);
   if ('error' in reply) return '';
   if (reply.slots.length === 0) return reply.leaseId; // every image is in the prefill worker's encoder cache
   const v = leastLoaded.select(d.view.byRole('prefill-vision'));
