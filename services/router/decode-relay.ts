@@ -126,20 +126,30 @@ function relayOnce(
   });
 }
 
+/** How long a migration waits for the store to confirm the tokens before going on without it. */
+export const STORE_READ_BACK_MS = 1000;
+
 /**
  * The tokens to resume from, read back from the sequence store (the state written is the state
  * read: it is what another router would resume from). They must equal what this relay streamed —
- * the client has exactly those — so a store that lags or lost the record (restart) is reported
- * and the relay's own list is used instead.
+ * the client has exactly those — so a store that lags, lost the record (restart) or does not
+ * answer within STORE_READ_BACK_MS (Redis down: its writes wait for it) is reported and the
+ * relay's own list is used instead.
  */
-async function storedTokens(c: DecodeRelayContext, streamed: readonly number[]): Promise<number[]> {
+export async function storedTokens(c: Pick<DecodeRelayContext, 'd' | 'req' | 'log'>, streamed: readonly number[], waitMs = STORE_READ_BACK_MS): Promise<number[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), waitMs)));
   try {
-    await c.log.settled();
-    const stored = await c.d.store.getTokens(c.req.requestId);
+    const read = c.log.settled().then(() => c.d.store.getTokens(c.req.requestId));
+    read.catch(() => undefined);
+    const stored = await Promise.race([read, late]);
+    if (stored === 'late') throw new Error(`the store did not answer within ${waitMs} ms`);
     if (stored.length === streamed.length && stored.every((t, i) => t === streamed[i])) return stored;
     c.d.onStoreError?.('resume', new Error(`the store holds ${stored.length} tokens of ${c.req.requestId}, the relay streamed ${streamed.length}`));
   } catch (e) {
     c.d.onStoreError?.('resume', e as Error);
+  } finally {
+    clearTimeout(timer);
   }
   return [...streamed];
 }
