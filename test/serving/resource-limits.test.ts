@@ -30,6 +30,22 @@ describe('resource limits', () => {
     expect(ms).toBeLessThan(1000);
   });
 
+  it('a prompt certainly over the context window is refused before it is tokenized (chat and completions)', async () => {
+    const text = 'lorem ipsum dolor sit amet, '.repeat(120_000); // 3.4 MB
+    const completions = (body: object) => fetch(`${cluster.baseURL}/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    for (const send of [() => chat({ model: MODEL, messages: [{ role: 'user', content: text }] }), () => completions({ model: MODEL, prompt: text })]) {
+      const r = await send();
+      expect(r.status).toBe(400);
+      const err = (await r.json()).error as { code: string; message: string };
+      expect(err.code).toBe('context_length_exceeded');
+      expect(err.message).toMatch(/at least \d+ tokens \(refused before tokenizing it\)/);
+    }
+    // Just under the bound's reach, the exact count still decides (and says how many tokens).
+    const r = await chat({ model: MODEL, messages: [{ role: 'user', content: 'lorem ipsum '.repeat(3000) }] });
+    expect(r.status).toBe(400);
+    expect((await r.json()).error.message).toMatch(/but the messages has \d+ tokens/);
+  });
+
   it('a client trickling its headers is disconnected at the headers timeout', async () => {
     const { port, hostname } = new URL(cluster.origin);
     const socket = connect(Number(port), hostname);

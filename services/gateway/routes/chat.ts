@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { apiError } from '../../common/errors/index.js';
 import { streamFinish } from '../generation/collect.js';
 import { admitRequest, collectChoices, launchChoices, streamChoices } from '../generation/run-choices.js';
 import {
@@ -10,31 +9,17 @@ import {
   parseChatCompletionRequest,
 } from '../openai/index.js';
 import type { GatewayContext } from '../context.js';
-import { resolveChatImages, tokenizeWithImages } from '../vision/index.js';
+import { renderChatPrompt } from '../generation/chat-prompt.js';
 
 export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): void {
   app.post('/v1/chat/completions', async (request, reply) => {
     const arrival = performance.now();
     const req = parseChatCompletionRequest(request.body, ctx.limits);
     admitRequest(ctx, reply, req.n);
-    const { tokenizer, chatTemplate } = ctx.model;
-    if (!chatTemplate) throw apiError('unsupported_parameter', 'This model has no chat template; use /v1/completions with a plain prompt.', 'messages');
-    // Images are decoded and checked here, before anything is queued: a bad one is a 400.
-    const images = await resolveChatImages(req, ctx.model, ctx.media);
-    let text: string;
-    try {
-      text = chatTemplate.render({
-        messages: req.messages,
-        addGenerationPrompt: true,
-        tools: req.tools,
-        enableThinking: req.enableThinking,
-        extra: req.chatTemplateKwargs,
-      });
-    } catch (e) {
-      throw apiError('invalid_parameter', `The chat template could not render these messages: ${(e as Error).message}`, 'messages');
-    }
-    const withImages = images && tokenizeWithImages(text, images, tokenizer, ctx.model.vision!.imagePlaceholderId);
-    const promptIds = withImages ? withImages.promptIds : tokenizer.encode(text, { addSpecialTokens: false });
+    const { tokenizer } = ctx.model;
+    // Images decoded and checked, the template rendered, a prompt certainly over the window
+    // refused before it is tokenized, then tokenized (chat-prompt.ts).
+    const { promptIds, images } = await renderChatPrompt(ctx, req);
     const meta = newChatMeta(req.model);
     const opts = {
       tokenizer,
@@ -44,7 +29,7 @@ export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): vo
       parseTools: (req.tools?.length ?? 0) > 0 && req.toolChoice !== 'none',
       logprobs: req.logprobs,
     };
-    const choices = launchChoices(ctx, request, reply, req, promptIds, meta.id, opts, arrival, withImages?.images);
+    const choices = launchChoices(ctx, request, reply, req, promptIds, meta.id, opts, arrival, images);
 
     if (!req.stream) {
       const { done, usage } = await collectChoices(choices, promptIds.length);

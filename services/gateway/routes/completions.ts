@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { apiError } from '../../common/errors/index.js';
 import { streamFinish } from '../generation/collect.js';
 import { admitRequest, collectChoices, launchChoices, streamChoices } from '../generation/run-choices.js';
+import { refuseCertainlyTooLong } from '../generation/prompt-bound.js';
 import {
   buildTextCompletion,
   buildTextCompletionChunk,
@@ -18,6 +19,7 @@ export function registerCompletionsRoute(app: FastifyInstance, ctx: GatewayConte
     const req = parseCompletionRequest(request.body, ctx.limits);
     admitRequest(ctx, reply, req.n);
     const { tokenizer } = ctx.model;
+    if (typeof req.prompt === 'string') refuseCertainlyTooLong(req.prompt, tokenizer, ctx.limits.maxModelLen, 'prompt');
     const promptIds = typeof req.prompt === 'string' ? tokenizer.encode(req.prompt) : req.prompt;
     if (promptIds.length === 0) throw apiError('invalid_parameter', 'The prompt is empty.', 'prompt');
     const bad = promptIds.findIndex((t) => t >= ctx.model.vocabSize);
