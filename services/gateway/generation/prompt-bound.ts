@@ -12,6 +12,7 @@ import type { Tokenizer } from '../../text/tokenizer.js';
  */
 const DROPPABLE = /[\s\p{C}\p{Z}]+/gu;
 const NFKC_SHRINK = 3;
+const SCAN_CHUNK = 16_384;
 
 const longestToken = new WeakMap<Tokenizer, number>();
 
@@ -25,17 +26,26 @@ function maxTokenBytes(tokenizer: Tokenizer): number {
   return max;
 }
 
-/** Fewest tokens `text` can encode to with `tokenizer`, found without running it. */
-export function promptTokensAtLeast(text: string, tokenizer: Tokenizer): number {
-  const kept = Buffer.byteLength(text.replace(DROPPABLE, ''), 'utf8');
-  return Math.ceil(kept / NFKC_SHRINK / maxTokenBytes(tokenizer));
+/**
+ * Fewest tokens `text` can encode to with `tokenizer`, found without running it; the scan stops
+ * once the bound reaches `enough` (the caller only needs to know it is over).
+ */
+export function promptTokensAtLeast(text: string, tokenizer: Tokenizer, enough = Infinity): number {
+  const perToken = NFKC_SHRINK * maxTokenBytes(tokenizer);
+  let kept = 0;
+  // Chunks cut at any code unit: a surrogate pair split in two counts as two dropped halves or
+  // less, never more, so the bound stays a lower bound.
+  for (let at = 0; at < text.length && kept / perToken < enough; at += SCAN_CHUNK) {
+    kept += Buffer.byteLength(text.slice(at, at + SCAN_CHUNK).replace(DROPPABLE, ''), 'utf8');
+  }
+  return Math.floor(kept / perToken);
 }
 
 /** context_length_exceeded when `text` certainly has `maxModelLen` tokens or more. */
 export function refuseCertainlyTooLong(text: string, tokenizer: Tokenizer, maxModelLen: number, param: 'messages' | 'prompt'): void {
   // Short texts cannot be over: skip the scan (the common case).
   if (text.length < maxModelLen) return;
-  const atLeast = promptTokensAtLeast(text, tokenizer);
+  const atLeast = promptTokensAtLeast(text, tokenizer, maxModelLen);
   if (atLeast >= maxModelLen) {
     throw apiError(
       'context_length_exceeded',
