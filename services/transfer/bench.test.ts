@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { benchTransfer } from './bench.js';
 import { ucxAvailability } from './transfer-engine.js';
@@ -14,6 +15,12 @@ describe('benchTransfer', () => {
     expect(r.bandwidth.median).toBeGreaterThan(0);
     expect(r.crossProcess).toBe(backend !== 'local');
     if (backend === 'ucx') expect(r.transport).toMatch(/lane/);
+  });
+
+  it('measures tcp with a transfer key (TLS-PSK, receiver in another process) and verifies the bytes', async () => {
+    const r = await benchTransfer({ backend: 'tcp', bytes: 256 << 10, repeats: 3, warmup: 1, authKey: randomBytes(32) });
+    expect(r.verified).toBe(true);
+    expect(r.crossProcess).toBe(true);
   });
 
   it('splits puts into blocks, coalesced unless scattered, with concurrent puts', async () => {

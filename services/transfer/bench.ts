@@ -38,6 +38,8 @@ export interface TransferBenchOptions {
   env?: Record<string, string>;
   /** The receiver registers its own native buffer instead of engine.allocateRegion (the pre-ADR-0009 way). */
   registerOwnBuffer?: boolean;
+  /** tcp: a transfer key for both ends, i.e. TLS-PSK encrypted connections (docs/security.md). */
+  authKey?: Buffer;
 }
 
 export interface TransferBenchResult {
@@ -83,7 +85,7 @@ export async function benchTransfer(opts: TransferBenchOptions): Promise<Transfe
   const source = native.allocKvBuffer(bytes);
   fillPattern(new Uint8Array(source), 0x5eed);
   const ops = benchOps(bytes, blockBytes, scatter);
-  const engineOpts = opts.ucx ? { ucx: opts.ucx } : {};
+  const engineOpts = { ...(opts.ucx ? { ucx: opts.ucx } : {}), ...(opts.authKey ? { authKey: opts.authKey } : {}) };
 
   const sender: TransferEngine = await createTransferEngine(backend, engineOpts);
   let remote: RegionDescriptor;
@@ -101,6 +103,7 @@ export async function benchTransfer(opts: TransferBenchOptions): Promise<Transfe
       if (opts.ucx) spawnOpts.ucx = opts.ucx;
       if (opts.env) spawnOpts.env = opts.env;
       if (opts.registerOwnBuffer) spawnOpts.registerOwnBuffer = true;
+      if (opts.authKey) spawnOpts.authKeyHex = opts.authKey.toString('hex');
       receiver = await RemoteReceiver.spawn(spawnOpts);
       remote = receiver.descriptor;
     }

@@ -28,6 +28,8 @@ export interface ReceiverConfig {
   ucx?: UcxWorkerOptions;
   /** Register a natively allocated buffer (registerRegion) instead of engine.allocateRegion. */
   registerOwnBuffer?: boolean;
+  /** tcp: a transfer key (hex; a throw-away key of a test or bench run): TLS-PSK connections. */
+  authKeyHex?: string;
 }
 
 export interface ReceiverRequest {
@@ -42,8 +44,9 @@ function send(msg: unknown): void {
 }
 
 async function main(config: ReceiverConfig): Promise<void> {
-  const opts: { host?: string; ucx?: UcxWorkerOptions } = {};
+  const opts: { host?: string; ucx?: UcxWorkerOptions; authKey?: Buffer } = {};
   if (config.host !== undefined) opts.host = config.host;
+  if (config.authKeyHex !== undefined) opts.authKey = Buffer.from(config.authKeyHex, 'hex');
   if (config.ucx !== undefined) opts.ucx = config.ucx;
   const engine: TransferEngine = await createTransferEngine(config.backend, opts);
   // The region as a KV pool should be made: allocated by the engine (for ucx, by UCX: shared memory).

@@ -5,14 +5,20 @@
  * keeps one connection per receiver (host:port), writes each put as one frame (header with all
  * ranges, then the source ranges themselves — no copy on the sending side) and resolves on the
  * receiver's ack. Puts on one connection are pipelined; acks come back in order.
+ *
+ * With the cluster's transfer key (options.authKey) every connection is TLS 1.3 with that key as
+ * a pre-shared key (tcp-tls.ts): a peer without the key fails the handshake before any put frame
+ * is read, and the frames are encrypted on the wire (the sender's TLS layer then copies each
+ * range once, into its records).
  */
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
+import tls from 'node:tls';
 import { EngineBase } from './engine-base.js';
 import { TransferError, type TransferErrorCode } from './errors.js';
 import { AckDecoder, PutFrameDecoder, encodeAck, encodePutHeader } from './tcp-protocol.js';
-import { answerHello, AUTH_BYTES, checkAuth, FirstFrame, HANDSHAKE_TIMEOUT_MS, HELLO_BYTES, helloFrame } from './tcp-handshake.js';
+import { HANDSHAKE_TIMEOUT_MS, pskClientOptions, pskServerOptions } from './tcp-tls.js';
 import type { RegionDescriptor, TransferEngineOptions, WriteOp } from './types.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -28,10 +34,9 @@ class PeerConnection {
   private readonly waiters = new Map<number, Waiter>();
   private nextPutId = 1;
   private connected = false;
+  /** With a cluster key: the TLS handshake completed (the receiver holds the key). */
+  private secure = false;
   private failure: TransferError | undefined;
-  /** With a cluster key: settles when the receiver's challenge was answered (puts wait for it). */
-  private handshake: Promise<void> | undefined;
-  private handshakeFailed: ((err: Error) => void) | undefined;
 
   constructor(
     readonly key: string,
@@ -40,46 +45,30 @@ class PeerConnection {
     private readonly onGone: (conn: PeerConnection) => void,
     authKey?: Buffer,
   ) {
-    // Writes issued before the connection is up are queued by the socket, in order.
-    this.socket = net.connect({ host, port, noDelay: true });
+    // Writes issued before the connection (and, with a key, its TLS handshake) is up are queued
+    // by the socket, in order.
+    this.socket = authKey ? tls.connect({ host, port, ...pskClientOptions(authKey) }) : net.connect({ host, port });
+    this.socket.setNoDelay(true);
     this.socket.setKeepAlive(true, 10_000);
     this.socket.setTimeout(CONNECT_TIMEOUT_MS, () => this.socket.destroy(new Error(`connect timed out after ${CONNECT_TIMEOUT_MS} ms`)));
     this.socket.once('connect', () => {
       this.connected = true;
       this.socket.setTimeout(0);
     });
-    const acks = new AckDecoder((putId, error) => this.settle(putId, error));
-    let feed = (chunk: Buffer) => acks.push(chunk);
     if (authKey) {
-      // The receiver speaks first: its challenge, then (after our answer) only acks.
-      const hello = new FirstFrame(HELLO_BYTES);
-      let answered!: () => void;
-      this.handshake = new Promise<void>((resolve, reject) => {
-        answered = resolve;
-        this.handshakeFailed = reject;
-      });
-      this.handshake.catch(() => undefined);
-      // A receiver without the cluster key never sends its challenge: fail instead of waiting.
-      const silent = setTimeout(() => this.socket.destroy(new TransferError('protocol', `tcp receiver ${key} sent no handshake within ${HANDSHAKE_TIMEOUT_MS} ms (is it running without the cluster secret?)`)), HANDSHAKE_TIMEOUT_MS);
+      // A receiver without the cluster key answers our ClientHello by closing, or not at all.
+      const silent = setTimeout(() => this.socket.destroy(new TransferError('protocol', `tcp receiver ${key} did not complete the TLS handshake within ${HANDSHAKE_TIMEOUT_MS} ms (is it running without the cluster secret?)`)), HANDSHAKE_TIMEOUT_MS);
       silent.unref();
-      this.socket.once('close', () => clearTimeout(silent));
-      feed = (chunk) => {
-        const got = hello.push(chunk);
-        if (!got) return;
-        const answer = answerHello(authKey, got.frame);
-        if (typeof answer === 'string') throw new TransferError('protocol', `tcp receiver ${key}: ${answer} (is it running without the cluster secret?)`);
-        this.socket.write(answer);
-        feed = (c) => acks.push(c);
-        this.handshake = undefined;
-        this.handshakeFailed = undefined;
+      this.socket.once('secureConnect', () => {
+        this.secure = true;
         clearTimeout(silent);
-        answered();
-        if (got.rest.length > 0) acks.push(got.rest);
-      };
+      });
+      this.socket.once('close', () => clearTimeout(silent));
     }
+    const acks = new AckDecoder((putId, error) => this.settle(putId, error));
     this.socket.on('data', (chunk: Buffer) => {
       try {
-        feed(chunk);
+        acks.push(chunk);
       } catch (err) {
         this.socket.destroy(err as Error);
       }
@@ -88,11 +77,11 @@ class PeerConnection {
       if (this.failure) return;
       if (err instanceof TransferError) this.failure = err;
       else if (!this.connected) this.failure = new TransferError('peer_unreachable', `cannot reach tcp receiver ${key}: ${err.message}`, { cause: err });
+      else if (authKey && !this.secure) this.failure = new TransferError('protocol', `tcp receiver ${key} refused the TLS handshake (another cluster's key, or no cluster secret?): ${err.message}`, { cause: err });
       else this.failure = new TransferError('peer_failed', `tcp connection to ${key} failed: ${err.message}`, { cause: err });
     });
     this.socket.on('close', () => {
       this.failure ??= new TransferError('peer_failed', `tcp connection to ${key} was closed by the receiver`);
-      this.handshakeFailed?.(this.failure);
       for (const w of this.waiters.values()) w.reject(this.failure);
       this.waiters.clear();
       this.onGone(this);
@@ -101,8 +90,6 @@ class PeerConnection {
 
   put(regionId: string, source: ArrayBuffer, ops: WriteOp[]): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    // Puts made before the handshake wait for it (and fail with the connection if it fails).
-    if (this.handshake) return this.handshake.then(() => this.put(regionId, source, ops));
     const putId = this.nextPutId;
     this.nextPutId = (this.nextPutId + 1) >>> 0 || 1;
     const done = new Promise<void>((resolve, reject) => this.waiters.set(putId, { resolve, reject }));
@@ -159,7 +146,24 @@ export class TcpTransferEngine extends EngineBase {
   /** Starts the receiver (idempotent); resolves with the address senders should dial. */
   listen(): Promise<{ host: string; port: number }> {
     this.listening ??= new Promise((resolve, reject) => {
-      const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+      const key = this.options.authKey;
+      let server: net.Server;
+      if (key) {
+        // Nothing of a connection reaches the put decoder before its TLS-PSK handshake succeeded.
+        const secure = tls.createServer(pskServerOptions(key), (socket) => this.serve(socket));
+        secure.on('connection', (raw: net.Socket) => this.track(raw));
+        secure.on('tlsClientError', (err: Error & { code?: string }, socket) => {
+          this.refusedConnections++;
+          this.options.onAuthRefused?.(err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'handshake_timeout' : 'handshake_failed');
+          socket.destroy();
+        });
+        server = secure;
+      } else {
+        server = net.createServer({ noDelay: true }, (socket) => {
+          this.track(socket);
+          this.serve(socket);
+        });
+      }
       this.server = server;
       server.once('error', reject);
       server.listen({ host: this.options.host ?? '127.0.0.1', port: this.options.port ?? 0 }, () => {
@@ -203,42 +207,26 @@ export class TcpTransferEngine extends EngineBase {
     await conn.put(remote.regionId, source, ops);
   }
 
-  private accept(socket: net.Socket): void {
+  /** Keeps an inbound connection (the raw TCP socket) for shutdown. */
+  private track(socket: net.Socket): void {
     if (this.closed) {
       socket.destroy();
       return;
     }
     this.inbound.add(socket);
+    socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     socket.on('error', () => {});
     socket.on('close', () => this.inbound.delete(socket));
-    const key = this.options.authKey;
-    if (!key) return this.serve(socket);
-    // Nothing of a connection reaches the put decoder before it answered our challenge.
-    const { frame, nonce } = helloFrame();
-    socket.write(frame);
-    const first = new FirstFrame(AUTH_BYTES);
-    const timer = setTimeout(() => refuse('handshake_timeout'), HANDSHAKE_TIMEOUT_MS);
-    const refuse = (reason: 'handshake_failed' | 'handshake_timeout') => {
-      clearTimeout(timer);
-      socket.removeListener('data', onData);
-      this.refusedConnections++;
-      this.options.onAuthRefused?.(reason);
-      socket.destroy();
-    };
-    const onData = (chunk: Buffer) => {
-      const got = first.push(chunk);
-      if (!got) return;
-      if (!checkAuth(key, nonce, got.frame)) return refuse('handshake_failed');
-      clearTimeout(timer);
-      socket.removeListener('data', onData);
-      this.serve(socket, got.rest);
-    };
-    socket.on('data', onData);
   }
 
-  /** Reads put frames from an accepted (and, with a key, authenticated) connection. */
-  private serve(socket: net.Socket, head?: Buffer): void {
+  /** Reads put frames from an accepted (and, with a key, authenticated and encrypted) connection. */
+  private serve(socket: net.Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    socket.on('error', () => {});
     const decoder = new PutFrameDecoder(
       (id) => this.regions.get(id),
       (putId, error) => {
@@ -258,7 +246,6 @@ export class TcpTransferEngine extends EngineBase {
       written = decoder.bytesWritten;
     };
     socket.on('data', onData);
-    if (head && head.length > 0) onData(head);
   }
 
   /** Open connections: inbound from senders, outbound to receivers. */

@@ -91,11 +91,11 @@ export interface TransferEngineOptions {
   /** Called after every put, successful or not (metrics, tracing). */
   onTransfer?: (record: TransferRecord) => void;
   /**
-   * tcp: the cluster's transfer key. A receiver then accepts only connections that pass the
-   * challenge/HMAC handshake (tcp-handshake.ts), a sender answers it. ucx and local ignore it
+   * tcp: the cluster's transfer key. Connections are then TLS 1.3 with it as a pre-shared key
+   * (tcp-tls.ts): a receiver accepts only peers that hold it, and puts are encrypted. ucx and local ignore it
    * (docs/security.md: UCX descriptors are protected by never being readable off the bus).
    */
   authKey?: Buffer;
-  /** tcp: a connection refused by the handshake (metrics). */
+  /** tcp: a connection refused by the TLS-PSK handshake (metrics). */
   onAuthRefused?: (reason: 'handshake_failed' | 'handshake_timeout') => void;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { native } from '../../../kernels/ts/index.js';
 import { loadTextModelWeights } from '../../engine/weights/load-text-weights.js';
@@ -24,7 +25,7 @@ const HELP = `usage: tandem bench kernels [--json] [--model DIR] [--threads N] [
                             [--quantization none|wint8|wint4]
        tandem bench quality [--json] [--model DIR] [--schemes wint8,wint4] [--prompts 4] [--tokens 128]
        tandem bench gateway [--json] [--model DIR] [--samples N]
-       tandem bench transfer [--json] [--backends ucx,tcp,local] [--sizes 65536,1048576,16777216,67108864]
+       tandem bench transfer [--json] [--backends ucx,tcp,tcp-tls,local] [--sizes 65536,1048576,16777216,67108864]
                              [--model DIR] [--ttft-prompt 512] [--ttft-repeats 5] [--skip-ttft]
        tandem bench vision [--json] [--model DIR] [--sizes 224x224,448x448,896x672] [--repeats 3] [--backend ucx|tcp]
        tandem bench serve (--url URL | --compare unified,disagg) [--rate R] [--num-requests N] [--json] [...]
@@ -60,7 +61,8 @@ make every comparison trivially perfect) unless --model.
 serve: open-loop streaming chat load; TTFT, TPOT, ITL, goodput (see 'tandem bench serve --help').
 
 transfer: put bandwidth between two processes per backend (receiver in a child process, bytes
-verified), side by side with ucx_perftest put bandwidth measured in the same run; then TTFT of
+verified), side by side with ucx_perftest put bandwidth measured in the same run; tcp-tls is the
+tcp backend with a cluster key (TLS 1.3 PSK, encrypted: tcp_tls_ratio_to_tcp); then TTFT of
 a prefill (0.3B shapes unless --model) alone, with the KV pushed after it, and with the KV pushed
 layer by layer during it, per cross-process backend.
 
@@ -226,8 +228,10 @@ async function runTransferBenchCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const log = (m: string) => process.stderr.write(m + '\n');
-  const backends = (values.backends ?? 'ucx,tcp,local').split(',') as TransferBackend[];
-  for (const b of backends) if (!['ucx', 'tcp', 'local'].includes(b)) throw new CliError(`unknown transfer backend '${b}'`);
+  const backends = (values.backends ?? 'ucx,tcp,tcp-tls,local').split(',') as Array<TransferBackend | 'tcp-tls'>;
+  for (const b of backends) if (!['ucx', 'tcp', 'tcp-tls', 'local'].includes(b)) throw new CliError(`unknown transfer backend '${b}'`);
+  // tcp-tls: the tcp backend as a cluster runs it (a throw-away transfer key: TLS-PSK, encrypted).
+  const tlsKey = randomBytes(32);
   const sizes = (values.sizes ?? '65536,1048576,16777216,67108864').split(',').map((x) => intOption(x, 'sizes', 0, 1));
   const rows: Array<Record<string, unknown>> = [];
   for (const bytes of sizes) {
@@ -237,10 +241,12 @@ async function runTransferBenchCommand(argv: string[]): Promise<number> {
     for (const backend of backends) {
       log(`[bench] ${bytes} bytes: ${backend}`);
       try {
-        const r = await benchTransfer({ backend, bytes });
-        row[`${backend}_gbs`] = r.bandwidth.median / 1e9;
-        row[`${backend}_verified`] = r.verified;
+        const col = backend.replace('-', '_');
+        const r = await benchTransfer(backend === 'tcp-tls' ? { backend: 'tcp', bytes, authKey: tlsKey } : { backend, bytes });
+        row[`${col}_gbs`] = r.bandwidth.median / 1e9;
+        row[`${col}_verified`] = r.verified;
         if (backend === 'ucx' && perftest) row.ucx_ratio_to_perftest = r.bandwidth.median / perftest;
+        if (backend === 'tcp-tls' && typeof row.tcp_gbs === 'number') row.tcp_tls_ratio_to_tcp = r.bandwidth.median / 1e9 / row.tcp_gbs;
       } catch (e) {
         row[`${backend}_error`] = (e as Error).message;
       }
@@ -253,7 +259,7 @@ async function runTransferBenchCommand(argv: string[]): Promise<number> {
     log(`[bench] ttft: loading ${dir}`);
     const weights = await loadTextModelWeights(dir);
     for (const backend of backends) {
-      if (backend === 'local') continue;
+      if (backend === 'local' || backend === 'tcp-tls') continue;
       ttft.push(await benchTtftPush({
         weights, backend, log,
         promptTokens: intOption(values['ttft-prompt'], 'ttft-prompt', 512, 16),

@@ -11,7 +11,7 @@ export class ClusterKeys {
     readonly grpc: Buffer,
     /** AES-256-GCM key of every NATS payload and registry record (seal.ts). */
     readonly bus: Buffer,
-    /** HMAC-SHA256 key of the TCP transfer handshake (services/transfer/tcp-handshake.ts). */
+    /** TLS 1.3 pre-shared key of TCP KV / embedding transfers (services/transfer/tcp-tls.ts). */
     readonly transfer: Buffer,
   ) {}
 
