@@ -21,12 +21,18 @@ export class Admission {
     return this.held;
   }
 
+  /**
+   * Throws 429 `rate_limited` when not even one more slot is free: checked as soon as a
+   * generation request arrives, before its body is parsed and validated, so that a burst into a
+   * full queue is refused at the cost of routing alone. `acquire` still decides exactly.
+   */
+  refuseWhenFull(): void {
+    if (this.held + 1 > this.limit) throw this.full(1);
+  }
+
   /** Takes `n` slots or throws 429 `rate_limited`; the returned release is idempotent. */
   acquire(n: number): () => void {
-    if (this.held + n > this.limit) {
-      const retryAfterSeconds = this.retryAfterSeconds(n);
-      throw apiError('rate_limited', `The server's queue is full (${this.held} of ${this.limit} requests running or waiting); retry after ${retryAfterSeconds} s.`, undefined, { retryAfterSeconds });
-    }
+    if (this.held + n > this.limit) throw this.full(n);
     this.held += n;
     const t0 = performance.now();
     let released = false;
@@ -36,6 +42,11 @@ export class Admission {
       this.held -= n;
       this.meanHoldMs = 0.9 * this.meanHoldMs + 0.1 * (performance.now() - t0);
     };
+  }
+
+  private full(n: number): Error {
+    const retryAfterSeconds = this.retryAfterSeconds(n);
+    return apiError('rate_limited', `The server's queue is full (${this.held} of ${this.limit} requests running or waiting); retry after ${retryAfterSeconds} s.`, undefined, { retryAfterSeconds });
   }
 
   /** Whole seconds until `n` slots are likely free: queue depth over the limit, in mean hold times. */

@@ -18,8 +18,11 @@ import type { GatewayContext } from './context.js';
 
 export type { GatewayContext };
 
-/** Who may call a route: anyone, operators (the metrics key when set), or API-key holders (default). */
-export type RouteAccess = 'public' | 'operator';
+/**
+ * Who may call a route: anyone, operators (the metrics key when set), or API-key holders (the
+ * default; 'generation' routes also take a queue slot, so a full queue refuses them on arrival).
+ */
+export type RouteAccess = 'public' | 'operator' | 'generation';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -99,13 +102,15 @@ export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> 
   // Deny by default, decided on the route Fastify matched (its decoded path), never on the raw
   // URL: `/v%31/...` reaches the same handler as `/v1/...` and so needs the same key. Routes say
   // `config: { access: 'public' }` (open) or `'operator'` (the metrics key, when set); every
-  // other route, and unmatched paths, need an API key.
+  // other route, and unmatched paths, need an API key. 'generation' routes are refused here,
+  // before their body is parsed, while the admission queue is full.
   app.decorateRequest('apiKey', undefined);
   app.addHook('onRequest', async (req) => {
     const access = (req.routeOptions.config as { access?: RouteAccess } | undefined)?.access;
     if (access === 'public') return;
     if (access === 'operator') return checkMetricsKey(req.headers.authorization, o.metricsApiKey);
     req.apiKey = checkApiKey(req.headers.authorization, keys);
+    if (access === 'generation') ctx.admission.refuseWhenFull();
   });
 
   app.setErrorHandler((err, req, reply) => {

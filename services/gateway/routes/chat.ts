@@ -8,11 +8,12 @@ import {
   newChatMeta,
   parseChatCompletionRequest,
 } from '../openai/index.js';
+import { GENERATION_ROUTE } from './generation-route.js';
 import type { GatewayContext } from '../context.js';
 import { renderChatPrompt } from '../generation/chat-prompt.js';
 
 export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): void {
-  app.post('/v1/chat/completions', async (request, reply) => {
+  app.post('/v1/chat/completions', GENERATION_ROUTE, async (request, reply) => {
     const arrival = performance.now();
     const req = parseChatCompletionRequest(request.body, ctx.limits);
     admitRequest(ctx, reply, req.n);

@@ -10,11 +10,12 @@ import {
   newCompletionMeta,
   parseCompletionRequest,
 } from '../openai/index.js';
+import { GENERATION_ROUTE } from './generation-route.js';
 import type { GatewayContext } from '../context.js';
 
 /** Legacy text completions: a raw prompt (text or token ids), no chat template, no parsers. */
 export function registerCompletionsRoute(app: FastifyInstance, ctx: GatewayContext): void {
-  app.post('/v1/completions', async (request, reply) => {
+  app.post('/v1/completions', GENERATION_ROUTE, async (request, reply) => {
     const arrival = performance.now();
     const req = parseCompletionRequest(request.body, ctx.limits);
     admitRequest(ctx, reply, req.n);

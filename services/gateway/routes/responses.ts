@@ -12,6 +12,7 @@ import {
   type ResponseObject,
   type ResponsesStreamEvent,
 } from '../openai/responses-api/index.js';
+import { GENERATION_ROUTE } from './generation-route.js';
 import type { GatewayContext } from '../context.js';
 
 /**
@@ -21,7 +22,7 @@ import type { GatewayContext } from '../context.js';
  * stored: every response is `store: false`, and `previous_response_id` is refused.
  */
 export function registerResponsesRoute(app: FastifyInstance, ctx: GatewayContext): void {
-  app.post('/v1/responses', async (request, reply) => {
+  app.post('/v1/responses', GENERATION_ROUTE, async (request, reply) => {
     const arrival = performance.now();
     const { chat: req, echo, messageSources } = parseResponsesRequest(request.body, ctx.limits);
     admitRequest(ctx, reply, 1);
