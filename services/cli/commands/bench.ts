@@ -10,6 +10,7 @@ import { loadModelVocabulary } from '../model-vocabulary.js';
 import { paddedVocabulary } from '../bench/padded-vocabulary.js';
 import { readModelCard } from '../../protocol/model-card.js';
 import { runServeBench } from '../../../loadtest/generator/serve-command.js';
+import { runBurstBench } from '../../../loadtest/generator/burst-command.js';
 import { benchTransfer, ucxPerftestPutBandwidth } from '../../transfer/bench.js';
 import type { TransferBackend } from '../../transfer/types.js';
 import { loadServedModel } from '../../gateway/served-model.js';
@@ -29,6 +30,7 @@ const HELP = `usage: tandem bench kernels [--json] [--model DIR] [--threads N] [
                              [--model DIR] [--ttft-prompt 512] [--ttft-repeats 5] [--skip-ttft]
        tandem bench vision [--json] [--model DIR] [--sizes 224x224,448x448,896x672] [--repeats 3] [--backend ucx|tcp]
        tandem bench serve (--url URL | --compare unified,disagg) [--rate R] [--num-requests N] [--json] [...]
+       tandem bench burst [--url URL] [--requests 200] [--max-num-seqs 8] [--max-waiting 8] [--json]
        tandem bench llamacpp [--json] [--model DIR] [--threads 2] [--prompt 512] [--gen 64] [--repeats 3]
        tandem bench grammar [--json] [--model DIR] [--batches 1,32] [--tokens 64] [--repeats 3] [--vocab full|tokenizer]
 
@@ -59,6 +61,8 @@ shapes generated with weight scale 1.5 (a scale-1 random model repeats one token
 make every comparison trivially perfect) unless --model.
 
 serve: open-loop streaming chat load; TTFT, TPOT, ITL, goodput (see 'tandem bench serve --help').
+burst: N requests at once into a small queue: admitted, refused with 429 + Retry-After, the peak
+in flight against the bound, refusal latency beside /health's under the same load.
 
 transfer: put bandwidth between two processes per backend (receiver in a child process, bytes
 verified), side by side with ucx_perftest put bandwidth measured in the same run; tcp-tls is the
@@ -85,11 +89,12 @@ export async function runBench(argv: string[]): Promise<number> {
   if (which === 'gateway') return runGatewayBenchCommand(rest);
   if (which === 'transfer') return runTransferBenchCommand(rest);
   if (which === 'serve') return runServeBench(rest);
+  if (which === 'burst') return runBurstBench(rest);
   if (which === 'vision') return runVisionBenchCommand(rest);
   if (which === 'quality') return runQualityBenchCommand(rest);
   if (which === 'llamacpp') return runLlamacppBenchCommand(rest, HELP);
   if (which === 'grammar') return runGrammarBenchCommand(rest);
-  if (which !== 'kernels') throw new CliError(`unknown benchmark '${which}' (available: kernels, quality, llamacpp, grammar, gateway, transfer, serve, vision)`);
+  if (which !== 'kernels') throw new CliError(`unknown benchmark '${which}' (available: kernels, quality, llamacpp, grammar, gateway, transfer, serve, burst, vision)`);
   const { values } = parseCommandArgs(rest, {
     json: { type: 'boolean' },
     model: { type: 'string' },
