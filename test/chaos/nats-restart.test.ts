@@ -7,6 +7,7 @@
  * recreated bucket), and new requests are served within a few seconds. Each drill prints one
  * JSON line of figures.
  */
+import { clusterRssMb } from '../fixtures/process-rss.js';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,6 +88,7 @@ async function natsDrill({ outageMs, wipe }: NatsDrill): Promise<void> {
   const before = await registeredWorkers(c.nats.url, c.name);
   expect(before).toHaveLength(2);
   const fallbacksBefore = counterSum(await (await fetch(routerMetricsUrl(c.cluster))).text(), 'tandem_router_bus_fallbacks_total');
+  const rssBefore = clusterRssMb(c.cluster.output());
   const { streams, faultResult } = await drill(c.cluster.baseURL, async () => {
     const killedAt = Date.now();
     await c.nats.kill();
@@ -121,6 +123,8 @@ async function natsDrill({ outageMs, wipe }: NatsDrill): Promise<void> {
       workers_registered: registered.length,
       local_prefill_fallbacks: counterSum(metrics, 'tandem_router_bus_fallbacks_total') - fallbacksBefore,
       decode_kv_usage_2s_after: kvUsage,
+      rss_mb_before: rssBefore,
+      rss_mb_after: clusterRssMb(c.cluster.output()),
       errors: [...figures.errors, ...faultResult.served.failedProbes.slice(0, 3)],
     })}\n`,
   );

@@ -6,6 +6,7 @@
  * must get their records again; the records of requests that ran across the outage are written
  * again by the router (so they stay resumable). Prints one JSON line of figures.
  */
+import { clusterRssMb } from '../fixtures/process-rss.js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settledHistory } from '../fixtures/cluster.js';
@@ -43,6 +44,7 @@ describe('chaos: Redis restarted with empty data under 16 streams', () => {
     redis.on('error', () => undefined);
     try {
       const pid = await redisPid(c.redis.port);
+      const rssBefore = clusterRssMb(c.cluster.output());
       const { streams, faultResult } = await drill(c.cluster.baseURL, async () => {
         const killedAt = Date.now();
         process.kill(pid, 'SIGKILL');
@@ -92,6 +94,8 @@ describe('chaos: Redis restarted with empty data under 16 streams', () => {
           state_rebuilds: counterSum(metrics, 'tandem_router_state_rebuilds_total'),
           state_write_errors: counterSum(metrics, 'tandem_router_state_write_errors_total'),
           decode_kv_usage_2s_after: kvUsage,
+          rss_mb_before: rssBefore,
+          rss_mb_after: clusterRssMb(c.cluster.output()),
           errors: figures.errors,
         })}\n`,
       );

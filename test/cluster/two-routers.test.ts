@@ -4,6 +4,7 @@
  * client: the gateway resumes the dead router's streams on the other one from the sequence store,
  * so all 16 complete with the tokens of an undisturbed run — none lost, none duplicated.
  */
+import { clusterRssMb } from '../fixtures/process-rss.js';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTandemUp, type RunningCluster } from '../fixtures/cluster.js';
@@ -62,6 +63,7 @@ describe('one of two routers killed during 16 streams', () => {
     const out = cluster.output();
     const pid = Number(/\brouter-0\s+pid (\d+)/.exec(out)![1]);
     expect(/\brouter-1\s+pid (\d+)/.test(out)).toBe(true);
+    const rssBefore = clusterRssMb(out);
     let started = 0;
     let killedAt = 0;
     const got = await Promise.all(Array.from({ length: STREAMS }, (_, i) => stream(i, (n) => {
@@ -75,7 +77,7 @@ describe('one of two routers killed during 16 streams', () => {
     const identical = got.filter((g, i) => g.finish === 'length' && JSON.stringify(g.tokens) === JSON.stringify(expected[i]!.tokens)).length;
     const longestGapMs = Math.max(...got.map((g) => g.longestGapMs));
     const resumes = (cluster.output().match(/Resume #1/g) ?? []).length;
-    process.stderr.write(`${JSON.stringify({ drill: 'router kill -9 (one of two)', streams: STREAMS, completed: got.filter((g) => g.finish === 'length').length, identical, resumed: resumes, longest_gap_ms: longestGapMs })}\n`);
+    process.stderr.write(`${JSON.stringify({ drill: 'router kill -9 (one of two)', streams: STREAMS, completed: got.filter((g) => g.finish === 'length').length, identical, resumed: resumes, longest_gap_ms: longestGapMs, rss_mb_before: rssBefore, rss_mb_after: clusterRssMb(cluster.output()) })}\n`);
     expect(identical).toBe(STREAMS);
     // Round-robin: the killed router carried some of the streams, and they were resumed.
     expect(resumes).toBeGreaterThan(0);
