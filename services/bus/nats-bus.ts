@@ -38,6 +38,9 @@ class NatsSubscription implements Subscription {
   async *[Symbol.asyncIterator](): AsyncIterator<BusMessage> {
     try {
       for await (const m of this.sub) yield toBusMessage(m);
+    } catch (err) {
+      // e.g. a subscription the server's subject permissions refuse
+      throw toBusError(err, this.subject);
     } finally {
       this.unsubscribe();
     }

@@ -15,6 +15,8 @@ export function toBusError(err: unknown, subject: string, timeoutMs?: number): u
       return /jetstream/i.test(err.message) ? err : new BusNoRespondersError(subject, { cause: err });
     case ErrorCode.Disconnect:
       return new BusError(`NATS connection lost during '${subject}'; the client is reconnecting`, { cause: err });
+    case ErrorCode.PermissionsViolation:
+      return new BusError(`NATS refused '${subject}' to this connection's user: ${err.message} (subject permissions, deploy/nats/nats-server.conf)`, { cause: err });
     case ErrorCode.ConnectionClosed:
     case ErrorCode.ConnectionDraining:
       return new BusClosedError(undefined, { cause: err });

@@ -1,4 +1,4 @@
-import { Events, type MsgHdrs, type NatsConnection } from 'nats';
+import { ErrorCode, Events, type MsgHdrs, type NatsConnection } from 'nats';
 import { BusError } from './errors.js';
 
 /** Go's client holds 8 MiB while reconnecting; so do we. */
@@ -27,6 +27,7 @@ export class NatsLink {
   private readonly waiters = new Set<() => void>();
   private readonly reconnectListeners = new Set<() => void>();
   private readonly disconnectListeners = new Set<() => void>();
+  private readonly refused = new Set<string>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -91,6 +92,7 @@ export class NatsLink {
         this.up = false;
         for (const listener of [...this.disconnectListeners]) listener();
       }
+      else if (s.type === Events.Error && s.data === ErrorCode.PermissionsViolation) this.permissionDenied((s as { permissionContext?: { operation: string; subject: string } }).permissionContext);
       else if (s.type === Events.Reconnect) {
         this.replay();
         this.up = true;
@@ -99,6 +101,18 @@ export class NatsLink {
       }
     }
     this.wake();
+  }
+
+  /**
+   * The server refused a publish or subscription (subject permissions, deploy/nats/): said once
+   * per subject on stderr, since the publisher never learns it otherwise (a refused publish is
+   * dropped, a refused subscription just never delivers).
+   */
+  private permissionDenied(ctx: { operation: string; subject: string } | undefined): void {
+    const what = ctx ? `${ctx.operation} to '${ctx.subject}'` : 'an operation';
+    if (this.refused.has(what)) return;
+    this.refused.add(what);
+    process.stderr.write(`[tandem] NATS permissions refuse ${what} for this connection's user (see deploy/nats/nats-server.conf)\n`);
   }
 
   private replay(): void {

@@ -98,7 +98,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     : undefined;
   const { engine, card, encoder } = await startUnifiedWorker({ ...o, ...(vision ? { numKvBlocks: 16 } : {}), allocateKv, onBlockEvent: blockEvents.push });
   if (vision && !encoder) throw new Error(`--role prefill-vision needs a vision-language model; ${o.modelDir} is text-only`);
-  const plainBus = o.bus ?? (await createBus(o.natsUrl));
+  // The role names its NATS credentials and reply inbox (subject permissions, deploy/nats/).
+  const plainBus = o.bus ?? (await createBus(o.natsUrl, { component: o.role }));
   const onReject = (r: Rejection) => refused?.inc({ plane: r.kind === 'record' ? 'registry' : 'message', reason: r.reason });
   const bus: Bus = o.keys ? new SealedBus(plainBus, o.keys.bus, onReject) : plainBus;
   const registry = await bus.keyValue(registryBucket(o.cluster), { ttlMs: REGISTRY_TTL_MS });
