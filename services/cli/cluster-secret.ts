@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadGrpcTls, type GrpcTls, type GrpcTlsFiles } from '../common/grpc/grpc-tls.js';
 import { tandemHome } from '../common/paths.js';
 import { ClusterKeys } from '../common/security/cluster-keys.js';
 import { createSecretFile, readSecretFile } from '../common/security/secret-file.js';
@@ -48,4 +49,44 @@ export function generatedSecretFile(cluster: string | undefined): { path: string
   rmSync(path, { force: true }); // a leftover of a crashed run with a recycled pid
   createSecretFile(path);
   return { path, remove: () => rmSync(path, { force: true }) };
+}
+
+/** The environment variables of the gRPC TLS files (paths; what `tandem up --cluster` hands its children). */
+export const GRPC_TLS_ENV = { cert: 'TANDEM_GRPC_TLS_CERT', key: 'TANDEM_GRPC_TLS_KEY', ca: 'TANDEM_GRPC_TLS_CA' } as const;
+
+/** parseArgs options of the gRPC TLS flags, shared by router, worker and gateway. */
+export const GRPC_TLS_OPTIONS = {
+  'grpc-tls-cert': { type: 'string' },
+  'grpc-tls-key': { type: 'string' },
+  'grpc-tls-ca': { type: 'string' },
+} as const;
+
+export const GRPC_TLS_HELP = `--grpc-tls-cert FILE --grpc-tls-key FILE [--grpc-tls-ca FILE] (or ${GRPC_TLS_ENV.cert},
+${GRPC_TLS_ENV.key}, ${GRPC_TLS_ENV.ca}) put gRPC on TLS (PEM files; tandem gen-certs makes
+them). With a CA, servers require client certificates it signed (mutual TLS) and clients trust
+only it. Call tokens are still checked. The gateway (a client only) may give just --grpc-tls-ca.`;
+
+/** The gRPC TLS files of a component, from its flags or else the environment (empty = unset). */
+export function grpcTlsFiles(values: { 'grpc-tls-cert'?: string; 'grpc-tls-key'?: string; 'grpc-tls-ca'?: string }): GrpcTlsFiles {
+  const pick = (flag: keyof typeof GRPC_TLS_OPTIONS, env: string) => values[flag] ?? (process.env[env] || undefined);
+  const files: GrpcTlsFiles = {};
+  const cert = pick('grpc-tls-cert', GRPC_TLS_ENV.cert);
+  const key = pick('grpc-tls-key', GRPC_TLS_ENV.key);
+  const ca = pick('grpc-tls-ca', GRPC_TLS_ENV.ca);
+  if (cert !== undefined) files.cert = cert;
+  if (key !== undefined) files.key = key;
+  if (ca !== undefined) files.ca = ca;
+  return files;
+}
+
+/** A component's gRPC TLS (undefined: plaintext gRPC); says on stderr which it is. */
+export function grpcTlsOption(values: Parameters<typeof grpcTlsFiles>[0], component: string, server: boolean, log: (m: string) => void): GrpcTls | undefined {
+  let tls: GrpcTls | undefined;
+  try {
+    tls = loadGrpcTls(grpcTlsFiles(values), server);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  if (tls) log(`[tandem] ${component}: gRPC over TLS${tls.ca ? (server ? ' (mutual: client certificates required)' : ' (trusting the given CA)') : ''}`);
+  return tls;
 }

@@ -5,6 +5,7 @@
 import { runBench } from './commands/bench.js';
 import { runGenModel } from './commands/gen-model.js';
 import { runGenSecret } from './commands/gen-secret.js';
+import { runGenCerts } from './commands/gen-certs.js';
 import { runUp } from './commands/up.js';
 import { runGateway } from './commands/gateway.js';
 import { runRouter } from './commands/router.js';
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promi
   worker: { summary: 'a worker process: --role prefill-text|decode-text|unified (cluster mode)', run: runWorker },
   'gen-model': { summary: 'generate a random-weight ERNIE-4.5 checkpoint in Hugging Face layout', run: runGenModel },
   'gen-secret': { summary: 'write a new cluster secret file (mode 0600) for --cluster-secret-file', run: runGenSecret },
+  'gen-certs': { summary: 'write a CA and a certificate for gRPC TLS (--grpc-tls-cert/-key/-ca), with openssl', run: runGenCerts },
   bench: { summary: 'benchmarks: `bench kernels` (native forward vs this machine\'s bounds)', run: runBench },
 };
 

@@ -4,6 +4,7 @@ import { authRejections } from '../common/security/auth-metrics.js';
 import type { ClusterKeys } from '../common/security/cluster-keys.js';
 import { drainOrForce, InFlightCalls } from '../common/shutdown.js';
 import { startGrpcServer } from '../common/grpc/grpc-server.js';
+import type { GrpcTls } from '../common/grpc/grpc-tls.js';
 import { tandemV1 } from '../protocol/grpc-services.js';
 import { createSequenceStore, type SequenceStore } from '../state/index.js';
 import { startMetricsServer } from '../common/telemetry/index.js';
@@ -35,6 +36,8 @@ export interface RouterOptions {
    * payloads and registry records are sealed. Absent = an insecure router (--insecure).
    */
   keys?: ClusterKeys;
+  /** Serve, and dial workers, over TLS (docs/security.md); absent = plaintext gRPC. */
+  grpcTls?: GrpcTls;
 }
 
 export interface RunningRouter {
@@ -57,7 +60,7 @@ export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
   const store = o.store ?? (await createSequenceStore(o.redisUrl));
   const view = await RegistryView.start(bus, o.cluster);
   const prefixIndex = PrefixIndex.start(bus);
-  const clients = tracedWorkerClients(new WorkerClients(o.keys?.grpc));
+  const clients = tracedWorkerClients(new WorkerClients(o.keys?.grpc, o.grpcTls));
   const counters = { disaggregated: 0, localPrefill: 0, unified: 0, prefillRetries: 0, inFlight: 0 };
   const policyName = o.policy ?? 'cost';
   const metrics = new RouterMetrics(counters, view, policyName);
@@ -77,7 +80,7 @@ export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
   const host = o.host ?? '127.0.0.1';
   const interceptors = o.keys ? [serverAuthInterceptor(o.keys.grpc, (_method, reason) => refused?.inc({ plane: 'grpc', reason }))] : [];
   const calls = new InFlightCalls();
-  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Router.service, calls.wrap(traceRouterHandlers(routerHandlers(deps)))), host, o.port ?? 0, interceptors);
+  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Router.service, calls.wrap(traceRouterHandlers(routerHandlers(deps)))), host, o.port ?? 0, interceptors, o.grpcTls);
   const metricsHttp = o.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, host, o.metricsPort);
   return {
     address: `${host}:${port}`,

@@ -5,6 +5,7 @@ import { serverAuthInterceptor } from '../common/grpc/call-auth.js';
 import { authRejections } from '../common/security/auth-metrics.js';
 import type { ClusterKeys } from '../common/security/cluster-keys.js';
 import { startGrpcServer } from '../common/grpc/grpc-server.js';
+import type { GrpcTls } from '../common/grpc/grpc-tls.js';
 import { tandemV1 } from '../protocol/grpc-services.js';
 import { drainOrForce, InFlightCalls } from '../common/shutdown.js';
 import { bestAvailableBackend, createTransferEngine, type RegionDescriptor, type TransferEngine } from '../transfer/transfer-engine.js';
@@ -56,6 +57,8 @@ export interface WorkerOptions extends UnifiedWorkerOptions {
    * TCP transfer peers must pass the handshake. Absent = an insecure worker (--insecure).
    */
   keys?: ClusterKeys;
+  /** Serve gRPC over TLS (docs/security.md); absent = plaintext. */
+  grpcTls?: GrpcTls;
 }
 
 export interface RunningWorker {
@@ -123,7 +126,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const interceptors = o.keys ? [serverAuthInterceptor(o.keys.grpc, (_method, reason) => refused?.inc({ plane: 'grpc', reason }))] : [];
 
   const calls = new InFlightCalls();
-  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Worker.service, calls.wrap(traceWorkerHandlers(workerHandlers({ id, role: o.role, engine, bus, transfer, leases, transferMetrics, kvPushMode: o.kvPushMode, encoder, embeddingInbox: embeddings?.inbox, prefills }), { id, role: o.role, engine }))), host, o.grpcPort ?? 0, interceptors);
+  const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Worker.service, calls.wrap(traceWorkerHandlers(workerHandlers({ id, role: o.role, engine, bus, transfer, leases, transferMetrics, kvPushMode: o.kvPushMode, encoder, embeddingInbox: embeddings?.inbox, prefills }), { id, role: o.role, engine }))), host, o.grpcPort ?? 0, interceptors, o.grpcTls);
   const grpcAddress = `${host}:${port}`;
 
   const subs: Array<{ unsubscribe(): void }> = [];

@@ -11,17 +11,22 @@
  *    the unsigned records;
  *  - the wire: a NATS wildcard subscriber sees only sealed payloads on Tandem's subjects and the
  *    registry, and no prompt token ids anywhere, while disaggregated requests run;
+ *  - gRPC TLS: the run's throw-away CA and certificate (made with openssl) put every gRPC hop on
+ *    mutual TLS: a plaintext client, even one with a good call token, cannot call the router or
+ *    a worker (the connection fails), nor can a TLS client without a certificate from that CA;
+ *    requests through the gateway are served over it;
  *  - start-up: a router, worker or gateway given neither a secret nor --insecure refuses to
  *    start, saying what to pass; --insecure starts with a warning.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { connect as natsConnect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientAuthInterceptor } from '../../services/common/grpc/call-auth.js';
+import { grpcChannelCredentials, loadGrpcTls } from '../../services/common/grpc/grpc-tls.js';
 import { tandemHome } from '../../services/common/paths.js';
 import { ClusterKeys } from '../../services/common/security/cluster-keys.js';
 import { readSecretFile } from '../../services/common/security/secret-file.js';
@@ -43,7 +48,10 @@ const PROMPT_IDS = Array.from({ length: 48 }, (_, i) => 300 + ((i * 37) % 97));
 let modelDir: string;
 let cluster: RunningCluster;
 let secretFile: string;
+let tlsDir: string;
 let nc: NatsConnection;
+/** A client of the cluster's gRPC: its CA and certificate (what every component presents). */
+const tlsCreds = () => grpcChannelCredentials(loadGrpcTls({ cert: join(tlsDir, 'tandem.crt'), key: join(tlsDir, 'tandem.key'), ca: join(tlsDir, 'ca.crt') }, false));
 
 const line = (role: string) => new RegExp(`${role}\\s+pid \\d+\\s+(?:id \\S+\\s+)?(http:\\S+/metrics)\\s+grpc (\\S+)`).exec(cluster.output())!;
 const metricsUrl = (role: string) => line(role)[1]!;
@@ -71,8 +79,8 @@ async function complete(prompt: number[], maxTokens = 4): Promise<{ status: numb
 }
 
 /** Calls a server-streaming Generate; resolves with the gRPC status code it ends with (0 = OK). */
-function generate(service: 'Router' | 'Worker', address: string, interceptors: grpc.Interceptor[] = []): Promise<{ code: number; chunks: number; details: string }> {
-  const client = new (tandemV1()[service])(address, grpc.credentials.createInsecure(), { interceptors });
+function generate(service: 'Router' | 'Worker', address: string, interceptors: grpc.Interceptor[] = [], credentials = tlsCreds()): Promise<{ code: number; chunks: number; details: string }> {
+  const client = new (tandemV1()[service])(address, credentials, { interceptors });
   const req = requestToPb({
     id: `attacker-${service}-${Date.now()}`,
     promptTokenIds: PROMPT_IDS.slice(0, 8),
@@ -80,7 +88,7 @@ function generate(service: 'Router' | 'Worker', address: string, interceptors: g
   });
   return new Promise((resolve) => {
     let chunks = 0;
-    const call = (client as unknown as Record<string, (r: unknown) => grpc.ClientReadableStream<unknown>>).Generate!(req);
+    const call = (client as unknown as Record<string, (r: unknown, md: grpc.Metadata, o: grpc.CallOptions) => grpc.ClientReadableStream<unknown>>).Generate!(req, new grpc.Metadata(), { deadline: Date.now() + 20_000 });
     call.on('data', () => chunks++);
     call.on('error', (e: grpc.ServiceError) => {
       client.close();
@@ -102,6 +110,7 @@ beforeAll(async () => {
     120_000,
   );
   secretFile = join(tandemHome(), 'clusters', CLUSTER, `secret.${cluster.proc.pid}`);
+  tlsDir = join(tandemHome(), 'clusters', CLUSTER, `tls.${cluster.proc.pid}`);
   nc = await natsConnect({ servers: NATS.replace(/^nats:\/\//, '') });
 }, 180_000);
 
@@ -150,6 +159,48 @@ describe('gRPC: calls without the cluster token are refused before any work', ()
     expect(bare.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(bare.chunks).toBe(0);
     expect(await rejected('decode-text-0', { plane: 'grpc' })).toBe(before + 1);
+  });
+});
+
+describe('gRPC TLS: a throw-away CA and certificate per run', () => {
+  it('are made for the run (key 0600, the CA key dropped), and only their paths reach the children', () => {
+    expect(cluster.output()).toMatch(/gRPC over mutual TLS with a throw-away CA/);
+    expect(readdirSync(tlsDir).sort()).toEqual(['ca.crt', 'tandem.crt', 'tandem.key']);
+    expect(statSync(join(tlsDir, 'tandem.key')).mode & 0o777).toBe(0o600);
+    const key = readFileSync(join(tlsDir, 'tandem.key'), 'utf8');
+    for (const role of ['router', 'decode-text-0', 'gateway']) {
+      const pid = Number(new RegExp(`${role}\\s+pid (\\d+)`).exec(cluster.output())![1]);
+      expect(readArgv(pid).join(' '), role).not.toMatch(/grpc-tls|BEGIN/);
+      expect(readFileSync(`/proc/${pid}/environ`, 'utf8'), role).toContain(`TANDEM_GRPC_TLS_KEY=${join(tlsDir, 'tandem.key')}`);
+      expect(readFileSync(`/proc/${pid}/environ`, 'utf8'), role).not.toContain(key.split('\n')[1]!);
+    }
+  });
+
+  it('a plaintext client cannot call the router or a worker, even with a good call token; nor a TLS client without a certificate from the CA', async () => {
+    const keys = ClusterKeys.fromSecret(readSecretFile(secretFile).secret);
+    const token = [clientAuthInterceptor(keys.grpc)];
+    const before = await rejected('router', { plane: 'grpc' });
+    for (const [service, address] of [['Router', grpcAddress('router')], ['Worker', grpcAddress('decode-text-0')]] as const) {
+      const plain = await generate(service, address, token, grpc.credentials.createInsecure());
+      expect(plain.code, `${service} plaintext: ${plain.details}`).toBe(grpc.status.UNAVAILABLE);
+      expect(plain.chunks).toBe(0);
+      const noCert = await generate(service, address, token, grpcChannelCredentials(loadGrpcTls({ ca: join(tlsDir, 'ca.crt') }, false)));
+      expect(noCert.code, `${service} without a client certificate: ${noCert.details}`).toBe(grpc.status.UNAVAILABLE);
+      expect(noCert.chunks).toBe(0);
+    }
+    // Refused by TLS, below the token check: no call reached the interceptor.
+    expect(await rejected('router', { plane: 'grpc' })).toBe(before);
+    // The same call over the cluster's TLS, with the token, is served.
+    const good = await generate('Router', grpcAddress('router'), token);
+    expect(good.code, good.details).toBe(grpc.status.OK);
+    expect(good.chunks).toBeGreaterThan(0);
+  });
+
+  it('requests through the gateway are served (gateway → router → workers over TLS)', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await complete(PROMPT_IDS.map((t) => t + 300 + i), 4);
+      expect(r.status, r.text).toBe(200);
+    }
   });
 });
 
@@ -265,10 +316,12 @@ describe('start-up without a secret', () => {
     expect(r.out).toMatch(/WARNING: tandem router runs with --insecure/);
   });
 
-  it('the generated secret is removed when the cluster stops', async () => {
+  it('the generated secret and TLS files are removed when the cluster stops', async () => {
     expect(existsSync(secretFile)).toBe(true);
+    expect(existsSync(tlsDir)).toBe(true);
     await cluster.stop();
     expect(existsSync(secretFile)).toBe(false);
+    expect(existsSync(tlsDir)).toBe(false);
   });
 });
 

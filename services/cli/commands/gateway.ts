@@ -10,13 +10,14 @@ import { CliError } from '../cli-error.js';
 import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { intOption, parseCommandArgs } from '../parse.js';
 import { drainOrForce, exitSoon, shutdownGraceMs, trapShutdownSignals } from '../signals.js';
-import { clusterKeysOption, SECURITY_HELP } from '../cluster-secret.js';
+import { clusterKeysOption, GRPC_TLS_HELP, GRPC_TLS_OPTIONS, grpcTlsOption, SECURITY_HELP } from '../cluster-secret.js';
 
 const HELP = `usage: tandem gateway --router HOST:PORT[,HOST:PORT...] [--model DIR] [--port 8000] [--host 127.0.0.1]
                       [--api-key KEY] [--api-keys-file FILE] [--metrics-api-key KEY]
                       [--served-model-name NAME] [--max-model-len N] [--max-num-seqs N] [--max-waiting N]
                       [--request-timeout-ms 600000] [--image-allowed-hosts HOST,HOST]
                       [--cluster-secret-file FILE | --insecure]
+                      [--grpc-tls-cert FILE --grpc-tls-key FILE] [--grpc-tls-ca FILE]
 
 The OpenAI-compatible HTTP gateway in front of one router or several (TANDEM_ROUTER_ADDR; a
 comma-separated list: new requests go round-robin to the connected ones). It loads only
@@ -29,7 +30,9 @@ see one uninterrupted stream. Images come as data: URLs; remote http(s) image UR
 only from the hosts in --image-allowed-hosts (or TANDEM_IMAGE_ALLOWED_HOSTS), never from private
 or loopback addresses (see docs/image-input.md). Prints one JSON line {"role":"gateway","pid","url"}.
 
-${SECURITY_HELP}`;
+${SECURITY_HELP}
+
+${GRPC_TLS_HELP}`;
 
 export async function runGateway(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -48,6 +51,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     'image-allowed-hosts': { type: 'string' },
     'cluster-secret-file': { type: 'string' },
     insecure: { type: 'boolean' },
+    ...GRPC_TLS_OPTIONS,
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -58,6 +62,7 @@ export async function runGateway(argv: string[]): Promise<number> {
   if (routers.length === 0) throw new CliError('--router HOST:PORT[,HOST:PORT...] (or TANDEM_ROUTER_ADDR) is required');
   const log = (m: string) => process.stderr.write(m + '\n');
   const keys = clusterKeysOption({ secretFile: values['cluster-secret-file'], insecure: values.insecure }, 'tandem gateway', log);
+  const grpcTls = grpcTlsOption(values, 'tandem gateway', false, log);
   const graceMs = shutdownGraceMs();
   const signals = trapShutdownSignals(log, graceMs);
   const modelDir = values.model ? resolve(values.model) : await ensureGeneratedModel(DEFAULT_MODEL.family, DEFAULT_MODEL.size, 0, log);
@@ -69,7 +74,7 @@ export async function runGateway(argv: string[]): Promise<number> {
   const backend = new RouterBackend(routers, intOption(values['request-timeout-ms'] ?? process.env.TANDEM_REQUEST_TIMEOUT_MS, 'request-timeout-ms', 600_000, 1), {
     ...DEFAULT_RESUME_POLICY,
     windowMs: intOption(process.env.TANDEM_ROUTER_RESUME_MS, 'router-resume-ms (TANDEM_ROUTER_RESUME_MS)', DEFAULT_RESUME_POLICY.windowMs, 0),
-  }, (m) => process.stderr.write(m + '\n'), keys?.grpc);
+  }, (m) => process.stderr.write(m + '\n'), keys?.grpc, grpcTls);
   const apiKeys = gatewayApiKeys(values['api-key'] ?? process.env.TANDEM_API_KEY, values['api-keys-file'] ?? process.env.TANDEM_API_KEYS_FILE);
   const metricsApiKey = values['metrics-api-key'] ?? process.env.TANDEM_METRICS_API_KEY;
   const allowedHosts = (values['image-allowed-hosts'] ?? process.env.TANDEM_IMAGE_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);

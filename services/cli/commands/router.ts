@@ -4,19 +4,22 @@ import { initTracing } from '../../common/telemetry/index.js';
 import { CliError } from '../cli-error.js';
 import { clusterName, intOption, parseCommandArgs } from '../parse.js';
 import { exitSoon, shutdownGraceMs, trapShutdownSignals } from '../signals.js';
-import { clusterKeysOption, SECURITY_HELP } from '../cluster-secret.js';
+import { clusterKeysOption, GRPC_TLS_HELP, GRPC_TLS_OPTIONS, grpcTlsOption, SECURITY_HELP } from '../cluster-secret.js';
 
 const HELP = `usage: tandem router [--nats URL] [--redis URL] [--host 127.0.0.1] [--port 0]
                      [--policy cost|prefix-aware|least-load|round-robin] [--local-prefill-below N]
                      [--cluster-name NAME] [--lease-ms 30000] [--metrics-port 0]
                      [--cluster-secret-file FILE | --insecure]
+                     [--grpc-tls-cert FILE --grpc-tls-key FILE] [--grpc-tls-ca FILE]
 
 The stage planner and dispatcher: watches the worker registry on NATS, records sequence state
 in Redis, serves tandem.v1.Router over gRPC. --cluster-name (or TANDEM_CLUSTER) picks which
 cluster's workers it sees when several share one NATS. --metrics-port serves /metrics and /health
 (0 = a free port). Prints one JSON line {"role":"router","pid","grpc","metrics"}.
 
-${SECURITY_HELP}`;
+${SECURITY_HELP}
+
+${GRPC_TLS_HELP}`;
 
 export async function runRouter(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -31,6 +34,7 @@ export async function runRouter(argv: string[]): Promise<number> {
     'metrics-port': { type: 'string' },
     'cluster-secret-file': { type: 'string' },
     insecure: { type: 'boolean' },
+    ...GRPC_TLS_OPTIONS,
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -44,6 +48,7 @@ export async function runRouter(argv: string[]): Promise<number> {
   if (!POLICY_NAMES.includes(policy)) throw new CliError(`--policy must be one of ${POLICY_NAMES.join(', ')}`);
   const log = (m: string) => process.stderr.write(m + '\n');
   const keys = clusterKeysOption({ secretFile: values['cluster-secret-file'], insecure: values.insecure }, 'tandem router', log);
+  const grpcTls = grpcTlsOption(values, 'tandem router', true, log);
   const graceMs = shutdownGraceMs();
   const signals = trapShutdownSignals(log, graceMs);
   initTracing('tandem-router');
@@ -59,6 +64,7 @@ export async function runRouter(argv: string[]): Promise<number> {
     leaseMs: intOption(values['lease-ms'] ?? process.env.TANDEM_LEASE_MS, 'lease-ms', 30_000, 100),
     metricsPort: intOption(values['metrics-port'], 'metrics-port', 0, 0),
     keys,
+    grpcTls,
   });
   console.log(JSON.stringify({ role: 'router', pid: process.pid, grpc: r.address, metrics: r.metricsUrl }));
   await signals.ready();

@@ -2,7 +2,8 @@ import { readModelCard } from '../../protocol/model-card.js';
 import { spawnTandem, stopAll, type ClusterProcess } from '../cluster.js';
 import { supervise, type Supervised } from '../supervise.js';
 import { trapShutdownSignals } from '../signals.js';
-import { clusterKeysOption, generatedSecretFile, SECRET_FILE_ENV } from '../cluster-secret.js';
+import { clusterKeysOption, generatedSecretFile, GRPC_TLS_ENV, grpcTlsFiles, SECRET_FILE_ENV } from '../cluster-secret.js';
+import { clusterTls } from '../cluster-tls.js';
 
 export interface ClusterUpOptions {
   natsUrl: string;
@@ -45,6 +46,9 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
   // Check a given secret now (one clear error instead of every child failing the same way).
   if (o.secretFile !== undefined || o.insecure) clusterKeysOption({ secretFile: o.secretFile, insecure: o.insecure }, 'tandem up --cluster', log);
   const generated = o.insecure || o.secretFile !== undefined ? undefined : generatedSecretFile(o.clusterName);
+  // gRPC TLS: the files given in TANDEM_GRPC_TLS_*, else a throw-away CA and certificate for this
+  // run (when openssl is here), else call tokens alone; none with --insecure.
+  const tls = o.insecure ? undefined : clusterTls(grpcTlsFiles({}), o.clusterName, log);
   // What every child gets through its environment, never its command line (ps shows argv to
   // every user): the NATS and Redis URLs, which may hold credentials, and the PATH of the secret.
   const env: Record<string, string> = {
@@ -52,6 +56,9 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
     TANDEM_REDIS_URL: o.redisUrl,
     [SECRET_FILE_ENV]: o.insecure ? '' : (o.secretFile ?? generated!.path),
     TANDEM_INSECURE: '',
+    [GRPC_TLS_ENV.cert]: tls?.files.cert ?? '',
+    [GRPC_TLS_ENV.key]: tls?.files.key ?? '',
+    [GRPC_TLS_ENV.ca]: tls?.files.ca ?? '',
   };
   const insecure = o.insecure ? ['--insecure'] : [];
   const name = o.servedModelName ? ['--served-model-name', o.servedModelName] : [];
@@ -98,6 +105,7 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
     supervisor?.stop();
     await stopAll(supervisor?.procs ?? procs);
     generated?.remove();
+    tls?.remove();
   }
   return 0;
 }

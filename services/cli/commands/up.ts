@@ -36,9 +36,11 @@ TANDEM_NATS_URL / TANDEM_REDIS_URL; default the local ones), and prints each pro
 role, pid and /metrics URL. --cluster-name (or TANDEM_CLUSTER) keeps its workers apart from
 other clusters on the same NATS. The cluster is authenticated: a fresh secret (32 random bytes,
 a mode-0600 file under $TANDEM_HOME/clusters/, removed at exit) or --cluster-secret-file FILE
-(TANDEM_CLUSTER_SECRET_FILE) keys gRPC call tokens, sealed NATS payloads and the TCP KV
-handshake; children get the file's path, the NATS and Redis URLs through their environment,
-never on their command lines. --insecure turns all that off (docs/security.md).
+(TANDEM_CLUSTER_SECRET_FILE) keys gRPC call tokens, sealed NATS payloads and the TLS of TCP KV
+transfers; gRPC runs over mutual TLS with a throw-away CA and certificate made for the run with
+openssl (or the files in TANDEM_GRPC_TLS_CERT / _KEY / _CA; without openssl, tokens only);
+children get the files' paths, the NATS and Redis URLs through their environment, never on
+their command lines. --insecure turns all that off (docs/security.md).
 
 --quantization wint8|wint4 quantizes every linear layer of the text model at load (FastDeploy's
 names: int8 with one scale per output channel, int4 in groups of 128; the embedding table stays

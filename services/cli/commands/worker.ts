@@ -8,7 +8,7 @@ import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { KV_PUSH_MODES, type KvPushMode } from '../../worker/kv-push.js';
 import { clusterName, intOption, parseCommandArgs, quantizationOption } from '../parse.js';
 import { exitSoon, shutdownGraceMs, trapShutdownSignals } from '../signals.js';
-import { clusterKeysOption, SECURITY_HELP } from '../cluster-secret.js';
+import { clusterKeysOption, GRPC_TLS_HELP, GRPC_TLS_OPTIONS, grpcTlsOption, SECURITY_HELP } from '../cluster-secret.js';
 
 const HELP = `usage: tandem worker --role prefill-vision|prefill-text|decode-text|unified [--model DIR] [--nats URL]
                      [--host 127.0.0.1] [--grpc-port 0] [--metrics-port 0] [--id ID]
@@ -16,6 +16,7 @@ const HELP = `usage: tandem worker --role prefill-vision|prefill-text|decode-tex
                      [--num-kv-blocks N] [--max-batch-tokens N] [--cluster-name NAME]
                      [--kv-push layerwise|after-prefill] [--quantization none|wint8|wint4]
                      [--cluster-secret-file FILE | --insecure]
+                     [--grpc-tls-cert FILE --grpc-tls-key FILE] [--grpc-tls-ca FILE]
 
 One worker process: registers itself on NATS (--nats or TANDEM_NATS_URL) with its load and KV
 region, serves the tandem.v1.Worker gRPC service, and for decode-capable roles answers
@@ -26,7 +27,9 @@ at load (wint8: int8 per output channel, wint4: int4 in groups of 128); prefill-
 decode-text workers of one cluster must use the same setting, and a worker that differs from
 those already registered refuses to start. Prints one JSON line {"role","id","pid","grpc","metrics"} when ready.
 
-${SECURITY_HELP}`;
+${SECURITY_HELP}
+
+${GRPC_TLS_HELP}`;
 
 export async function runWorker(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -47,6 +50,7 @@ export async function runWorker(argv: string[]): Promise<number> {
     quantization: { type: 'string' },
     'cluster-secret-file': { type: 'string' },
     insecure: { type: 'boolean' },
+    ...GRPC_TLS_OPTIONS,
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -61,6 +65,7 @@ export async function runWorker(argv: string[]): Promise<number> {
   if (!KV_PUSH_MODES.includes(kvPush)) throw new CliError(`--kv-push must be one of ${KV_PUSH_MODES.join(', ')}`);
   const log = (m: string) => process.stderr.write(m + '\n');
   const keys = clusterKeysOption({ secretFile: values['cluster-secret-file'], insecure: values.insecure }, `tandem worker (${role})`, log);
+  const grpcTls = grpcTlsOption(values, `tandem worker (${role})`, true, log);
   const graceMs = shutdownGraceMs();
   const signals = trapShutdownSignals(log, graceMs);
   const modelDir = values.model ? resolve(values.model) : await ensureGeneratedModel(DEFAULT_MODEL.family, DEFAULT_MODEL.size, 0, log);
@@ -81,6 +86,7 @@ export async function runWorker(argv: string[]): Promise<number> {
     cluster: clusterName(values['cluster-name']),
     kvPushMode: kvPush,
     keys,
+    grpcTls,
     quantization: quantizationOption(values.quantization),
     // Failure drills: slow every engine step so a test or an operator can kill a worker mid-prefill.
     faultStepDelayMs: intOption(process.env.TANDEM_FAULT_STEP_DELAY_MS, 'TANDEM_FAULT_STEP_DELAY_MS', 0, 0),

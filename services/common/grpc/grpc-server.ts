@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { grpcServerCredentials, type GrpcTls } from './grpc-tls.js';
 
 /**
  * grpc-js resolves every DNS target's TXT record too, looking for a gRPC service config, which
@@ -19,13 +20,16 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_send_message_length': 64 * 1024 * 1024,
 };
 
-/** `interceptors` run before every handler (call-auth.ts: the cluster token check). */
-export async function startGrpcServer(register: (s: grpc.Server) => void, host: string, port: number, interceptors: grpc.ServerInterceptor[] = []): Promise<{ server: grpc.Server; port: number }> {
+/**
+ * `interceptors` run before every handler (call-auth.ts: the cluster token check); `tls`: serve
+ * over TLS (grpc-tls.ts), else plaintext.
+ */
+export async function startGrpcServer(register: (s: grpc.Server) => void, host: string, port: number, interceptors: grpc.ServerInterceptor[] = [], tls?: GrpcTls): Promise<{ server: grpc.Server; port: number }> {
   // The server resolves its bind address with the same resolver as a client.
   const server = new grpc.Server({ ...NO_SERVICE_CONFIG_LOOKUP, 'grpc.max_receive_message_length': 64 * 1024 * 1024, interceptors });
   register(server);
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`${host}:${port}`, grpcServerCredentials(tls), (err, p) => (err ? reject(err) : resolve(p))),
   );
   return { server, port: bound };
 }
