@@ -12,6 +12,7 @@
         "src/kernels_scalar.cc",
         "src/kernels_avx2.cc",
         "src/kernels_avx512.cc",
+        "src/kernels_avx512bf16.cc",
         "src/ops.cc",
         "src/text_model.cc",
         "src/vl_ops.cc",

@@ -22,8 +22,10 @@ namespace {
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  o.Set("isa", isa_name(active_isa()));
+  o.Set("isa", bf16_dot_active() ? "avx512bf16" : isa_name(active_isa()));
   o.Set("bestIsa", isa_name(detect_isa()));
+  // Whether TANDEM_ISA=avx512bf16 (bf16 dot products for bf16 weights) can be had on this CPU.
+  o.Set("bf16Dot", detect_isa() == Isa::Avx512 && cpu_has_avx512_bf16());
   o.Set("threads", pool().size());
   return o;
 }

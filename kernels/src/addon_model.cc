@@ -174,7 +174,7 @@ TextModelWrap::TextModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   Isa isa = active_isa();
   if (spec.Has("isa") && spec.Get("isa").IsString()) {
     const KernelTable& kt = impl_arg(spec.Get("isa"));
-    isa = std::string(kt.name) == "avx512" ? Isa::Avx512 : std::string(kt.name) == "avx2" ? Isa::Avx2 : Isa::Scalar;
+    isa = isa_of(kt);
   }
   if (spec.Has("quantization") && spec.Get("quantization").IsObject()) {
     Napi::Object qo = spec.Get("quantization").As<Napi::Object>();

@@ -51,8 +51,7 @@ Napi::Value QuantizeWeights(const Napi::CallbackInfo& info) {
 
 const QuantKernels& quant_impl_arg(const Napi::Value& v) {
   const KernelTable& kt = impl_arg(v);
-  const std::string name = kt.name;
-  return quant_kernels_for(name == "avx512" ? Isa::Avx512 : name == "avx2" ? Isa::Avx2 : Isa::Scalar);
+  return quant_kernels_for(isa_of(kt));
 }
 
 // gemmQ(x, M, K, data, scales, N, bits, group, y, impl)

@@ -72,10 +72,12 @@ inline int int_arg(const Napi::Value& v, const char* name, bool* ok, int min_val
   return static_cast<int>(x);
 }
 
-// "scalar" | "avx2" | "avx512" | "active" (default); never above what the CPU supports.
+// "scalar" | "avx2" | "avx512" | "avx512bf16" | "active" (default); never above what the CPU
+// supports (avx512bf16 without AVX512_BF16 is the best table there is).
 inline const KernelTable& impl_arg(const Napi::Value& v) {
   if (v.IsString()) {
     std::string s = v.As<Napi::String>().Utf8Value();
+    if (s == "avx512bf16" && detect_isa() == Isa::Avx512 && cpu_has_avx512_bf16()) return avx512_bf16dot_kernels();
     Isa best = detect_isa();
     Isa want = active_isa();
     if (s == "scalar") want = Isa::Scalar;
@@ -85,6 +87,12 @@ inline const KernelTable& impl_arg(const Napi::Value& v) {
     return kernels_for(want);
   }
   return active_kernels();
+}
+
+// The instruction set a kernel table belongs to (the bf16-dot table is an AVX-512 one).
+inline Isa isa_of(const KernelTable& kt) {
+  const std::string name = kt.name;
+  return name == "avx512" || name == "avx512bf16" ? Isa::Avx512 : name == "avx2" ? Isa::Avx2 : Isa::Scalar;
 }
 
 struct KvLayout;

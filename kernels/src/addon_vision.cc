@@ -141,7 +141,7 @@ VisionModelWrap::VisionModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectW
   vw.after_norm = r.vec(rs, "afterNorm", dims.text_hidden, "resampler");
   if (!r.ok) return;
   const KernelTable& kt = impl_arg(spec.Get("isa"));
-  const Isa isa = std::string(kt.name) == "avx512" ? Isa::Avx512 : std::string(kt.name) == "avx2" ? Isa::Avx2 : Isa::Scalar;
+  const Isa isa = isa_of(kt);
   model = std::make_unique<VisionModel>(dims, std::move(vw), isa);
 }
 

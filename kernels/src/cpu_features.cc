@@ -23,7 +23,7 @@ Isa select_isa() {
   Isa asked = best;
   if (!std::strcmp(want, "scalar")) asked = Isa::Scalar;
   else if (!std::strcmp(want, "avx2")) asked = Isa::Avx2;
-  else if (!std::strcmp(want, "avx512")) asked = Isa::Avx512;
+  else if (!std::strcmp(want, "avx512") || !std::strcmp(want, "avx512bf16")) asked = Isa::Avx512;
   return static_cast<int>(asked) < static_cast<int>(best) ? asked : best;
 }
 

@@ -48,6 +48,12 @@ int gemm_scratch_floats(int K);
 const KernelTable& scalar_kernels();
 const KernelTable& avx2_kernels();
 const KernelTable& avx512_kernels();
+// AVX-512 with bf16 dot products for bf16 weights (activations rounded to bf16); only on CPUs
+// with AVX512_BF16, only when asked for (TANDEM_ISA=avx512bf16).
+const KernelTable& avx512_bf16dot_kernels();
+bool cpu_has_avx512_bf16();
+// TANDEM_ISA=avx512bf16 on a CPU that has it: kernels_for(Isa::Avx512) is then the bf16-dot table.
+bool bf16_dot_active();
 const KernelTable& kernels_for(Isa isa);
 // The table chosen at start-up (best ISA of this CPU, lowered by TANDEM_ISA).
 const KernelTable& active_kernels();

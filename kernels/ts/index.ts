@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type KernelImpl = 'scalar' | 'avx2' | 'avx512' | 'active';
+export type KernelImpl = 'scalar' | 'avx2' | 'avx512' | 'avx512bf16' | 'active';
 export type KvDtype = 'bf16' | 'fp32';
 
 /** Layout of one KV cache buffer: [layer][k|v][block][slot][kvHead][headDim]. */
@@ -131,7 +131,7 @@ export interface QuantizedMatrix {
 }
 
 export interface NativeAddon {
-  info(): { isa: 'scalar' | 'avx2' | 'avx512'; bestIsa: 'scalar' | 'avx2' | 'avx512'; threads: number };
+  info(): { isa: 'scalar' | 'avx2' | 'avx512' | 'avx512bf16'; bestIsa: 'scalar' | 'avx2' | 'avx512'; bf16Dot: boolean; threads: number };
   setThreads(n: number): number;
   mmapFile(path: string): ArrayBuffer;
   allocKvBuffer(bytes: number): ArrayBuffer;
