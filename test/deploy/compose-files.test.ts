@@ -188,6 +188,45 @@ describe('compose: Tandem services', () => {
   });
 });
 
+describe('compose: NATS users (deploy/nats/nats-server.conf)', () => {
+  const natsUsers = [...readText('deploy/nats/nats-server.conf').matchAll(/^\s*user:\s*([a-z-]+)\s*$/gm)].map((m) => m[1]!);
+  const nats = svc('nats');
+  const creds = svc('nats-credentials');
+
+  it('nats runs the config through start.sh, after the one-shot wrote the passwords', () => {
+    expect(nats.entrypoint).toEqual(['sh', '/etc/tandem-nats/start.sh']);
+    expect(nats.volumes).toContain('./nats:/etc/tandem-nats:ro');
+    expect(nats.command!.slice(0, 2)).toEqual(['-c', '/etc/tandem-nats/nats-server.conf']);
+    expect(existsSync(join(deployDir, 'nats', 'nats-server.conf'))).toBe(true);
+    expect(nats.depends_on?.['nats-credentials']).toEqual({ condition: 'service_completed_successfully' });
+    expect(creds.entrypoint).toEqual(['sh', '/etc/tandem-nats/gen-passwords.sh']);
+    expect(creds.restart).toBe('no');
+    expect(creds.image).toBe(nats.image);
+  });
+
+  it('each router and worker connects as its own user, with the password from a volume only it (and NATS) mounts', () => {
+    const components = longRunning.filter(([, s]) => s.command![0] !== 'gateway');
+    expect(components.map(([n]) => n).sort()).toEqual([...natsUsers].sort());
+    for (const [name, s] of components) {
+      expect(s.environment?.TANDEM_NATS_USER, name).toBe(name);
+      const file = s.environment!.TANDEM_NATS_PASSWORD_FILE!;
+      const mount = s.volumes!.find((v) => file.startsWith(`${v.split(':')[1]}/`))!;
+      const [volume] = mount.split(':');
+      expect(mount, name).toBe(`${volume}:/run/nats:ro`);
+      expect(compose.volumes).toHaveProperty(volume!);
+      // Written by the one-shot, read by NATS where start.sh looks for this user's password.
+      expect(creds.volumes).toContain(`${volume}:/run/nats-passwords/${name}`);
+      expect(creds.command).toContain(`/run/nats-passwords/${name}`);
+      expect(nats.volumes).toContain(`${volume}:/run/nats-passwords/${name}:ro`);
+      // No other Tandem service mounts it.
+      for (const [other, o] of tandem.filter(([n]) => n !== name)) expect(o.volumes ?? [], `${other} mounts ${volume}`).not.toContainEqual(expect.stringMatching(new RegExp(`^${volume}:`)));
+    }
+    // The gateway does not use NATS: no user, no password.
+    expect(svc('gateway').environment?.TANDEM_NATS_USER).toBeUndefined();
+    expect(svc('gateway').volumes!.some((v) => v.startsWith('nats-password'))).toBe(false);
+  });
+});
+
 describe('compose: ordering and network', () => {
   it('depends_on uses conditions the dependency can meet', () => {
     for (const [name, s] of Object.entries(compose.services)) {

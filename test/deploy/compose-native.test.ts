@@ -1,39 +1,41 @@
 /**
  * The compose topology, run for real without containers: the Tandem services of
  * deploy/compose.yaml started as local processes with their own commands and environment
- * (native-compose.ts rewrites only hosts, ports and volumes) against the local NATS and Redis,
- * in a cluster of their own (unique TANDEM_CLUSTER, so other clusters on the same NATS neither
- * see these workers nor lend theirs). Chat completions through the gateway with the official
+ * (native-compose.ts rewrites only hosts, ports and volumes) against the local Redis and a private
+ * nats-server run the way the compose `nats` service runs it: deploy/nats/start.sh with
+ * deploy/nats/nats-server.conf and the passwords the `nats-credentials` one-shot writes
+ * (deploy/nats/gen-passwords.sh, into the directories standing in for its volumes), so each
+ * component connects as its own NATS user with only its own subject permissions. The cluster has
+ * its own name (unique TANDEM_CLUSTER). Chat completions through the gateway with the official
  * `openai` client must come back: a text one disaggregated across the prefill and decode pools,
  * and an image + text one whose image is encoded by the prefill-vision service.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { connect as natsConnect } from 'nats';
 import OpenAI from 'openai';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopAll, type ClusterProcess } from '../../services/cli/cluster.js';
-import { registryBucket } from '../../services/protocol/registry.js';
 import { metricValue, settledHistory } from '../fixtures/cluster.js';
+import { natsServerAvailable, TestNatsServer } from '../fixtures/nats-test-server.js';
 import { flags } from './cli-check.js';
 import { metricNamesIn } from './code-facts.js';
 import { adapterRules, dashboardQueries, ruleQueries } from './dashboards-and-rules.js';
 import { planNative, startNative, type NativeService } from './native-compose.js';
 import { loadCompose, root } from './repo-files.js';
 
-const NATS = process.env.TANDEM_NATS_URL ?? 'nats://127.0.0.1:4222';
 const REDIS = process.env.TANDEM_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const compose = loadCompose();
 const CLUSTER = `deploy-test-${randomUUID().slice(0, 8)}`;
 
 let volumesDir: string;
+let nats: TestNatsServer;
 let otlp: Server;
 let services: NativeService[];
 let ports: Map<string, number>;
@@ -52,15 +54,47 @@ async function reachable(url: string): Promise<void> {
   });
 }
 
+/**
+ * The compose `nats` service natively: its one-shot `nats-credentials` run (gen-passwords.sh with
+ * each volume's directory), then start.sh with the compose command's config, reading the password
+ * volumes where the container mounts them (`/run/nats-passwords/<component>` → a link to the volume's directory).
+ */
+async function startComposeNats(): Promise<TestNatsServer> {
+  if (!natsServerAvailable()) throw new Error('nats-server not found (set NATS_SERVER_BIN or install nats-server; .ci/run does)');
+  const volumeDir = (mount: string) => join(volumesDir, mount.split(':')[0]!);
+  const creds = compose.services['nats-credentials']!;
+  const mounted = (creds.volumes ?? []).filter((v) => !v.startsWith('.'));
+  for (const v of mounted) mkdirSync(volumeDir(v), { recursive: true });
+  const args = creds.command!.map((a) => {
+    const v = mounted.find((m) => m.split(':')[1] === a);
+    if (!v) throw new Error(`nats-credentials argument ${a} is no mounted volume`);
+    return volumeDir(v);
+  });
+  execFileSync('sh', [join(root, 'deploy', 'nats', 'gen-passwords.sh'), ...args]);
+  const passwords = join(volumesDir, 'nats-passwords');
+  mkdirSync(passwords);
+  const svc = compose.services.nats!;
+  for (const v of svc.volumes ?? []) {
+    const [vol, target] = v.split(':');
+    if (target!.startsWith('/run/nats-passwords/')) symlinkSync(join(volumesDir, vol!), join(passwords, target!.slice('/run/nats-passwords/'.length)));
+  }
+  const dir = (svc.volumes ?? []).find((v) => v.startsWith('./nats:'))!.split(':')[1]!;
+  const command = svc.command!;
+  const config = command[command.indexOf('-c') + 1]!.replace(dir, join(root, 'deploy', 'nats'));
+  expect(svc.entrypoint).toEqual(['sh', `${dir}/start.sh`]);
+  return TestNatsServer.start({ config, launcher: ['sh', join(root, 'deploy', 'nats', 'start.sh')], env: { TANDEM_NATS_PASSWORDS_DIR: passwords } });
+}
+
 beforeAll(async () => {
-  await Promise.all([reachable(NATS), reachable(REDIS)]);
+  await reachable(REDIS);
+  volumesDir = mkdtempSync(join(tmpdir(), 'tandem-compose-'));
+  nats = await startComposeNats();
   // Stands in for the OTel collector: accepts OTLP/HTTP posts so exporters have somewhere to send.
   otlp = createServer((req, res) => void req.resume().on('end', () => res.end('{}')));
   await new Promise<void>((r) => otlp.listen(0, '127.0.0.1', r));
-  volumesDir = mkdtempSync(join(tmpdir(), 'tandem-compose-'));
   ({ services, ports } = await planNative(compose, {
     external: {
-      'nats:4222': NATS,
+      'nats:4222': nats.url,
       'redis:6379': REDIS,
       'otel-collector:4318': `http://127.0.0.1:${(otlp.address() as { port: number }).port}`,
     },
@@ -83,18 +117,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopAll(running);
   await new Promise((r) => otlp?.close(r));
+  await nats?.destroy();
   if (volumesDir) rmSync(volumesDir, { recursive: true, force: true });
-  // The run's own registry bucket (a JetStream stream) would otherwise stay in the shared NATS.
-  const nc = await natsConnect({ servers: NATS.replace(/^nats:\/\//, '') });
-  await (await nc.jetstreamManager()).streams.delete(`KV_${registryBucket(CLUSTER)}`).catch(() => undefined);
-  await nc.close();
 });
 
 // Longer than the router's 32-token local-prefill threshold, so the request is disaggregated.
 const prompt = Array.from({ length: 48 }, (_, i) => `word${(i * 7) % 23}`).join(' ');
 const metricsOf = async (name: string) => (await fetch(String(proc(name).ready.metrics))).text();
 
-describe('compose topology, run natively against the local NATS and Redis', () => {
+describe('compose topology, run natively against the compose NATS configuration and the local Redis', () => {
   it('started every long-running Tandem service of compose.yaml after the one-shot generators', () => {
     expect(services.map((s) => s.name).sort()).toEqual(['cluster-secret', 'decode-text', 'gateway', 'model', 'prefill-text', 'prefill-vision', 'router']);
     expect(running.map((p) => p.role).sort()).toEqual(['decode-text', 'gateway', 'prefill-text', 'prefill-vision', 'router']);
@@ -111,6 +142,17 @@ describe('compose topology, run natively against the local NATS and Redis', () =
     for (const p of running) expect(services.find((s) => s.name === p.role)!.env.TANDEM_CLUSTER_SECRET_FILE, p.role).toBe(secret);
     // Authenticated, so no component warns that it runs --insecure.
     for (const p of running) expect(p.output(), p.role).not.toMatch(/--insecure/);
+  });
+
+  it('the router and each worker connect to NATS as their own user, from the password file in their own volume', async () => {
+    const connz = (await (await fetch(`http://127.0.0.1:${nats.monitorPortNumber}/connz?auth=1`)).json()) as { connections: Array<{ name: string; authorized_user: string }> };
+    const users = connz.connections.map((c) => `${c.name}=${c.authorized_user}`).sort();
+    expect(users).toEqual(['decode-text', 'prefill-text', 'prefill-vision', 'router'].map((c) => `tandem-${c}=${c}`));
+    for (const p of running.filter((p) => p.role !== 'gateway')) {
+      const env = services.find((s) => s.name === p.role)!.env;
+      expect(env.TANDEM_NATS_USER, p.role).toBe(p.role);
+      expect(env.TANDEM_NATS_PASSWORD_FILE, p.role).toBe(join(volumesDir, `nats-password-${p.role}`, 'password'));
+    }
   });
 
   it('answers a chat completion through the gateway (official openai client), prefilled and decoded on different workers', async () => {
@@ -152,6 +194,8 @@ describe('compose topology, run natively against the local NATS and Redis', () =
     // The router's /metrics counted both requests (text, then image + text) as disaggregated plans.
     const decided = /^tandem_router_decisions_total\{[^}]*decision="disaggregated"[^}]*\} (\d+)$/m.exec(await metricsOf('router'));
     expect(Number(decided?.[1])).toBeGreaterThanOrEqual(2);
+    // Nothing the components did over NATS was refused by the subject permissions.
+    expect(nats.output).not.toMatch(/(Publish|Subscription) Violation/);
   });
 
   it('the /metrics the processes serve carry every metric the dashboards, alerts and HPAs query, with the labels they select on', async () => {

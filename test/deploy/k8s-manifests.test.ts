@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliAccepts, flags, listenPorts, valueProblems } from './cli-check.js';
 import { envVarsRead, LIBRARY_ENV } from './code-facts.js';
-import { deployDir, loadK8s, readYaml, type K8sObject } from './repo-files.js';
+import { deployDir, loadK8s, readText, readYaml, type K8sObject } from './repo-files.js';
 
 const objects = loadK8s();
 const byKind = (kind: string) => objects.filter((o) => o.kind === kind);
@@ -238,6 +238,42 @@ describe('k8s: internal planes (docs/security.md)', () => {
       expect((c.env ?? []).map((e) => e.name), pool).not.toContain('TANDEM_INSECURE');
     }
     // The secret itself is never a file of this directory (every deployment would share it).
+    expect(byKind('Secret')).toEqual([]);
+  });
+
+  it('NATS runs deploy/nats/nats-server.conf and start.sh verbatim, with every component\'s password from the Secret tandem-nats-credentials', () => {
+    const natsConfig = named('ConfigMap', 'tandem-nats-config').data!;
+    expect(natsConfig['nats-server.conf']).toBe(readText('deploy/nats/nats-server.conf'));
+    expect(natsConfig['start.sh']).toBe(readText('deploy/nats/start.sh'));
+    const nats = named('StatefulSet', 'nats');
+    const c = containers(nats)[0]!;
+    expect(c.command).toEqual(['sh', '/etc/tandem-nats/start.sh']);
+    expect(c.args!.slice(0, 2)).toEqual(['-c', '/etc/tandem-nats/nats-server.conf']);
+    const volumes = podSpec(nats).volumes as Array<{ name: string; configMap?: { name: string }; secret?: any }>;
+    const config = volumes.find((v) => v.configMap?.name === 'tandem-nats-config')!;
+    expect(c.volumeMounts).toContainEqual({ name: config.name, mountPath: '/etc/tandem-nats', readOnly: true });
+    const passwords = volumes.find((v) => v.secret?.secretName === 'tandem-nats-credentials')!;
+    expect(c.volumeMounts).toContainEqual({ name: passwords.name, mountPath: '/run/nats-passwords', readOnly: true });
+    const users = [...readText('deploy/nats/nats-server.conf').matchAll(/^\s*user:\s*([a-z-]+)\s*$/gm)].map((m) => m[1]!);
+    const byKey = (a: { key: string }, b: { key: string }) => a.key.localeCompare(b.key);
+    expect([...passwords.secret.items].sort(byKey)).toEqual(users.map((u) => ({ key: u, path: `${u}/password` })).sort(byKey));
+  });
+
+  it('the router and each worker pool connect to NATS as their own user, mounting only their own password', () => {
+    for (const pool of ['router', 'prefill-vision', 'prefill-text', 'decode-text']) {
+      const d = named('Deployment', pool);
+      const c = containers(d)[0]!;
+      const env = new Map((c.env ?? []).map((e: { name: string; value?: string }) => [e.name, e.value]));
+      expect(env.get('TANDEM_NATS_USER'), pool).toBe(pool);
+      const file = env.get('TANDEM_NATS_PASSWORD_FILE')!;
+      const volume = (podSpec(d).volumes as Array<{ name: string; secret?: any }>).find((v) => v.secret?.secretName === 'tandem-nats-credentials')!;
+      expect(volume.secret.items, pool).toEqual([{ key: pool, path: file.slice(file.lastIndexOf('/') + 1) }]);
+      expect(volume.secret.defaultMode, pool).toBe(0o440);
+      expect(c.volumeMounts, pool).toContainEqual({ name: volume.name, mountPath: file.slice(0, file.lastIndexOf('/')), readOnly: true });
+    }
+    // The gateway does not use NATS: no user, no password.
+    const gw = named('Deployment', 'gateway');
+    expect((podSpec(gw).volumes as Array<{ secret?: any }>).some((v) => v.secret?.secretName === 'tandem-nats-credentials')).toBe(false);
     expect(byKind('Secret')).toEqual([]);
   });
 
