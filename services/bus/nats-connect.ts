@@ -77,9 +77,16 @@ function isAuthFailure(err: unknown): boolean {
   return err instanceof NatsError && (err.code === ErrorCode.AuthorizationViolation || err.code === ErrorCode.BadAuthentication || err.code === ErrorCode.AuthenticationExpired);
 }
 
-/** Authentication and authorization failures will not heal by retrying. */
+/** Node's TLS verification failures (an untrusted, expired or misnamed server certificate). */
+function isCertificateError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code);
+}
+
+/** Authentication, authorization and certificate failures will not heal by retrying. */
 function isFatal(err: unknown): boolean {
   return (
+    isCertificateError(err) ||
     err instanceof NatsError &&
     (err.code === ErrorCode.AuthorizationViolation ||
       err.code === ErrorCode.BadAuthentication ||
@@ -134,6 +141,9 @@ export async function connectNats(url: string, opts: NatsConnectOptions = {}): P
       ? `NATS at ${parsed.display} refused the credentials in ${auth.source}: ${reason.toLowerCase()}`
       : `NATS at ${parsed.display} requires credentials (${reason.toLowerCase()}): set ${NATS_CREDENTIAL_HINT}`;
     throw new BusConnectError(parsed.display, message, { cause: lastError });
+  }
+  if (isCertificateError(lastError)) {
+    throw new BusConnectError(parsed.display, `NATS at ${parsed.display} presented a certificate this client does not trust: ${reason} (TANDEM_NATS_TLS_CA_FILE names the CA to trust)`, { cause: lastError });
   }
   if (lastError instanceof NatsError && lastError.code === ErrorCode.Tls) {
     throw new BusConnectError(parsed.display, `TLS with NATS at ${parsed.display} failed: ${reason} (a tls:// URL or TANDEM_NATS_TLS_CA_FILE; the server must have TLS on)`, { cause: lastError });
