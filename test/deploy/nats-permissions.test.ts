@@ -241,6 +241,12 @@ describe('deploy/nats/nats-server.conf on a real nats-server', () => {
       expect(await trySubscribe(nc, 'tandem.v1.kv.reserve.*')).toBe('allowed');
     });
 
+    it('JetStream is bounded for every credential: a bucket larger than the account\'s storage is refused', async () => {
+      const { nc } = await connectAs('decode-text');
+      const jsm = await nc.jetstreamManager();
+      await expect(jsm.streams.add({ name: 'KV_flood', subjects: ['$KV.flood.>'], max_bytes: 2 * 1024 ** 3 })).rejects.toThrow(/insufficient|exceed|resources|limit/i);
+    });
+
     it('no component may delete or purge the registry stream', async () => {
       const bucket = `KV_tandem_v1_registry_natsperm${process.pid}`;
       for (const c of COMPONENTS) {
