@@ -52,7 +52,8 @@ export interface RunningRouter {
 }
 
 export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
-  const plainBus = o.bus ?? (await createBus(o.natsUrl));
+  // 'router': its NATS user and reply inbox (TANDEM_NATS_USER={component}, deploy/nats).
+  const plainBus = o.bus ?? (await createBus(o.natsUrl, { component: 'router' }));
   // Forged, unsigned or stale records and messages are dropped by the sealed bus and counted
   // here once the metrics registry exists (it needs the registry view, which needs the bus).
   let refused: ReturnType<typeof authRejections> | undefined;
