@@ -38,7 +38,8 @@ struct KernelTable {
   // out[i] = bf16 -> fp32 (exact, so every ISA agrees bit for bit)
   void (*bf16_to_f32_row)(const uint16_t* in, float* out, int n);
   // Benchmark probes, in the same ISA as the kernels: a streaming read (returns a checksum so the
-  // loads are not optimized away) and an FMA loop (returns the FLOPs it performed).
+  // loads are not optimized away) and an FMA loop (returns the FLOPs it performed; in the
+  // bf16-dot table a vdpbf16ps loop, the instruction its GEMMs run on).
   float (*stream_sum)(const float* x, int64_t n);
   double (*fma_loop)(int64_t iters, float* sink);
 };
