@@ -131,7 +131,11 @@ describe('router killed mid-stream (tandem up --cluster restarts it; the gateway
     const key = `tandem:seq:${got.id}-0`;
     expect(await settledHistory(redis, key)).toBe('qptdpdf');
     expect(Number(await redis.hget(key, 'attempt'))).toBe(2);
-    expect(await redis.hget(key, 'error')).toMatch(/router lost; resumed after 10 delivered tokens/);
+    // The gateway may have relayed a few more tokens than the client had read when it killed the
+    // router (a busy machine): at least the 10 the client saw.
+    const lost = /router lost; resumed after (\d+) delivered tokens/.exec((await redis.hget(key, 'error')) ?? '');
+    expect(Number(lost?.[1])).toBeGreaterThanOrEqual(10);
+    expect(Number(lost?.[1])).toBeLessThan(64);
     // What the new router resumed from: the request itself, with the seed it pinned.
     const request = JSON.parse((await redis.get(`${key}:request`))!) as { promptTokenIds: number[]; sampling: { seed?: number; maxTokens: number } };
     expect(request.sampling.maxTokens).toBe(MAX_TOKENS);
@@ -148,7 +152,11 @@ describe('router killed mid-stream (tandem up --cluster restarts it; the gateway
     const key = `tandem:seq:${got.id}-0`;
     expect(await settledHistory(redis, key)).toBe('qptdpdf');
     // 32 tokens were checkpointed before the kill (every 32), the rest after the resume.
-    expect(await redis.hget(key, 'error')).toMatch(/after 40 delivered tokens \(32 checkpointed\)/);
+    // At least the 40 tokens the client had read (the gateway may have relayed a few more), 32 of
+    // them checkpointed (the next checkpoint is at 64, the end).
+    const lost = /after (\d+) delivered tokens \((\d+) checkpointed\)/.exec((await redis.hget(key, 'error')) ?? '');
+    expect(Number(lost?.[1])).toBeGreaterThanOrEqual(40);
+    expect(Number(lost?.[2])).toBe(32);
     expect((await redis.strlen(`${key}:tokens`)) / 4).toBeGreaterThanOrEqual(32);
   });
 
