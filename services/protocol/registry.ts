@@ -21,6 +21,12 @@ export interface WorkerRecord {
   startedAtMs: number;
   /** Weight-only quantization of its text model (absent = none); P/D pairs must match. */
   quantization?: Quantization;
+  /**
+   * The kernels' instruction set (`avx512`, `avx2`, `avx512bf16`, ...): the determinism contract
+   * holds within one, so P/D pairs must match (a prefill's KV is only the decode worker's own
+   * when both computed it the same way).
+   */
+  isa?: string;
 }
 
 export const REGISTRY_BUCKET = 'tandem_v1_registry';

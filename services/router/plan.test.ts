@@ -30,6 +30,14 @@ describe('stage planning', () => {
     expect(planStages([w('p1', 'prefill-text'), q(w('d1', 'decode-text'), 'wint8')], req(100), new LeastLoadPolicy(), opts)).toMatchObject({ kind: 'single', reason: 'local-prefill' });
   });
 
+  it('pairs a decode worker only with prefill workers whose kernels use the same instruction set', () => {
+    const isa = (r: WorkerRecord, x: string): WorkerRecord => ({ ...r, isa: x });
+    const p = planStages([isa(w('p1', 'prefill-text'), 'avx2'), isa(w('p2', 'prefill-text', 1), 'avx512bf16'), isa(w('d1', 'decode-text'), 'avx512bf16')], req(100), new LeastLoadPolicy(), opts);
+    if (p.kind !== 'disaggregated') throw new Error(`expected a disaggregated plan, got ${p.kind}`);
+    expect(p.prefillCandidates.map((c) => c.id)).toEqual(['p2']);
+    expect(planStages([isa(w('p1', 'prefill-text'), 'avx512'), isa(w('d1', 'decode-text'), 'avx512bf16')], req(100), new LeastLoadPolicy(), opts)).toMatchObject({ kind: 'single', reason: 'local-prefill' });
+  });
+
   it('uses unified workers when there is no decode pool, and reports when nothing can serve', () => {
     expect(planStages([w('u1', 'unified')], req(100), new LeastLoadPolicy(), opts)).toMatchObject({ kind: 'single', reason: 'unified' });
     expect(planStages([w('p1', 'prefill-text')], req(100), new LeastLoadPolicy(), opts)).toMatchObject({ kind: 'none' });

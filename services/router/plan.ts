@@ -31,9 +31,10 @@ export function planStages(workers: readonly WorkerRecord[], req: RoutingRequest
   if (prefill.length === 0 || req.promptTokenIds.length < o.localPrefillBelow || saturated) {
     return { kind: 'single', worker: d, reason: 'local-prefill' };
   }
-  // Only prefill workers running the decode worker's exact weights may write its KV (workers
-  // refuse to register with a different quantization; this covers records that raced it).
-  const matching = prefill.filter((p) => (p.quantization ?? 'none') === (d.quantization ?? 'none'));
+  // Only prefill workers running the decode worker's exact weights with the same kernels may write
+  // its KV (workers refuse to register with a different quantization; this covers records that
+  // raced it). A cluster spread over CPUs of different instruction sets prefills locally across them.
+  const matching = prefill.filter((p) => (p.quantization ?? 'none') === (d.quantization ?? 'none') && (p.isa ?? '') === (d.isa ?? ''));
   if (matching.length === 0) return { kind: 'single', worker: d, reason: 'local-prefill' };
   const first = policy.select(matching, req)!;
   return { kind: 'disaggregated', decode: d, prefillCandidates: [first, ...matching.filter((p) => p.id !== first.id)] };

@@ -174,7 +174,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const startedAtMs = Date.now();
   const record = (): WorkerRecord => {
     const s = engine.stats();
-    return { id, role: o.role, model: card.name, grpc: grpcAddress, region, ...(embeddings ? { embRegion: embeddings.region } : {}), layout: engine.runner.kv.layout, load: { running: s.running, waiting: s.waiting, kvUsage: s.kvUsage, freeBlocks: s.freeBlocks, preemptions: s.preemptions, prefixQueriedTokens: s.prefixCacheQueriedTokens, prefixHitTokens: s.prefixCacheHitTokens }, startedAtMs, ...(quantization !== 'none' ? { quantization } : {}) };
+    return { id, role: o.role, model: card.name, grpc: grpcAddress, region, ...(embeddings ? { embRegion: embeddings.region } : {}), layout: engine.runner.kv.layout, load: { running: s.running, waiting: s.waiting, kvUsage: s.kvUsage, freeBlocks: s.freeBlocks, preemptions: s.preemptions, prefixQueriedTokens: s.prefixCacheQueriedTokens, prefixHitTokens: s.prefixCacheHitTokens }, startedAtMs, isa: engine.runner.isa, ...(quantization !== 'none' ? { quantization } : {}) };
   };
   await registry.put(id, encodeJson(record()));
   const heartbeat = setInterval(() => void registry.put(id, encodeJson(record())).catch(() => undefined), 1000);

@@ -51,6 +51,8 @@ export class ModelRunner {
   /** Set for VL models: forward steps then carry modality, 3-D RoPE and image embeddings. */
   readonly vl: VlModelWeights | undefined;
   readonly quantization: Quantization;
+  /** The instruction set its kernels run (what the determinism contract is relative to). */
+  readonly isa: string;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly weights: TextModelWeights, opts: ModelRunnerOptions) {
@@ -67,6 +69,7 @@ export class ModelRunner {
       dtype: opts.kvDtype ?? 'bf16',
     }, opts.kvBuffer);
     this.vl = opts.vl;
+    this.isa = modelIsa(opts.isa);
     const limits = { maxTokens: this.maxBatchTokens, maxCtx: this.maxModelLen, isa: opts.isa };
     const spec = opts.vl ? nativeVlTextSpecFor(opts.vl, limits) : nativeSpecFor(weights, limits);
     // A pre-quantized checkpoint is served as stored; asking for another scheme is a mistake.
@@ -183,4 +186,20 @@ function vlBatchExtras(chunks: SequenceChunk[], positions: Int32Array, T: number
     o += e.length;
   }
   return { modality, ropePositions, embedRows: Int32Array.from(embedRows), embeds: all };
+}
+
+const ISA_ORDER = ['scalar', 'avx2', 'avx512'] as const;
+
+/**
+ * The instruction set a model built with `isa` runs: an explicit one is clamped to what the CPU
+ * has (as the native side does), and AVX-512 is the bf16-dot variant exactly when the process
+ * chose it (TANDEM_ISA=avx512bf16: the native model follows the process-wide table).
+ */
+function modelIsa(isa: KernelImpl | undefined): string {
+  const info = native.info();
+  if (isa === undefined || isa === 'active') return info.isa;
+  const want = isa === 'avx512bf16' ? 'avx512' : isa;
+  const level = Math.min(ISA_ORDER.indexOf(want), ISA_ORDER.indexOf(info.bestIsa));
+  const chosen = ISA_ORDER[level]!;
+  return chosen === 'avx512' && info.isa === 'avx512bf16' ? 'avx512bf16' : chosen;
 }
