@@ -20,6 +20,12 @@ export class RouterMetrics {
     labelNames: ['op'],
     registers: [this.registry],
   });
+  /** Records failed by the orphan sweeper (orphan-sweeper.ts). */
+  readonly orphansSwept = new Counter({
+    name: 'tandem_router_orphans_swept_total',
+    help: 'Sequence records still active well past their deadline that this router failed (their router died and nobody resumed them).',
+    registers: [this.registry],
+  });
   /** Workers the router dropped after a failed call, until they heartbeat again or expire. */
   private readonly unreachable = new Map<string, { role: string; atMs: number }>();
 

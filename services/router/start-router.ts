@@ -3,6 +3,7 @@ import { serverAuthInterceptor } from '../common/grpc/call-auth.js';
 import { authRejections } from '../common/security/auth-metrics.js';
 import type { ClusterKeys } from '../common/security/cluster-keys.js';
 import { drainOrForce, InFlightCalls } from '../common/shutdown.js';
+import { OrphanSweeper } from './orphan-sweeper.js';
 import { startGrpcServer } from '../common/grpc/grpc-server.js';
 import type { GrpcTls } from '../common/grpc/grpc-tls.js';
 import { tandemV1 } from '../protocol/grpc-services.js';
@@ -78,6 +79,7 @@ export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
     counters,
     onStoreError: (op) => metrics.storeErrors.inc({ op: op.includes('→') ? 'transition' : op }),
   };
+  const sweeper = new OrphanSweeper(store, { onSwept: (n) => metrics.orphansSwept.inc(n), onError: () => metrics.storeErrors.inc({ op: 'sweep' }) });
   const host = o.host ?? '127.0.0.1';
   const interceptors = o.keys ? [serverAuthInterceptor(o.keys.grpc, (_method, reason) => refused?.inc({ plane: 'grpc', reason }))] : [];
   const calls = new InFlightCalls();
@@ -94,6 +96,7 @@ export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
       const how = await drainOrForce(drained, () => calls.failAll('the router is shutting down'), graceMs);
       if (how === 'forced') server.forceShutdown();
       await metricsHttp?.close();
+      sweeper.stop();
       view.stop();
       prefixIndex.stop();
       clients.close();
