@@ -59,7 +59,8 @@ export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
   // here once the metrics registry exists (it needs the registry view, which needs the bus).
   let refused: ReturnType<typeof authRejections> | undefined;
   const bus: Bus = o.keys ? new SealedBus(plainBus, o.keys.bus, (r) => refused?.inc({ plane: r.kind === 'record' ? 'registry' : 'message', reason: r.reason })) : plainBus;
-  const store = o.store ?? (await createSequenceStore(o.redisUrl));
+  // With the cluster's keys, prompts and tokens are encrypted before they reach Redis.
+  const store = o.store ?? (await createSequenceStore(o.redisUrl, { atRestKey: o.keys?.state }));
   const view = await RegistryView.start(bus, o.cluster);
   const prefixIndex = PrefixIndex.start(bus);
   const clients = tracedWorkerClients(new WorkerClients(o.keys?.grpc, o.grpcTls));

@@ -1,9 +1,9 @@
 import { MemorySequenceStore } from './memory-store.js';
 import type { RedisConnectionOptions } from './redis-connection.js';
-import { RedisSequenceStore } from './redis-store.js';
+import { RedisSequenceStore, type RedisSequenceStoreOptions } from './redis-store.js';
 import type { SequenceStore, SequenceStoreOptions } from './types.js';
 
-export type CreateSequenceStoreOptions = SequenceStoreOptions & RedisConnectionOptions;
+export type CreateSequenceStoreOptions = SequenceStoreOptions & RedisConnectionOptions & Pick<RedisSequenceStoreOptions, 'atRestKey'>;
 
 /**
  * No URL (or `memory:`) → in-process store; `redis://…` / `rediss://…` → Redis, reconnecting

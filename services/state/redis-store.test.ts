@@ -3,6 +3,7 @@
  * test under its own key prefix, plus checks of the on-server layout. Without Redis the suite is
  * real server: the suite fails when it is unreachable.
  */
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LuaScript } from './redis-script.js';
@@ -10,7 +11,7 @@ import { TRANSITION_SCRIPT } from './redis-scripts.js';
 import { RedisSequenceStore } from './redis-store.js';
 import { deleteKeysWithPrefix, probeRedis, redisRequired, testRedisUrl, uniqueKeyPrefix } from '../../test/fixtures/redis-test-support.js';
 import { runSequenceStoreContract } from './sequence-store.contract.js';
-import { unpackTokens } from './token-codec.js';
+import { packTokens, unpackTokens } from './token-codec.js';
 
 const url = testRedisUrl();
 const reachable = await probeRedis(url);
@@ -20,15 +21,17 @@ describe('Redis sequence store', () => {
     expect(reachable, `no Redis answering at ${url}`).toBe(true);
   });
 
-  runSequenceStoreContract('redis', async ({ terminalTtlMs }) => {
+  // The same contract in clear and with the user's data encrypted at rest (at-rest.ts).
+  for (const [name, atRestKey] of [['redis', undefined], ['redis, encrypted at rest', randomBytes(32)]] as const) {
+  runSequenceStoreContract(name, async ({ terminalTtlMs }) => {
     if (!reachable) throw new Error(`no Redis answering at ${url}`); // fail fast, not one timeout per test
     const keyPrefix = uniqueKeyPrefix('contract');
-    const store = await RedisSequenceStore.connect(url, { keyPrefix, terminalTtlMs, connectTimeoutMs: 2000 });
+    const store = await RedisSequenceStore.connect(url, { keyPrefix, terminalTtlMs, connectTimeoutMs: 2000, atRestKey });
     const peers: RedisSequenceStore[] = [];
     return {
       store,
       openPeer: async () => {
-        const peer = await RedisSequenceStore.connect(url, { keyPrefix, terminalTtlMs, connectTimeoutMs: 2000 });
+        const peer = await RedisSequenceStore.connect(url, { keyPrefix, terminalTtlMs, connectTimeoutMs: 2000, atRestKey });
         peers.push(peer);
         return peer;
       },
@@ -48,6 +51,7 @@ describe('Redis sequence store', () => {
       },
     };
   });
+  }
 
   describe('on-server layout', () => {
     const keyPrefix = uniqueKeyPrefix('layout');
@@ -154,6 +158,54 @@ describe('Redis sequence store', () => {
         raw.sendCommand = original;
       }
       expect(sent).toEqual(['evalsha', 'evalsha', 'evalsha']);
+    });
+  });
+
+  describe('encrypted at rest', () => {
+    const keyPrefix = uniqueKeyPrefix('at-rest');
+    const key = randomBytes(32);
+    let store: RedisSequenceStore;
+    let other: RedisSequenceStore;
+
+    beforeAll(async () => {
+      store = await RedisSequenceStore.connect(url, { keyPrefix, connectTimeoutMs: 2000, atRestKey: key });
+      other = await RedisSequenceStore.connect(url, { keyPrefix, connectTimeoutMs: 2000, atRestKey: randomBytes(32) });
+    });
+    afterAll(async () => {
+      if (store === undefined) return;
+      await deleteKeysWithPrefix(store.client, keyPrefix);
+      await store.close();
+      await other?.close();
+    });
+
+    it('Redis holds neither the prompt nor the tokens in clear; counts and overlap checks still work on the ciphertext', async () => {
+      const promptTokenIds = [101, 202, 303, 404, 505];
+      const request = {
+        promptTokenIds,
+        sampling: { temperature: 0, topP: 1, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1, seed: 42, maxTokens: 16, stopTokenIds: [], ignoreEos: true },
+        eosTokenIds: [2],
+      };
+      await store.create({ id: 'E1', promptTokens: promptTokenIds.length, deadlineMs: 5000, request });
+      await store.transition('E1', 'queued', 'decoding');
+      const tokens = [1, 2, 3, 0x01020304, 7, 7, 7, 7];
+      await store.checkpointTokens('E1', 0, tokens.slice(0, 5));
+      await store.checkpointTokens('E1', 3, tokens.slice(3)); // overlapping re-send, then new ones
+      const raw = store.client;
+      const stored = (await raw.getBuffer(`${keyPrefix}seq:E1:tokens`))!;
+      expect(stored.length).toBe(tokens.length * 4);
+      expect(stored.equals(packTokens(tokens))).toBe(false);
+      const storedRequest = (await raw.get(`${keyPrefix}seq:E1:request`))!;
+      expect(storedRequest.startsWith('sealed:v1:')).toBe(true);
+      expect(storedRequest).not.toContain('101');
+      expect(storedRequest).not.toContain('promptTokenIds');
+      // The store itself reads them back.
+      expect(await store.getTokens('E1')).toEqual(tokens);
+      expect((await store.snapshot('E1'))!.request!.promptTokenIds).toEqual(promptTokenIds);
+      // An overwrite with another id is still refused, and says what is stored.
+      await expect(store.checkpointTokens('E1', 6, [8])).rejects.toThrow(/token 6 is stored as 7, checkpoint has 8/);
+      // Another cluster's key opens nothing.
+      await expect(other.snapshot('E1')).rejects.toThrow();
+      expect(await other.getTokens('E1')).not.toEqual(tokens);
     });
   });
 });

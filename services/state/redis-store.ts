@@ -20,7 +20,8 @@ import { decodeRecord, pairsToObject } from './redis-record-codec.js';
 import { LuaScript, type ScriptArg } from './redis-script.js';
 import { CHECKPOINT_SCRIPT, CREATE_SCRIPT, EXTEND_SCRIPT, TRANSITION_SCRIPT } from './redis-scripts.js';
 import { decodeRequest } from './request-codec.js';
-import { packTokens, unpackTokens } from './token-codec.js';
+import { AtRestCipher } from './at-rest.js';
+import { BYTES_PER_TOKEN, packTokens, unpackTokens } from './token-codec.js';
 import { isSequenceState, type SequenceState } from './transitions.js';
 import {
   DEFAULT_EXPIRED_LIMIT,
@@ -54,6 +55,11 @@ const SCRIPTS = {
 export interface RedisSequenceStoreOptions extends SequenceStoreOptions {
   /** close() quits the client. Default false for a client passed in, true for connect(). */
   ownsClient?: boolean;
+  /**
+   * 32-byte key (the cluster's state key): stored requests and checkpointed tokens are encrypted
+   * with it (at-rest.ts), so Redis never holds a prompt or an output in clear. Absent: in clear.
+   */
+  atRestKey?: Buffer;
 }
 
 type Reply = [status: string, ...rest: unknown[]];
@@ -74,6 +80,7 @@ export class RedisSequenceStore implements SequenceStore {
   readonly keys: RedisKeys;
   private readonly ttlMs: number;
   private readonly ownsClient: boolean;
+  private readonly cipher: AtRestCipher | undefined;
   private closed = false;
 
   constructor(
@@ -84,6 +91,7 @@ export class RedisSequenceStore implements SequenceStore {
     this.ttlMs = options.terminalTtlMs ?? DEFAULT_TERMINAL_TTL_MS;
     if (!Number.isSafeInteger(this.ttlMs) || this.ttlMs <= 0) throw new RangeError('terminalTtlMs must be a positive integer');
     this.ownsClient = options.ownsClient ?? false;
+    this.cipher = options.atRestKey ? new AtRestCipher(options.atRestKey) : undefined;
   }
 
   /** Connects (see redis-connection.ts for the reconnect policy) and owns the client. */
@@ -100,7 +108,7 @@ export class RedisSequenceStore implements SequenceStore {
       String(nowMs),
       String(deadlineMs),
       String(promptTokens),
-      requestJson ?? '',
+      requestJson === undefined ? '' : this.cipher ? this.cipher.sealRequest(id, requestJson) : requestJson,
     ]);
     if (reply[0] === 'duplicate') throw new DuplicateSequenceError(id);
     return this.okRecord(reply, 'create');
@@ -144,7 +152,9 @@ export class RedisSequenceStore implements SequenceStore {
   async checkpointTokens(id: string, from: number, tokens: readonly number[]): Promise<void> {
     checkId(id);
     checkCheckpoint(from, tokens);
-    const reply = await this.run(SCRIPTS.checkpoint, [this.keys.record(id), this.keys.tokens(id)], [String(from), packTokens(tokens)]);
+    const packed = packTokens(tokens);
+    const data = this.cipher ? this.cipher.tokens(id, from * BYTES_PER_TOKEN, packed) : packed;
+    const reply = await this.run(SCRIPTS.checkpoint, [this.keys.record(id), this.keys.tokens(id)], [String(from), data]);
     switch (reply[0]) {
       case 'ok':
         return;
@@ -159,7 +169,7 @@ export class RedisSequenceStore implements SequenceStore {
         throw new TokenCheckpointError(
           id,
           'conflict',
-          `token ${index} is stored as ${String(reply[2])}, checkpoint has ${String(tokens[index - from])}`,
+          `token ${index} is stored as ${String(this.storedToken(id, index, Number(reply[2])))}, checkpoint has ${String(tokens[index - from])}`,
         );
       }
       default:
@@ -176,7 +186,7 @@ export class RedisSequenceStore implements SequenceStore {
     if (existsErr !== null) throw existsErr;
     if (tokensErr !== null) throw tokensErr;
     if (exists === 0) throw new SequenceNotFoundError(id);
-    return packed === null ? [] : unpackTokens(packed);
+    return packed === null ? [] : this.unpack(id, packed);
   }
 
   async snapshot(id: string): Promise<SequenceSnapshot | undefined> {
@@ -187,8 +197,8 @@ export class RedisSequenceStore implements SequenceStore {
     for (const [err] of results) if (err !== null) throw err;
     const [hash, request, packed] = results.map(([, value]) => value) as [Record<string, string>, string | null, Buffer | null];
     if (Object.keys(hash).length === 0) return undefined;
-    const snap: SequenceSnapshot = { record: decodeRecord(hash), tokens: packed === null ? [] : unpackTokens(packed) };
-    if (request !== null) snap.request = decodeRequest(id, request);
+    const snap: SequenceSnapshot = { record: decodeRecord(hash), tokens: packed === null ? [] : this.unpack(id, packed) };
+    if (request !== null) snap.request = decodeRequest(id, this.cipher ? this.cipher.openRequest(id, request) : request);
     return snap;
   }
 
@@ -228,6 +238,19 @@ export class RedisSequenceStore implements SequenceStore {
   private async run(script: LuaScript, keys: string[], args: ScriptArg[]): Promise<Reply> {
     this.checkOpen();
     return asReply(await script.run(this.client, keys, args), script.name);
+  }
+
+  /** Stored token bytes (from offset 0) to ids, decrypted when the store encrypts. */
+  private unpack(id: string, packed: Buffer): number[] {
+    return unpackTokens(this.cipher ? this.cipher.tokens(id, 0, packed) : packed);
+  }
+
+  /** A stored token as the checkpoint script read it (little-endian uint32 of its bytes), decrypted. */
+  private storedToken(id: string, index: number, raw: number): number {
+    if (!this.cipher) return raw;
+    const b = Buffer.allocUnsafe(BYTES_PER_TOKEN);
+    b.writeUInt32LE(raw >>> 0);
+    return this.cipher.tokens(id, index * BYTES_PER_TOKEN, b).readUInt32LE(0);
   }
 
   private okRecord(reply: Reply, script: string): SequenceRecord {

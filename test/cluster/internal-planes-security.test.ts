@@ -30,6 +30,8 @@ import { grpcChannelCredentials, loadGrpcTls } from '../../services/common/grpc/
 import { tandemHome } from '../../services/common/paths.js';
 import { ClusterKeys } from '../../services/common/security/cluster-keys.js';
 import { readSecretFile } from '../../services/common/security/secret-file.js';
+import { AtRestCipher } from '../../services/state/at-rest.js';
+import { Redis } from 'ioredis';
 import { tandemV1 } from '../../services/protocol/grpc-services.js';
 import { registryBucket } from '../../services/protocol/registry.js';
 import { requestToPb } from '../../services/protocol/wire.js';
@@ -277,6 +279,38 @@ describe('NATS without the secret', () => {
         expect(b.includes(json), `${m.subject} carries prompt ids as JSON`).toBe(false);
         expect(b.includes(u32), `${m.subject} carries prompt ids as integers`).toBe(false);
       }
+    }
+  });
+});
+
+describe('Redis without the secret', () => {
+  it('a client reading Redis finds no prompt and no generated token in clear; the store reads them back', async () => {
+    const prompt = PROMPT_IDS.map((t) => t + 400);
+    const r = await fetch(`${cluster.baseURL}/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, prompt, max_tokens: 40, temperature: 0, logprobs: 1 }),
+    });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { id: string };
+    const key = `tandem:seq:${body.id}-0`;
+    const redis = new Redis(REDIS, { lazyConnect: true });
+    try {
+      // Wait for the checkpoint (every 32 tokens) and the final state to land (off the request path).
+      for (let t0 = Date.now(); (await redis.hget(key, 'state')) !== 'finished' && Date.now() - t0 < 5000; ) await new Promise((res) => setTimeout(res, 50));
+      const storedRequest = (await redis.get(`${key}:request`))!;
+      const storedTokens = (await redis.getBuffer(`${key}:tokens`))!;
+      expect(storedRequest.startsWith('sealed:v1:')).toBe(true);
+      expect(storedRequest).not.toContain(prompt.slice(0, 6).join(','));
+      expect(storedTokens.length).toBeGreaterThanOrEqual(32 * 4);
+      // Opened with the cluster's key, they are the prompt and the generated tokens.
+      const cipher = new AtRestCipher(ClusterKeys.fromSecret(readSecretFile(secretFile).secret).state);
+      expect((JSON.parse(cipher.openRequest(`${body.id}-0`, storedRequest)) as { promptTokenIds: number[] }).promptTokenIds).toEqual(prompt);
+      const clear = cipher.tokens(`${body.id}-0`, 0, storedTokens);
+      expect(clear.equals(storedTokens)).toBe(false);
+      for (let i = 0; i < clear.length / 4; i++) expect(clear.readUInt32LE(i * 4)).toBeLessThan(1024 * 1024); // real token ids
+    } finally {
+      redis.disconnect();
     }
   });
 });

@@ -7,11 +7,17 @@
  * stream whose tokens are those of an uninterrupted run — greedy and seeded sampling — with no
  * duplicate and no gap; the longest pause between two tokens is reported.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricValue, settledHistory, startTandemUp, type RunningCluster } from '../fixtures/cluster.js';
 import { genTinyModel } from '../fixtures/models.js';
+import { ClusterKeys } from '../../services/common/security/cluster-keys.js';
+import { createSecretFile, readSecretFile } from '../../services/common/security/secret-file.js';
+import { AtRestCipher } from '../../services/state/at-rest.js';
 
 const MODEL = 'tiny';
 const NATS = process.env.TANDEM_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -21,6 +27,9 @@ const MAX_TOKENS = 64;
 const PROMPT = Array.from({ length: 40 }, (_, j) => `r${(j * 13) % 101}`).join(' ');
 
 let cluster: RunningCluster;
+// The cluster's secret, ours so that the test can open what the router stored encrypted.
+const SECRET_FILE = join(mkdtempSync(join(tmpdir(), 'tandem-secret-')), 'secret');
+createSecretFile(SECRET_FILE);
 
 interface Sampling {
   temperature: number;
@@ -105,7 +114,7 @@ async function killedMidStream(sampling: Sampling, killAt: number, restartsBefor
 beforeAll(async () => {
   const modelDir = genTinyModel('ernie4_5', 3);
   cluster = await startTandemUp(
-    ['--cluster', '--nats', NATS, '--redis', REDIS, '--model', modelDir, '--served-model-name', MODEL, '--prefill-text', '1', '--decode-text', '1', '--cluster-name', `router-restart-${process.pid}`],
+    ['--cluster', '--nats', NATS, '--redis', REDIS, '--model', modelDir, '--served-model-name', MODEL, '--prefill-text', '1', '--decode-text', '1', '--cluster-name', `router-restart-${process.pid}`, '--cluster-secret-file', SECRET_FILE],
     // Slowed steps, so a stream lasts long enough to kill the router in its middle.
     { TANDEM_FAULT_STEP_DELAY_MS: '30' },
     120_000,
@@ -137,7 +146,10 @@ describe('router killed mid-stream (tandem up --cluster restarts it; the gateway
     expect(Number(lost?.[1])).toBeGreaterThanOrEqual(10);
     expect(Number(lost?.[1])).toBeLessThan(64);
     // What the new router resumed from: the request itself, with the seed it pinned.
-    const request = JSON.parse((await redis.get(`${key}:request`))!) as { promptTokenIds: number[]; sampling: { seed?: number; maxTokens: number } };
+    // Stored encrypted with the cluster's state key: opened with the secret this test gave the cluster.
+    const stored = (await redis.get(`${key}:request`))!;
+    expect(stored.startsWith('sealed:v1:')).toBe(true);
+    const request = JSON.parse(new AtRestCipher(ClusterKeys.fromSecret(readSecretFile(SECRET_FILE).secret).state).openRequest(`${got.id}-0`, stored)) as { promptTokenIds: number[]; sampling: { seed?: number; maxTokens: number } };
     expect(request.sampling.maxTokens).toBe(MAX_TOKENS);
     expect(request.sampling.seed).toBeTypeOf('number');
     expect(request.promptTokenIds.length).toBeGreaterThan(32);

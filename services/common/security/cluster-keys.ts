@@ -13,13 +13,15 @@ export class ClusterKeys {
     readonly bus: Buffer,
     /** TLS 1.3 pre-shared key of TCP KV / embedding transfers (services/transfer/tcp-tls.ts). */
     readonly transfer: Buffer,
+    /** Encryption at rest of stored requests and tokens in Redis (services/state/at-rest.ts). */
+    readonly state: Buffer,
   ) {}
 
   /** Keys of the cluster whose secret is `secret` (at least 32 bytes of it). */
   static fromSecret(secret: Uint8Array): ClusterKeys {
     if (secret.length < MIN_SECRET_BYTES) throw new RangeError(`a cluster secret must be at least ${MIN_SECRET_BYTES} bytes, got ${secret.length}`);
     const derive = (label: string) => Buffer.from(hkdfSync('sha256', secret, SALT, `tandem/v1/${label}`, 32));
-    return new ClusterKeys(derive('grpc-token'), derive('bus-seal'), derive('transfer-auth'));
+    return new ClusterKeys(derive('grpc-token'), derive('bus-seal'), derive('transfer-auth'), derive('state-seal'));
   }
 
   /** Throw-away keys for one process (the in-process cluster of `tandem up`: nothing to share). */

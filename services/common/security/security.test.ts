@@ -16,8 +16,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('cluster keys', () => {
   it('derives one distinct 32-byte key per plane, the same from the same secret', () => {
-    expect(new Set([keys.grpc, keys.bus, keys.transfer].map((k) => k.toString('hex'))).size).toBe(3);
-    for (const k of [keys.grpc, keys.bus, keys.transfer]) expect(k.length).toBe(32);
+    expect(new Set([keys.grpc, keys.bus, keys.transfer, keys.state].map((k) => k.toString('hex'))).size).toBe(4);
+    for (const k of [keys.grpc, keys.bus, keys.transfer, keys.state]) expect(k.length).toBe(32);
     expect(ClusterKeys.fromSecret(secret).bus.equals(keys.bus)).toBe(true);
     expect(keys.bus.equals(secret.subarray(0, 32))).toBe(false);
   });
