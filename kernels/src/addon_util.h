@@ -82,7 +82,7 @@ inline const KernelTable& impl_arg(const Napi::Value& v) {
     Isa want = active_isa();
     if (s == "scalar") want = Isa::Scalar;
     else if (s == "avx2") want = Isa::Avx2;
-    else if (s == "avx512") want = Isa::Avx512;
+    else if (s == "avx512" || s == "avx512bf16") want = Isa::Avx512;  // bf16 dot where the CPU lacks it: plain AVX-512
     if (static_cast<int>(want) > static_cast<int>(best)) want = best;
     return kernels_for(want);
   }
