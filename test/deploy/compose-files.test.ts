@@ -42,7 +42,7 @@ function listeners(): Map<string, Set<number>> {
 
 describe('compose: Tandem services', () => {
   it('has the generator, router, the three worker pools and the gateway on the Tandem image', () => {
-    expect(tandem.map(([n]) => n).sort()).toEqual(['cluster-secret', 'decode-text', 'gateway', 'model', 'prefill-text', 'prefill-vision', 'router']);
+    expect(tandem.map(([n]) => n).sort()).toEqual(['cluster-certs', 'cluster-secret', 'decode-text', 'gateway', 'model', 'prefill-text', 'prefill-vision', 'router']);
     for (const [, s] of tandem) {
       expect(s.build, 'built from deploy/Dockerfile').toMatchObject({ context: '..', dockerfile: 'deploy/Dockerfile' });
       expect(s.entrypoint, 'the image entrypoint is `tandem`').toBeUndefined();

@@ -127,7 +127,7 @@ const metricsOf = async (name: string) => (await fetch(String(proc(name).ready.m
 
 describe('compose topology, run natively against the compose NATS configuration and the local Redis', () => {
   it('started every long-running Tandem service of compose.yaml after the one-shot generators', () => {
-    expect(services.map((s) => s.name).sort()).toEqual(['cluster-secret', 'decode-text', 'gateway', 'model', 'prefill-text', 'prefill-vision', 'router']);
+    expect(services.map((s) => s.name).sort()).toEqual(['cluster-certs', 'cluster-secret', 'decode-text', 'gateway', 'model', 'prefill-text', 'prefill-vision', 'router']);
     expect(running.map((p) => p.role).sort()).toEqual(['decode-text', 'gateway', 'prefill-text', 'prefill-vision', 'router']);
     // Same model directory for all, under the directory standing in for the `models` volume.
     const model = flags(services.find((s) => s.name === 'model')!.argv).get('out');

@@ -33,4 +33,21 @@ describe.skipIf(!opensslAvailable())('tandem gen-certs', () => {
       out.mockRestore();
     }
   });
+
+  it('--if-absent keeps a complete set and exits 0 (compose runs it at every up); --drop-ca-key leaves no CA key', async () => {
+    const out = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const path = join(dir, 'compose');
+      expect(await runGenCerts(['--out', path, '--hosts', 'router,decode-text', '--if-absent', '--drop-ca-key'])).toBe(0);
+      expect(readdirSync(path).sort()).toEqual(['ca.crt', 'tandem.crt', 'tandem.key']);
+      const first = readFileSync(join(path, 'tandem.crt'), 'utf8');
+      expect(await runGenCerts(['--out', path, '--hosts', 'router,decode-text', '--if-absent', '--drop-ca-key'])).toBe(0);
+      expect(JSON.parse(String(out.mock.calls[1]![0]))).toMatchObject({ kept: true });
+      expect(readFileSync(join(path, 'tandem.crt'), 'utf8')).toBe(first);
+      // Without --if-absent an existing set is still an error, never overwritten.
+      await expect(runGenCerts(['--out', path])).rejects.toThrow(/never overwritten/);
+    } finally {
+      out.mockRestore();
+    }
+  });
 });
