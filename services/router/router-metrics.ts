@@ -31,7 +31,7 @@ export class RouterMetrics {
 
   constructor(counters: RouterDeps['counters'], private readonly view: ViewLike, policy: string) {
     const registers = [this.registry];
-    const seen = { disaggregated: 0, local_prefill: 0, unified: 0, retries: 0, migrations: 0, resumes: 0, busFallbacks: 0, stateRebuilds: 0 };
+    const seen = { disaggregated: 0, local_prefill: 0, unified: 0 };
     new Counter({
       name: 'tandem_router_decisions_total',
       help: 'Stage plans made, by decision (disaggregated, local_prefill, unified) and routing policy.',
@@ -45,55 +45,12 @@ export class RouterMetrics {
         }
       },
     });
-    new Counter({
-      name: 'tandem_router_prefill_retries_total',
-      help: 'Prefills retried on another prefill worker after the first one failed.',
-      registers,
-      collect() {
-        this.inc(counters.prefillRetries - seen.retries);
-        seen.retries = counters.prefillRetries;
-      },
-    });
-    new Counter({
-      name: 'tandem_router_state_rebuilds_total',
-      help: 'Sequence records written again (create, transitions, checkpoints replayed) after the store lost them, e.g. Redis restarted without its data.',
-      registers,
-      collect() {
-        const now = counters.stateRebuilds ?? 0;
-        this.inc(now - seen.stateRebuilds);
-        seen.stateRebuilds = now;
-      },
-    });
-    new Counter({
-      name: 'tandem_router_bus_fallbacks_total',
-      help: 'Disaggregated plans run with the decode worker prefilling locally because the KV reservation could not go over NATS (down, restarting, the worker not back on it).',
-      registers,
-      collect() {
-        const now = counters.busFallbacks ?? 0;
-        this.inc(now - seen.busFallbacks);
-        seen.busFallbacks = now;
-      },
-    });
-    new Counter({
-      name: 'tandem_router_migrations_total',
-      help: 'Sequences moved to another decode worker after theirs was lost (re-prefill of prompt + generated tokens).',
-      registers,
-      collect() {
-        const now = counters.migrations ?? 0;
-        this.inc(now - seen.migrations);
-        seen.migrations = now;
-      },
-    });
-    new Counter({
-      name: 'tandem_router_resumes_total',
-      help: 'Requests taken over from the sequence store after the router streaming them was lost (Router.Resume).',
-      registers,
-      collect() {
-        const now = counters.resumes ?? 0;
-        this.inc(now - seen.resumes);
-        seen.resumes = now;
-      },
-    });
+    // Plain counters the request path keeps, turned into Prometheus counters at scrape time.
+    scrapedCounter(registers, 'tandem_router_prefill_retries_total', 'Prefills retried on another prefill worker after the first one failed.', () => counters.prefillRetries);
+    scrapedCounter(registers, 'tandem_router_state_rebuilds_total', 'Sequence records written again (create, transitions, checkpoints replayed) after the store lost them, e.g. Redis restarted without its data.', () => counters.stateRebuilds ?? 0);
+    scrapedCounter(registers, 'tandem_router_bus_fallbacks_total', 'Disaggregated plans run with the decode worker prefilling locally because the KV reservation could not go over NATS (down, restarting, the worker not back on it).', () => counters.busFallbacks ?? 0);
+    scrapedCounter(registers, 'tandem_router_migrations_total', 'Sequences moved to another decode worker after theirs was lost (re-prefill of prompt + generated tokens).', () => counters.migrations ?? 0);
+    scrapedCounter(registers, 'tandem_router_resumes_total', 'Requests taken over from the sequence store after the router streaming them was lost (Router.Resume).', () => counters.resumes ?? 0);
     new Gauge({
       name: 'tandem_router_requests_in_flight',
       help: 'Generate calls the router is serving now.',
@@ -148,4 +105,19 @@ export function trackForgottenWorkers<V extends ViewLike>(view: V, metrics: Rout
     forget(id);
   };
   return view;
+}
+
+/** A counter whose value is a plain number the request path increments, read at each scrape. */
+function scrapedCounter(registers: Registry[], name: string, help: string, read: () => number): void {
+  let seen = 0;
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      const now = read();
+      this.inc(now - seen);
+      seen = now;
+    },
+  });
 }
