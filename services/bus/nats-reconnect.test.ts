@@ -2,89 +2,23 @@
  * The NATS bus across a server crash and restart. Runs its own nats-server (JetStream, temporary
  * store, free port), never the shared one: kills it, publishes while it is down, starts it again
  * on the same port and store, and checks that subscriptions, request/reply, KV and watches resume.
- * Without a nats-server binary ($NATS_SERVER_BIN, default /usr/sbin/nats-server) this file is
- * fails when there is no nats-server binary (install nats-server).
+ * It fails when there is no nats-server binary ($NATS_SERVER_BIN, default /usr/sbin/nats-server).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bus, BusMessage, KeyValueWatchEvent } from './bus.js';
 import { createBus } from './create-bus.js';
 import { BusError } from './errors.js';
 import type { NatsBus } from './nats-bus.js';
+import { NATS_SERVER_BIN, natsServerAvailable, TestNatsServer } from '../../test/fixtures/nats-test-server.js';
 
-const BIN = process.env['NATS_SERVER_BIN'] ?? '/usr/sbin/nats-server';
-const haveBin = existsSync(BIN);
 const te = new TextEncoder();
 const td = new TextDecoder();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = createConnection({ host: '127.0.0.1', port });
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-  });
-}
 
 async function waitFor(pred: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await pred())) {
     if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-class OwnNatsServer {
-  private child: ChildProcess | undefined;
-  readonly storeDir = mkdtempSync(join(tmpdir(), 'tandem-bus-nats-'));
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(BIN, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: 'ignore' });
-    this.child = child;
-    await waitFor(() => child.exitCode !== null || portOpen(this.port), 10_000, 'nats-server start');
-    if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode} (port ${this.port} taken?)`);
-  }
-
-  /** SIGKILL: a crash, not a graceful shutdown. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
-    this.child = undefined;
-  }
-
-  /** Forgets all JetStream state, as a server without a persistent volume does on restart. */
-  wipeStore(): void {
-    rmSync(this.storeDir, { recursive: true, force: true });
-  }
-
-  async dispose(): Promise<void> {
-    await this.kill();
-    rmSync(this.storeDir, { recursive: true, force: true });
   }
 }
 
@@ -95,14 +29,13 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 const title = 'NATS bus across a server restart (own nats-server)';
 
 describe(title, () => {
-  let server: OwnNatsServer;
+  let server: TestNatsServer;
   let bus: Bus;
   let observer: Bus;
 
   beforeAll(async () => {
-    if (!haveBin) throw new Error(`nats-server binary not found at ${BIN}; set NATS_SERVER_BIN`);
-    server = new OwnNatsServer(await freePort());
-    await server.start();
+    if (!natsServerAvailable()) throw new Error(`nats-server binary not found at ${NATS_SERVER_BIN}; set NATS_SERVER_BIN`);
+    server = await TestNatsServer.start();
     [bus, observer] = await Promise.all([
       createBus(server.url, { reconnectTimeWaitMs: 100, connectTimeoutMs: 5_000 }),
       createBus(server.url, { reconnectTimeWaitMs: 100, connectTimeoutMs: 5_000 }),
@@ -111,7 +44,7 @@ describe(title, () => {
 
   afterAll(async () => {
     await Promise.allSettled([bus?.close(), observer?.close()]);
-    await server?.dispose();
+    await server?.destroy();
   });
 
   it('resumes subscriptions, delivers publishes buffered while down, and keeps request/reply, KV and watches working', async () => {
@@ -154,7 +87,7 @@ describe(title, () => {
     void flushed.then(() => (flushDone = true));
     await new Promise((r) => setTimeout(r, 400));
     expect(flushDone).toBe(false);
-    await server.start();
+    await server.launch();
 
     await withTimeout(Promise.all([flushed, observer.flush()]), 10_000, 'reconnect');
     await waitFor(() => own.length === 6, 5_000, 'buffered publishes after the restart');
@@ -190,7 +123,7 @@ describe(title, () => {
     await waitFor(() => !(bus as NatsBus).online, 2_000, 'the client noticing the crash');
     const pending = bus.request('rs.svc2', te.encode('ping'), { timeoutMs: 8_000 });
     await new Promise((r) => setTimeout(r, 300));
-    await server.start();
+    await server.launch();
     expect(td.decode((await pending).data)).toBe('pong');
     svc.unsubscribe();
   });
@@ -215,7 +148,7 @@ describe(title, () => {
     expect(outcome).toBeInstanceOf(BusError);
     expect((outcome as Error).message).toMatch(/connection lost during the request to 'rs\.held'/);
     expect(Date.now() - t0).toBeLessThan(2_000);
-    await server.start();
+    await server.launch();
     await withTimeout(Promise.all([bus.flush(), observer.flush()]), 10_000, 'reconnect');
     held.unsubscribe();
   });
@@ -233,7 +166,7 @@ describe(title, () => {
 
     await server.kill();
     server.wipeStore();
-    await server.start();
+    await server.launch();
     await withTimeout(bus.flush(), 10_000, 'reconnect');
 
     // The old handle still works: the first put recreates the bucket.
