@@ -11,7 +11,8 @@
  */
 import http from 'node:http';
 import { loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
+import { CliError } from '../../services/cli/cli-error.js';
+import { intOption, parseCommandArgs } from '../../services/cli/parse.js';
 import { startLocalCluster } from './local-cluster.js';
 
 export const BURST_HELP = `usage: tandem bench burst [--url URL] [--requests 200] [--mode unified|disagg] [--max-num-seqs 8]
@@ -57,28 +58,27 @@ async function inFlight(base: URL): Promise<number> {
 }
 
 export async function runBurstBench(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      url: { type: 'string' },
-      requests: { type: 'string' },
-      mode: { type: 'string' },
-      'max-num-seqs': { type: 'string' },
-      'max-waiting': { type: 'string' },
-      'max-tokens': { type: 'string' },
-      model: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values } = parseCommandArgs(argv, {
+    url: { type: 'string' },
+    requests: { type: 'string' },
+    mode: { type: 'string' },
+    'max-num-seqs': { type: 'string' },
+    'max-waiting': { type: 'string' },
+    'max-tokens': { type: 'string' },
+    model: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     console.log(BURST_HELP);
     return 0;
   }
-  const n = Number(values.requests ?? 200);
-  const seqs = Number(values['max-num-seqs'] ?? 8);
-  const waiting = Number(values['max-waiting'] ?? 8);
+  const n = intOption(values.requests, 'requests', 200, 1);
+  const seqs = intOption(values['max-num-seqs'], 'max-num-seqs', 8, 1);
+  const waiting = intOption(values['max-waiting'], 'max-waiting', 8, 1);
+  const maxTokens = intOption(values['max-tokens'], 'max-tokens', 64, 1);
   const mode = values.mode ?? 'unified';
+  if (mode !== 'unified' && mode !== 'disagg') throw new CliError('--mode must be unified or disagg');
   const cluster = values.url
     ? undefined
     : await startLocalCluster({ mode, upArgs: ['--max-num-seqs', String(seqs), '--max-waiting', String(waiting), ...(values.model ? ['--model', values.model] : [])] });
@@ -88,7 +88,7 @@ export async function runBurstBench(argv: string[]): Promise<number> {
     const agent = new http.Agent({ keepAlive: true, maxSockets: n });
     // Open every connection first, so the burst measures requests, not TCP handshakes.
     await Promise.all(Array.from({ length: n }, () => send(agent, baseURL, '/health')));
-    const body = JSON.stringify({ model, messages: [{ role: 'user', content: 'burst' }], max_tokens: Number(values['max-tokens'] ?? 64), ignore_eos: true });
+    const body = JSON.stringify({ model, messages: [{ role: 'user', content: 'burst' }], max_tokens: maxTokens, ignore_eos: true });
     let peak = 0;
     let sampling = true;
     const sampler = (async () => {
