@@ -46,11 +46,11 @@ export class RouterMetrics {
       },
     });
     // Plain counters the request path keeps, turned into Prometheus counters at scrape time.
-    scrapedCounter(registers, 'tandem_router_prefill_retries_total', 'Prefills retried on another prefill worker after the first one failed.', () => counters.prefillRetries);
-    scrapedCounter(registers, 'tandem_router_state_rebuilds_total', 'Sequence records written again (create, transitions, checkpoints replayed) after the store lost them, e.g. Redis restarted without its data.', () => counters.stateRebuilds ?? 0);
-    scrapedCounter(registers, 'tandem_router_bus_fallbacks_total', 'Disaggregated plans run with the decode worker prefilling locally because the KV reservation could not go over NATS (down, restarting, the worker not back on it).', () => counters.busFallbacks ?? 0);
-    scrapedCounter(registers, 'tandem_router_migrations_total', 'Sequences moved to another decode worker after theirs was lost (re-prefill of prompt + generated tokens).', () => counters.migrations ?? 0);
-    scrapedCounter(registers, 'tandem_router_resumes_total', 'Requests taken over from the sequence store after the router streaming them was lost (Router.Resume).', () => counters.resumes ?? 0);
+    scrapedCounter('tandem_router_prefill_retries_total', 'Prefills retried on another prefill worker after the first one failed.', registers, () => counters.prefillRetries);
+    scrapedCounter('tandem_router_state_rebuilds_total', 'Sequence records written again (create, transitions, checkpoints replayed) after the store lost them, e.g. Redis restarted without its data.', registers, () => counters.stateRebuilds ?? 0);
+    scrapedCounter('tandem_router_bus_fallbacks_total', 'Disaggregated plans run with the decode worker prefilling locally because the KV reservation could not go over NATS (down, restarting, the worker not back on it).', registers, () => counters.busFallbacks ?? 0);
+    scrapedCounter('tandem_router_migrations_total', 'Sequences moved to another decode worker after theirs was lost (re-prefill of prompt + generated tokens).', registers, () => counters.migrations ?? 0);
+    scrapedCounter('tandem_router_resumes_total', 'Requests taken over from the sequence store after the router streaming them was lost (Router.Resume).', registers, () => counters.resumes ?? 0);
     new Gauge({
       name: 'tandem_router_requests_in_flight',
       help: 'Generate calls the router is serving now.',
@@ -108,7 +108,7 @@ export function trackForgottenWorkers<V extends ViewLike>(view: V, metrics: Rout
 }
 
 /** A counter whose value is a plain number the request path increments, read at each scrape. */
-function scrapedCounter(registers: Registry[], name: string, help: string, read: () => number): void {
+function scrapedCounter(name: string, help: string, registers: Registry[], read: () => number): void {
   let seen = 0;
   new Counter({
     name,
