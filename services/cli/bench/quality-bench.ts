@@ -3,11 +3,18 @@
  * checkpoint and prompts. Per scheme: mean KL(bf16 || quantized) of the next-token
  * distributions and top-1 agreement over every position of teacher-forced prompts, and the
  * common prefix of greedy continuations generated independently by both.
+ *
+ * Prompts are a fixed pseudo-random walk over the vocabulary, or real text from a prompts file
+ * (`--prompts-file`): on a trained checkpoint, top-1 agreement is only meaningful on the kind
+ * of text it was trained on, where its next-token distributions are peaked.
  */
+import { readFile } from 'node:fs/promises';
 import { native, type KernelImpl } from '../../../kernels/ts/index.js';
 import type { TextModelWeights } from '../../engine/model-types.js';
 import { ModelRunner } from '../../engine/runner/model-runner.js';
 import type { Quantization } from '../../protocol/quantization.js';
+import { loadTokenizer } from '../../text/load-tokenizer.js';
+import { CliError } from '../cli-error.js';
 
 export interface QualityBenchOptions {
   weights: TextModelWeights;
@@ -16,6 +23,13 @@ export interface QualityBenchOptions {
   prompts?: number;
   promptTokens?: number;
   greedyTokens?: number;
+  /**
+   * Prompt token ids to use instead of the pseudo-random ones (`readQualityPrompts`): the first
+   * `prompts` of them, each cut to `promptTokens` (each must be at least that long).
+   */
+  promptIds?: number[][];
+  /** Where promptIds came from, echoed in the result (default: 'pseudo-random'). */
+  promptSource?: string;
   log?: (msg: string) => void;
 }
 
@@ -32,6 +46,8 @@ export interface QualityBenchResult {
   model: string;
   isa: string;
   quant_kernels: string;
+  /** 'pseudo-random' or the prompts file. */
+  prompts: string;
   positions: number;
   /** Mean entropy (nats) of the bf16 next-token distributions: near 0 = degenerate checkpoint. */
   bf16_entropy_mean: number;
@@ -114,7 +130,18 @@ export async function runQualityBench(o: QualityBenchOptions): Promise<QualityBe
   const V = o.weights.config.vocabSize;
   const runner = (quantization: Quantization, isa?: KernelImpl) =>
     new ModelRunner(o.weights, { numBlocks: Math.ceil((T + G) / 16) + 1, blockSize: 16, maxBatchTokens: T, maxModelLen: T + G + 16, quantization, isa });
-  const prompts = Array.from({ length: P }, (_, i) => promptTokens(i, T, V));
+  let prompts: number[][];
+  if (o.promptIds) {
+    if (o.promptIds.length < P) throw new RangeError(`${P} prompts asked for, ${o.promptIds.length} given`);
+    prompts = o.promptIds.slice(0, P).map((p, i) => {
+      if (p.length < T) throw new RangeError(`prompt ${i + 1} has ${p.length} tokens, fewer than ${T}`);
+      const bad = p.find((t) => !Number.isInteger(t) || t < 0 || t >= V);
+      if (bad !== undefined) throw new RangeError(`prompt ${i + 1} has token id ${bad}, outside the vocabulary [0, ${V})`);
+      return p.slice(0, T);
+    });
+  } else {
+    prompts = Array.from({ length: P }, (_, i) => promptTokens(i, T, V));
+  }
   log(`[bench] bf16 reference: ${P} prompts x ${T} tokens, ${G} greedy tokens each`);
   const ref = runner('none');
   const refLogits: Float32Array[] = [];
@@ -172,6 +199,7 @@ export async function runQualityBench(o: QualityBenchOptions): Promise<QualityBe
     model: o.model,
     isa: native.info().isa,
     quant_kernels: native.quantKernels(),
+    prompts: o.promptIds ? (o.promptSource ?? 'given') : 'pseudo-random',
     positions: P * T,
     bf16_entropy_mean: entropy / (P * T),
     bf16_top2_gap_median_sd: gaps[gaps.length >> 1]!,
@@ -179,4 +207,71 @@ export async function runQualityBench(o: QualityBenchOptions): Promise<QualityBe
     schemes,
     targets: { wint8_top1: 0.99, wint4_top1: 0.95 },
   };
+}
+
+export interface ReadQualityPromptsOptions {
+  /** The model's vocabulary size: every id must be below it. */
+  vocabSize: number;
+  /** Tokens each prompt must have at least (--tokens); longer ones are cut by the bench. */
+  minTokens: number;
+  /** Encodes a text prompt with the model's tokenizer; loaded only when the file has text lines. */
+  encoder: () => Promise<(text: string) => number[]>;
+}
+
+/**
+ * Reads a prompts file for `--prompts-file`: JSON Lines, each non-blank line either a JSON
+ * string (text, encoded with the model's tokenizer, no BOS: the text is continued where it
+ * stands) or a JSON array of token ids. A bad line is a CliError naming the file and line.
+ */
+/** The model directory's tokenizer as a text → ids function for text prompts (no BOS added). */
+export function modelTextEncoder(dir: string): () => Promise<(text: string) => number[]> {
+  return async () => {
+    const tok = await loadTokenizer(dir).catch((e: Error) => {
+      throw new CliError(`${dir}: text prompts need the model's tokenizer (${e.message}); give token id arrays instead`);
+    });
+    return (text) => tok.encode(text, { addSpecialTokens: false });
+  };
+}
+
+export async function readQualityPrompts(file: string, o: ReadQualityPromptsOptions): Promise<number[][]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new CliError(`--prompts-file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  return parseQualityPrompts(text, file, o);
+}
+
+export async function parseQualityPrompts(text: string, file: string, o: ReadQualityPromptsOptions): Promise<number[][]> {
+  let encode: ((s: string) => number[]) | undefined;
+  const out: number[][] = [];
+  const lines = text.split('\n');
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n]!.trim();
+    if (!line) continue;
+    const where = `--prompts-file ${file} line ${n + 1}`;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      throw new CliError(`${where}: not JSON (each line is a JSON string of text or a JSON array of token ids)`);
+    }
+    let ids: unknown[];
+    if (typeof v === 'string') {
+      encode ??= await o.encoder();
+      ids = encode(v);
+    } else if (Array.isArray(v)) {
+      ids = v;
+    } else {
+      throw new CliError(`${where}: expected a JSON string of text or a JSON array of token ids`);
+    }
+    // Text too: a tokenizer may know more ids than the model's embedding table has rows.
+    const bad = ids.find((t) => !Number.isInteger(t) || (t as number) < 0 || (t as number) >= o.vocabSize);
+    if (bad !== undefined) throw new CliError(`${where}: ${JSON.stringify(bad)} is not a token id of the model ([0, ${o.vocabSize}))`);
+    if (ids.length < o.minTokens) throw new CliError(`${where}: ${ids.length} tokens, fewer than --tokens ${o.minTokens}`);
+    out.push(ids as number[]);
+  }
+  if (out.length === 0) throw new CliError(`--prompts-file ${file}: no prompts (one JSON string or id array per line)`);
+  return out;
 }

@@ -4,7 +4,7 @@ import { native } from '../../../kernels/ts/index.js';
 import { loadTextModelWeights } from '../../engine/weights/load-text-weights.js';
 import { runGatewayBench } from '../bench/gateway-bench.js';
 import { runKernelBench } from '../bench/kernel-bench.js';
-import { runQualityBench } from '../bench/quality-bench.js';
+import { modelTextEncoder, readQualityPrompts, runQualityBench } from '../bench/quality-bench.js';
 import { runGrammarBench } from '../bench/grammar-bench.js';
 import { loadModelVocabulary } from '../model-vocabulary.js';
 import { paddedVocabulary } from '../bench/padded-vocabulary.js';
@@ -25,6 +25,7 @@ import { intOption, parseCommandArgs, quantizationOption } from '../parse.js';
 const HELP = `usage: tandem bench kernels [--json] [--model DIR] [--threads N] [--seconds S] [--prefill N]
                             [--quantization none|wint8|wint4]
        tandem bench quality [--json] [--model DIR] [--schemes wint8,wint4] [--prompts 4] [--tokens 128]
+                            [--prompts-file FILE]
        tandem bench gateway [--json] [--model DIR] [--samples N]
        tandem bench transfer [--json] [--backends ucx,tcp,tcp-tls,local] [--sizes 65536,1048576,16777216,67108864]
                              [--model DIR] [--ttft-prompt 512] [--ttft-repeats 5] [--skip-ttft]
@@ -58,7 +59,11 @@ quality: what quantization costs against bf16 on the same checkpoint: mean KL of
 distributions, top-1 agreement over teacher-forced prompts, and the common prefix of greedy
 continuations, beside the noise floor (bf16 under another ISA's kernels); on the ERNIE-4.5-0.3B
 shapes generated with weight scale 1.5 (a scale-1 random model repeats one token, which would
-make every comparison trivially perfect) unless --model.
+make every comparison trivially perfect) unless --model. Prompts are a fixed pseudo-random walk
+over the vocabulary unless --prompts-file: JSON Lines, each line a JSON string of text (encoded
+with the model's tokenizer) or a JSON array of token ids, each at least --tokens long (cut to
+it); --prompts then defaults to every prompt in the file. Real text is what a trained
+checkpoint's accuracy must be measured on (loadtest/quality/README.md).
 
 serve: open-loop streaming chat load; TTFT, TPOT, ITL, goodput (see 'tandem bench serve --help').
 burst: N requests at once into a small queue: admitted, refused with 429 + Retry-After, the peak
@@ -134,6 +139,7 @@ async function runQualityBenchCommand(argv: string[]): Promise<number> {
     schemes: { type: 'string' },
     prompts: { type: 'string' },
     tokens: { type: 'string' },
+    'prompts-file': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -141,14 +147,22 @@ async function runQualityBenchCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const schemes = (values.schemes ?? 'wint8,wint4').split(',').map((s) => quantizationOption(s.trim()));
+  const promptTokens = intOption(values.tokens, 'tokens', 128, 2);
   const log = (m: string) => process.stderr.write(m + '\n');
   const dir = values.model ? resolve(values.model) : await ensureGeneratedModel('ernie4_5', '0.3b', 0, log, 1.5);
+  const weights = await loadTextModelWeights(dir);
+  const file = values['prompts-file'] === undefined ? undefined : resolve(values['prompts-file']);
+  const promptIds = file === undefined ? undefined : await readQualityPrompts(file, { vocabSize: weights.config.vocabSize, minTokens: promptTokens, encoder: modelTextEncoder(dir) });
+  const prompts = intOption(values.prompts, 'prompts', promptIds?.length ?? 4, 1);
+  if (promptIds && prompts > promptIds.length) throw new CliError(`--prompts ${prompts}: ${file} has only ${promptIds.length} prompt(s)`);
   const result = await runQualityBench({
-    weights: await loadTextModelWeights(dir),
+    weights,
     model: dir,
     schemes,
-    prompts: intOption(values.prompts, 'prompts', 4, 1),
-    promptTokens: intOption(values.tokens, 'tokens', 128, 2),
+    prompts,
+    promptTokens,
+    promptIds,
+    promptSource: file,
     log,
   });
   console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
