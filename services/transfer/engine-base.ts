@@ -8,28 +8,30 @@ import { native } from '../../kernels/ts/index.js';
 import { TransferError } from './errors.js';
 import { checkOps, coalesceOps, totalBytes } from './ops.js';
 import type {
-  AllocatedRegion, PutResult, RegionDescriptor, TransferBackend, TransferEngine, TransferRecord, TransferStats, WriteOp,
+  AllocatedRegion, PutOptions, PutResult, RegionDescriptor, RegionOptions, TransferBackend, TransferEngine, TransferRecord, TransferStats, WriteOp,
 } from './types.js';
+import { MAX_GRANT_BYTES } from './types.js';
 
 export abstract class EngineBase implements TransferEngine {
   abstract readonly backend: TransferBackend;
+  abstract readonly enforcesGrants: boolean;
   private readonly totals = { bytes: 0, seconds: 0, transfers: 0, ops: 0, requestedOps: 0, failures: 0 };
   private closing: Promise<void> | undefined;
 
   constructor(private readonly onTransfer?: (record: TransferRecord) => void) {}
 
-  abstract registerRegion(regionId: string, buffer: ArrayBuffer): Promise<RegionDescriptor>;
+  abstract registerRegion(regionId: string, buffer: ArrayBuffer, options?: RegionOptions): Promise<RegionDescriptor>;
 
   /** Default: native 64-byte aligned zeroed memory, registered. */
-  async allocateRegion(regionId: string, bytes: number): Promise<AllocatedRegion> {
+  async allocateRegion(regionId: string, bytes: number, options?: RegionOptions): Promise<AllocatedRegion> {
     this.checkRegionId(regionId);
     if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new TransferError('invalid_argument', 'bytes must be a positive integer');
     const buffer = native.allocKvBuffer(bytes);
-    return { buffer, descriptor: await this.registerRegion(regionId, buffer) };
+    return { buffer, descriptor: await this.registerRegion(regionId, buffer, options) };
   }
 
   /** Writes already checked and coalesced ranges; resolves once they are visible remotely. */
-  protected abstract write(remote: RegionDescriptor, source: ArrayBuffer, ops: WriteOp[]): Promise<void>;
+  protected abstract write(remote: RegionDescriptor, source: ArrayBuffer, ops: WriteOp[], grant: string | undefined): Promise<void>;
 
   protected abstract shutdown(): Promise<void>;
 
@@ -55,8 +57,12 @@ export abstract class EngineBase implements TransferEngine {
     }
   }
 
-  async put(remote: RegionDescriptor, source: ArrayBuffer, ops: readonly WriteOp[]): Promise<PutResult> {
+  async put(remote: RegionDescriptor, source: ArrayBuffer, ops: readonly WriteOp[], options: PutOptions = {}): Promise<PutResult> {
     this.assertOpen();
+    const grant = options.grant;
+    if (grant !== undefined && (typeof grant !== 'string' || Buffer.byteLength(grant) > MAX_GRANT_BYTES)) {
+      throw new TransferError('invalid_argument', `a put's grant must be a string of at most ${MAX_GRANT_BYTES} bytes`);
+    }
     if (!remote || remote.backend !== this.backend) {
       throw new TransferError('bad_descriptor', `a ${this.backend} engine cannot write to a ${remote?.backend ?? 'missing'} region`);
     }
@@ -69,7 +75,7 @@ export abstract class EngineBase implements TransferEngine {
     const bytes = totalBytes(coalesced);
     const t0 = performance.now();
     try {
-      if (coalesced.length > 0) await this.write(remote, source, coalesced);
+      if (coalesced.length > 0) await this.write(remote, source, coalesced, grant);
     } catch (err) {
       this.totals.failures++;
       this.record(remote, bytes, (performance.now() - t0) / 1e3, coalesced.length, ops.length, err);

@@ -5,6 +5,7 @@
 export type TransferErrorCode =
   | 'out_of_range' // a range falls outside the source or the remote region: nothing was written
   | 'unknown_region' // the receiver has no region with that id
+  | 'not_granted' // the receiver's guard refused the put (no lease, or ranges outside it): nothing was written
   | 'bad_descriptor' // the descriptor is malformed, tampered with, or for another backend
   | 'peer_unreachable' // no connection / endpoint to the receiver
   | 'peer_failed' // the connection broke while the put was in flight

@@ -16,7 +16,7 @@ import { native } from '../../kernels/ts/index.js';
 import { fillPattern } from './pattern.js';
 import { TcpTransferEngine } from './tcp-backend.js';
 import { createTransferEngine } from './transfer-engine.js';
-import type { TransferBackend, TransferEngine } from './types.js';
+import type { PutGuard, TransferBackend, TransferEngine } from './types.js';
 import type { UcxWorkerOptions } from '../../kernels/ts/ucx.js';
 
 export interface ReceiverConfig {
@@ -30,6 +30,23 @@ export interface ReceiverConfig {
   registerOwnBuffer?: boolean;
   /** tcp: a transfer key (hex; a throw-away key of a test or bench run): TLS-PSK connections. */
   authKeyHex?: string;
+  /** Guard the region: only puts naming `id` and writing inside [offset, offset + length) land. */
+  grant?: TestGrant;
+}
+
+export interface TestGrant {
+  id: string;
+  offset: number;
+  length: number;
+}
+
+/** The guard of a region with one grant (the contract's stand-in for a decode worker's lease). */
+export function testGrantGuard(g: TestGrant): PutGuard {
+  return (grant, ranges) => {
+    if (grant !== g.id) return grant === undefined ? 'the put names no lease' : 'unknown lease';
+    const out = ranges.find((r) => r.offset < g.offset || r.offset + r.length > g.offset + g.length);
+    return out ? `bytes [${out.offset}, ${out.offset + out.length}) are outside the lease` : undefined;
+  };
 }
 
 export interface ReceiverRequest {
@@ -50,12 +67,13 @@ async function main(config: ReceiverConfig): Promise<void> {
   if (config.ucx !== undefined) opts.ucx = config.ucx;
   const engine: TransferEngine = await createTransferEngine(config.backend, opts);
   // The region as a KV pool should be made: allocated by the engine (for ucx, by UCX: shared memory).
+  const regionOptions = config.grant ? { guard: testGrantGuard(config.grant) } : {};
   const { buffer: region, descriptor } = config.registerOwnBuffer
     ? await (async () => {
         const buffer = native.allocKvBuffer(config.bytes);
-        return { buffer, descriptor: await engine.registerRegion(config.regionId ?? 'kv', buffer) };
+        return { buffer, descriptor: await engine.registerRegion(config.regionId ?? 'kv', buffer, regionOptions) };
       })()
-    : await engine.allocateRegion(config.regionId ?? 'kv', config.bytes);
+    : await engine.allocateRegion(config.regionId ?? 'kv', config.bytes, regionOptions);
   const view = new Uint8Array(region);
   if (config.seed !== undefined) fillPattern(view, config.seed);
   send({ type: 'ready', descriptor, pid: process.pid });

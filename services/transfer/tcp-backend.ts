@@ -17,9 +17,9 @@ import os from 'node:os';
 import tls from 'node:tls';
 import { EngineBase } from './engine-base.js';
 import { TransferError, type TransferErrorCode } from './errors.js';
-import { AckDecoder, PutFrameDecoder, encodeAck, encodePutHeader } from './tcp-protocol.js';
+import { AckDecoder, PutFrameDecoder, encodeAck, encodePutHeader, type ReceivingRegion } from './tcp-protocol.js';
 import { HANDSHAKE_TIMEOUT_MS, pskClientOptions, pskServerOptions } from './tcp-tls.js';
-import type { RegionDescriptor, TransferEngineOptions, WriteOp } from './types.js';
+import type { RegionDescriptor, RegionOptions, TransferEngineOptions, WriteOp } from './types.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -88,7 +88,7 @@ class PeerConnection {
     });
   }
 
-  put(regionId: string, source: ArrayBuffer, ops: WriteOp[]): Promise<void> {
+  put(regionId: string, source: ArrayBuffer, ops: WriteOp[], grant: string | undefined): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     const putId = this.nextPutId;
     this.nextPutId = (this.nextPutId + 1) >>> 0 || 1;
@@ -97,7 +97,7 @@ class PeerConnection {
     // One synchronous burst per frame, so frames of concurrent puts never interleave; the
     // source ranges go to the socket as views (written with writev, not copied).
     this.socket.cork();
-    this.socket.write(encodePutHeader(putId, regionId, ops));
+    this.socket.write(encodePutHeader(putId, regionId, ops, grant));
     for (const op of ops) this.socket.write(new Uint8Array(source, op.localOffset, op.length));
     this.socket.uncork();
     return done;
@@ -115,7 +115,7 @@ class PeerConnection {
       w.resolve();
       return;
     }
-    const m = /^(unknown_region|out_of_range): /.exec(error);
+    const m = /^(unknown_region|out_of_range|not_granted): /.exec(error);
     const code: TransferErrorCode = m ? (m[1] as TransferErrorCode) : 'peer_failed';
     w.reject(new TransferError(code, `tcp receiver ${this.key} refused the put: ${m ? error.slice(m[0].length) : error}`));
   }
@@ -128,8 +128,9 @@ class PeerConnection {
 
 export class TcpTransferEngine extends EngineBase {
   readonly backend = 'tcp' as const;
+  readonly enforcesGrants = true;
   readonly id = randomUUID();
-  private readonly regions = new Map<string, Uint8Array>();
+  private readonly regions = new Map<string, ReceivingRegion>();
   private readonly peers = new Map<string, PeerConnection>();
   private readonly inbound = new Set<net.Socket>();
   private server: net.Server | undefined;
@@ -176,16 +177,16 @@ export class TcpTransferEngine extends EngineBase {
     return this.listening;
   }
 
-  async registerRegion(regionId: string, buffer: ArrayBuffer): Promise<RegionDescriptor> {
+  async registerRegion(regionId: string, buffer: ArrayBuffer, options: RegionOptions = {}): Promise<RegionDescriptor> {
     this.checkRegionArgs(regionId, buffer);
     if (this.regions.has(regionId)) throw new TransferError('invalid_argument', `region '${regionId}' is already registered`);
     const { host, port } = await this.listen();
     this.assertOpen();
-    this.regions.set(regionId, new Uint8Array(buffer));
+    this.regions.set(regionId, { bytes: new Uint8Array(buffer), guard: options.guard });
     return { backend: 'tcp', regionId, size: buffer.byteLength, endpoint: { host, port, engine: this.id } };
   }
 
-  protected async write(remote: RegionDescriptor, source: ArrayBuffer, ops: WriteOp[]): Promise<void> {
+  protected async write(remote: RegionDescriptor, source: ArrayBuffer, ops: WriteOp[], grant: string | undefined): Promise<void> {
     const { host, port } = remote.endpoint;
     if (typeof host !== 'string' || typeof port !== 'number' || !Number.isInteger(port) || port <= 0 || port > 65535) {
       throw new TransferError('bad_descriptor', `tcp region '${remote.regionId}' has no valid host/port`);
@@ -204,7 +205,7 @@ export class TcpTransferEngine extends EngineBase {
       );
       this.peers.set(key, conn);
     }
-    await conn.put(remote.regionId, source, ops);
+    await conn.put(remote.regionId, source, ops, grant);
   }
 
   /** Keeps an inbound connection (the raw TCP socket) for shutdown. */

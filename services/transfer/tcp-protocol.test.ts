@@ -4,8 +4,8 @@ import { TransferError } from './errors.js';
 import { AckDecoder, PutFrameDecoder, encodeAck, encodePutHeader } from './tcp-protocol.js';
 import type { WriteOp } from './types.js';
 
-function frame(putId: number, regionId: string, source: Uint8Array, ops: WriteOp[]): Buffer {
-  return Buffer.concat([encodePutHeader(putId, regionId, ops), ...ops.map((o) => source.subarray(o.localOffset, o.localOffset + o.length))]);
+function frame(putId: number, regionId: string, source: Uint8Array, ops: WriteOp[], grant?: string): Buffer {
+  return Buffer.concat([encodePutHeader(putId, regionId, ops, grant), ...ops.map((o) => source.subarray(o.localOffset, o.localOffset + o.length))]);
 }
 
 function splitEvery(b: Buffer, sizes: number[]): Buffer[] {
@@ -37,7 +37,7 @@ describe('PutFrameDecoder', () => {
   it.each([[[1]], [[7, 3, 1]], [[24]], [[1 << 20]], [[4095, 1, 17]]])('writes payloads wherever the stream is split (chunks of %j)', (sizes) => {
     const region = new Uint8Array(8000).fill(0xee);
     const done: Array<[number, string | undefined]> = [];
-    const d = new PutFrameDecoder((id) => (id === 'kv' ? region : undefined), (putId, err) => done.push([putId, err]));
+    const d = new PutFrameDecoder((id) => (id === 'kv' ? { bytes: region } : undefined), (putId, err) => done.push([putId, err]));
     const stream = Buffer.concat([frame(7, 'kv', source, ops), frame(8, 'kv', source, [])]);
     for (const chunk of splitEvery(stream, sizes)) d.push(chunk);
     expect(done).toEqual([[7, undefined], [8, undefined]]);
@@ -48,7 +48,7 @@ describe('PutFrameDecoder', () => {
   it('refuses a put with any range out of bounds or an unknown region, writes none of it, and keeps going', () => {
     const region = new Uint8Array(8000).fill(0xee);
     const done: Array<[number, string | undefined]> = [];
-    const d = new PutFrameDecoder((id) => (id === 'kv' ? region : undefined), (putId, err) => done.push([putId, err]));
+    const d = new PutFrameDecoder((id) => (id === 'kv' ? { bytes: region } : undefined), (putId, err) => done.push([putId, err]));
     const bad = [{ localOffset: 0, remoteOffset: 0, length: 10 }, { localOffset: 10, remoteOffset: 7995, length: 6 }];
     const stream = Buffer.concat([frame(1, 'kv', source, bad), frame(2, 'nope', source, ops), frame(3, 'kv', source, ops)]);
     for (const chunk of splitEvery(stream, [333])) d.push(chunk);
@@ -60,6 +60,23 @@ describe('PutFrameDecoder', () => {
     expect(Buffer.from(region).equals(Buffer.from(expected()))).toBe(true);
   });
 
+  it('hands the grant and every range to the region guard before writing, wherever the stream is split', () => {
+    const region = new Uint8Array(8000).fill(0xee);
+    const seen: Array<[string | undefined, number]> = [];
+    const guard = (grant: string | undefined, ranges: ReadonlyArray<{ offset: number; length: number }>) => {
+      seen.push([grant, ranges.length]);
+      return grant === 'lease-ü1' ? undefined : 'no such lease';
+    };
+    const done: Array<[number, string | undefined]> = [];
+    const d = new PutFrameDecoder((id) => (id === 'kv' ? { bytes: region, guard } : undefined), (putId, err) => done.push([putId, err]));
+    const stream = Buffer.concat([frame(1, 'kv', source, ops), frame(2, 'kv', source, ops, 'lease-other'), frame(3, 'kv', source, ops, 'lease-ü1')]);
+    for (const chunk of splitEvery(stream, [5, 1, 13])) d.push(chunk);
+    expect(done).toEqual([[1, 'not_granted: no such lease'], [2, 'not_granted: no such lease'], [3, undefined]]);
+    expect(seen).toEqual([[undefined, 3], ['lease-other', 3], ['lease-ü1', 3]]);
+    // Only the granted put landed.
+    expect(Buffer.from(region).equals(Buffer.from(expected()))).toBe(true);
+  });
+
   it('rejects a stream that is not the protocol', () => {
     const d = new PutFrameDecoder(() => undefined, () => {});
     expect(() => d.push(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))).toThrow(TransferError);
@@ -68,7 +85,7 @@ describe('PutFrameDecoder', () => {
   it('rejects a header whose ranges do not add up to its payload size', () => {
     const h = encodePutHeader(1, 'kv', [{ localOffset: 0, remoteOffset: 0, length: 10 }]);
     h.writeUInt32LE(11, 16); // totalBytes
-    const d = new PutFrameDecoder(() => new Uint8Array(100), () => {});
+    const d = new PutFrameDecoder(() => ({ bytes: new Uint8Array(100) }), () => {});
     expect(() => d.push(h)).toThrow(/add up/);
   });
 });

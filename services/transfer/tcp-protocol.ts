@@ -1,17 +1,18 @@
 /**
  * Wire format of the TCP backend (little-endian):
  *
- *   put   = magic "TDK1" u32 | putId u32 | nOps u32 | regionIdLen u16 | flags u16 | totalBytes u64
- *           | regionId (utf-8) | nOps × (remoteOffset u64 | length u64) | payload (totalBytes)
+ *   put   = magic "TDK1" u32 | putId u32 | nOps u32 | regionIdLen u16 | grantLen u16 | totalBytes u64
+ *           | regionId (utf-8) | grant (utf-8) | nOps × (remoteOffset u64 | length u64) | payload (totalBytes)
  *   ack   = magic "TDKA" u32 | putId u32 | status u8 (0 ok, 1 refused) | 0 u8 | msgLen u16 | msg
  *
  * A put frame carries all of a put's ranges in its header, so the receiver checks every range
- * before it writes a byte: a refused put writes nothing (its payload is read and dropped) and is
- * answered with an error ack. Payload bytes are copied from the socket's chunks straight into
+ * before it writes a byte, and the region's guard sees them with the grant (the lease the sender
+ * was given): a refused put writes nothing (its payload is read and dropped) and is answered with
+ * an error ack. (grantLen was a reserved flags field, always 0: a put without a grant.) Payload bytes are copied from the socket's chunks straight into
  * the registered region.
  */
 import { TransferError } from './errors.js';
-import type { WriteOp } from './types.js';
+import { MAX_GRANT_BYTES, type GuardedRange, type PutGuard, type WriteOp } from './types.js';
 
 export const PUT_MAGIC = 0x314b4454; // "TDK1"
 export const ACK_MAGIC = 0x414b4454; // "TDKA"
@@ -33,21 +34,24 @@ function readU64(b: Buffer, at: number): number {
 }
 
 /** Header of a put frame; the payload (the ops' source bytes, in order) follows it on the wire. */
-export function encodePutHeader(putId: number, regionId: string, ops: readonly WriteOp[]): Buffer {
+export function encodePutHeader(putId: number, regionId: string, ops: readonly WriteOp[], grant?: string): Buffer {
   const id = Buffer.from(regionId, 'utf8');
   if (id.length > MAX_REGION_ID) throw new TransferError('invalid_argument', 'regionId is longer than 1024 bytes');
+  const g = Buffer.from(grant ?? '', 'utf8');
+  if (g.length > MAX_GRANT_BYTES) throw new TransferError('invalid_argument', `a grant is longer than ${MAX_GRANT_BYTES} bytes`);
   if (ops.length > MAX_OPS) throw new TransferError('invalid_argument', `a put may carry at most ${MAX_OPS} ranges`);
-  const b = Buffer.allocUnsafe(PUT_FIXED + id.length + 16 * ops.length);
+  const b = Buffer.allocUnsafe(PUT_FIXED + id.length + g.length + 16 * ops.length);
   let total = 0;
   for (const op of ops) total += op.length;
   b.writeUInt32LE(PUT_MAGIC, 0);
   b.writeUInt32LE(putId, 4);
   b.writeUInt32LE(ops.length, 8);
   b.writeUInt16LE(id.length, 12);
-  b.writeUInt16LE(0, 14);
+  b.writeUInt16LE(g.length, 14);
   writeU64(b, total, 16);
   id.copy(b, PUT_FIXED);
-  let at = PUT_FIXED + id.length;
+  g.copy(b, PUT_FIXED + id.length);
+  let at = PUT_FIXED + id.length + g.length;
   for (const op of ops) {
     writeU64(b, op.remoteOffset, at);
     writeU64(b, op.length, at + 8);
@@ -94,11 +98,18 @@ class Gather {
   }
 }
 
-export type RegionLookup = (regionId: string) => Uint8Array | undefined;
+/** A region as the decoder writes into it: its bytes, and the guard its puts must pass. */
+export interface ReceivingRegion {
+  bytes: Uint8Array;
+  guard?: PutGuard;
+}
+
+export type RegionLookup = (regionId: string) => ReceivingRegion | undefined;
 
 interface CurrentPut {
   putId: number;
   regionId: string;
+  grantLen: number;
   nOps: number;
   total: number;
   target?: Uint8Array;
@@ -148,37 +159,47 @@ export class PutFrameDecoder {
     if (b.readUInt32LE(0) !== PUT_MAGIC) throw new TransferError('protocol', 'not a Tandem transfer stream (bad put magic)');
     const nOps = b.readUInt32LE(8);
     const idLen = b.readUInt16LE(12);
-    if (nOps > MAX_OPS || idLen > MAX_REGION_ID) throw new TransferError('protocol', 'put header exceeds the protocol limits');
-    this.cur = { putId: b.readUInt32LE(4), regionId: '', nOps, total: readU64(b, 16), op: 0, opDone: 0, left: 0 };
+    const grantLen = b.readUInt16LE(14);
+    if (nOps > MAX_OPS || idLen > MAX_REGION_ID || grantLen > MAX_GRANT_BYTES) throw new TransferError('protocol', 'put header exceeds the protocol limits');
+    this.cur = { putId: b.readUInt32LE(4), regionId: '', grantLen, nOps, total: readU64(b, 16), op: 0, opDone: 0, left: 0 };
     this.state = 'header';
-    this.gather.need = idLen + 16 * nOps;
+    this.gather.need = idLen + grantLen + 16 * nOps;
     if (this.gather.need === 0) this.header(Buffer.alloc(0));
   }
 
   private header(b: Buffer): void {
     const cur = this.cur!;
-    const idLen = b.length - 16 * cur.nOps;
+    const idLen = b.length - cur.grantLen - 16 * cur.nOps;
     cur.regionId = b.toString('utf8', 0, idLen);
+    const grant = cur.grantLen > 0 ? b.toString('utf8', idLen, idLen + cur.grantLen) : undefined;
+    const at = idLen + cur.grantLen;
     const ops = new Float64Array(2 * cur.nOps);
     let sum = 0;
     for (let i = 0; i < cur.nOps; i++) {
-      ops[2 * i] = readU64(b, idLen + 16 * i);
-      ops[2 * i + 1] = readU64(b, idLen + 16 * i + 8);
+      ops[2 * i] = readU64(b, at + 16 * i);
+      ops[2 * i + 1] = readU64(b, at + 16 * i + 8);
       sum += ops[2 * i + 1]!;
     }
     if (sum !== cur.total) throw new TransferError('protocol', 'put header lengths do not add up to its payload size');
     cur.ops = ops;
     cur.left = cur.total;
-    const target = this.lookup(cur.regionId);
-    if (!target) {
+    const region = this.lookup(cur.regionId);
+    if (!region) {
       cur.error = `unknown_region: no region '${cur.regionId}' is registered here`;
     } else {
+      const target = region.bytes;
       for (let i = 0; i < cur.nOps; i++) {
         const end = ops[2 * i]! + ops[2 * i + 1]!;
         if (end > target.byteLength) {
           cur.error = `out_of_range: range ${i} ends at ${end}, beyond the ${target.byteLength}-byte region '${cur.regionId}'`;
           break;
         }
+      }
+      if (!cur.error && region.guard) {
+        const ranges: GuardedRange[] = [];
+        for (let i = 0; i < cur.nOps; i++) ranges.push({ offset: ops[2 * i]!, length: ops[2 * i + 1]! });
+        const refused = region.guard(grant, ranges);
+        if (refused !== undefined) cur.error = `not_granted: ${refused}`;
       }
       if (!cur.error) cur.target = target;
     }

@@ -12,7 +12,7 @@ import { UcxTransferEngine, ucxAvailability } from './ucx-backend.js';
 import type { TransferBackend, TransferEngine, TransferEngineOptions } from './types.js';
 
 export type {
-  PutResult, RegionDescriptor, TransferBackend, TransferEngine, TransferEngineOptions, TransferRecord, TransferStats, WriteOp,
+  GuardedRange, PutGuard, PutOptions, PutResult, RegionDescriptor, RegionOptions, TransferBackend, TransferEngine, TransferEngineOptions, TransferRecord, TransferStats, WriteOp,
 } from './types.js';
 export { TransferError, isTransferError, type TransferErrorCode } from './errors.js';
 export { blockOps, coalesceOps } from './ops.js';

@@ -13,6 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransferError, type TransferErrorCode } from './errors.js';
 import { patternBytes } from './pattern.js';
+import type { TestGrant } from './receiver-process.js';
 import type { RegionDescriptor, TransferEngine, WriteOp } from './types.js';
 
 export interface ContractReceiver {
@@ -30,7 +31,8 @@ export interface ContractPair {
   receiver: ContractReceiver;
 }
 
-export type MakePair = (regionBytes: number, seed: number) => Promise<ContractPair>;
+/** `grant`: the receiver's region is guarded, admitting only puts that name it and stay inside it. */
+export type MakePair = (regionBytes: number, seed: number, grant?: TestGrant) => Promise<ContractPair>;
 
 export interface ContractOptions {
   /** The receiver checks ranges itself (a forged, larger descriptor is still refused). */
@@ -239,5 +241,67 @@ export function runTransferContract(name: string, makePair: MakePair, options: C
       await sender.close();
       await expectTransferError(sender.put(remote, source, [{ localOffset: 0, remoteOffset: 0, length: 16 }]), ['closed']);
     });
+  });
+
+  // A decode worker's KV pool admits a prefill's puts only under the lease it handed out, and only
+  // into that lease's blocks (services/worker/kv-write-guard.ts); here the same guard with one
+  // grant over one range of the region.
+  describe(`transfer contract: ${name}, guarded region`, () => {
+    const BYTES = 1 << 20;
+    const grant: TestGrant = { id: 'lease-7f3a', offset: 256 << 10, length: 128 << 10 };
+    let pair: ContractPair;
+    const mirror = patternBytes(BYTES, SEED);
+    const digestMatches = async () => expect(await pair.receiver.digest()).toBe(sha(mirror));
+
+    beforeAll(async () => {
+      pair = await makePair(BYTES, SEED, grant);
+    }, 30_000);
+    afterAll(async () => {
+      await pair?.receiver.close();
+      await pair?.sender.close();
+    });
+
+    if (options.receiverValidates) {
+      it('lands a put that names the grant and stays inside it', async () => {
+        expect(pair.sender.enforcesGrants).toBe(true);
+        const source = randomSource(8192);
+        const ops = [{ localOffset: 0, remoteOffset: grant.offset, length: 4096 }, { localOffset: 4096, remoteOffset: grant.offset + grant.length - 4096, length: 4096 }];
+        await pair.sender.put(pair.receiver.descriptor, source, ops, { grant: grant.id });
+        for (const op of ops) mirror.set(new Uint8Array(source, op.localOffset, op.length), op.remoteOffset);
+        await digestMatches();
+      });
+
+      it('refuses, writing nothing, a put without the grant, with another grant, or reaching outside it', async () => {
+        const source = randomSource(8192);
+        const inside = { localOffset: 0, remoteOffset: grant.offset, length: 4096 };
+        const d = pair.receiver.descriptor;
+        await expectTransferError(pair.sender.put(d, source, [inside]), ['not_granted']);
+        await expectTransferError(pair.sender.put(d, source, [inside], { grant: 'lease-guessed' }), ['not_granted']);
+        // One range inside, one a byte past the end: the whole put is refused.
+        await expectTransferError(pair.sender.put(d, source, [inside, { localOffset: 4096, remoteOffset: grant.offset + grant.length - 4095, length: 4096 }], { grant: grant.id }), ['not_granted']);
+        await expectTransferError(pair.sender.put(d, source, [{ localOffset: 0, remoteOffset: 0, length: 8192 }], { grant: grant.id }), ['not_granted']);
+        await digestMatches();
+        // The connection (tcp) stays usable after refusals.
+        await pair.sender.put(d, source, [inside], { grant: grant.id });
+        mirror.set(new Uint8Array(source, 0, 4096), grant.offset);
+        await digestMatches();
+      });
+
+      it('refuses a grant longer than the protocol allows before sending anything', async () => {
+        await expectTransferError(pair.sender.put(pair.receiver.descriptor, new ArrayBuffer(8), [{ localOffset: 0, remoteOffset: grant.offset, length: 8 }], { grant: 'x'.repeat(256) }), ['invalid_argument']);
+        await digestMatches();
+      });
+    } else {
+      // One-sided RMA: the receiver's CPU never sees the put, so the guard cannot run. The engine
+      // says so (workers and docs/security.md rely on it) and a grant does not get in the way.
+      it('says it cannot enforce grants, and still lands puts that carry one', async () => {
+        expect(pair.sender.enforcesGrants).toBe(false);
+        const source = randomSource(4096);
+        const ops = [{ localOffset: 0, remoteOffset: grant.offset, length: 4096 }];
+        await pair.sender.put(pair.receiver.descriptor, source, ops, { grant: grant.id });
+        mirror.set(new Uint8Array(source), grant.offset);
+        await digestMatches();
+      });
+    }
   });
 }

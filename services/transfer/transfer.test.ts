@@ -8,16 +8,17 @@ import { native } from '../../kernels/ts/index.js';
 import { LocalTransferEngine } from './local-backend.js';
 import { fillPattern } from './pattern.js';
 import { RemoteReceiver } from './receiver-client.js';
+import { testGrantGuard } from './receiver-process.js';
 import { createTransferEngine, ucxAvailability } from './transfer-engine.js';
 import { runTransferContract } from './transfer.contract.js';
 
 runTransferContract(
   'local (one process)',
-  async (bytes, seed) => {
+  async (bytes, seed, grant) => {
     const owner = new LocalTransferEngine();
     const region = native.allocKvBuffer(bytes);
     const view = fillPattern(new Uint8Array(region), seed);
-    const descriptor = await owner.registerRegion('kv', region);
+    const descriptor = await owner.registerRegion('kv', region, grant ? { guard: testGrantGuard(grant) } : {});
     const sender = await createTransferEngine('local');
     const slice = (offset = 0, length = bytes - offset) => view.subarray(offset, offset + length);
     return {
@@ -36,8 +37,8 @@ runTransferContract(
 
 runTransferContract(
   'tcp (two processes)',
-  async (bytes, seed) => ({
-    receiver: await RemoteReceiver.spawn({ backend: 'tcp', bytes, seed }),
+  async (bytes, seed, grant) => ({
+    receiver: await RemoteReceiver.spawn({ backend: 'tcp', bytes, seed, ...(grant ? { grant } : {}) }),
     sender: await createTransferEngine('tcp'),
   }),
   { receiverValidates: true, goneCodes: ['peer_unreachable', 'peer_failed'] },
@@ -46,8 +47,8 @@ runTransferContract(
 const ucx = ucxAvailability();
 runTransferContract(
   'ucx (two processes)',
-  async (bytes, seed) => ({
-    receiver: await RemoteReceiver.spawn({ backend: 'ucx', bytes, seed }),
+  async (bytes, seed, grant) => ({
+    receiver: await RemoteReceiver.spawn({ backend: 'ucx', bytes, seed, ...(grant ? { grant } : {}) }),
     sender: await createTransferEngine('ucx'),
   }),
   {

@@ -52,23 +52,55 @@ export interface TransferRecord {
   error?: string;
 }
 
+/** One range a put wants to write into a guarded region (receiver side). */
+export interface GuardedRange {
+  offset: number;
+  length: number;
+}
+
+/**
+ * Receiver-side admission of a put into a region: given the grant the sender presented (the
+ * lease id the receiver handed out when it reserved the blocks) and every range the put would
+ * write, returns undefined to accept it or the reason it is refused (nothing is then written).
+ * Called before any byte of the put lands.
+ */
+export type PutGuard = (grant: string | undefined, ranges: readonly GuardedRange[]) => string | undefined;
+
+export interface RegionOptions {
+  /**
+   * Only puts this accepts are written (tcp, local). ucx cannot honour it: one-sided RMA puts
+   * never reach the receiver's CPU (see `enforcesGrants`, docs/security.md).
+   */
+  guard?: PutGuard;
+}
+
+export interface PutOptions {
+  /** The grant the receiver's guard checks (a lease id); sent with the put. At most 255 bytes. */
+  grant?: string;
+}
+
+/** Longest grant a put may carry. */
+export const MAX_GRANT_BYTES = 255;
+
 export interface TransferEngine {
   readonly backend: TransferBackend;
+  /** Whether a region's guard is applied to every put that reaches it (false for ucx). */
+  readonly enforcesGrants: boolean;
   /** Expose a local buffer (e.g. the KV pool, registered ONCE at start-up) for remote one-sided writes. */
-  registerRegion(regionId: string, buffer: ArrayBuffer): Promise<RegionDescriptor>;
+  registerRegion(regionId: string, buffer: ArrayBuffer, options?: RegionOptions): Promise<RegionDescriptor>;
   /**
    * Allocates a zeroed region of `bytes` (64-byte aligned) and registers it: prefer this for a
    * receiver's KV pool. The ucx backend lets UCX allocate it (shared memory), which is what lets
    * senders on the same host put with a memcpy (perftest-class bandwidth, ADR 0009); memory
    * registered with registerRegion is reachable on one host only through emulated or tcp puts.
    */
-  allocateRegion(regionId: string, bytes: number): Promise<AllocatedRegion>;
+  allocateRegion(regionId: string, bytes: number, options?: RegionOptions): Promise<AllocatedRegion>;
   /**
    * One-sided write of ranges of `source` into the remote region; contiguous adjacent ranges are
    * coalesced; resolves when the data is visible in the remote memory (after flush / ack).
    * `source` must not change until the promise settles.
    */
-  put(remote: RegionDescriptor, source: ArrayBuffer, ops: readonly WriteOp[]): Promise<PutResult>;
+  put(remote: RegionDescriptor, source: ArrayBuffer, ops: readonly WriteOp[], options?: PutOptions): Promise<PutResult>;
   stats(): TransferStats;
   close(): Promise<void>;
 }

@@ -23,7 +23,7 @@ import { nativeUcx, type NativeUcxWorker, type UcxWorkerOptions } from '../../ke
 import { EngineBase } from './engine-base.js';
 import { TransferError } from './errors.js';
 import { opsToTriples } from './ops.js';
-import type { AllocatedRegion, RegionDescriptor, TransferEngineOptions, WriteOp } from './types.js';
+import type { AllocatedRegion, RegionDescriptor, RegionOptions, TransferEngineOptions, WriteOp } from './types.js';
 
 interface UcxPeer {
   address: Uint8Array;
@@ -109,6 +109,11 @@ const MAX_CACHED_PEERS = 1024;
 export class UcxTransferEngine extends EngineBase {
   readonly backend = 'ucx' as const;
   /**
+   * A put is one-sided RMA: it lands without the receiver's CPU seeing it, so a region's guard
+   * cannot be applied (docs/security.md). Grants are accepted and not sent.
+   */
+  readonly enforcesGrants = false;
+  /**
    * Verified peers by region id and descriptor digest: every request's target is a fresh object
    * decoded from the wire, so keying by identity re-verified (digest, /proc reads) per prefill.
    */
@@ -133,7 +138,7 @@ export class UcxTransferEngine extends EngineBase {
     return new UcxTransferEngine(worker, options);
   }
 
-  async registerRegion(regionId: string, buffer: ArrayBuffer): Promise<RegionDescriptor> {
+  async registerRegion(regionId: string, buffer: ArrayBuffer, _options?: RegionOptions): Promise<RegionDescriptor> {
     this.checkRegionArgs(regionId, buffer);
     let reg;
     try {
@@ -145,7 +150,7 @@ export class UcxTransferEngine extends EngineBase {
   }
 
   /** UCX allocates the region (ucp_mem_map ALLOCATE: shared memory), so same-host puts are memcpys. */
-  override async allocateRegion(regionId: string, bytes: number): Promise<AllocatedRegion> {
+  override async allocateRegion(regionId: string, bytes: number, _options?: RegionOptions): Promise<AllocatedRegion> {
     this.checkRegionId(regionId);
     if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new TransferError('invalid_argument', 'bytes must be a positive integer');
     let reg;

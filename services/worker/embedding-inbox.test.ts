@@ -15,6 +15,20 @@ describe('EmbeddingInbox (where a vision worker writes embeddings for a prefill 
     expect(inbox.take(got.leaseId)).toBeUndefined();
   });
 
+  it("its guard admits a vision worker's put only under a live lease and inside that lease's slots", () => {
+    const inbox = new EmbeddingInbox(new ArrayBuffer(1024));
+    const a = inbox.reserve([{ mmHash: 'a', bytes: 100 }, { mmHash: 'b', bytes: 256 }], 10_000)!;
+    const b = inbox.reserve([{ mmHash: 'c', bytes: 64 }], 10_000)!;
+    const [sa, sb] = a.slots;
+    expect(inbox.guard(a.leaseId, [{ offset: sa!.offset, length: 100 }, { offset: sb!.offset, length: 256 }])).toBeUndefined();
+    expect(inbox.guard(undefined, [{ offset: sa!.offset, length: 4 }])).toMatch(/names no lease/);
+    // Another request's slot, or a byte past the slot (into the alignment padding).
+    expect(inbox.guard(a.leaseId, [{ offset: b.slots[0]!.offset, length: 4 }])).toMatch(/outside that lease's slots/);
+    expect(inbox.guard(a.leaseId, [{ offset: sa!.offset, length: 101 }])).toMatch(/outside/);
+    inbox.take(a.leaseId);
+    expect(inbox.guard(a.leaseId, [{ offset: sa!.offset, length: 4 }])).toMatch(/unknown, expired or already taken/);
+  });
+
   it('refuses what does not fit, without leaking the slots it took', () => {
     const inbox = new EmbeddingInbox(new ArrayBuffer(512));
     expect(inbox.reserve([{ mmHash: 'a', bytes: 256 }, { mmHash: 'b', bytes: 512 }], 10_000)).toBeNull();

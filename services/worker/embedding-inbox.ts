@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { PutGuard } from '../transfer/transfer-engine.js';
 
 interface Slot {
   mmHash: string;
@@ -61,6 +62,22 @@ export class EmbeddingInbox {
     this.leases.delete(leaseId);
     for (const s of l.slots) this.release(s);
   }
+
+  /**
+   * The inbox region's guard: a vision worker's put must name a live lease (the grant) and write
+   * only inside that lease's slots, so a stale or foreign writer cannot touch another request's
+   * embeddings.
+   */
+  readonly guard: PutGuard = (grant, ranges) => {
+    const l = grant === undefined ? undefined : this.leases.get(grant);
+    if (!l) return grant === undefined ? 'the put names no lease' : 'the lease it names is unknown, expired or already taken';
+    for (const r of ranges) {
+      if (!l.slots.some((s) => r.offset >= s.offset && r.offset + r.length <= s.offset + s.bytes)) {
+        return `bytes [${r.offset}, ${r.offset + r.length}) are outside that lease's slots`;
+      }
+    }
+    return undefined;
+  };
 
   get freeBytes(): number {
     return this.free.reduce((n, f) => n + f.bytes, 0);

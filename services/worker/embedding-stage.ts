@@ -19,8 +19,11 @@ export interface EmbeddingStage {
 export async function startEmbeddingStage(o: { id: string; bus: Bus; transfer: TransferEngine; encoder: ImageEncoder; inboxBytes?: number }): Promise<EmbeddingStage> {
   const bytes = o.inboxBytes ?? 64 * 1024 * 1024;
   // UCX reaches memory it allocated itself by shared memory (see ADR 0009); other backends don't mind.
-  const { buffer, descriptor } = await o.transfer.allocateRegion(`emb-${o.id}`, bytes);
-  const inbox = new EmbeddingInbox(buffer);
+  let inbox: EmbeddingInbox | undefined;
+  const { buffer, descriptor } = await o.transfer.allocateRegion(`emb-${o.id}`, bytes, {
+    guard: (grant, ranges) => (inbox ? inbox.guard(grant, ranges) : 'the embedding inbox is still starting'),
+  });
+  inbox = new EmbeddingInbox(buffer);
   const sub = o.bus.subscribe(embReserveSubject(o.id));
   void (async () => {
     for await (const msg of sub) {
@@ -38,5 +41,5 @@ export async function startEmbeddingStage(o: { id: string; bus: Bus; transfer: T
       await o.bus.respond(msg, encodeJson(reply)).catch(() => undefined);
     }
   })();
-  return { inbox, region: descriptor, close: () => sub.unsubscribe() };
+  return { inbox: inbox!, region: descriptor, close: () => sub.unsubscribe() };
 }

@@ -43,7 +43,7 @@ export function encodeHandler(encoder: ImageEncoder | undefined, transfer: Trans
       }
       const region = regionFromPb(target.region);
       const sent = ops.length
-        ? await traceEmbeddingTransfer({ bytes: total, backend: transfer.backend, targetWorker: target.workerId }, () => transfer.put(region, source, ops))
+        ? await traceEmbeddingTransfer({ bytes: total, backend: transfer.backend, targetWorker: target.workerId }, () => transfer.put(region, source, ops, { grant: target.leaseId }))
         : { bytes: 0, seconds: 0 };
       cb(null, { images: images.length, sentBytes: sent.bytes, encodeSeconds, transferSeconds: sent.seconds, backend: transfer.backend });
     } catch (e) {

@@ -14,6 +14,8 @@ export interface KvPushTarget {
   blockIds: readonly number[];
   /** Blocks [0, fromBlock) the decode worker already holds (its prefix cache): never sent. */
   fromBlock: number;
+  /** The decode worker's lease on those blocks: its KV region admits only puts that name it. */
+  grant?: string;
 }
 
 /**
@@ -67,6 +69,7 @@ export class KvPush {
       this.target.region,
       this.source.buffer,
       ranges.map((r) => ({ localOffset: r.srcOffset, remoteOffset: r.dstOffset, length: r.length })),
+      { grant: this.target.grant },
     );
     // Observed here so an early failure is not an unhandled rejection before finish() awaits it.
     put.catch(() => undefined);

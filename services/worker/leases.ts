@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 
 interface Lease {
   blocks: number[];
+  /** The blocks a remote prefill may write (not the shared prefix-cache ones). */
+  writable: ReadonlySet<number>;
   requestId: string;
   timer: NodeJS.Timeout;
 }
@@ -21,12 +23,18 @@ export class LeaseTable {
     return this.leases.size;
   }
 
-  create(requestId: string, blocks: number[], ttlMs: number): string {
+  /** `writableFrom`: blocks before it hold a cached prefix the prefill must not write. */
+  create(requestId: string, blocks: number[], ttlMs: number, writableFrom = 0): string {
     const id = randomUUID();
     const timer = setTimeout(() => this.expire(id), ttlMs);
     timer.unref();
-    this.leases.set(id, { blocks, requestId, timer });
+    this.leases.set(id, { blocks, writable: new Set(blocks.slice(writableFrom)), requestId, timer });
     return id;
+  }
+
+  /** The blocks a live lease lets its prefill write; undefined once it expired or was taken. */
+  writableBlocks(id: string): ReadonlySet<number> | undefined {
+    return this.leases.get(id)?.writable;
   }
 
   /** Hands the blocks to a decoding sequence (which now owns them). */

@@ -12,6 +12,8 @@ import { bestAvailableBackend, createTransferEngine, type RegionDescriptor, type
 import { startEmbeddingStage } from './embedding-stage.js';
 import { registerEncoderCacheMetrics } from './encoder-cache-metrics.js';
 import { LeaseTable } from './leases.js';
+import { kvWriteGuard } from './kv-write-guard.js';
+import type { KvLayout } from '../../kernels/ts/index.js';
 import { PrefillRegistry } from './prefill-registry.js';
 import { BlockEventQueue } from '../protocol/block-events.js';
 import {
@@ -92,9 +94,14 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   // Decode-capable roles: the transfer engine allocates (and registers) the KV pool, which is what
   // gives same-host UCX puts their shared-memory path (ADR 0009).
   let region: RegionDescriptor | undefined;
+  // Puts into the pool must name a live lease and stay inside its blocks (tcp, local: ucx puts
+  // are one-sided and cannot be checked, docs/security.md). Both are made below, before any put.
+  let guardLeases: LeaseTable | undefined;
+  let kvLayout: KvLayout | undefined;
+  const guard = kvWriteGuard(() => kvLayout, (leaseId) => guardLeases?.writableBlocks(leaseId));
   const allocateKv = decodes
     ? async (bytes: number) => {
-        const r = await transfer.allocateRegion(`kv-${id}`, bytes);
+        const r = await transfer.allocateRegion(`kv-${id}`, bytes, { guard });
         region = r.descriptor;
         return r.buffer;
       }
@@ -116,7 +123,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     if (!o.bus) await bus.close();
     throw e;
   }
+  kvLayout = engine.runner.kv.layout;
   const leases = new LeaseTable((blocks) => engine.releaseBlocks(blocks));
+  guardLeases = leases;
   const prefills = new PrefillRegistry();
   const embeddings = encoder && o.role === 'prefill-text' ? await startEmbeddingStage({ id, bus, transfer, encoder }) : undefined;
   const metrics = new WorkerMetrics({ id, role: o.role, engine, leases });
@@ -151,7 +160,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         try {
           const r = decodeJson<ReserveRequest>(msg.data);
           const got = engine.reserveBlocks(r.cacheKeyTokens, r.cacheSalt);
-          reply = got ? { leaseId: leases.create(r.requestId, got.blocks, r.leaseMs), blockIds: got.blocks, cachedTokens: got.cachedTokens } : { error: 'no free KV blocks' };
+          const cachedBlocks = got ? Math.floor(got.cachedTokens / engine.runner.kv.layout.blockSize) : 0;
+          reply = got ? { leaseId: leases.create(r.requestId, got.blocks, r.leaseMs, cachedBlocks), blockIds: got.blocks, cachedTokens: got.cachedTokens } : { error: 'no free KV blocks' };
         } catch (e) {
           reply = { error: (e as Error).message };
         }

@@ -95,6 +95,7 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
           layout: layoutFromPb(t.layout),
           blockIds: t.blockIds,
           fromBlock: t.fromBlock,
+          grant: t.leaseId,
         });
         const layerwise = (d.kvPushMode ?? 'layerwise') === 'layerwise';
         adoptEmbeddings(d.embeddingInbox, d.encoder, call.request.embedLeaseId ?? '', req.images);

@@ -2,9 +2,18 @@
  * The TCP KV transfer inside a real `tandem up --cluster` (UCX made unusable, so workers fall
  * back to the tcp backend): with the run's cluster secret every KV push is a TLS-PSK connection
  * between the prefill and the decode worker; disaggregated requests are served, the KV bytes went
- * over tcp, and no transfer connection was refused.
+ * over tcp, and no transfer connection was refused. And a peer holding the cluster secret (so it
+ * passes TLS-PSK and can open the decode worker's registry record) still cannot write into the
+ * decode worker's KV pool outside a lease the worker handed out.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBus, decodeJson, SealedBus } from '../../services/bus/index.js';
+import { tandemHome } from '../../services/common/paths.js';
+import { ClusterKeys } from '../../services/common/security/cluster-keys.js';
+import { readSecretFile } from '../../services/common/security/secret-file.js';
+import { REGISTRY_TTL_MS, registryBucket, type WorkerRecord } from '../../services/protocol/registry.js';
+import { createTransferEngine, TransferError } from '../../services/transfer/transfer-engine.js';
 import { startTandemUp, type RunningCluster } from '../fixtures/cluster.js';
 import { genTinyModel } from '../fixtures/models.js';
 
@@ -18,6 +27,15 @@ const PROMPT_IDS = Array.from({ length: 48 }, (_, i) => 300 + ((i * 37) % 97));
 let cluster: RunningCluster;
 
 const metricsUrl = (role: string) => new RegExp(`${role}\\s+pid \\d+\\s+(?:id \\S+\\s+)?(http:\\S+/metrics)`).exec(cluster.output())![1]!;
+async function complete(prompt: number[], maxTokens: number): Promise<{ status: number; text: string }> {
+  const r = await fetch(`${cluster.baseURL}/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: MODEL, prompt, max_tokens: maxTokens, temperature: 0 }),
+  });
+  return { status: r.status, text: await r.text() };
+}
+
 async function metric(role: string, name: string, labels: Record<string, string>): Promise<number> {
   const text = await (await fetch(metricsUrl(role))).text();
   let sum = 0;
@@ -57,5 +75,38 @@ describe('tandem up --cluster on the tcp transfer backend', () => {
     expect(await metric('prefill-text-0', 'tandem_kv_transfer_bytes_total', { backend: 'tcp' })).toBeGreaterThan(0);
     expect(await metric('prefill-text-0', 'tandem_kv_transfer_bytes_total', { backend: 'ucx' })).toBe(0);
     expect(await metric('decode-text-0', 'tandem_auth_rejected_total', { plane: 'transfer' })).toBe(0);
+  });
+
+  it('a peer with the cluster secret cannot write into the decode pool without a lease, or under a made-up one', async () => {
+    const prompt = PROMPT_IDS.map((t) => t + 50);
+    const before = await complete(prompt, 8);
+    expect(before.status, before.text).toBe(200);
+
+    const keys = ClusterKeys.fromSecret(readSecretFile(join(tandemHome(), 'clusters', CLUSTER, `secret.${cluster.proc.pid}`)).secret);
+    const bus = new SealedBus(await createBus(NATS), keys.bus);
+    const sender = await createTransferEngine('tcp', { authKey: keys.transfer });
+    try {
+      const registry = await bus.keyValue(registryBucket(CLUSTER), { ttlMs: REGISTRY_TTL_MS });
+      const decode = (await registry.entries()).map((e) => decodeJson<WorkerRecord>(e.value)).find((r) => r.role === 'decode-text');
+      expect(decode?.region?.backend).toBe('tcp');
+      const region = decode!.region!;
+      // Garbage over the whole pool, one block-sized range after another.
+      const junk = new Uint8Array(1 << 16).fill(0x5a);
+      const ops = Array.from({ length: Math.min(64, Math.floor(region.size / junk.length)) }, (_, i) => ({ localOffset: 0, remoteOffset: i * junk.length, length: junk.length }));
+      for (const grant of [undefined, 'b6f1c0de-0000-4000-8000-000000000000']) {
+        const err = await sender.put(region, junk.buffer, ops, grant === undefined ? {} : { grant }).then(() => undefined, (e: unknown) => e);
+        expect(err, `grant ${grant}`).toBeInstanceOf(TransferError);
+        expect((err as TransferError).code).toBe('not_granted');
+      }
+    } finally {
+      await sender.close();
+      await bus.close();
+    }
+    // The pool was not touched: the same prompt (its prefix cached on the decode worker) still
+    // gives the same greedy tokens, and new prompts are served.
+    const after = await complete(prompt, 8);
+    expect(after.status, after.text).toBe(200);
+    expect(JSON.parse(after.text).choices[0].text).toBe(JSON.parse(before.text).choices[0].text);
+    expect((await complete(PROMPT_IDS.map((t) => t + 60), 4)).status).toBe(200);
   });
 });

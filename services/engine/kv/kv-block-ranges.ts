@@ -7,6 +7,27 @@ export interface KvByteRange {
   length: number;
 }
 
+/** Bytes of one block of one layer's K (or V) plane. */
+export function kvBlockBytes(layout: KvLayout): number {
+  return layout.blockSize * layout.kvHeads * layout.headDim * (layout.dtype === 'bf16' ? 2 : 4);
+}
+
+/**
+ * Calls `visit` with the id of every block a byte range of a KV pool laid out as `layout` touches
+ * (in any layer's K or V plane; a block id repeats once per plane the range crosses).
+ * Stops early, returning false, when `visit` does.
+ */
+export function forEachKvBlockIn(layout: KvLayout, offset: number, length: number, visit: (blockId: number) => boolean): boolean {
+  if (length <= 0) return true;
+  const bb = kvBlockBytes(layout);
+  // Planes are numBlocks blocks long and follow each other, so a global block index modulo
+  // numBlocks is the block id, whichever plane it falls in.
+  for (let g = Math.floor(offset / bb), last = Math.floor((offset + length - 1) / bb); g <= last; g++) {
+    if (!visit(g % layout.numBlocks)) return false;
+  }
+  return true;
+}
+
 /**
  * The byte ranges that move blocks `src[i]` (in a cache laid out as `srcLayout`) → `dst[i]` (in
  * `dstLayout`) for i >= fromBlock, for every layer's K and V plane
@@ -31,8 +52,7 @@ export function kvLayerRanges(
   }
   if (toBlock > src.length || toBlock > dst.length) throw new RangeError(`block range ends at ${toBlock}, past the block lists (${src.length} / ${dst.length})`);
   if (layer < 0 || layer >= srcLayout.layers) throw new RangeError(`layer ${layer} outside [0, ${srcLayout.layers})`);
-  const elem = srcLayout.dtype === 'bf16' ? 2 : 4;
-  const blockBytes = srcLayout.blockSize * srcLayout.kvHeads * srcLayout.headDim * elem;
+  const blockBytes = kvBlockBytes(srcLayout);
   const srcPlane = srcLayout.numBlocks * blockBytes;
   const dstPlane = dstLayout.numBlocks * blockBytes;
   const ranges: KvByteRange[] = [];
