@@ -16,7 +16,7 @@ export class LocalTransferEngine extends EngineBase {
   readonly id = `local-${process.pid}-${randomUUID()}`;
   private readonly regions = new Map<string, { bytes: Uint8Array; guard?: PutGuard }>();
 
-  constructor(options: TransferEngineOptions = {}) {
+  constructor(private readonly options: TransferEngineOptions = {}) {
     super(options.onTransfer);
     liveEngines.set(this.id, this);
   }
@@ -42,6 +42,7 @@ export class LocalTransferEngine extends EngineBase {
       throw new TransferError('out_of_range', `write ends at ${end}, beyond the ${target.byteLength}-byte region '${remote.regionId}'`);
     }
     const refused = region.guard?.(grant, ops.map((op) => ({ offset: op.remoteOffset, length: op.length })));
+    if (refused !== undefined) peer.options.onPutRefused?.(remote.regionId);
     if (refused !== undefined) throw new TransferError('not_granted', `region '${remote.regionId}' refused the put: ${refused}`);
     const src = new Uint8Array(source);
     for (const op of ops) target.set(src.subarray(op.localOffset, op.localOffset + op.length), op.remoteOffset);

@@ -230,8 +230,9 @@ export class TcpTransferEngine extends EngineBase {
     socket.on('error', () => {});
     const decoder = new PutFrameDecoder(
       (id) => this.regions.get(id),
-      (putId, error) => {
+      (putId, error, regionId) => {
         if (error) this.received.refused++;
+        if (error?.startsWith('not_granted:')) this.options.onPutRefused?.(regionId);
         else this.received.puts++;
         socket.write(encodeAck(putId, error));
       },

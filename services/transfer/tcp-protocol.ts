@@ -135,7 +135,7 @@ export class PutFrameDecoder {
 
   constructor(
     private readonly lookup: RegionLookup,
-    private readonly onDone: (putId: number, error?: string) => void,
+    private readonly onDone: (putId: number, error: string | undefined, regionId: string) => void,
   ) {
     this.gather.need = PUT_FIXED;
   }
@@ -247,7 +247,7 @@ export class PutFrameDecoder {
     this.state = 'fixed';
     this.gather.need = PUT_FIXED;
     if (!cur.error) this.puts++;
-    this.onDone(cur.putId, cur.error);
+    this.onDone(cur.putId, cur.error, cur.regionId);
   }
 }
 

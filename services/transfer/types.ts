@@ -128,6 +128,8 @@ export interface TransferEngineOptions {
    * (docs/security.md: UCX descriptors are protected by never being readable off the bus).
    */
   authKey?: Buffer;
+  /** tcp, local: a put into one of this engine's regions refused by the region's guard (metrics). */
+  onPutRefused?: (regionId: string) => void;
   /** tcp: a connection refused by the TLS-PSK handshake (metrics). */
   onAuthRefused?: (reason: 'handshake_failed' | 'handshake_timeout') => void;
 }

@@ -90,7 +90,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const decodes = o.role === 'decode-text' || o.role === 'unified';
   // Refusals are counted once the metrics registry exists (it needs the engine, made below).
   let refused: ReturnType<typeof authRejections> | undefined;
-  const transfer = o.transfer ?? (await createTransferEngine(bestAvailableBackend(), { host, authKey: o.keys?.transfer, onAuthRefused: (reason) => refused?.inc({ plane: 'transfer', reason }) }));
+  const transfer = o.transfer ?? (await createTransferEngine(bestAvailableBackend(), { host, authKey: o.keys?.transfer, onAuthRefused: (reason) => refused?.inc({ plane: 'transfer', reason }), onPutRefused: () => refused?.inc({ plane: 'transfer', reason: 'not_granted' }) }));
   // Decode-capable roles: the transfer engine allocates (and registers) the KV pool, which is what
   // gives same-host UCX puts their shared-memory path (ADR 0009).
   let region: RegionDescriptor | undefined;

@@ -82,6 +82,7 @@ describe('tandem up --cluster on the tcp transfer backend', () => {
     const before = await complete(prompt, 8);
     expect(before.status, before.text).toBe(200);
 
+    const refusedBefore = await metric('decode-text-0', 'tandem_auth_rejected_total', { plane: 'transfer', reason: 'not_granted' });
     const keys = ClusterKeys.fromSecret(readSecretFile(join(tandemHome(), 'clusters', CLUSTER, `secret.${cluster.proc.pid}`)).secret);
     const bus = new SealedBus(await createBus(NATS), keys.bus);
     const sender = await createTransferEngine('tcp', { authKey: keys.transfer });
@@ -102,6 +103,7 @@ describe('tandem up --cluster on the tcp transfer backend', () => {
       await sender.close();
       await bus.close();
     }
+    expect(await metric('decode-text-0', 'tandem_auth_rejected_total', { plane: 'transfer', reason: 'not_granted' })).toBe(refusedBefore + 2);
     // The pool was not touched: the same prompt (its prefix cached on the decode worker) still
     // gives the same greedy tokens, and new prompts are served.
     const after = await complete(prompt, 8);
