@@ -79,6 +79,54 @@ describe('sealed bus against readers and writers without the key', () => {
     expect(rejected).toEqual([{ kind: 'message', where: 'a.two', reason: 'forged' }]);
   });
 
+  it('a captured message published again, unchanged, is refused as a replay (a second reservation, say)', async () => {
+    const { plain, sealed, rejected } = setup();
+    const captured: Uint8Array[] = [];
+    const spy = plain.subscribe('tandem.v1.kv.ready.w1');
+    void (async () => {
+      for await (const m of spy) captured.push(m.data);
+    })();
+    // Two subscriptions in one process each get the message once: the window is per subscription.
+    const got: unknown[][] = [[], []];
+    for (const list of got) {
+      const sub = sealed.subscribe('tandem.v1.kv.ready.w1');
+      void (async () => {
+        for await (const m of sub) list.push(decodeJson(m.data));
+      })();
+    }
+    await sealed.publish('tandem.v1.kv.ready.w1', encodeJson({ leaseId: 'l1', ok: false }));
+    await sleep(5);
+    await plain.publish('tandem.v1.kv.ready.w1', captured[0]!);
+    await plain.publish('tandem.v1.kv.ready.w1', captured[0]!);
+    // A new message with the same content is not a replay.
+    await sealed.publish('tandem.v1.kv.ready.w1', encodeJson({ leaseId: 'l1', ok: false }));
+    await sleep(10);
+    expect(got).toEqual([[{ leaseId: 'l1', ok: false }, { leaseId: 'l1', ok: false }], [{ leaseId: 'l1', ok: false }, { leaseId: 'l1', ok: false }]]);
+    expect(rejected.map((r) => r.reason)).toEqual(['replayed', 'replayed', 'replayed', 'replayed']);
+  });
+
+  it('a registry record older than one already seen for its key is refused as a replay', async () => {
+    const { plain, sealed, rejected } = setup();
+    const kv = await sealed.keyValue('reg', { ttlMs: 5000 });
+    const raw = await plain.keyValue('reg', { ttlMs: 5000 });
+    await kv.put('w1', encodeJson({ id: 'w1', load: 9 }));
+    const old = (await raw.get('w1'))!.value;
+    expect(decodeJson(((await kv.get('w1'))!).value)).toEqual({ id: 'w1', load: 9 });
+    await sleep(3);
+    await kv.put('w1', encodeJson({ id: 'w1', load: 0 }));
+    expect(decodeJson(((await kv.get('w1'))!).value)).toEqual({ id: 'w1', load: 0 });
+    // The worker stops (deletes its record); the old record is put back to resurrect it.
+    await kv.delete('w1');
+    await raw.put('w1', old);
+    expect(await kv.get('w1')).toBeUndefined();
+    expect((await kv.entries()).map((e) => e.key)).toEqual([]);
+    expect(rejected.map((r) => `${r.where}:${r.reason}`)).toEqual(['reg/w1:replayed', 'reg/w1:replayed']);
+    // The same, current record read twice (a watcher restarting) is fine.
+    await kv.put('w1', encodeJson({ id: 'w1', load: 1 }));
+    expect(await kv.get('w1')).toBeDefined();
+    expect(await kv.get('w1')).toBeDefined();
+  });
+
   it('a request refuses a reply that is not sealed for it', async () => {
     const { plain, sealed } = setup();
     const sub = plain.subscribe('tandem.v1.kv.reserve.fake');

@@ -4,16 +4,19 @@
  * and receiving plain JSON and never learn that NATS only ever carries ciphertext.
  *
  * What it rejects — a payload that is not sealed (`unsigned`), does not open under this key or
- * was moved to another subject/key (`forged`), or is older than SEAL_MAX_AGE_MS (`stale`) — is
- * dropped as if it never arrived and reported to `onReject` (the router counts it in a metric).
+ * was moved to another subject/key (`forged`), is older than SEAL_MAX_AGE_MS (`stale`), or was
+ * already received (`replayed`: the same message again on a subscription, or a registry record
+ * older than one already seen for its key) — is dropped as if it never arrived and reported to
+ * `onReject` (every service counts it in a metric).
  * What it cannot stop without NATS permissions: deletes of registry keys (they carry no payload)
  * and floods; see docs/security.md.
  */
+import { RecordClock, ReplayWindow } from '../common/security/replay-window.js';
 import { open, seal, sealId } from '../common/security/seal.js';
 import type { Bus, BusMessage, KeyValueBucket, KeyValueEntry, KeyValueWatchEvent, Subscription } from './bus.js';
 import { BusAuthError } from './errors.js';
 
-export type RejectReason = 'unsigned' | 'forged' | 'stale';
+export type RejectReason = 'unsigned' | 'forged' | 'stale' | 'replayed';
 export interface Rejection {
   /** `message`: a subject's payload or a reply; `record`: a key-value entry (the worker registry). */
   kind: 'message' | 'record';
@@ -51,6 +54,7 @@ export class SealedBus implements Bus {
   subscribe(subject: string, opts?: { queue?: string }): Subscription {
     const sub = this.inner.subscribe(subject, opts);
     const self = this;
+    const replays = new ReplayWindow();
     return {
       subject: sub.subject,
       unsubscribe: () => sub.unsubscribe(),
@@ -59,6 +63,10 @@ export class SealedBus implements Bus {
           const opened = open(self.key, messageContext(msg.subject), msg.data);
           if (!opened.ok) {
             self.onReject({ kind: 'message', where: msg.subject, reason: opened.reason });
+            continue;
+          }
+          if (!replays.accept(sealId(msg.data), opened.issuedMs)) {
+            self.onReject({ kind: 'message', where: msg.subject, reason: 'replayed' });
             continue;
           }
           const plain: BusMessage = { ...msg, data: opened.plaintext };
@@ -102,6 +110,8 @@ export class SealedBus implements Bus {
 }
 
 class SealedBucket implements KeyValueBucket {
+  private readonly clock = new RecordClock();
+
   constructor(
     private readonly inner: KeyValueBucket,
     private readonly bucket: string,
@@ -111,9 +121,15 @@ class SealedBucket implements KeyValueBucket {
 
   private open(key: string, value: Uint8Array): Uint8Array | undefined {
     const opened = open(this.key, recordContext(this.bucket, key), value);
-    if (opened.ok) return opened.plaintext;
-    this.onReject({ kind: 'record', where: `${this.bucket}/${key}`, reason: opened.reason });
-    return undefined;
+    if (!opened.ok) {
+      this.onReject({ kind: 'record', where: `${this.bucket}/${key}`, reason: opened.reason });
+      return undefined;
+    }
+    if (!this.clock.accept(key, opened.issuedMs)) {
+      this.onReject({ kind: 'record', where: `${this.bucket}/${key}`, reason: 'replayed' });
+      return undefined;
+    }
+    return opened.plaintext;
   }
 
   put(key: string, value: Uint8Array): Promise<number> {
