@@ -283,6 +283,42 @@ describe('NATS without the secret', () => {
   });
 });
 
+describe('NATS replays', () => {
+  it('a captured KV reservation published again is refused as a replay: no second lease is made', async () => {
+    const captured: Array<{ subject: string; data: Uint8Array }> = [];
+    const sub = nc.subscribe('tandem.v1.kv.reserve.>');
+    const collecting = (async () => {
+      for await (const m of sub) captured.push({ subject: m.subject, data: m.data });
+    })();
+    expect((await complete(PROMPT_IDS.map((t) => t + 500), 2)).status).toBe(200);
+    await nc.flush();
+    sub.unsubscribe();
+    await collecting;
+    expect(captured.length).toBeGreaterThan(0);
+    const leases = async () => {
+      const text = await (await fetch(metricsUrl('decode-text-0'))).text();
+      return Number(/^tandem_worker_kv_leases(?:\{[^}]*\})? (\S+)$/m.exec(text)![1]);
+    };
+    const before = await rejected('decode-text-0', { plane: 'message', reason: 'replayed' });
+    // Within the seal's freshness window, unchanged, to the same subject, with a reply inbox.
+    const inbox = nc.subscribe('_INBOX.replay.>');
+    let replies = 0;
+    const counting = (async () => {
+      for await (const _ of inbox) replies++;
+    })();
+    nc.publish(captured[0]!.subject, captured[0]!.data, { reply: '_INBOX.replay.1' });
+    await nc.flush();
+    for (let t0 = Date.now(); (await rejected('decode-text-0', { plane: 'message', reason: 'replayed' })) === before && Date.now() - t0 < 3000; ) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await rejected('decode-text-0', { plane: 'message', reason: 'replayed' })).toBe(before + 1);
+    expect(await leases()).toBe(0);
+    inbox.unsubscribe();
+    await counting;
+    expect(replies).toBe(0);
+  });
+});
+
 describe('Redis without the secret', () => {
   it('a client reading Redis finds no prompt and no generated token in clear; the store reads them back', async () => {
     const prompt = PROMPT_IDS.map((t) => t + 400);
