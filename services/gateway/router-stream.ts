@@ -105,7 +105,8 @@ export function streamFromRouter(routers: Pick<RouterPool, 'pick' | 'whenAnyRead
       if (err || !client) return h.error(l.error);
       l.tries++;
       h.resuming?.(++resumes, delivered.length, lastError!);
-      const ask = { requestId: req.requestId, deliveredTokens: delivered.length, deliveredTokenIds: delivered };
+      // The store keeps no pixels: a request with images sends them again.
+      const ask = { requestId: req.requestId, deliveredTokens: delivered.length, deliveredTokenIds: delivered, images: req.images };
       attach(client.Resume(ask, md, { deadline }) as grpc.ClientReadableStream<pb.TokenChunk>);
     });
   };

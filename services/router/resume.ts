@@ -29,24 +29,25 @@ import { legContext } from './leg.js';
 import { LeastLoadPolicy } from './policies/least-load.js';
 import type { RouterDeps } from './router-deps.js';
 import { SequenceLog } from './sequence-log.js';
-import { requestFromStore } from './stored-request.js';
+import { requestFromStore, resentImages } from './stored-request.js';
+import type { PromptImage } from '../protocol/prompt-image.js';
 
 const leastLoaded = new LeastLoadPolicy();
 
 export async function resume(d: RouterDeps, call: grpc.ServerWritableStream<ResumeRequest, TokenChunkInit>): Promise<void> {
-  const { requestId, deliveredTokens, deliveredTokenIds } = call.request;
+  const { requestId, deliveredTokens, deliveredTokenIds, images: resent } = call.request;
   const { leg, legTrace, legOptions } = legContext(call);
   d.counters.inFlight++;
   let log: SequenceLog | undefined;
   try {
     const ids = deliveredTokenIds.length === deliveredTokens ? deliveredTokenIds : undefined;
-    const taken = await takeOver(d, requestId, deliveredTokens, ids);
+    const taken = await takeOver(d, requestId, deliveredTokens, ids, resent);
     log = taken.log;
     d.counters.resumes = (d.counters.resumes ?? 0) + 1;
     const { snap, worker, resumeTokens } = taken;
     // Headers now: the caller knows its Resume reached a router that took the request.
     call.sendMetadata(new grpc.Metadata());
-    const req = requestFromStore(requestId, snap.request!, resumeTokens);
+    const req = requestFromStore(requestId, snap.request!, resumeTokens, taken.images);
     const stream = leg.add(d.clients.get(worker.grpc).Generate(req, legTrace(), legOptions) as grpc.ClientReadableStream<pb.TokenChunk>);
     const sink = skipping(call, deliveredTokens - resumeTokens.length);
     const last = await relayDecode({ d, req, sink, leg, log, legTrace, legOptions }, stream, worker, resumeTokens, Math.min(resumeTokens.length, snap.tokens.length));
@@ -61,25 +62,32 @@ export async function resume(d: RouterDeps, call: grpc.ServerWritableStream<Resu
 
 interface TakeOver {
   snap: SequenceSnapshot;
+  /** The request's images with the pixels the caller sent again (the store keeps none). */
+  images?: PromptImage[];
   worker: WorkerRecord;
   log: SequenceLog;
   resumeTokens: number[];
 }
 
-async function takeOver(d: RouterDeps, id: string, delivered: number, deliveredIds: readonly number[] | undefined): Promise<TakeOver> {
+async function takeOver(d: RouterDeps, id: string, delivered: number, deliveredIds: readonly number[] | undefined, resent: readonly pb.Image[]): Promise<TakeOver> {
   for (let tries = 0; ; tries++) {
     const snap = await d.store.snapshot(id);
     if (!snap) throw finalError(grpc.status.NOT_FOUND, `sequence ${id} is not in the store (never recorded, or expired)`);
     const { record, request } = snap;
     if (!request) throw finalError(grpc.status.FAILED_PRECONDITION, `sequence ${id} was recorded without its request; it cannot be resumed`);
-    if (request.images?.length) throw finalError(grpc.status.UNAVAILABLE, `sequence ${id} has images, whose pixels are not stored; it cannot be resumed by another router`);
+    let images: PromptImage[] | undefined;
+    if (request.images?.length) {
+      const got = resentImages(request, resent);
+      if (typeof got === 'string') throw finalError(grpc.status.FAILED_PRECONDITION, `sequence ${id} has images, whose pixels are not stored, and the caller did not send them again: ${got}`);
+      images = got;
+    }
     if (record.state === 'failed') throw finalError(grpc.status.UNAVAILABLE, `sequence ${id} failed: ${record.error ?? 'no reason recorded'}`);
     const worker = pickWorker(d, record.workers.decode);
     if (!worker) throw grpcError(grpc.status.UNAVAILABLE, 'no decode worker in the registry');
     const resumeTokens = resumeFrom(d, id, snap.tokens, delivered, deliveredIds);
     const onError = (op: string, e: Error) => d.onStoreError?.(op, e);
     // Ended already (the caller lost only the end of its stream): replay it, recording nothing.
-    if (isTerminalState(record.state)) return { snap, worker, resumeTokens, log: new SequenceLog(null, id, onError, record.state) };
+    if (isTerminalState(record.state)) return { snap, worker, resumeTokens, images, log: new SequenceLog(null, id, onError, record.state) };
     try {
       await d.store.transition(id, record.state, 'prefilling', {
         expectedAttempt: record.attempt,
@@ -95,7 +103,7 @@ async function takeOver(d: RouterDeps, id: string, delivered: number, deliveredI
     }
     const log = new SequenceLog(d.store, id, onError, 'prefilling');
     log.move('decoding');
-    return { snap, worker, resumeTokens, log };
+    return { snap, worker, resumeTokens, images, log };
   }
 }
 
