@@ -43,7 +43,16 @@ export class GatewayMetrics {
   }
 
   /** `tandem_gateway_requests_in_flight`: the admission count (exact, per gateway). */
-  trackAdmission(inFlight: () => number, limit: number): void {
+  trackAdmission(inFlight: () => number, limit: number, clusterFallbacks: () => number): void {
+    new Counter({
+      name: 'tandem_gateway_admission_cluster_fallbacks_total',
+      help: 'Requests admitted on this gateway\'s own bound because the cluster-wide count (Redis) did not answer in time.',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(clusterFallbacks());
+      },
+    });
     new Gauge({ name: 'tandem_gateway_requests_in_flight', help: 'Generation requests (in choices) this gateway admitted that are running or waiting now; at tandem_gateway_requests_limit new ones get 429.', registers: [this.registry], collect() { this.set(inFlight()); } });
     new Gauge({ name: 'tandem_gateway_requests_limit', help: 'Admission bound of this gateway: --max-num-seqs + --max-waiting.', registers: [this.registry], collect() { this.set(limit); } });
   }

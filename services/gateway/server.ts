@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { apiError, toOpenAIErrorBody } from '../common/errors/index.js';
 import { Admission } from './admission.js';
+import type { ClusterSlots } from '../protocol/cluster-slots.js';
 import { KeyLimiter } from './key-limits.js';
 import { checkApiKey, checkMetricsKey, type ApiKey } from './auth.js';
 import type { GenerationBackend, ServedModel } from './backend.js';
@@ -51,6 +52,8 @@ export interface GatewayOptions {
    * --max-waiting).
    */
   maxInFlight?: number;
+  /** The same bound shared with every gateway of the cluster (services/state/admission). */
+  clusterAdmission?: ClusterSlots;
   /** Image input limits and the remote-URL allow-list (see services/media/options.ts); the model's own preprocessing wins. */
   media?: MediaOptionsInput;
   logger?: boolean;
@@ -81,7 +84,7 @@ export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> 
     model: o.model,
     limits: { models: [o.model.name], maxModelLen: o.model.maxModelLen, ...o.limits },
     metrics: new GatewayMetrics(o.backend),
-    admission: new Admission(o.maxInFlight ?? 64 + 1024),
+    admission: new Admission(o.maxInFlight ?? 64 + 1024, o.clusterAdmission),
     keyLimits: new KeyLimiter(),
     media: resolveMediaOptions({ ...o.media, ...o.model.vision?.preprocess }),
   };
@@ -140,7 +143,7 @@ export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> 
   registerChatRoute(app, ctx);
   registerCompletionsRoute(app, ctx);
   registerResponsesRoute(app, ctx);
-  ctx.metrics.trackAdmission(() => ctx.admission.inFlight, ctx.admission.limit);
+  ctx.metrics.trackAdmission(() => ctx.admission.inFlight, ctx.admission.limit, () => ctx.admission.clusterFallbacks);
   await app.ready();
   return app;
 }

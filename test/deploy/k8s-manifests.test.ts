@@ -313,7 +313,7 @@ describe('k8s: internal planes (docs/security.md)', () => {
     expect(deny.spec.ingress ?? []).toEqual([]);
   });
 
-  it('NetworkPolicies open exactly: clients → gateway, gateway → router gRPC, router → workers gRPC, workers ↔ workers, router + workers → NATS, router → Redis', () => {
+  it('NetworkPolicies open exactly: clients → gateway, gateway → router gRPC, router → workers gRPC, workers ↔ workers, router + workers → NATS, router + gateway → Redis', () => {
     // The API edge and metrics are open to anyone (including other namespaces).
     expect(allowed(undefined, 'gateway', 'http')).toBe(true);
     for (const to of ['router', ...WORKERS]) expect(allowed(undefined, to, 'metrics'), `${to} metrics`).toBe(true);
@@ -325,15 +325,16 @@ describe('k8s: internal planes (docs/security.md)', () => {
     // Control plane and state.
     for (const c of ['router', ...WORKERS]) expect(allowed(c, 'nats', 'client'), `${c} → nats`).toBe(true);
     expect(allowed('router', 'redis', 'redis')).toBe(true);
+    // The gateway replicas share one admission bound through Redis.
+    expect(allowed('gateway', 'redis', 'redis')).toBe(true);
 
     // Everything else is refused: nobody outside reaches the router, workers, NATS or Redis ...
     for (const [to, port] of [['router', 'grpc'], ...WORKERS.map((w) => [w, 'grpc']), ...WORKERS.map((w) => [w, '40123']), ['nats', 'client'], ['nats', 'monitor'], ['redis', 'redis']] as const) {
       expect(allowed(undefined, to, port), `outside → ${to}:${port}`).toBe(false);
     }
-    // ... the gateway reaches neither workers, NATS nor Redis (it only talks to the router) ...
+    // ... the gateway reaches neither workers nor NATS (it talks to the router, and to Redis for admission) ...
     for (const w of WORKERS) expect(allowed('gateway', w, 'grpc'), `gateway → ${w}`).toBe(false);
     expect(allowed('gateway', 'nats', 'client')).toBe(false);
-    expect(allowed('gateway', 'redis', 'redis')).toBe(false);
     // ... and workers reach neither the router nor Redis.
     for (const w of WORKERS) {
       expect(allowed(w, 'router', 'grpc'), `${w} → router`).toBe(false);

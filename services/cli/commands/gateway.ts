@@ -8,7 +8,8 @@ import { gatewayApiKeys } from '../api-keys.js';
 import { clientTimeouts } from '../client-timeouts.js';
 import { CliError } from '../cli-error.js';
 import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
-import { intOption, parseCommandArgs } from '../parse.js';
+import { clusterName, intOption, parseCommandArgs } from '../parse.js';
+import { openClusterAdmission } from '../cluster-admission.js';
 import { drainOrForce, exitSoon, shutdownGraceMs, trapShutdownSignals } from '../signals.js';
 import { clusterKeysOption, GRPC_TLS_HELP, GRPC_TLS_OPTIONS, grpcTlsOption, SECURITY_HELP } from '../cluster-secret.js';
 
@@ -16,6 +17,7 @@ const HELP = `usage: tandem gateway --router HOST:PORT[,HOST:PORT...] [--model D
                       [--api-key KEY] [--api-keys-file FILE] [--metrics-api-key KEY]
                       [--served-model-name NAME] [--max-model-len N] [--max-num-seqs N] [--max-waiting N]
                       [--request-timeout-ms 600000] [--image-allowed-hosts HOST,HOST]
+                      [--redis URL] [--cluster-name NAME]
                       [--cluster-secret-file FILE | --insecure]
                       [--grpc-tls-cert FILE --grpc-tls-key FILE] [--grpc-tls-ca FILE]
 
@@ -28,7 +30,10 @@ the routers to answer (another one, or the same one back) is asked to resume eac
 requests from the sequence store, for up to TANDEM_ROUTER_RESUME_MS (10000) per loss, so clients
 see one uninterrupted stream. Images come as data: URLs; remote http(s) image URLs are fetched
 only from the hosts in --image-allowed-hosts (or TANDEM_IMAGE_ALLOWED_HOSTS), never from private
-or loopback addresses (see docs/image-input.md). Prints one JSON line {"role":"gateway","pid","url"}.
+or loopback addresses (see docs/image-input.md). With --redis (or TANDEM_REDIS_URL: the routers'
+Redis) the --max-num-seqs + --max-waiting bound is shared by every gateway of the cluster
+(--cluster-name, or TANDEM_CLUSTER) and model, so replicas together never admit more; without
+it each gateway bounds only itself. Prints one JSON line {"role":"gateway","pid","url"}.
 
 ${SECURITY_HELP}
 
@@ -49,6 +54,8 @@ export async function runGateway(argv: string[]): Promise<number> {
     'max-model-len': { type: 'string' },
     'request-timeout-ms': { type: 'string' },
     'image-allowed-hosts': { type: 'string' },
+    redis: { type: 'string' },
+    'cluster-name': { type: 'string' },
     'cluster-secret-file': { type: 'string' },
     insecure: { type: 'boolean' },
     ...GRPC_TLS_OPTIONS,
@@ -80,7 +87,9 @@ export async function runGateway(argv: string[]): Promise<number> {
   const allowedHosts = (values['image-allowed-hosts'] ?? process.env.TANDEM_IMAGE_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
   const maxInFlight =
     intOption(values['max-num-seqs'] ?? process.env.TANDEM_MAX_NUM_SEQS, 'max-num-seqs', 64, 1) + intOption(values['max-waiting'] ?? process.env.TANDEM_MAX_WAITING, 'max-waiting', 1024, 1);
-  const app = await buildGateway({ backend, model: served, apiKeys, metricsApiKey, maxInFlight, ...clientTimeouts(), media: { remote: { allowedHosts } } });
+  const redisUrl = values.redis ?? process.env.TANDEM_REDIS_URL;
+  const shared = redisUrl ? await openClusterAdmission(redisUrl, { cluster: clusterName(values['cluster-name']), model: served.name, limit: maxInFlight }, log) : undefined;
+  const app = await buildGateway({ backend, model: served, apiKeys, metricsApiKey, maxInFlight, clusterAdmission: shared?.slots, ...clientTimeouts(), media: { remote: { allowedHosts } } });
   const address = await app.listen({ port: intOption(values.port, 'port', 8000, 0), host: values.host ?? '127.0.0.1' });
   console.log(JSON.stringify({ role: 'gateway', pid: process.pid, url: `${address}/v1`, metrics: `${address}/metrics`, model: served.name }));
   await signals.ready();
@@ -89,6 +98,7 @@ export async function runGateway(argv: string[]): Promise<number> {
   const how = await drainOrForce(app.close(), () => backend.failInFlight('the gateway is shutting down'), graceMs);
   if (how === 'forced') app.server.closeAllConnections();
   backend.close();
+  await shared?.close();
   log(`[tandem] gateway stopped (${how})`);
   return exitSoon(0);
 }

@@ -80,7 +80,7 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
     const started = await Promise.all(workers.map(([role, i]) => spawnTandem(`${role}-${i}`, workerArgs(role), log, undefined, env)));
     started.forEach((w, i) => specs.set(w, { args: workerArgs(workers[i]![0]), env }));
     procs.push(...started);
-    const gatewayArgs = ['gateway', '--router', routers.map((r) => String(r.ready.grpc)).join(','), '--model', o.modelDir, '--host', o.host, ...name, ...insecure, '--max-num-seqs', String(o.maxNumSeqs), '--max-waiting', String(o.maxWaiting)];
+    const gatewayArgs = ['gateway', '--router', routers.map((r) => String(r.ready.grpc)).join(','), '--model', o.modelDir, '--host', o.host, ...name, ...cluster, ...insecure, '--max-num-seqs', String(o.maxNumSeqs), '--max-waiting', String(o.maxWaiting)];
     const gatewayEnv = { ...env, ...gatewayCredentials(o) };
     const gw = await spawnTandem('gateway', [...gatewayArgs, '--port', String(o.port)], log, undefined, gatewayEnv);
     procs.push(gw);

@@ -48,16 +48,22 @@ export function launchChoices(
  * the request's `n` slots are held until its response is done or its client is gone, so a full
  * queue is refused in well under a millisecond of work (admission.ts).
  */
-export function admitRequest(ctx: GatewayContext, reply: FastifyReply, n: number): void {
+export async function admitRequest(ctx: GatewayContext, reply: FastifyReply, n: number): Promise<void> {
   const key = (reply.request as { apiKey?: ApiKey }).apiKey;
   // The key's own limits first: a key over its rate is refused without touching the shared queue.
   const own = key?.limits ? ctx.keyLimits.acquire(key.key, key.limits, n) : undefined;
   let release: () => void;
   try {
-    release = ctx.admission.acquire(n);
+    release = await ctx.admission.acquire(n);
   } catch (e) {
     own?.refund();
     throw e;
+  }
+  // The client may have gone while the cluster-wide count answered: its 'close' has fired already.
+  if (reply.raw.closed) {
+    release();
+    own?.release();
+    return;
   }
   reply.raw.once('close', release);
   if (!own) return;

@@ -16,7 +16,7 @@ export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): vo
   app.post('/v1/chat/completions', GENERATION_ROUTE, async (request, reply) => {
     const arrival = performance.now();
     const req = parseChatCompletionRequest(request.body, ctx.limits);
-    admitRequest(ctx, reply, req.n);
+    await admitRequest(ctx, reply, req.n);
     const { tokenizer } = ctx.model;
     // Images decoded and checked, the template rendered, a prompt certainly over the window
     // refused before it is tokenized, then tokenized (chat-prompt.ts).

@@ -18,7 +18,7 @@ export function registerCompletionsRoute(app: FastifyInstance, ctx: GatewayConte
   app.post('/v1/completions', GENERATION_ROUTE, async (request, reply) => {
     const arrival = performance.now();
     const req = parseCompletionRequest(request.body, ctx.limits);
-    admitRequest(ctx, reply, req.n);
+    await admitRequest(ctx, reply, req.n);
     const { tokenizer } = ctx.model;
     if (typeof req.prompt === 'string') refuseCertainlyTooLong(req.prompt, tokenizer, ctx.limits.maxModelLen, 'prompt');
     const promptIds = typeof req.prompt === 'string' ? tokenizer.encode(req.prompt) : req.prompt;

@@ -25,7 +25,7 @@ export function registerResponsesRoute(app: FastifyInstance, ctx: GatewayContext
   app.post('/v1/responses', GENERATION_ROUTE, async (request, reply) => {
     const arrival = performance.now();
     const { chat: req, echo, messageSources } = parseResponsesRequest(request.body, ctx.limits);
-    admitRequest(ctx, reply, 1);
+    await admitRequest(ctx, reply, 1);
     const meta = newResponseMeta(req.model);
     let launched;
     try {

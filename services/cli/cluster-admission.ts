@@ -1,0 +1,27 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { RedisClusterSlots } from '../state/admission/redis-slots.js';
+import { connectRedis, redactUrl } from '../state/redis-connection.js';
+
+/**
+ * The gateway's share of the cluster-wide admission bound: a Redis connection (the routers'
+ * Redis; TANDEM_REDIS_* TLS and password files apply) and this process's holder of the slots of
+ * `cluster`'s `model`. Fails at start if Redis does not answer, as the router does.
+ */
+export async function openClusterAdmission(
+  url: string,
+  o: { cluster?: string; model: string; limit: number },
+  log: (m: string) => void,
+): Promise<{ slots: RedisClusterSlots; close(): Promise<void> }> {
+  const client = await connectRedis(url, { onError: () => undefined });
+  const holder = `gateway-${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`.replaceAll('|', '-');
+  const slots = new RedisClusterSlots(client, { holder, limit: o.limit, prefix: `tandem:{${o.cluster ?? 'default'}}:admission:${o.model}` });
+  log(`[tandem] admission: ${o.limit} requests running or waiting across every gateway of cluster '${o.cluster ?? 'default'}' (shared through ${redactUrl(url)})`);
+  return {
+    slots,
+    async close() {
+      await slots.close();
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
+}
