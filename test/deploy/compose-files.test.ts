@@ -227,6 +227,42 @@ describe('compose: NATS users (deploy/nats/nats-server.conf)', () => {
   });
 });
 
+describe('compose: Redis users (deploy/redis/start.sh)', () => {
+  const redis = svc('redis');
+  const creds = svc('redis-credentials');
+  const acl = readText('deploy/redis/start.sh');
+
+  it('redis runs start.sh (default user off, a user per component), after the one-shot wrote the passwords', () => {
+    expect(redis.entrypoint).toEqual(['sh', '/etc/tandem-redis/start.sh']);
+    expect(redis.volumes).toContain('./redis:/etc/tandem-redis:ro');
+    expect(acl).toMatch(/^user default off$/m);
+    expect(redis.depends_on?.['redis-credentials']).toEqual({ condition: 'service_completed_successfully' });
+    expect(creds.entrypoint).toEqual(['sh', '/etc/tandem-nats/gen-passwords.sh']);
+    expect(creds.restart).toBe('no');
+    // The healthcheck's user may only PING, and needs no password.
+    expect(redis.healthcheck?.test).toEqual(['CMD', 'redis-cli', '--user', 'health', '--pass', 'health', '--no-auth-warning', 'ping']);
+    expect(acl).toMatch(/^user health on nopass resetchannels -@all \+ping$/m);
+  });
+
+  it('the router and the gateway connect as their own users, with the password from a volume only they (and Redis) mount', () => {
+    for (const name of ['router', 'gateway']) {
+      const s = svc(name);
+      expect(s.environment?.TANDEM_REDIS_USER, name).toBe(name);
+      expect(s.environment?.TANDEM_REDIS_PASSWORD_FILE, name).toBe('/run/redis/password');
+      const volume = `redis-password-${name}`;
+      expect(s.volumes, name).toContain(`${volume}:/run/redis:ro`);
+      expect(compose.volumes).toHaveProperty(volume);
+      expect(creds.volumes).toContain(`${volume}:/run/redis-passwords/${name}`);
+      expect(creds.command).toContain(`/run/redis-passwords/${name}`);
+      expect(redis.volumes).toContain(`${volume}:/run/redis-passwords/${name}:ro`);
+      expect(acl).toMatch(new RegExp(`^user ${name} on #\\$${name} `, 'm'));
+      for (const [other, o] of tandem.filter(([n]) => n !== name)) expect(o.volumes ?? [], `${other} mounts ${volume}`).not.toContainEqual(expect.stringMatching(new RegExp(`^${volume}:`)));
+    }
+    // Workers do not use Redis.
+    for (const [name, s] of tandem.filter(([n]) => !['router', 'gateway'].includes(n))) expect(s.environment?.TANDEM_REDIS_URL, name).toBeUndefined();
+  });
+});
+
 describe('compose: ordering and network', () => {
   it('depends_on uses conditions the dependency can meet', () => {
     for (const [name, s] of Object.entries(compose.services)) {

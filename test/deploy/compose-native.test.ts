@@ -1,20 +1,20 @@
 /**
  * The compose topology, run for real without containers: the Tandem services of
  * deploy/compose.yaml started as local processes with their own commands and environment
- * (native-compose.ts rewrites only hosts, ports and volumes) against the local Redis and a private
- * nats-server run the way the compose `nats` service runs it: deploy/nats/start.sh with
- * deploy/nats/nats-server.conf and the passwords the `nats-credentials` one-shot writes
- * (deploy/nats/gen-passwords.sh, into the directories standing in for its volumes), so each
- * component connects as its own NATS user with only its own subject permissions. The cluster has
+ * (native-compose.ts rewrites only hosts, ports and volumes) against a private nats-server and a
+ * private redis-server run the way the compose `nats` and `redis` services run them:
+ * deploy/nats/start.sh with deploy/nats/nats-server.conf, deploy/redis/start.sh, and the passwords
+ * the `nats-credentials` / `redis-credentials` one-shots write (deploy/nats/gen-passwords.sh, into
+ * the directories standing in for their volumes), so each component connects as its own NATS user
+ * with only its own subject permissions, and the router and gateway as their own Redis users. The cluster has
  * its own name (unique TANDEM_CLUSTER). Chat completions through the gateway with the official
  * `openai` client must come back: a text one disaggregated across the prefill and decode pools,
  * and an image + text one whose image is encoded by the prefill-vision service.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -24,35 +24,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopAll, type ClusterProcess } from '../../services/cli/cluster.js';
 import { metricValue, settledHistory } from '../fixtures/cluster.js';
 import { natsServerAvailable, TestNatsServer } from '../fixtures/nats-test-server.js';
+import { redisServerAvailable, TestRedisServer } from '../fixtures/redis-test-server.js';
 import { flags } from './cli-check.js';
 import { metricNamesIn } from './code-facts.js';
 import { adapterRules, dashboardQueries, ruleQueries } from './dashboards-and-rules.js';
 import { planNative, startNative, type NativeService } from './native-compose.js';
 import { loadCompose, root } from './repo-files.js';
 
-const REDIS = process.env.TANDEM_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const compose = loadCompose();
 const CLUSTER = `deploy-test-${randomUUID().slice(0, 8)}`;
 
 let volumesDir: string;
 let nats: TestNatsServer;
+let redisServer: TestRedisServer;
 let otlp: Server;
 let services: NativeService[];
 let ports: Map<string, number>;
 const running: Array<ClusterProcess & { output: () => string }> = [];
 const proc = (name: string) => running.find((p) => p.role === name)!;
-
-/** Fails (never skips) with a clear message when NATS or Redis is not where the test expects. */
-async function reachable(url: string): Promise<void> {
-  const u = new URL(url);
-  await new Promise<void>((resolve, reject) => {
-    const s = connect({ host: u.hostname, port: Number(u.port) }, () => {
-      s.end();
-      resolve();
-    });
-    s.on('error', (e) => reject(new Error(`${url} is not reachable (${e.message}): the compose test needs NATS with JetStream and Redis running (.ci/run starts them)`)));
-  });
-}
 
 /**
  * The compose `nats` service natively: its one-shot `nats-credentials` run (gen-passwords.sh with
@@ -61,41 +50,68 @@ async function reachable(url: string): Promise<void> {
  */
 async function startComposeNats(): Promise<TestNatsServer> {
   if (!natsServerAvailable()) throw new Error('nats-server not found (set NATS_SERVER_BIN or install nats-server; .ci/run does)');
-  const volumeDir = (mount: string) => join(volumesDir, mount.split(':')[0]!);
-  const creds = compose.services['nats-credentials']!;
-  const mounted = (creds.volumes ?? []).filter((v) => !v.startsWith('.'));
-  for (const v of mounted) mkdirSync(volumeDir(v), { recursive: true });
-  const args = creds.command!.map((a) => {
-    const v = mounted.find((m) => m.split(':')[1] === a);
-    if (!v) throw new Error(`nats-credentials argument ${a} is no mounted volume`);
-    return volumeDir(v);
-  });
-  execFileSync('sh', [join(root, 'deploy', 'nats', 'gen-passwords.sh'), ...args]);
-  const passwords = join(volumesDir, 'nats-passwords');
-  mkdirSync(passwords);
+  runCredentialsOneShot('nats-credentials');
   const svc = compose.services.nats!;
-  for (const v of svc.volumes ?? []) {
-    const [vol, target] = v.split(':');
-    if (target!.startsWith('/run/nats-passwords/')) symlinkSync(join(volumesDir, vol!), join(passwords, target!.slice('/run/nats-passwords/'.length)));
-  }
   const dir = (svc.volumes ?? []).find((v) => v.startsWith('./nats:'))!.split(':')[1]!;
   const command = svc.command!;
   const config = command[command.indexOf('-c') + 1]!.replace(dir, join(root, 'deploy', 'nats'));
   expect(svc.entrypoint).toEqual(['sh', `${dir}/start.sh`]);
-  return TestNatsServer.start({ config, launcher: ['sh', join(root, 'deploy', 'nats', 'start.sh')], env: { TANDEM_NATS_PASSWORDS_DIR: passwords } });
+  return TestNatsServer.start({ config, launcher: ['sh', join(root, 'deploy', 'nats', 'start.sh')], env: { TANDEM_NATS_PASSWORDS_DIR: passwordLinks('nats', '/run/nats-passwords/') } });
+}
+
+/** Runs a credentials one-shot of compose (gen-passwords.sh into the directories standing in for its volumes). */
+function runCredentialsOneShot(name: string): void {
+  const volumeDir = (mount: string) => join(volumesDir, mount.split(':')[0]!);
+  const creds = compose.services[name]!;
+  const mounted = (creds.volumes ?? []).filter((v) => !v.startsWith('.'));
+  for (const v of mounted) mkdirSync(volumeDir(v), { recursive: true });
+  const args = creds.command!.map((a) => {
+    const v = mounted.find((m) => m.split(':')[1] === a);
+    if (!v) throw new Error(`${name} argument ${a} is no mounted volume`);
+    return volumeDir(v);
+  });
+  execFileSync('sh', [join(root, 'deploy', 'nats', 'gen-passwords.sh'), ...args]);
+}
+
+/** A directory of links named as the service mounts its password volumes under `prefix` (`/run/x-passwords/<component>`). */
+function passwordLinks(service: string, prefix: string): string {
+  const links = join(volumesDir, `${service}-passwords`);
+  mkdirSync(links);
+  for (const v of compose.services[service]!.volumes ?? []) {
+    const [vol, target] = v.split(':');
+    if (target!.startsWith(prefix)) symlinkSync(join(volumesDir, vol!), join(links, target!.slice(prefix.length)));
+  }
+  return links;
+}
+
+/**
+ * The compose `redis` service natively: its `redis-credentials` one-shot, then deploy/redis/start.sh
+ * with the compose command's arguments and the password volumes where the container mounts them.
+ */
+async function startComposeRedis(): Promise<TestRedisServer> {
+  if (!redisServerAvailable()) throw new Error('redis-server not found (install redis-server; .ci/run does)');
+  runCredentialsOneShot('redis-credentials');
+  const svc = compose.services.redis!;
+  const dir = (svc.volumes ?? []).find((v) => v.startsWith('./redis:'))!.split(':')[1]!;
+  expect(svc.entrypoint).toEqual(['sh', `${dir}/start.sh`]);
+  const args = svc.command!.filter((a, i, all) => !(a === '--save' || all[i - 1] === '--save' || a === '--appendonly' || all[i - 1] === '--appendonly'));
+  return TestRedisServer.start(args, {
+    launcher: ['sh', join(root, 'deploy', 'redis', 'start.sh')],
+    env: { TANDEM_REDIS_PASSWORDS_DIR: passwordLinks('redis', '/run/redis-passwords/'), TANDEM_REDIS_ACL_FILE: join(volumesDir, 'redis-acl', 'users.acl') },
+  });
 }
 
 beforeAll(async () => {
-  await reachable(REDIS);
   volumesDir = mkdtempSync(join(tmpdir(), 'tandem-compose-'));
   nats = await startComposeNats();
+  redisServer = await startComposeRedis();
   // Stands in for the OTel collector: accepts OTLP/HTTP posts so exporters have somewhere to send.
   otlp = createServer((req, res) => void req.resume().on('end', () => res.end('{}')));
   await new Promise<void>((r) => otlp.listen(0, '127.0.0.1', r));
   ({ services, ports } = await planNative(compose, {
     external: {
       'nats:4222': nats.url,
-      'redis:6379': REDIS,
+      'redis:6379': redisServer.url,
       'otel-collector:4318': `http://127.0.0.1:${(otlp.address() as { port: number }).port}`,
     },
     volumesDir,
@@ -118,6 +134,7 @@ afterAll(async () => {
   await stopAll(running);
   await new Promise((r) => otlp?.close(r));
   await nats?.destroy();
+  await redisServer?.destroy();
   if (volumesDir) rmSync(volumesDir, { recursive: true, force: true });
 });
 
@@ -125,7 +142,7 @@ afterAll(async () => {
 const prompt = Array.from({ length: 48 }, (_, i) => `word${(i * 7) % 23}`).join(' ');
 const metricsOf = async (name: string) => (await fetch(String(proc(name).ready.metrics))).text();
 
-describe('compose topology, run natively against the compose NATS configuration and the local Redis', () => {
+describe('compose topology, run natively against the compose NATS and Redis configurations', () => {
   it('started every long-running Tandem service of compose.yaml after the one-shot generators', () => {
     expect(services.map((s) => s.name).sort()).toEqual(['cluster-certs', 'cluster-secret', 'decode-text', 'gateway', 'model', 'prefill-text', 'prefill-vision', 'router']);
     expect(running.map((p) => p.role).sort()).toEqual(['decode-text', 'gateway', 'prefill-text', 'prefill-vision', 'router']);
@@ -184,7 +201,8 @@ describe('compose topology, run natively against the compose NATS configuration 
     // vision service's encoding (a miss there too), and the router recorded the vision stage.
     expect(metricValue(await metricsOf('prefill-text'), 'tandem_encoder_cache_misses_total')).toBeGreaterThanOrEqual(1);
     expect(metricValue(await metricsOf('prefill-vision'), 'tandem_encoder_cache_misses_total')).toBeGreaterThanOrEqual(1);
-    const redis = new Redis(REDIS);
+    // As the router's Redis user (the default user is off).
+    const redis = new Redis(redisServer.url, { username: 'router', password: readFileSync(join(volumesDir, 'redis-password-router', 'password'), 'utf8').trim() });
     try {
       expect(await redis.hget(`tandem:seq:${r.id}-0`, 'w:vision')).toBe(String(proc('prefill-vision').ready.id));
       expect(await settledHistory(redis, `tandem:seq:${r.id}-0`)).toBe('qeptdf');
