@@ -1,7 +1,8 @@
 #!/bin/sh
-# Starts redis-server with a user per Tandem component (docs/security.md), from the password
-# files the one-shot `redis-credentials` service generated ($TANDEM_REDIS_PASSWORDS_DIR/<user>/
-# password, default /run/redis-passwords):
+# Starts redis-server with a user per Tandem component (docs/security.md), from one password file
+# per user, $TANDEM_REDIS_PASSWORDS_DIR/<user>/password (default /run/redis-passwords; compose: the
+# files its one-shot `redis-credentials` service generated; Kubernetes: the Secret
+# `tandem-redis-credentials`):
 #   router   the sequence store: every tandem:* key (tandem:seq:…, tandem:{…}:admission:…)
 #   gateway  the cluster-wide admission count only: tandem:{*}:admission:* keys
 #   health   PING and nothing else, no password (the container's healthcheck)

@@ -277,6 +277,33 @@ describe('k8s: internal planes (docs/security.md)', () => {
     expect(byKind('Secret')).toEqual([]);
   });
 
+  it('Redis runs deploy/redis/start.sh verbatim; the router and the gateways connect as their own users, mounting only their own password', () => {
+    expect(named('ConfigMap', 'tandem-redis-config').data!['start.sh']).toBe(readText('deploy/redis/start.sh'));
+    const redis = named('StatefulSet', 'redis');
+    const c = containers(redis)[0]!;
+    expect(c.command).toEqual(['sh', '/etc/tandem-redis/start.sh']);
+    const volumes = podSpec(redis).volumes as Array<{ name: string; configMap?: { name: string }; secret?: any }>;
+    const config = volumes.find((v) => v.configMap?.name === 'tandem-redis-config')!;
+    expect(c.volumeMounts).toContainEqual({ name: config.name, mountPath: '/etc/tandem-redis', readOnly: true });
+    const passwords = volumes.find((v) => v.secret?.secretName === 'tandem-redis-credentials')!;
+    expect(c.volumeMounts).toContainEqual({ name: passwords.name, mountPath: '/run/redis-passwords', readOnly: true });
+    expect(passwords.secret.items).toEqual([{ key: 'router', path: 'router/password' }, { key: 'gateway', path: 'gateway/password' }]);
+    for (const name of ['router', 'gateway']) {
+      const d = named('Deployment', name);
+      const gc = containers(d)[0]!;
+      const env = new Map((gc.env ?? []).map((e: { name: string; value?: string }) => [e.name, e.value]));
+      expect(env.get('TANDEM_REDIS_USER'), name).toBe(name);
+      const file = env.get('TANDEM_REDIS_PASSWORD_FILE')!;
+      const volume = (podSpec(d).volumes as Array<{ name: string; secret?: any }>).find((v) => v.secret?.secretName === 'tandem-redis-credentials')!;
+      expect(volume.secret.items, name).toEqual([{ key: name, path: file.slice(file.lastIndexOf('/') + 1) }]);
+      expect(gc.volumeMounts, name).toContainEqual({ name: volume.name, mountPath: file.slice(0, file.lastIndexOf('/')), readOnly: true });
+    }
+    // Workers do not use Redis.
+    for (const pool of ['prefill-vision', 'prefill-text', 'decode-text']) {
+      expect((podSpec(named('Deployment', pool)).volumes as Array<{ secret?: any }>).some((v) => v.secret?.secretName === 'tandem-redis-credentials'), pool).toBe(false);
+    }
+  });
+
   // Whether a pod with `labels` (in the tandem namespace; undefined = outside it) may open a
   // connection to `to`'s container port `port`, under the NetworkPolicies, as a CNI enforces them.
   type Labels = Record<string, string>;
