@@ -28,7 +28,7 @@ export interface QualityBenchOptions {
    * `prompts` of them, each cut to `promptTokens` (each must be at least that long).
    */
   promptIds?: number[][];
-  /** Where promptIds came from, echoed in the result (default: 'pseudo-random'). */
+  /** Where promptIds came from, echoed as the result's `prompts` (default 'given'). */
   promptSource?: string;
   log?: (msg: string) => void;
 }
