@@ -11,7 +11,10 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:
  *   is written, so the checkpoint script's byte comparisons (a re-sent range must equal what is
  *   stored), APPEND and STRLEN / 4 work on the ciphertext unchanged. The same offset of the same
  *   sequence never holds two different ids (the store refuses such an overwrite), so no keystream
- *   byte ever covers two plaintexts. Confidentiality only: integrity comes from who may write Redis.
+ *   byte ever covers two plaintexts. CTR has no tag, so each checkpoint also stores one
+ *   (`tokensTag`: HMAC-SHA256 over the sequence id, the offset and the ciphertext, 16 bytes) in
+ *   the record; a read returns only the prefix that checkpoints with good tags cover, so tokens
+ *   changed in Redis are dropped, never resumed from.
  * - The request: AES-256-GCM with a random IV, bound to the sequence id (a sealed request copied
  *   to another id does not open).
  */
@@ -31,6 +34,11 @@ export class AtRestCipher {
     const out = Buffer.allocUnsafe(data.length);
     for (let i = 0; i < data.length; i++) out[i] = data[i]! ^ stream[skip + i]!;
     return out;
+  }
+
+  /** The tag of a checkpoint: `ciphertext` written at token byte `offset` of sequence `id`. */
+  tokensTag(id: string, offset: number, ciphertext: Buffer): string {
+    return createHmac('sha256', this.key).update(`tokens-tag\0${id}\0${offset}\0`).update(ciphertext).digest().subarray(0, 16).toString('base64url');
   }
 
   sealRequest(id: string, json: string): string {

@@ -3,7 +3,7 @@ import type { RedisConnectionOptions } from './redis-connection.js';
 import { RedisSequenceStore, type RedisSequenceStoreOptions } from './redis-store.js';
 import type { SequenceStore, SequenceStoreOptions } from './types.js';
 
-export type CreateSequenceStoreOptions = SequenceStoreOptions & RedisConnectionOptions & Pick<RedisSequenceStoreOptions, 'atRestKey'>;
+export type CreateSequenceStoreOptions = SequenceStoreOptions & RedisConnectionOptions & Pick<RedisSequenceStoreOptions, 'atRestKey' | 'onTamper'>;
 
 /**
  * No URL (or `memory:`) → in-process store; `redis://…` / `rediss://…` → Redis, reconnecting

@@ -110,6 +110,9 @@ if overlap > 0 then
   end
 end
 if n > overlap then redis.call('APPEND', tokens, string.sub(data, overlap * 4 + 1)) end
+-- With the at-rest key: this checkpoint's tag (at-rest.ts), so a read can tell stored tokens
+-- nobody changed from tampered ones.
+if ARGV[3] and ARGV[3] ~= '' and n > 0 then redis.call('HSET', rec, 'tag:' .. from .. ':' .. n, ARGV[3]) end
 local total = math.max(have, from + n)
 if (tonumber(redis.call('HGET', rec, 'generatedTokens')) or 0) < total then
   redis.call('HSET', rec, 'generatedTokens', string.format('%d', total))

@@ -203,9 +203,40 @@ describe('Redis sequence store', () => {
       expect((await store.snapshot('E1'))!.request!.promptTokenIds).toEqual(promptTokenIds);
       // An overwrite with another id is still refused, and says what is stored.
       await expect(store.checkpointTokens('E1', 6, [8])).rejects.toThrow(/token 6 is stored as 7, checkpoint has 8/);
-      // Another cluster's key opens nothing.
+      // Another cluster's key opens nothing: its tags do not check out, so it reads no token.
       await expect(other.snapshot('E1')).rejects.toThrow();
-      expect(await other.getTokens('E1')).not.toEqual(tokens);
+      expect(await other.getTokens('E1')).toEqual([]);
+    });
+
+    it('tokens changed in Redis (the ciphertext has no tag of its own) are dropped from reads, never resumed from', async () => {
+      const tampered: string[] = [];
+      const watched = await RedisSequenceStore.connect(url, { keyPrefix, connectTimeoutMs: 2000, atRestKey: key, onTamper: (id, what) => tampered.push(`${id}: ${what}`) });
+      try {
+        await watched.create({ id: 'T1', promptTokens: 3, deadlineMs: 5000 });
+        await watched.transition('T1', 'queued', 'decoding');
+        const tokens = Array.from({ length: 96 }, (_, i) => 1000 + i);
+        for (let from = 0; from < 96; from += 32) await watched.checkpointTokens('T1', from, tokens.slice(from, from + 32));
+        expect(await watched.getTokens('T1')).toEqual(tokens);
+        expect(tampered).toEqual([]);
+        const raw = watched.client;
+        const key40 = `${keyPrefix}seq:T1:tokens`;
+        // One bit of token 40 flipped (in the second checkpoint): only the first 32 stay.
+        const stored = (await raw.getBuffer(key40))!;
+        stored[40 * 4]! ^= 1;
+        await raw.set(key40, stored);
+        expect(await watched.getTokens('T1')).toEqual(tokens.slice(0, 32));
+        expect((await watched.snapshot('T1'))!.tokens).toEqual(tokens.slice(0, 32));
+        expect(tampered.at(-1)).toMatch(/T1: 64 of 96 checkpointed tokens have no valid tag; resuming from the first 32/);
+        // Restored, then tokens appended behind the store's back (no tag): not read either.
+        stored[40 * 4]! ^= 1;
+        await raw.set(key40, Buffer.concat([stored, Buffer.alloc(8, 0x11)]));
+        expect(await watched.getTokens('T1')).toEqual(tokens);
+        // A tag deleted: what it covered and everything after it is dropped.
+        await raw.hdel(`${keyPrefix}seq:T1`, 'tag:0:32');
+        expect(await watched.getTokens('T1')).toEqual([]);
+      } finally {
+        await watched.close();
+      }
     });
   });
 });

@@ -60,6 +60,8 @@ export interface RedisSequenceStoreOptions extends SequenceStoreOptions {
    * with it (at-rest.ts), so Redis never holds a prompt or an output in clear. Absent: in clear.
    */
   atRestKey?: Buffer;
+  /** A read dropped checkpointed tokens whose tags do not check out (with the at-rest key only). */
+  onTamper?: (id: string, what: string) => void;
 }
 
 type Reply = [status: string, ...rest: unknown[]];
@@ -81,6 +83,7 @@ export class RedisSequenceStore implements SequenceStore {
   private readonly ttlMs: number;
   private readonly ownsClient: boolean;
   private readonly cipher: AtRestCipher | undefined;
+  private readonly onTamper: ((id: string, what: string) => void) | undefined;
   private closed = false;
 
   constructor(
@@ -92,6 +95,7 @@ export class RedisSequenceStore implements SequenceStore {
     if (!Number.isSafeInteger(this.ttlMs) || this.ttlMs <= 0) throw new RangeError('terminalTtlMs must be a positive integer');
     this.ownsClient = options.ownsClient ?? false;
     this.cipher = options.atRestKey ? new AtRestCipher(options.atRestKey) : undefined;
+    this.onTamper = options.onTamper;
   }
 
   /** Connects (see redis-connection.ts for the reconnect policy) and owns the client. */
@@ -154,7 +158,8 @@ export class RedisSequenceStore implements SequenceStore {
     checkCheckpoint(from, tokens);
     const packed = packTokens(tokens);
     const data = this.cipher ? this.cipher.tokens(id, from * BYTES_PER_TOKEN, packed) : packed;
-    const reply = await this.run(SCRIPTS.checkpoint, [this.keys.record(id), this.keys.tokens(id)], [String(from), data]);
+    const tag = this.cipher ? this.cipher.tokensTag(id, from * BYTES_PER_TOKEN, data) : '';
+    const reply = await this.run(SCRIPTS.checkpoint, [this.keys.record(id), this.keys.tokens(id)], [String(from), data, tag]);
     switch (reply[0]) {
       case 'ok':
         return;
@@ -180,13 +185,13 @@ export class RedisSequenceStore implements SequenceStore {
   async getTokens(id: string): Promise<number[]> {
     checkId(id);
     this.checkOpen();
-    const results = await this.client.multi().exists(this.keys.record(id)).getBuffer(this.keys.tokens(id)).exec();
+    const results = await this.client.multi().hgetall(this.keys.record(id)).getBuffer(this.keys.tokens(id)).exec();
     if (results === null) throw new SequenceStoreError(`sequence ${id}: token read aborted`);
-    const [[existsErr, exists], [tokensErr, packed]] = results as [[Error | null, number], [Error | null, Buffer | null]];
-    if (existsErr !== null) throw existsErr;
+    const [[hashErr, hash], [tokensErr, packed]] = results as [[Error | null, Record<string, string>], [Error | null, Buffer | null]];
+    if (hashErr !== null) throw hashErr;
     if (tokensErr !== null) throw tokensErr;
-    if (exists === 0) throw new SequenceNotFoundError(id);
-    return packed === null ? [] : this.unpack(id, packed);
+    if (Object.keys(hash).length === 0) throw new SequenceNotFoundError(id);
+    return packed === null ? [] : this.unpack(id, packed, hash);
   }
 
   async snapshot(id: string): Promise<SequenceSnapshot | undefined> {
@@ -197,7 +202,7 @@ export class RedisSequenceStore implements SequenceStore {
     for (const [err] of results) if (err !== null) throw err;
     const [hash, request, packed] = results.map(([, value]) => value) as [Record<string, string>, string | null, Buffer | null];
     if (Object.keys(hash).length === 0) return undefined;
-    const snap: SequenceSnapshot = { record: decodeRecord(hash), tokens: packed === null ? [] : this.unpack(id, packed) };
+    const snap: SequenceSnapshot = { record: decodeRecord(hash), tokens: packed === null ? [] : this.unpack(id, packed, hash) };
     if (request !== null) snap.request = decodeRequest(id, this.cipher ? this.cipher.openRequest(id, request) : request);
     return snap;
   }
@@ -240,9 +245,29 @@ export class RedisSequenceStore implements SequenceStore {
     return asReply(await script.run(this.client, keys, args), script.name);
   }
 
-  /** Stored token bytes (from offset 0) to ids, decrypted when the store encrypts. */
-  private unpack(id: string, packed: Buffer): number[] {
-    return unpackTokens(this.cipher ? this.cipher.tokens(id, 0, packed) : packed);
+  /**
+   * Stored token bytes (from offset 0) to ids, decrypted when the store encrypts — and then only
+   * the prefix that checkpoints with good tags cover (the record's `tag:<from>:<n>` fields): bytes
+   * changed, appended or tagged by anyone without the at-rest key are dropped (and reported), so a
+   * resume never continues from tokens the router did not write.
+   */
+  private unpack(id: string, packed: Buffer, hash: Readonly<Record<string, string>>): number[] {
+    if (!this.cipher) return unpackTokens(packed);
+    const chunks: Array<{ from: number; n: number; tag: string }> = [];
+    for (const [field, tag] of Object.entries(hash)) {
+      const m = /^tag:(\d+):(\d+)$/.exec(field);
+      if (m) chunks.push({ from: Number(m[1]), n: Number(m[2]), tag });
+    }
+    chunks.sort((a, b) => a.from - b.from || b.n - a.n);
+    let covered = 0;
+    for (const c of chunks) {
+      const [start, end] = [c.from * BYTES_PER_TOKEN, (c.from + c.n) * BYTES_PER_TOKEN];
+      if (c.from > covered || end > packed.length || (c.from + c.n) <= covered) continue;
+      if (this.cipher.tokensTag(id, start, packed.subarray(start, end)) === c.tag) covered = c.from + c.n;
+    }
+    const stored = packed.length / BYTES_PER_TOKEN;
+    if (covered < stored) this.onTamper?.(id, `${stored - covered} of ${stored} checkpointed tokens have no valid tag; resuming from the first ${covered}`);
+    return unpackTokens(this.cipher.tokens(id, 0, packed.subarray(0, covered * BYTES_PER_TOKEN)));
   }
 
   /** A stored token as the checkpoint script read it (little-endian uint32 of its bytes), decrypted. */
