@@ -81,7 +81,14 @@ describe('compose: Tandem services', () => {
     }
     expect(svc('gateway').environment?.TANDEM_ROUTER_ADDR).toBe(`router:${listenPorts(svc('router').command!).get('port')}`);
     expect(svc('router').environment?.TANDEM_REDIS_URL).toBe('redis://redis:6379');
-    for (const [, s] of longRunning.filter(([, s]) => s.command![0] !== 'gateway')) expect(s.environment?.TANDEM_NATS_URL).toBe('nats://nats:4222');
+    // TLS to NATS, trusting the CA `cluster-certs` made (its certificate names `nats`).
+    for (const [, s] of longRunning.filter(([, s]) => s.command![0] !== 'gateway')) {
+      expect(s.environment?.TANDEM_NATS_URL).toBe('tls://nats:4222');
+      expect(s.environment?.TANDEM_NATS_TLS_CA_FILE).toBe('/run/tandem/tls/ca.crt');
+    }
+    expect(svc('cluster-certs').command).toContain('router,prefill-vision,prefill-text,decode-text,nats,localhost,127.0.0.1');
+    expect(svc('nats').command).toEqual(expect.arrayContaining(['--tls', '--tlscert', '/run/tandem/tls/tandem.crt', '--tlskey', '/run/tandem/tls/tandem.key']));
+    expect(svc('nats').depends_on?.['cluster-certs']).toEqual({ condition: 'service_completed_successfully' });
   });
 
   it('listens where others can reach it: gateway and router on 0.0.0.0, workers on their own hostname', () => {

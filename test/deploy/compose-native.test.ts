@@ -56,7 +56,29 @@ async function startComposeNats(): Promise<TestNatsServer> {
   const command = svc.command!;
   const config = command[command.indexOf('-c') + 1]!.replace(dir, join(root, 'deploy', 'nats'));
   expect(svc.entrypoint).toEqual(['sh', `${dir}/start.sh`]);
-  return TestNatsServer.start({ config, launcher: ['sh', join(root, 'deploy', 'nats', 'start.sh')], env: { TANDEM_NATS_PASSWORDS_DIR: passwordLinks('nats', '/run/nats-passwords/') } });
+  // TLS as compose runs it: --tls with the certificate `cluster-certs` wrote into the cluster-secret volume.
+  const tls = command.slice(command.indexOf('--tls')).map((a) => inVolumeOf('nats', a));
+  expect(tls[0]).toBe('--tls');
+  return TestNatsServer.start({ config, args: tls, launcher: ['sh', join(root, 'deploy', 'nats', 'start.sh')], env: { TANDEM_NATS_PASSWORDS_DIR: passwordLinks('nats', '/run/nats-passwords/') } });
+}
+
+/** A path inside one of `service`'s named volumes, where the native run keeps that volume; other values unchanged. */
+function inVolumeOf(service: string, value: string): string {
+  for (const v of compose.services[service]!.volumes ?? []) {
+    const [vol, target] = v.split(':');
+    if (!vol!.startsWith('.') && value.startsWith(`${target}/`)) return join(volumesDir, vol!, value.slice(target!.length));
+  }
+  return value;
+}
+
+/**
+ * The one-shots NATS needs before it starts (compose: depends_on): the cluster secret and the
+ * certificates (`cluster-certs`), run natively into the volume directories. The later waves run
+ * them again; with --if-absent they keep what is there.
+ */
+async function runCertificateOneShots(): Promise<void> {
+  const { services: early } = await planNative(compose, { external: { 'nats:4222': 'tls://127.0.0.1:1', 'redis:6379': 'redis://127.0.0.1:1', 'otel-collector:4318': 'http://127.0.0.1:1' }, volumesDir });
+  for (const name of ['cluster-secret', 'cluster-certs']) await startNative(early.find((x) => x.name === name)!);
 }
 
 /** Runs a credentials one-shot of compose (gen-passwords.sh into the directories standing in for its volumes). */
@@ -103,6 +125,7 @@ async function startComposeRedis(): Promise<TestRedisServer> {
 
 beforeAll(async () => {
   volumesDir = mkdtempSync(join(tmpdir(), 'tandem-compose-'));
+  await runCertificateOneShots();
   nats = await startComposeNats();
   redisServer = await startComposeRedis();
   // Stands in for the OTel collector: accepts OTLP/HTTP posts so exporters have somewhere to send.
@@ -110,7 +133,8 @@ beforeAll(async () => {
   await new Promise<void>((r) => otlp.listen(0, '127.0.0.1', r));
   ({ services, ports } = await planNative(compose, {
     external: {
-      'nats:4222': nats.url,
+      // TLS, as compose's clients dial it (tls://nats:4222).
+      'nats:4222': `tls://127.0.0.1:${nats.port}`,
       'redis:6379': redisServer.url,
       'otel-collector:4318': `http://127.0.0.1:${(otlp.address() as { port: number }).port}`,
     },
@@ -161,10 +185,12 @@ describe('compose topology, run natively against the compose NATS and Redis conf
     for (const p of running) expect(p.output(), p.role).not.toMatch(/--insecure/);
   });
 
-  it('the router and each worker connect to NATS as their own user, from the password file in their own volume', async () => {
-    const connz = (await (await fetch(`http://127.0.0.1:${nats.monitorPortNumber}/connz?auth=1`)).json()) as { connections: Array<{ name: string; authorized_user: string }> };
+  it('the router and each worker connect to NATS over TLS as their own user, from the password file in their own volume', async () => {
+    const connz = (await (await fetch(`http://127.0.0.1:${nats.monitorPortNumber}/connz?auth=1`)).json()) as { connections: Array<{ name: string; authorized_user: string; tls_version?: string }> };
     const users = connz.connections.map((c) => `${c.name}=${c.authorized_user}`).sort();
     expect(users).toEqual(['decode-text', 'prefill-text', 'prefill-vision', 'router'].map((c) => `tandem-${c}=${c}`));
+    // Every one of them over TLS (the server requires it: --tls in the compose command).
+    for (const c of connz.connections) expect(c.tls_version, c.name).toMatch(/^1\.[23]$/);
     for (const p of running.filter((p) => p.role !== 'gateway')) {
       const env = services.find((s) => s.name === p.role)!.env;
       expect(env.TANDEM_NATS_USER, p.role).toBe(p.role);
