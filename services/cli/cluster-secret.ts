@@ -52,22 +52,25 @@ export function generatedSecretFile(cluster: string | undefined): { path: string
 }
 
 /** The environment variables of the gRPC TLS files (paths; what `tandem up --cluster` hands its children). */
-export const GRPC_TLS_ENV = { cert: 'TANDEM_GRPC_TLS_CERT', key: 'TANDEM_GRPC_TLS_KEY', ca: 'TANDEM_GRPC_TLS_CA' } as const;
+export const GRPC_TLS_ENV = { cert: 'TANDEM_GRPC_TLS_CERT', key: 'TANDEM_GRPC_TLS_KEY', ca: 'TANDEM_GRPC_TLS_CA', serverName: 'TANDEM_GRPC_TLS_SERVER_NAME' } as const;
 
 /** parseArgs options of the gRPC TLS flags, shared by router, worker and gateway. */
 export const GRPC_TLS_OPTIONS = {
   'grpc-tls-cert': { type: 'string' },
   'grpc-tls-key': { type: 'string' },
   'grpc-tls-ca': { type: 'string' },
+  'grpc-tls-server-name': { type: 'string' },
 } as const;
 
 export const GRPC_TLS_HELP = `--grpc-tls-cert FILE --grpc-tls-key FILE [--grpc-tls-ca FILE] (or ${GRPC_TLS_ENV.cert},
 ${GRPC_TLS_ENV.key}, ${GRPC_TLS_ENV.ca}) put gRPC on TLS (PEM files; tandem gen-certs makes
 them). With a CA, servers require client certificates it signed (mutual TLS) and clients trust
-only it. Call tokens are still checked. The gateway (a client only) may give just --grpc-tls-ca.`;
+only it. Call tokens are still checked. The gateway (a client only) may give just --grpc-tls-ca.
+--grpc-tls-server-name NAME (or ${GRPC_TLS_ENV.serverName}): as a client, check servers' certificates for
+NAME instead of the dialled address (Kubernetes: workers are dialled at pod IPs).`;
 
 /** The gRPC TLS files of a component, from its flags or else the environment (empty = unset). */
-export function grpcTlsFiles(values: { 'grpc-tls-cert'?: string; 'grpc-tls-key'?: string; 'grpc-tls-ca'?: string }): GrpcTlsFiles {
+export function grpcTlsFiles(values: { 'grpc-tls-cert'?: string; 'grpc-tls-key'?: string; 'grpc-tls-ca'?: string; 'grpc-tls-server-name'?: string }): GrpcTlsFiles {
   const pick = (flag: keyof typeof GRPC_TLS_OPTIONS, env: string) => values[flag] ?? (process.env[env] || undefined);
   const files: GrpcTlsFiles = {};
   const cert = pick('grpc-tls-cert', GRPC_TLS_ENV.cert);
@@ -76,6 +79,8 @@ export function grpcTlsFiles(values: { 'grpc-tls-cert'?: string; 'grpc-tls-key'?
   if (cert !== undefined) files.cert = cert;
   if (key !== undefined) files.key = key;
   if (ca !== undefined) files.ca = ca;
+  const serverName = pick('grpc-tls-server-name', GRPC_TLS_ENV.serverName);
+  if (serverName !== undefined) files.serverName = serverName;
   return files;
 }
 

@@ -3,7 +3,7 @@ import { AsyncQueue } from '../common/async-queue.js';
 import { outputFromPb, requestToPb } from '../protocol/wire.js';
 import { CHANNEL_OPTIONS } from '../common/grpc/grpc-server.js';
 import { authenticatedClientOptions } from '../common/grpc/call-auth.js';
-import { grpcChannelCredentials, type GrpcTls } from '../common/grpc/grpc-tls.js';
+import { grpcChannelCredentials, grpcChannelOptions, type GrpcTls } from '../common/grpc/grpc-tls.js';
 import { tandemV1 } from '../protocol/grpc-services.js';
 import type { RequestStream } from '../protocol/request.js';
 import type { GenerationRequest, RequestOutput } from '../protocol/request.js';
@@ -55,7 +55,7 @@ export class RouterBackend implements GenerationBackend {
   ) {
     const options = authenticatedClientOptions(ROUTER_CHANNEL_OPTIONS, tokenKey);
     const list = typeof addresses === 'string' ? [addresses] : addresses;
-    this.routers = new RouterPool(list.map((a) => new (tandemV1().Router)(a, grpcChannelCredentials(tls), options) as RouterClient));
+    this.routers = new RouterPool(list.map((a) => new (tandemV1().Router)(a, grpcChannelCredentials(tls), grpcChannelOptions(tls, options)) as RouterClient));
     // Scrapes read the router's aggregate, refreshed in the background (never on the request path).
     this.timer = setInterval(() => this.refresh(), 1000);
     this.timer.unref();

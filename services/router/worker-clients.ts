@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { authenticatedClientOptions } from '../common/grpc/call-auth.js';
 import { CHANNEL_OPTIONS } from '../common/grpc/grpc-server.js';
-import { grpcChannelCredentials, type GrpcTls } from '../common/grpc/grpc-tls.js';
+import { grpcChannelCredentials, grpcChannelOptions, type GrpcTls } from '../common/grpc/grpc-tls.js';
 import { tandemV1 } from '../protocol/grpc-services.js';
 
 /** One gRPC client per worker address, reused across requests. */
@@ -20,7 +20,7 @@ export class WorkerClients {
   get(address: string): grpc.Client & Record<string, (...args: unknown[]) => unknown> {
     let c = this.clients.get(address);
     if (!c) {
-      c = new (tandemV1().Worker)(address, grpcChannelCredentials(this.tls), authenticatedClientOptions(CHANNEL_OPTIONS, this.tokenKey));
+      c = new (tandemV1().Worker)(address, grpcChannelCredentials(this.tls), authenticatedClientOptions(grpcChannelOptions(this.tls, CHANNEL_OPTIONS), this.tokenKey));
       this.clients.set(address, c);
     }
     return c as grpc.Client & Record<string, (...args: unknown[]) => unknown>;

@@ -131,7 +131,7 @@ describe('k8s: Tandem containers', () => {
     const svcPort = (name: string) => (named('Service', name).spec.ports as Array<{ port: number; targetPort: string }>)[0]!;
     expect(configMap.TANDEM_ROUTER_ADDR).toBe(`router:${svcPort('router').port}`);
     expect(portNumber(containers(router)[0]!, svcPort('router').targetPort)).toBe(routerPort);
-    expect(configMap.TANDEM_NATS_URL).toBe(`nats://nats:${svcPort('nats').port}`);
+    expect(configMap.TANDEM_NATS_URL).toBe(`tls://nats:${svcPort('nats').port}`);
     expect(configMap.TANDEM_REDIS_URL).toBe(`redis://redis:${svcPort('redis').port}`);
   });
 
@@ -302,6 +302,26 @@ describe('k8s: internal planes (docs/security.md)', () => {
     for (const pool of ['prefill-vision', 'prefill-text', 'decode-text']) {
       expect((podSpec(named('Deployment', pool)).volumes as Array<{ secret?: any }>).some((v) => v.secret?.secretName === 'tandem-redis-credentials'), pool).toBe(false);
     }
+  });
+
+  it('gRPC is mutual TLS and NATS requires TLS, with the certificate of the Secret tandem-grpc-tls every router, worker, gateway and NATS pod mounts', () => {
+    const dir = '/run/tandem-tls';
+    expect(configMap.TANDEM_GRPC_TLS_CERT).toBe(`${dir}/tandem.crt`);
+    expect(configMap.TANDEM_GRPC_TLS_KEY).toBe(`${dir}/tandem.key`);
+    expect(configMap.TANDEM_GRPC_TLS_CA).toBe(`${dir}/ca.crt`);
+    expect(configMap.TANDEM_NATS_TLS_CA_FILE).toBe(`${dir}/ca.crt`);
+    const mountsTls = (w: ReturnType<typeof named>) => {
+      const v = (podSpec(w).volumes as Array<{ name: string; secret?: any }>).find((x) => x.secret?.secretName === 'tandem-grpc-tls');
+      return v !== undefined && containers(w)[0]!.volumeMounts!.some((m: { name: string; mountPath: string }) => m.name === v.name && m.mountPath === dir);
+    };
+    for (const d of ['router', 'gateway', 'prefill-vision', 'prefill-text', 'decode-text']) expect(mountsTls(named('Deployment', d)), d).toBe(true);
+    const nats = named('StatefulSet', 'nats');
+    expect(mountsTls(nats)).toBe(true);
+    expect(containers(nats)[0]!.args).toEqual(expect.arrayContaining(['--tls', '--tlscert', `${dir}/tandem.crt`, '--tlskey', `${dir}/tandem.key`]));
+    // Workers are dialled at pod IPs (--host $(POD_IP)): the router checks the name their certificate carries.
+    const routerEnv = new Map((containers(named('Deployment', 'router'))[0]!.env ?? []).map((e: { name: string; value?: string }) => [e.name, e.value]));
+    expect(routerEnv.get('TANDEM_GRPC_TLS_SERVER_NAME')).toBe('tandem-worker');
+    expect(readText('deploy/README.md')).toContain('gen-certs --out grpc-tls --hosts router,nats,tandem-worker');
   });
 
   // Whether a pod with `labels` (in the tandem namespace; undefined = outside it) may open a

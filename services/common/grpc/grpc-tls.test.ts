@@ -13,7 +13,7 @@ import { generateCerts, opensslAvailable, type GeneratedCerts } from '../../cli/
 import { ClusterKeys } from '../security/cluster-keys.js';
 import { authenticatedClientOptions, serverAuthInterceptor } from './call-auth.js';
 import { startGrpcServer } from './grpc-server.js';
-import { grpcChannelCredentials, grpcServerCredentials, loadGrpcTls, type GrpcTls } from './grpc-tls.js';
+import { grpcChannelCredentials, grpcChannelOptions, grpcServerCredentials, loadGrpcTls, type GrpcTls } from './grpc-tls.js';
 
 const json = { serialize: (v: unknown) => Buffer.from(JSON.stringify(v)), deserialize: (b: Buffer) => JSON.parse(b.toString()) as unknown };
 const service: grpc.ServiceDefinition = {
@@ -130,6 +130,27 @@ describe('gRPC over mutual TLS', () => {
     } finally {
       server.forceShutdown();
     }
+  });
+
+  it('with a server name, a certificate naming only it is accepted at any address (Kubernetes pod IPs); another name is refused', async () => {
+    const named = generateCerts(join(dir, 'd'), { hosts: ['tandem-worker'], days: 1, keepCaKey: false });
+    const serverTls = loadGrpcTls({ cert: named.cert, key: named.key, ca: named.ca }, true)!;
+    const { server, address } = await serve(serverTls);
+    try {
+      const client = (serverName?: string) => loadGrpcTls({ cert: named.cert, key: named.key, ca: named.ca, ...(serverName ? { serverName } : {}) }, false)!;
+      const call = (tls: GrpcTls) => {
+        const c = new Client(address, grpcChannelCredentials(tls), authenticatedClientOptions(grpcChannelOptions(tls), keys.grpc)) as unknown as grpc.Client & { Echo: (r: unknown, md: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: unknown) => void) => void };
+        return new Promise<number>((resolve) => c.Echo({ a: 1 }, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err) => (c.close(), resolve(err ? err.code : 0))));
+      };
+      // Dialled at 127.0.0.1, which the certificate does not name: refused without the override.
+      expect(await call(client())).toBe(grpc.status.UNAVAILABLE);
+      expect(await call(client('tandem-worker'))).toBe(grpc.status.OK);
+      expect(await call(client('tandem-router'))).toBe(grpc.status.UNAVAILABLE);
+    } finally {
+      server.forceShutdown();
+    }
+    expect(() => loadGrpcTls({ serverName: 'tandem-worker' }, false)).toThrow(/needs TLS files/);
+    expect(() => loadGrpcTls({ ca: named.ca, serverName: 'not a name' }, false)).toThrow(/not a DNS name/);
   });
 
   it('a file that is no PEM, or a key that is not the certificate\'s, fails at load, not on the first call', () => {

@@ -14,6 +14,12 @@ export interface GrpcTlsFiles {
   key?: string;
   /** PEM CA certificate(s) peers' certificates must chain to; servers then require client certificates. */
   ca?: string;
+  /**
+   * As a client: the name a server's certificate must carry, whatever address is dialled. For
+   * servers dialled at addresses no certificate can name in advance — Kubernetes pod IPs: every
+   * worker presents one certificate named e.g. `tandem-worker`, and the router checks that name.
+   */
+  serverName?: string;
 }
 
 /** The PEM contents of GrpcTlsFiles. */
@@ -21,6 +27,7 @@ export interface GrpcTls {
   cert?: Buffer;
   key?: Buffer;
   ca?: Buffer;
+  serverName?: string;
 }
 
 /**
@@ -29,7 +36,10 @@ export interface GrpcTls {
  * gateway) may give just a CA (server-authenticated TLS) or a certificate too (for mTLS).
  */
 export function loadGrpcTls(files: GrpcTlsFiles, server: boolean): GrpcTls | undefined {
-  if (files.cert === undefined && files.key === undefined && files.ca === undefined) return undefined;
+  if (files.cert === undefined && files.key === undefined && files.ca === undefined) {
+    if (files.serverName !== undefined) throw new Error('a gRPC TLS server name (--grpc-tls-server-name) needs TLS files (a CA at least)');
+    return undefined;
+  }
   if ((files.cert === undefined) !== (files.key === undefined)) throw new Error('gRPC TLS needs both a certificate and its key (--grpc-tls-cert and --grpc-tls-key)');
   if (server && files.cert === undefined) throw new Error('a gRPC server needs a certificate and key for TLS (--grpc-tls-cert and --grpc-tls-key), not only a CA');
   const read = (what: string, path: string | undefined) => {
@@ -47,6 +57,10 @@ export function loadGrpcTls(files: GrpcTlsFiles, server: boolean): GrpcTls | und
   if (cert) tls.cert = cert;
   if (key) tls.key = key;
   if (ca) tls.ca = ca;
+  if (files.serverName !== undefined) {
+    if (!/^[A-Za-z0-9.-]{1,253}$/.test(files.serverName)) throw new Error(`the gRPC TLS server name '${files.serverName}' is not a DNS name`);
+    tls.serverName = files.serverName;
+  }
   // Unusable files (not PEM, a key that is not the certificate's) fail here, at start.
   try {
     createSecureContext({ cert, key, ca });
@@ -62,6 +76,15 @@ export function grpcServerCredentials(tls: GrpcTls | undefined): grpc.ServerCred
   if (!tls) return grpc.ServerCredentials.createInsecure();
   if (!tls.cert || !tls.key) throw new Error('a gRPC server needs a certificate and key for TLS');
   return grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined);
+}
+
+/**
+ * Channel options for a client of these credentials: with a server name, the server's certificate
+ * is checked against it instead of the dialled address (and it is the call's authority).
+ */
+export function grpcChannelOptions(tls: GrpcTls | undefined, base: grpc.ChannelOptions = {}): grpc.ChannelOptions {
+  if (!tls?.serverName) return base;
+  return { ...base, 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName };
 }
 
 /** Channel credentials: TLS trusting `ca` (else the system's CAs), presenting the certificate if any; or plaintext. */
