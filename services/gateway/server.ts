@@ -60,6 +60,19 @@ export interface GatewayOptions {
 }
 
 
+/** How much of a refused (too large) body the gateway reads and drops so the client gets its 413. */
+const REFUSED_BODY_DRAIN_BYTES = 256 * 1024 * 1024;
+
+/** Reads and drops the rest of a request body; past `maxBytes` it closes the connection instead. */
+function drainRefusedBody(req: import('node:http').IncomingMessage, maxBytes: number): void {
+  let seen = 0;
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > maxBytes) req.socket.destroy();
+  });
+  req.resume();
+}
+
 const API_ROUTES = new Map([
   ['/v1/chat/completions', 'POST'],
   ['/v1/completions', 'POST'],
@@ -119,12 +132,16 @@ export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> 
   app.setErrorHandler((err, req, reply) => {
     const e = toCatalogueError(err);
     ctx.metrics.errors.inc({ code: e.code });
-    // Lingering close: the body was refused unread, and closing the socket while the client is
-    // still sending it makes the client see a broken pipe instead of this 413. Read and drop the
-    // rest (bounded by requestTimeoutMs) and keep the connection until the client has sent it.
+    // Lingering close: the body was refused unread. Fastify's body parser marks every parse
+    // error `connection: close`, and closing while the client is still sending makes it see a
+    // broken pipe (EPIPE) instead of this 413 — half of 8 MiB uploads sent 8 at a time did. So
+    // the connection stays open and the rest of the body is read and dropped (at most
+    // REFUSED_BODY_DRAIN_BYTES, within the request timeout); a client that waits for the answer
+    // before sending more gets it at once.
     if (e.code === 'body_too_large' && !req.raw.complete) {
+      reply.removeHeader('connection');
       reply.raw.shouldKeepAlive = true;
-      req.raw.resume();
+      drainRefusedBody(req.raw, REFUSED_BODY_DRAIN_BYTES);
     }
     if (e.status >= 500 && o.logger) app.log.error(err);
     void reply.code(e.status).headers(e.headers ?? {}).send(toOpenAIErrorBody(e));

@@ -1,6 +1,7 @@
 /**
  * Resource abuse at the edge, against a real `tandem up`: a huge message list is refused before
- * any per-message work, and a client that trickles its headers is cut off at the headers timeout.
+ * any per-message work, a client that trickles its headers is cut off at the headers timeout, and
+ * clients uploading bodies over the limit all receive the 413 (no broken pipe).
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +46,28 @@ describe('resource limits', () => {
     expect(r.status).toBe(400);
     expect((await r.json()).error.message).toMatch(/but the messages has \d+ tokens/);
   });
+
+  it('8 MiB bodies, 8 at a time: every client gets the 413 (the gateway reads the rest before answering), never a broken pipe', async () => {
+    const big = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x'.repeat(8 * 1024 * 1024) }] });
+    const outcomes: string[] = [];
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          try {
+            const r = await fetch(`${cluster.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big });
+            const body = (await r.json()) as { error?: { code?: string } };
+            outcomes.push(`${r.status} ${body.error?.code}`);
+          } catch (e) {
+            outcomes.push(String((e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message));
+          }
+        }),
+      );
+    }
+    // Before: about half of them EPIPE.
+    expect(outcomes.filter((o) => o !== '413 body_too_large')).toEqual([]);
+    // And the gateway still serves.
+    expect((await chat({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 })).status).toBe(200);
+  }, 60_000);
 
   it('a client trickling its headers is disconnected at the headers timeout', async () => {
     const { port, hostname } = new URL(cluster.origin);
