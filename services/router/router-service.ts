@@ -112,6 +112,7 @@ async function disaggregated(
   const move = log.move;
   let transferStartMs = Date.now();
   for (const [attempt, p] of prefills.slice(0, 2).entries()) {
+    const reservedAt = Date.now();
     reply = await reserveBlocks(d, req, key, decode, legTrace);
     if (attempt === 0) d.counters.disaggregated++;
     const target = {
@@ -130,9 +131,11 @@ async function disaggregated(
       throw grpcError(grpc.status.CANCELLED, 'the request was cancelled');
     }
     move('prefilling', { workers: { prefill: p.id, decode: decode.id } });
+    // The lease runs from the reservation; what is left of it goes with the call (no clocks compared).
+    const leaseMsLeft = Math.max(1, d.leaseMs - (Date.now() - reservedAt));
     try {
       const res = await new Promise<{ firstToken: pb.GeneratedToken; transferSeconds: number }>((resolve, reject) => {
-        leg.add(d.clients.get(p.grpc).Prefill({ request: req, target, embedLeaseId }, legTrace(), legOptions, (err: grpc.ServiceError | null, r: { firstToken: pb.GeneratedToken; transferSeconds: number }) => (err ? reject(err) : resolve(r))) as grpc.Call);
+        leg.add(d.clients.get(p.grpc).Prefill({ request: req, target: { ...target, leaseMsLeft }, embedLeaseId }, legTrace(), legOptions, (err: grpc.ServiceError | null, r: { firstToken: pb.GeneratedToken; transferSeconds: number }) => (err ? reject(err) : resolve(r))) as grpc.Call);
       });
       first = res.firstToken;
       // The push ran during the prefill (layer by layer) or after it: record `transferring` at the

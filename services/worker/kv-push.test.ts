@@ -12,7 +12,7 @@ import type { KvLayerProgress } from '../engine/request-types.js';
 import { ModelRunner } from '../engine/runner/model-runner.js';
 import { kvBlockRanges } from '../engine/kv/kv-block-ranges.js';
 import { LocalTransferEngine } from '../transfer/local-backend.js';
-import { KvPush, type KvPushMode } from './kv-push.js';
+import { KvPush, LEASE_SAFETY_MS, pushDeadline, type KvPushMode } from './kv-push.js';
 
 const weights = makeSyntheticWeights({ family: 'ernie4_5', seed: 8, hiddenSize: 64, headDim: 16, vocabSize: 128, numLayers: 3 });
 const greedy = (maxTokens: number): SamplingParams => ({ temperature: 0, topP: 1, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1, maxTokens, stopTokenIds: [], ignoreEos: true });
@@ -87,6 +87,31 @@ describe('KvPush (layer-wise KV hand-off to the decode worker)', () => {
     expect(res.progress).toEqual([]);
     expect(res.sent.puts).toBe(3);
     expect(res.sent.bytes).toBe(5 * 3 * 2 * blockBytes);
+  });
+
+  it('past the lease deadline nothing is written: the push fails and the decode worker\'s blocks stay as they were', async () => {
+    const P = engine(64);
+    const D = engine(96);
+    const transfer = new LocalTransferEngine();
+    const region = await transfer.registerRegion('kv-d', D.runner.kv.buffer);
+    const reserved = D.reserveBlocks(prompt)!;
+    const before = Buffer.from(new Uint8Array(D.runner.kv.buffer));
+    const push = new KvPush(transfer, P.runner.kv, { region, layout: D.runner.kv.layout, blockIds: reserved.blocks, fromBlock: 0, deadlineMs: performance.now() - 1 });
+    let blocks: number[] = [];
+    for await (const o of P.submit({ id: 'p', promptTokenIds: prompt, sampling: greedy(1), prefillOnly: true, onKvWritten: push.onLayer })) {
+      if (o.prefilledBlocks) blocks = o.prefilledBlocks;
+    }
+    await expect(push.finish(blocks)).rejects.toThrow(/lease on these blocks runs out/);
+    expect(Buffer.from(new Uint8Array(D.runner.kv.buffer)).equals(before)).toBe(true);
+    expect(transfer.stats().transfers).toBe(0);
+    P.releaseBlocks(blocks);
+    await Promise.all([P.shutdown(), D.shutdown(), transfer.close()]);
+  });
+
+  it('the deadline keeps a safety margin of at most a tenth of the lease (none when the lease is unknown)', () => {
+    expect(pushDeadline(0, 5000)).toBeUndefined();
+    expect(pushDeadline(30_000, 5000)).toBe(5000 + 30_000 - LEASE_SAFETY_MS);
+    expect(pushDeadline(2000, 5000)).toBe(5000 + 2000 - 200);
   });
 
   it('never sends the prefix the decode worker already holds', async () => {

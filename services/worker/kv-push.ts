@@ -1,7 +1,7 @@
 import type { KvLayout } from '../../kernels/ts/index.js';
 import { kvLayerRanges } from '../engine/kv/kv-block-ranges.js';
 import type { KvLayerProgress } from '../engine/request-types.js';
-import type { PutResult, RegionDescriptor, TransferEngine } from '../transfer/transfer-engine.js';
+import { TransferError, type PutResult, type RegionDescriptor, type TransferEngine } from '../transfer/transfer-engine.js';
 
 /** When a prefill worker sends a prompt's KV to the decode worker's reserved blocks. */
 export type KvPushMode = 'layerwise' | 'after-prefill';
@@ -16,6 +16,20 @@ export interface KvPushTarget {
   fromBlock: number;
   /** The decode worker's lease on those blocks: its KV region admits only puts that name it. */
   grant?: string;
+  /**
+   * performance.now() after which no put is issued: the lease is about to run out, and its blocks
+   * may then be another request's (the ucx backend cannot refuse the put on the other side).
+   */
+  deadlineMs?: number;
+}
+
+/** Stop pushing this long before a lease runs out (at most a tenth of it): the call's transit and clock rates. */
+export const LEASE_SAFETY_MS = 1000;
+
+/** The local deadline for pushing under a lease with `leaseMsLeft` to run (0: unknown, none). */
+export function pushDeadline(leaseMsLeft: number, now = performance.now()): number | undefined {
+  if (!leaseMsLeft) return undefined;
+  return now + leaseMsLeft - Math.min(LEASE_SAFETY_MS, leaseMsLeft / 10);
 }
 
 /**
@@ -64,6 +78,12 @@ export class KvPush {
     if (upTo <= from) return;
     this.sent[layer] = upTo;
     this.firstPutAt ??= performance.now();
+    if (this.target.deadlineMs !== undefined && performance.now() > this.target.deadlineMs) {
+      const late = Promise.reject(new TransferError('not_granted', `the decode worker's lease on these blocks runs out now: not writing into blocks that may already be another request's`));
+      late.catch(() => undefined);
+      this.puts.push(late);
+      return;
+    }
     const ranges = kvLayerRanges(this.source.layout, this.target.layout, blockTable, this.target.blockIds, layer, from, upTo);
     const put = this.transfer.put(
       this.target.region,

@@ -8,7 +8,7 @@ import { annotateActiveSpan, ATTR, outgoingTraceparent } from '../common/telemet
 import type { Engine } from '../engine/loop/engine.js';
 import type { GeneratedToken, GenerationRequest, RequestStream } from '../protocol/request.js';
 import type { TransferEngine } from '../transfer/transfer-engine.js';
-import { KvPush, type KvPushMode } from './kv-push.js';
+import { KvPush, pushDeadline, type KvPushMode } from './kv-push.js';
 import type { PrefillRegistry } from './prefill-registry.js';
 import type { EmbeddingInbox } from './embedding-inbox.js';
 import { adoptEmbeddings, encodeHandler } from './encode-handler.js';
@@ -96,6 +96,7 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
           blockIds: t.blockIds,
           fromBlock: t.fromBlock,
           grant: t.leaseId,
+          deadlineMs: pushDeadline(t.leaseMsLeft),
         });
         const layerwise = (d.kvPushMode ?? 'layerwise') === 'layerwise';
         adoptEmbeddings(d.embeddingInbox, d.encoder, call.request.embedLeaseId ?? '', req.images);
