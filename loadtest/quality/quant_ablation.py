@@ -164,8 +164,19 @@ def main():
             'flip_bf16_p_gap_median': gap[flips].median().item() if flips.any() else None,
             'top1_agreement_where_bf16_gap_ge_0.1': same[confident].float().mean().item(),
         })
+    # How spiky each GEMM's input is per token: one int8 scale per row puts the row's maximum at
+    # 127, so a value of typical size (one RMS) is 127 / (max / RMS) steps of the grid.
+    spikes = {}
+    hooks = [mod.register_forward_hook(lambda m, inp, out, n=name.rsplit('.', 1)[-1]: spikes.setdefault(n, []).append(
+        (inp[0].abs().amax(-1) / inp[0].pow(2).mean(-1).sqrt()).median().item()))
+        for name, mod in model.named_modules() if isinstance(mod, torch.nn.Linear)]
+    with torch.no_grad():
+        model(ids)
+    for h in hooks:
+        h.remove()
     summary = {
         'positions': int(ref.shape[0]),
+        'gemm_input_max_over_rms_median_per_layer': {k: [round(v, 1) for v in vs] for k, vs in spikes.items()},
         'bf16_top1_prob_median': top2[:, 0].median().item(),
         'bf16_p_gap_median': gap.median().item(),
         'share_bf16_gap_lt_0.1': (gap < 0.1).float().mean().item(),
