@@ -27,7 +27,7 @@ bool get_bf16(Napi::Object o, const char* key, int rows, int cols, const uint16_
   return a.ok;
 }
 
-// A linear layer: a bf16 Uint16Array, or a pre-quantized {bits, group, data, scales} (quant.h).
+// A linear layer: a bf16 Uint16Array, or a pre-quantized {bits, group, data, scales, rotated?} (quant.h).
 bool get_mat(Napi::Object o, const char* key, int rows, int cols, Linear* m, const std::string& where) {
   m->rows = rows;
   m->cols = cols;
@@ -54,6 +54,7 @@ bool get_mat(Napi::Object o, const char* key, int rows, int cols, Linear* m, con
   if (!scales.ok) return false;
   m->q = data.data;
   m->scales = scales.data;
+  m->rotated = q.Has("rotated") && q.Get("rotated").ToBoolean();
   return true;
 }
 
@@ -188,7 +189,8 @@ TextModelWrap::TextModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
       return;
     }
     const bool lm_head = !qo.Has("lmHead") || qo.Get("lmHead").ToBoolean();
-    quantize_linears(&tw, bits, group, lm_head, &quantized);
+    const bool rotate = qo.Has("rotate") && qo.Get("rotate").ToBoolean();
+    quantize_linears(&tw, bits, group, lm_head, &quantized, rotate);
   }
   model = std::make_unique<TextModel>(dims, std::move(tw), isa);
 }

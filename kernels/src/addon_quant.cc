@@ -26,7 +26,7 @@ bool valid_scheme(Napi::Env env, int bits, int group) {
   return true;
 }
 
-// quantizeWeights(W: Uint16Array, rows, cols, bits, group) -> { data: Uint8Array, scales: Float32Array }
+// quantizeWeights(W: Uint16Array, rows, cols, bits, group, rotate?) -> { data: Uint8Array, scales: Float32Array }
 Napi::Value QuantizeWeights(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool ok = true;
@@ -42,7 +42,8 @@ Napi::Value QuantizeWeights(const Napi::CallbackInfo& info) {
   shape.group = group;
   auto data = Napi::Uint8Array::New(env, static_cast<size_t>(rows) * shape.row_bytes());
   auto scales = Napi::Float32Array::New(env, static_cast<size_t>(rows) * shape.groups());
-  quantize_weights(W.data, rows, cols, bits, group, data.Data(), scales.Data());
+  const bool rotate = info.Length() > 5 && info[5].ToBoolean();
+  quantize_weights(W.data, rows, cols, bits, group, data.Data(), scales.Data(), rotate);
   Napi::Object out = Napi::Object::New(env);
   out.Set("data", data);
   out.Set("scales", scales);
@@ -54,7 +55,7 @@ const QuantKernels& quant_impl_arg(const Napi::Value& v) {
   return quant_kernels_for(isa_of(kt));
 }
 
-// gemmQ(x, M, K, data, scales, N, bits, group, y, impl)
+// gemmQ(x, M, K, data, scales, N, bits, group, y, impl, rotated?)
 Napi::Value GemmQ(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool ok = true;
@@ -74,6 +75,7 @@ Napi::Value GemmQ(const Napi::CallbackInfo& info) {
   if (!y.ok) return {};
   W.q = q.data;
   W.scales = s.data;
+  W.rotated = info.Length() > 10 && info[10].ToBoolean();
   Scratch none;
   QuantActsBuf qa;
   op_linear(impl_arg(info[9]), quant_impl_arg(info[9]), x.data, M, W, y.data, none, qa);

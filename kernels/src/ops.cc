@@ -72,8 +72,19 @@ QuantActs quantize_activations(const QuantKernels& qk, const float* x, int M, co
   a.s = qa.s.data();
   a.sum = qa.sum.data();
   const auto quantize_rows = [&](int64_t b, int64_t e, int) {
-    for (int64_t m = b; m < e; ++m)
-      qk.quantize_row(x + m * K, K, W.group, a.kp, a.q + m * a.kp, a.s + m, a.sum + m * a.groups);
+    if (!W.rotated) {
+      for (int64_t m = b; m < e; ++m)
+        qk.quantize_row(x + m * K, K, W.group, a.kp, a.q + m * a.kp, a.s + m, a.sum + m * a.groups);
+      return;
+    }
+    // Rotated weights: each activation row, zero-padded to Kp, is rotated the same way first.
+    std::vector<float> row(a.kp);
+    for (int64_t m = b; m < e; ++m) {
+      std::copy(x + m * K, x + m * K + K, row.begin());
+      std::fill(row.begin() + K, row.end(), 0.f);
+      qk.rotate(row.data(), a.kp);
+      qk.quantize_row(row.data(), a.kp, W.group, a.kp, a.q + m * a.kp, a.s + m, a.sum + m * a.groups);
+    }
   };
   if (M <= 4) quantize_rows(0, M, 0);
   else pool().parallel_for(M, quantize_rows);

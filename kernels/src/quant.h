@@ -33,12 +33,24 @@ struct Linear {
   const uint8_t* q = nullptr;         // bits 8 / 4: see the format above
   const float* scales = nullptr;      // [rows, padded_cols / group]
   int group = 0;
+  // Quantized with each row's blocks of kRotationBlock rotated by the normalized Hadamard matrix
+  // (`hadamard_rotate`): activations are then rotated the same way before they are quantized.
+  // H is orthogonal and symmetric, so W x = (W H)(H x) exactly; what changes is the quantization
+  // error: a few large values (outliers) spread over their block, so one int8 scale per token
+  // resolves the typical values far better (docs/quantization.md, "Rotation").
+  bool rotated = false;
   int padded_cols() const { return group ? (cols + group - 1) / group * group : cols; }
   int64_t row_bytes() const { return bits == 4 ? padded_cols() / 2 : bits == 8 ? padded_cols() : 2LL * cols; }
   int groups() const { return group ? padded_cols() / group : 0; }
 };
 
 constexpr int kQuantBlock = 128;  // G must be a multiple of this (one int4 block of 64 bytes)
+constexpr int kRotationBlock = 128;  // padded rows are a multiple of kQuantBlock, so of this too
+
+// In place: every block of kRotationBlock values of x[0, n) times the normalized Hadamard matrix
+// (Sylvester order; a fast Walsh-Hadamard transform, then 1/sqrt(128)). Plain C++, the same
+// operations in the same order on every ISA. n must be a multiple of kRotationBlock.
+void hadamard_rotate(float* x, int n);
 
 // Group 0 asks for one scale per row (per output channel): the whole padded row is one group.
 inline int resolve_group(int group, int cols) {
@@ -61,6 +73,8 @@ struct QuantKernels {
   // y[m*ldy + (n - n0)] for m < M, n0 <= n < n1, from quantized activations and weights.
   void (*gemm_q8)(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy);
   void (*gemm_q4)(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy);
+  // hadamard_rotate compiled for this table's ISA (the same bits as the scalar one).
+  void (*rotate)(float* x, int n);
   // Benchmark probe: integer multiply-accumulates per second of the instruction these kernels use.
   double (*int8_mac_loop)(int64_t iters, int32_t* sink);
 };
@@ -78,6 +92,7 @@ void quantize_act_row(const float* x, int K, int G, int Kp, int8_t* xq, float* x
 
 // Quantizes bf16 weights [rows, cols] into `q` (rows * row_bytes) and `scales` (rows * groups),
 // parallel over rows on the kernel pool. Deterministic: the same input always gives the same bytes.
-void quantize_weights(const uint16_t* w, int rows, int cols, int bits, int group, uint8_t* q, float* scales);
+// `rotate`: each padded row's blocks are rotated (hadamard_rotate) before they are quantized.
+void quantize_weights(const uint16_t* w, int rows, int cols, int bits, int group, uint8_t* q, float* scales, bool rotate = false);
 
 }  // namespace tandem

@@ -1,5 +1,6 @@
 // Scalar reference for the quantized kernels: the exact int32 sum of each group, then
 // acc += float(isum) * ws group by group, then y = acc * xs. The ground truth the SIMD tables are tested against.
+#include "hadamard.inl"
 #include "quant.h"
 
 namespace tandem {
@@ -43,7 +44,7 @@ double mac_loop(int64_t iters, int32_t* sink) {
 }  // namespace
 
 const QuantKernels& quant_scalar_kernels() {
-  static const QuantKernels table{"scalar", quantize_act_row, gemm_q, gemm_q, mac_loop};
+  static const QuantKernels table{"scalar", quantize_act_row, gemm_q, gemm_q, hadamard_detail::rotate, mac_loop};
   return table;
 }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "hadamard.inl"
 #include "quant.h"
 
 namespace tandem {
@@ -103,7 +104,7 @@ void gemm_q(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y
 
 template <class Q>
 QuantKernels make_quant_table(const char* name) {
-  return QuantKernels{name, quantize_act_row, gemm_q<Q, 8>, gemm_q<Q, 4>, Q::mac_loop};
+  return QuantKernels{name, quantize_act_row, gemm_q<Q, 8>, gemm_q<Q, 4>, hadamard_detail::rotate, Q::mac_loop};
 }
 
 }  // namespace qsimd

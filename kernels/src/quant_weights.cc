@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "bf16.h"
+#include "hadamard.inl"
 #include "quant.h"
 #include "thread_pool.h"
 
@@ -44,14 +45,14 @@ void quantize_act_row(const float* x, int K, int G, int Kp, int8_t* xq, float* x
 
 namespace {
 
-// One row: per group, the scale maps the largest magnitude onto the end of the integer range.
-// wint4 uses the signed extreme (scale = extreme / -8) so both ends of [-8, 7] are reachable.
-void quantize_row(const uint16_t* w, int cols, int bits, int G, int Kp, uint8_t* q, float* scales, int8_t* tmp) {
+// One row (fp32, zero-padded to Kp): per group, the scale maps the largest magnitude onto the end
+// of the integer range. wint4 uses the signed extreme (scale = extreme / -8) so both ends of
+// [-8, 7] are reachable. Padding is zero, so it changes no scale and quantizes to 0.
+void quantize_row(const float* w, int bits, int G, int Kp, uint8_t* q, float* scales, int8_t* tmp) {
   for (int g0 = 0, gi = 0; g0 < Kp; g0 += G, ++gi) {
-    const int n = std::max(0, std::min(G, cols - g0));
     float amax = 0.f, extreme = 0.f;
-    for (int i = 0; i < n; ++i) {
-      const float v = bf16_to_f32(load_u16(w + g0 + i));
+    for (int i = 0; i < G; ++i) {
+      const float v = w[g0 + i];
       if (std::fabs(v) > amax) {
         amax = std::fabs(v);
         extreme = v;
@@ -60,10 +61,7 @@ void quantize_row(const uint16_t* w, int cols, int bits, int G, int Kp, uint8_t*
     const float scale = bits == 8 ? amax / 127.0f : extreme / -8.0f;
     const float inv = scale != 0.f ? 1.0f / scale : 0.f;
     const int lo = bits == 8 ? -127 : -8, hi = bits == 8 ? 127 : 7;
-    for (int i = 0; i < G; ++i) {
-      const float v = i < n ? bf16_to_f32(load_u16(w + g0 + i)) : 0.f;
-      tmp[g0 + i] = static_cast<int8_t>(std::clamp(round_even(v * inv), lo, hi));
-    }
+    for (int i = 0; i < G; ++i) tmp[g0 + i] = static_cast<int8_t>(std::clamp(round_even(w[g0 + i] * inv), lo, hi));
     scales[gi] = scale;
   }
   if (bits == 8) {
@@ -77,7 +75,9 @@ void quantize_row(const uint16_t* w, int cols, int bits, int G, int Kp, uint8_t*
 
 }  // namespace
 
-void quantize_weights(const uint16_t* w, int rows, int cols, int bits, int group, uint8_t* q, float* scales) {
+void hadamard_rotate(float* x, int n) { hadamard_detail::rotate(x, n); }
+
+void quantize_weights(const uint16_t* w, int rows, int cols, int bits, int group, uint8_t* q, float* scales, bool rotate) {
   Linear shape;
   shape.bits = bits;
   shape.cols = cols;
@@ -86,8 +86,13 @@ void quantize_weights(const uint16_t* w, int rows, int cols, int bits, int group
   const int64_t rb = shape.row_bytes();
   pool().parallel_for(rows, [&](int64_t b, int64_t e, int) {
     std::vector<int8_t> tmp(Kp);
-    for (int64_t r = b; r < e; ++r)
-      quantize_row(w + r * cols, cols, bits, group, Kp, q + r * rb, scales + r * ng, tmp.data());
+    std::vector<float> row(Kp);
+    for (int64_t r = b; r < e; ++r) {
+      const uint16_t* src = w + r * cols;
+      for (int k = 0; k < Kp; ++k) row[k] = k < cols ? bf16_to_f32(load_u16(src + k)) : 0.f;
+      if (rotate) hadamard_rotate(row.data(), Kp);
+      quantize_row(row.data(), bits, group, Kp, q + r * rb, scales + r * ng, tmp.data());
+    }
   });
 }
 

@@ -1,7 +1,22 @@
 #include "quantize_model.h"
 
+#include <algorithm>
+
 namespace tandem {
 namespace {
+
+// The MLP down projections (their input, silu(gate) * up, is the spikiest per token: the ones
+// `rotate` applies to).
+std::vector<Linear*> down_projections_of(TextModelWeights* w) {
+  std::vector<Linear*> out;
+  for (LayerWeights& l : w->layers) {
+    if (!l.moe) out.push_back(&l.dense.down);
+    for (MlpWeights& e : l.experts) out.push_back(&e.down);
+    if (l.has_shared) out.push_back(&l.shared.down);
+    for (MlpWeights& e : l.vexperts) out.push_back(&e.down);
+  }
+  return out;
+}
 
 void collect_mlp(MlpWeights* m, std::vector<Linear*>* out) {
   for (Linear* p : {&m->gate, &m->up, &m->down}) out->push_back(p);
@@ -37,10 +52,11 @@ size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 
 }  // namespace
 
-void quantize_linears(TextModelWeights* w, int bits, int group, bool lm_head, QuantizedStore* store) {
+void quantize_linears(TextModelWeights* w, int bits, int group, bool lm_head, QuantizedStore* store, bool rotate) {
   // One arena for all codes and one for all scales: small matrices then share huge pages too
   // (a 0.3B layer's matrices are 0.1-1.5 MB each, below one 2 MiB page on their own).
   const std::vector<Linear*> todo = linears_of(w, lm_head);
+  const std::vector<Linear*> downs = rotate ? down_projections_of(w) : std::vector<Linear*>{};
   size_t code_bytes = 0, scale_floats = 0;
   for (Linear* p : todo) {
     const Linear q = quantized_shape(*p, bits, group);
@@ -53,7 +69,9 @@ void quantize_linears(TextModelWeights* w, int bits, int group, bool lm_head, Qu
   float* scales = store->scales.back().data();
   for (Linear* p : todo) {
     Linear q = quantized_shape(*p, bits, group);
-    quantize_weights(p->bf16, q.rows, q.cols, bits, q.group, codes, scales);
+    const bool rot = std::find(downs.begin(), downs.end(), p) != downs.end();
+    quantize_weights(p->bf16, q.rows, q.cols, bits, q.group, codes, scales, rot);
+    q.rotated = rot;
     q.q = codes;
     q.scales = scales;
     codes += round64(static_cast<size_t>(q.rows) * q.row_bytes());

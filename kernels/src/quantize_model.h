@@ -17,6 +17,8 @@ struct QuantizedStore {
 };
 
 // Replaces every bf16 Linear of `w` (already-quantized ones are kept) by its quantized form.
-void quantize_linears(TextModelWeights* w, int bits, int group, bool lm_head, QuantizedStore* store);
+// `rotate`: the MLP down projections get Hadamard-rotated rows (Linear::rotated), for a lower
+// activation-quantization error on their spiky input.
+void quantize_linears(TextModelWeights* w, int bits, int group, bool lm_head, QuantizedStore* store, bool rotate = false);
 
 }  // namespace tandem

@@ -71,6 +71,65 @@ describe.each([8, 4] as const)('wint%i weights x dynamically quantized activatio
   });
 });
 
+describe('Hadamard-rotated rows (quant.h: Linear::rotated)', () => {
+  // Activations with a few outliers per token, as the input of a trained model's down_proj: one
+  // int8 scale per row then resolves the typical values coarsely; rotation spreads the outliers.
+  function spiky(M: number, K: number, seed: number): Float32Array {
+    const x = randomF32(M * K, seed);
+    for (let m = 0; m < M; m++) for (let j = 0; j < 3; j++) x[m * K + ((m * 97 + j * 131) % K)]! *= 40;
+    return x;
+  }
+  const relErr = (y: Float32Array, exact: Float32Array) => {
+    let err = 0;
+    let norm = 0;
+    for (let i = 0; i < y.length; i++) {
+      err += (y[i]! - exact[i]!) ** 2;
+      norm += exact[i]! ** 2;
+    }
+    return Math.sqrt(err / norm);
+  };
+
+  it.each([8, 4] as const)('wint%i: the same product (W H)(H x) = W x, every ISA agreeing with the scalar reference, at odd shapes', (bits) => {
+    for (const [M, K, N, group] of SHAPES) {
+      const x = randomF32(M * K, M * 7 + K);
+      const W = randomBf16(N * K, N * 5 + K, 0.1);
+      const exact = new Float32Array(M * N);
+      ops.gemmBf16(x, M, K, W, N, exact, 'scalar');
+      const q = native.quantizeWeights(W, N, K, bits, group, true);
+      const run = (impl: 'scalar' | 'avx2' | 'avx512') => {
+        const y = new Float32Array(M * N);
+        ops.gemmQ(x, M, K, q.data, q.scales, N, bits, group, y, impl, true);
+        return y;
+      };
+      const ref = run('scalar');
+      // Still the product: within the quantization error of the unrotated scheme.
+      expect(relErr(ref, exact), `M=${M} K=${K} N=${N}`).toBeLessThan(bits === 8 ? 0.03 : 0.2);
+      for (const impl of optimizedImpls()) expect(maxRelDiff(run(impl), ref, 0.1 * Math.sqrt(K)), `${impl} M=${M} K=${K}`).toBeLessThan(1e-5);
+    }
+  });
+
+  it('cuts wint8\'s error on activations with outliers (per-token int8 scale), and is batch invariant', () => {
+    const [M, K, N] = [16, 768, 64];
+    const x = spiky(M, K, 11);
+    const W = randomBf16(N * K, 12, 0.05);
+    const exact = new Float32Array(M * N);
+    ops.gemmBf16(x, M, K, W, N, exact, 'scalar');
+    const errOf = (rotate: boolean) => {
+      const q = native.quantizeWeights(W, N, K, 8, 0, rotate);
+      const y = new Float32Array(M * N);
+      ops.gemmQ(x, M, K, q.data, q.scales, N, 8, 0, y, undefined, rotate);
+      return { y, err: relErr(y, exact), q };
+    };
+    const plain = errOf(false);
+    const rotated = errOf(true);
+    expect(rotated.err).toBeLessThan(plain.err / 2);
+    // A row alone gives the same bits as inside the batch (the rotation is per row).
+    const one = new Float32Array(N);
+    ops.gemmQ(x.subarray(5 * K, 6 * K), 1, K, rotated.q.data, rotated.q.scales, N, 8, 0, one, undefined, true);
+    expect(bitsEqual(one, rotated.y.subarray(5 * N, 6 * N))).toBe(true);
+  });
+});
+
 describe('quantized weight format', () => {
   it('wint8: q + 128 per byte, one fp32 scale per group (max magnitude -> 127), zero padding', () => {
     const row = new Float32Array(130);

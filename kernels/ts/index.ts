@@ -71,7 +71,7 @@ export interface NativeModelSpec {
    * Quantize every bf16 linear layer at construction (attention, MLPs, all experts, and the LM
    * head unless lmHead is false); the embedding table stays bf16.
    */
-  quantization?: { bits: QuantBits; group: number; lmHead?: boolean };
+  quantization?: { bits: QuantBits; group: number; lmHead?: boolean; rotate?: boolean };
 }
 
 /** One mixed batch: tokens of sequence s are ids[qStart[s] .. qStart[s+1]). */
@@ -113,7 +113,7 @@ export interface NativeOps {
   /** y[M, N] = x . W^T with W quantized (see QuantizedMatrix); activations are quantized per row. */
   gemmQ(
     x: Float32Array, M: number, K: number, data: Uint8Array, scales: Float32Array, N: number, bits: QuantBits,
-    group: number, y: Float32Array, impl?: KernelImpl,
+    group: number, y: Float32Array, impl?: KernelImpl, rotated?: boolean,
   ): void;
 }
 
@@ -128,6 +128,8 @@ export interface QuantizedMatrix {
   group: number;
   data: Uint8Array;
   scales: Float32Array;
+  /** Quantized from Hadamard-rotated rows (quant.h `Linear::rotated`): activations are rotated too. */
+  rotated?: boolean;
 }
 
 export interface NativeAddon {
@@ -144,7 +146,7 @@ export interface NativeAddon {
   /** The quantized kernel table in use: 'scalar' | 'avx2' | 'avx512vnni'. */
   quantKernels(): string;
   /** Quantizes a bf16 matrix [rows, cols] (deterministic; parallel on the kernel threads). */
-  quantizeWeights(W: Uint16Array, rows: number, cols: number, bits: QuantBits, group: number): { data: Uint8Array; scales: Float32Array };
+  quantizeWeights(W: Uint16Array, rows: number, cols: number, bits: QuantBits, group: number, rotate?: boolean): { data: Uint8Array; scales: Float32Array };
   ops: NativeOps;
   TextModel: new (spec: NativeModelSpec) => NativeTextModel;
 }

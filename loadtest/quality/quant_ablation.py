@@ -77,22 +77,48 @@ def quantize_act(x):
     return torch.round(x * inv) * (amax / 127.0)
 
 
+def hadamard(n):
+    """The normalized n x n Hadamard matrix in Sylvester order (what kernels/src/quant_weights.cc applies)."""
+    h = torch.ones(1, 1)
+    while h.shape[0] < n:
+        h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
+    return h / (n ** 0.5)
+
+
+H128 = hadamard(128)
+
+
+def rotate(x):
+    """Each block of 128 along the last axis times H (symmetric and orthogonal), zero-padded to whole blocks."""
+    k = x.shape[-1]
+    kp = -(-k // 128) * 128
+    if kp != k:
+        x = F.pad(x, (0, kp - k))
+    return (x.reshape(*x.shape[:-1], kp // 128, 128) @ H128).reshape(*x.shape[:-1], kp)
+
+
 class QLinear(torch.nn.Module):
-    def __init__(self, weight, bits, act):
+    def __init__(self, weight, bits, act, rotated=False):
         super().__init__()
-        self.w = quantize_weight(weight.detach(), bits) if bits else weight.detach()
+        w = weight.detach()
+        self.rotated = rotated and bits
+        if self.rotated:
+            w = rotate(w)
+        self.w = quantize_weight(w, bits) if bits else w
         self.act = act
 
     def forward(self, x):
+        if self.rotated:
+            x = rotate(x)
         return (quantize_act(x) if self.act else x) @ self.w.t()
 
 
-def quantized_logits_fn(model, bits, act):
+def quantized_logits_fn(model, bits, act, rotated=False):
     """A forward function with every linear layer (and the tied head) quantized like Tandem's."""
     layers = []
     for l in model.layers:
-        layers.append({n: QLinear(getattr(l, n).weight, bits, act) for n in ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj')})
-    head = QLinear(model.embed_tokens.weight, bits, act)
+        layers.append({n: QLinear(getattr(l, n).weight, bits, act, rotated) for n in ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj')})
+    head = QLinear(model.embed_tokens.weight, bits, act, rotated)
     c = model.c
 
     @torch.no_grad()
@@ -151,8 +177,13 @@ def main():
     top2 = p.topk(2, -1).values
     gap = top2[:, 0] - top2[:, 1]
     rows = []
-    for name, bits, act in [('w8 (weights only)', 8, False), ('w8+a8 (as Tandem wint8)', 8, True), ('w4 (weights only)', 4, False), ('w4+a8 (as Tandem wint4)', 4, True), ('a8 only (bf16 weights)', 0, True)]:
-        lg = quantized_logits_fn(model, bits, act)(ids).flatten(0, 1)
+    variants = [
+        ('w8 (weights only)', 8, False, False), ('w8+a8 unrotated (Tandem wint8 before rotation)', 8, True, False),
+        ('w8+a8 rotated (as Tandem wint8)', 8, True, True), ('w4 (weights only)', 4, False, False),
+        ('w4+a8 (as Tandem wint4)', 4, True, False), ('w4+a8 rotated', 4, True, True), ('a8 only (bf16 weights)', 0, True, False),
+    ]
+    for name, bits, act, rotated in variants:
+        lg = quantized_logits_fn(model, bits, act, rotated)(ids).flatten(0, 1)
         lp = lg.log_softmax(-1)
         kl = (p * (lp_ref - lp)).sum(-1).mean().item()
         same = lg.argmax(-1) == ref.argmax(-1)

@@ -40,6 +40,8 @@ export interface StoredQuantization {
   bits: 8 | 4;
   group: number;
   lmHead: boolean;
+  /** `"rotation"`: down projections' rows Hadamard-rotated before quantization; absent in checkpoints written before it (none). */
+  rotation: 'none' | 'down-hadamard128';
 }
 
 export interface MoeConfig {
@@ -72,6 +74,8 @@ export interface QuantizedMatrix {
   group: number;
   data: Uint8Array;
   scales: Float32Array;
+  /** Quantized from Hadamard-rotated rows: the kernels rotate activations the same way. */
+  rotated?: boolean;
 }
 
 /** A linear layer's weight: bf16, or quantized when the checkpoint was written pre-quantized. */

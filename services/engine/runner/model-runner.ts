@@ -6,7 +6,7 @@ import type { VlChunkInputs } from '../vl/vl-inputs.js';
 import type { VlModelWeights } from '../vl-model-types.js';
 import { nativeSpecFor } from './native-spec.js';
 import { nativeVlTextSpecFor } from './vl-native-spec.js';
-import { quantGroup, quantizationBits, type Quantization } from '../../protocol/quantization.js';
+import { quantGroup, quantizationBits, quantRotation, type Quantization } from '../../protocol/quantization.js';
 
 /** One sequence's share of a forward step: `tokens` at positions startPos.. of that sequence. */
 export interface SequenceChunk {
@@ -80,7 +80,7 @@ export class ModelRunner {
     }
     this.quantization = stored ?? asked;
     const bits = stored ? undefined : quantizationBits(asked);
-    this.model = new native.TextModel(bits ? { ...spec, quantization: { bits, group: quantGroup(asked) } } : spec);
+    this.model = new native.TextModel(bits ? { ...spec, quantization: { bits, group: quantGroup(asked), rotate: quantRotation(asked) === 'down-hadamard128' } } : spec);
   }
 
   get blockSize(): number {

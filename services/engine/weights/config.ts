@@ -154,7 +154,9 @@ function parseQuantization(raw: unknown): StoredQuantization {
   if (q.bits !== bits) throw bad('quantization_config.bits', `must be ${bits} for ${scheme}, got ${show(q.bits)}`);
   const group = int(q, 'group_size', { min: 0 });
   if (group % 128 !== 0) throw bad('quantization_config.group_size', `must be 0 (per channel) or a multiple of 128, got ${group}`);
-  return { scheme, bits, group, lmHead: bool(q, 'lm_head', true) };
+  const rotation = q.rotation ?? 'none';
+  if (rotation !== 'none' && rotation !== 'down-hadamard128') throw bad('quantization_config.rotation', `must be "none" or "down-hadamard128", got ${show(rotation)}`);
+  return { scheme, bits, group, lmHead: bool(q, 'lm_head', true), rotation };
 }
 
 function parseMoe(c: Raw, numLayers: number): MoeConfig {

@@ -12,6 +12,7 @@ import { bf16ArrayToF32, f16ArrayToBf16, f16ArrayToF32, f32ArrayToBf16, LOADABLE
 import { CheckpointError } from './errors.js';
 import { isSilentlyIgnoredTensor, layerPrefix, quantizedShape, storedTensorSpecs, type TensorSpec } from './layout.js';
 import type { TensorBytes } from './safetensors.js';
+import { isRotatedMatrix } from '../../protocol/quantization.js';
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 
@@ -134,7 +135,7 @@ function quantizedMatrix(name: string, loaded: Map<string, unknown>, config: Tex
   if (!q || !codes || !scales) throw new CheckpointError('missing_tensor', `tensor '${name}' (or its ${base}.qweight / ${base}.scales) is missing`);
   const [rows, cols] = codes.of.shape as [number, number];
   const shape = quantizedShape(rows, cols, q);
-  return { rows, cols, bits: q.bits, group: shape.group, data: codes.data, scales };
+  return { rows, cols, bits: q.bits, group: shape.group, data: codes.data, scales, ...(isRotatedMatrix(q.rotation, name) ? { rotated: true } : {}) };
 }
 
 /** U8 codes as they are (a view of the mapped file). */

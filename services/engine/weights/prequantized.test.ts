@@ -36,6 +36,31 @@ describe('pre-quantized checkpoints', () => {
     expect(bits(stored.l)).toEqual(bits(atLoad.l));
   });
 
+  it('wint8 checkpoints say their down projections are Hadamard-rotated; one written before rotation (no key) is served unrotated; another value is refused', async () => {
+    const cfg = JSON.parse(readFileSync(join(dirs.wint8!, 'config.json'), 'utf8'));
+    expect(cfg.quantization_config.rotation).toBe('down-hadamard128');
+    expect(JSON.parse(readFileSync(join(dirs.wint4!, 'config.json'), 'utf8')).quantization_config.rotation).toBe('none');
+    const w = await loadTextModelWeights(dirs.wint8!);
+    const mlp = w.layers[1]!.mlp;
+    if (mlp.kind !== 'moe') throw new Error('expected a MoE layer');
+    const [down, gate] = [mlp.experts[0]!.downProj, mlp.experts[0]!.gateProj];
+    if (!isQuantized(down) || !isQuantized(gate)) throw new Error('expected quantized weights');
+    expect(down.rotated).toBe(true);
+    expect(gate.rotated).toBeUndefined();
+    // The same codes read as an older checkpoint would be: no rotation of the activations, so other logits.
+    const old = join(root, 'wint8-unrotated');
+    await generateCheckpoint({ family: 'ernie4_5_moe', size: 'tiny', outDir: old, seed: 4, quantization: 'wint8', tokenizer: false });
+    const { rotation: _dropped, ...rest } = cfg.quantization_config;
+    writeFileSync(join(old, 'config.json'), JSON.stringify({ ...cfg, quantization_config: rest }));
+    const oldW = await loadTextModelWeights(old);
+    const oldMlp = oldW.layers[1]!.mlp;
+    if (oldMlp.kind !== 'moe' || !isQuantized(oldMlp.experts[0]!.downProj)) throw new Error('expected quantized MoE weights');
+    expect(oldMlp.experts[0]!.downProj.rotated).toBeUndefined();
+    expect(bits((await logits(old)).l)).not.toEqual(bits((await logits(dirs.wint8!)).l));
+    writeFileSync(join(old, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...rest, rotation: 'spin' } }));
+    await expect(loadTextModelWeights(old)).rejects.toThrow(/quantization_config.rotation.*must be "none" or "down-hadamard128"/);
+  });
+
   it('the file is smaller than bf16 and its codes are 64-byte aligned in the mapped file', async () => {
     const w = await loadTextModelWeights(dirs.wint4!);
     const q = w.layers[1]!.mlp.kind === 'moe' ? w.layers[1]!.mlp.experts[0]!.gateProj : w.layers[1]!.qProj;
