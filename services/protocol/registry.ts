@@ -1,5 +1,5 @@
 import type { KvLayout } from '../../kernels/ts/index.js';
-import type { Quantization } from './quantization.js';
+import type { QuantRotation, Quantization } from './quantization.js';
 import type { RegionDescriptor } from './region.js';
 
 export type WorkerRole = 'prefill-vision' | 'prefill-text' | 'decode-text' | 'unified';
@@ -21,6 +21,8 @@ export interface WorkerRecord {
   startedAtMs: number;
   /** Weight-only quantization of its text model (absent = none); P/D pairs must match. */
   quantization?: Quantization;
+  /** How its quantized matrices were rotated (absent = none); P/D pairs must match. */
+  quantRotation?: QuantRotation;
   /**
    * The kernels' instruction set (`avx512`, `avx2`, `avx512bf16`, ...): the determinism contract
    * holds within one, so P/D pairs must match (a prefill's KV is only the decode worker's own

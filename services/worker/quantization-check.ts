@@ -1,6 +1,6 @@
 import type { KeyValueBucket } from '../bus/bus.js';
 import { decodeJson } from '../bus/json.js';
-import type { Quantization } from '../protocol/quantization.js';
+import type { QuantRotation, Quantization } from '../protocol/quantization.js';
 import type { WorkerRecord, WorkerRole } from '../protocol/registry.js';
 
 /** Roles whose KV the text model computes: they must all share one quantization setting. */
@@ -15,7 +15,7 @@ export class QuantizationMismatchError extends Error {}
  */
 export async function checkQuantizationMatches(
   registry: KeyValueBucket,
-  me: { id: string; role: WorkerRole; model: string; quantization: Quantization },
+  me: { id: string; role: WorkerRole; model: string; quantization: Quantization; quantRotation?: QuantRotation },
 ): Promise<void> {
   if (!TEXT_KV_ROLES.includes(me.role)) return;
   for (const entry of await registry.entries()) {
@@ -32,6 +32,15 @@ export async function checkQuantizationMatches(
         `this ${me.role} worker uses --quantization ${me.quantization}, but ${peer.role} worker ${peer.id} of ${me.model} ` +
           `in the same cluster uses ${theirs}: prefill and decode workers must use the same setting (their KV would not match). ` +
           `Start it with --quantization ${theirs}, or use another --cluster-name.`,
+      );
+    }
+    const theirRotation = peer.quantRotation ?? 'none';
+    const myRotation = me.quantRotation ?? 'none';
+    if (theirRotation !== myRotation) {
+      throw new QuantizationMismatchError(
+        `this ${me.role} worker's ${me.quantization} weights are rotated '${myRotation}', but ${peer.role} worker ${peer.id} of ${me.model} ` +
+          `uses '${theirRotation}' (a pre-quantized checkpoint written before rotation, or after it): their KV would not match. ` +
+          `Serve the same checkpoint on both, or quantize the bf16 checkpoint at load on both.`,
       );
     }
   }

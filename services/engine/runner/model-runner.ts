@@ -6,7 +6,7 @@ import type { VlChunkInputs } from '../vl/vl-inputs.js';
 import type { VlModelWeights } from '../vl-model-types.js';
 import { nativeSpecFor } from './native-spec.js';
 import { nativeVlTextSpecFor } from './vl-native-spec.js';
-import { quantGroup, quantizationBits, quantRotation, type Quantization } from '../../protocol/quantization.js';
+import { quantGroup, quantizationBits, quantRotation, type QuantRotation, type Quantization } from '../../protocol/quantization.js';
 
 /** One sequence's share of a forward step: `tokens` at positions startPos.. of that sequence. */
 export interface SequenceChunk {
@@ -51,6 +51,8 @@ export class ModelRunner {
   /** Set for VL models: forward steps then carry modality, 3-D RoPE and image embeddings. */
   readonly vl: VlModelWeights | undefined;
   readonly quantization: Quantization;
+  /** How its quantized matrices were rotated (part of the numerics P/D pairs must share). */
+  readonly quantRotation: QuantRotation;
   /** The instruction set its kernels run (what the determinism contract is relative to). */
   readonly isa: string;
   private queue: Promise<unknown> = Promise.resolve();
@@ -79,6 +81,7 @@ export class ModelRunner {
       throw new RangeError(`the checkpoint is stored pre-quantized as ${stored}; start it with --quantization ${stored} (or none, which serves it as stored), not ${asked}`);
     }
     this.quantization = stored ?? asked;
+    this.quantRotation = weights.config.quantization?.rotation ?? quantRotation(asked);
     const bits = stored ? undefined : quantizationBits(asked);
     this.model = new native.TextModel(bits ? { ...spec, quantization: { bits, group: quantGroup(asked), rotate: quantRotation(asked) === 'down-hadamard128' } } : spec);
   }
