@@ -45,7 +45,7 @@ function compose(args: string[], timeoutMs = 300_000) {
 
 // As the router's Redis user (the default user is off), its password read inside the container.
 const redisCli = (...args: string[]) =>
-  compose(['exec', '-T', 'redis', 'sh', '-c', 'REDISCLI_AUTH="$(cat /run/redis-passwords/router/password)" exec redis-cli --user router --no-auth-warning --raw "$@"', 'redis-cli', ...args], 30_000).out.trim();
+  compose(['exec', '-T', 'redis', 'sh', '-c', 'REDISCLI_AUTH="$(cat /run/redis-passwords/router/password)" exec redis-cli --tls --cacert /run/tandem/tls/ca.crt --user router --no-auth-warning --raw "$@"', 'redis-cli', ...args], 30_000).out.trim();
 
 async function settled(key: string): Promise<string> {
   for (let i = 0; i < 50; i++) {
@@ -117,8 +117,9 @@ describe('docker-compose up: the stack in containers, driven with the openai cli
     expect(prefill).toMatch(/\S/);
     expect(decode).toMatch(/\S/);
     expect(prefill).not.toBe(decode);
-    // Redis takes no client without credentials (deploy/redis/start.sh).
-    expect(compose(['exec', '-T', 'redis', 'redis-cli', 'HGET', key, 'state'], 30_000).out).toMatch(/NOAUTH/);
+    // Redis takes no client without credentials (deploy/redis/start.sh), and speaks TLS only.
+    expect(compose(['exec', '-T', 'redis', 'redis-cli', '--tls', '--cacert', '/run/tandem/tls/ca.crt', 'HGET', key, 'state'], 30_000).out).toMatch(/NOAUTH/);
+    expect(compose(['exec', '-T', 'redis', 'redis-cli', 'HGET', key, 'state'], 30_000).out).not.toMatch(/^(qptdf|finished)$/m);
   });
 
   it('streams a chat completion', async () => {

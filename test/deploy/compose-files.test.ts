@@ -80,13 +80,16 @@ describe('compose: Tandem services', () => {
       }
     }
     expect(svc('gateway').environment?.TANDEM_ROUTER_ADDR).toBe(`router:${listenPorts(svc('router').command!).get('port')}`);
-    expect(svc('router').environment?.TANDEM_REDIS_URL).toBe('redis://redis:6379');
+    // TLS to Redis, trusting the CA `cluster-certs` made (its certificate names `redis`).
+    expect(svc('router').environment?.TANDEM_REDIS_URL).toBe('rediss://redis:6379');
+    expect(svc('router').environment?.TANDEM_REDIS_TLS_CA_FILE).toBe('/run/tandem/tls/ca.crt');
+    expect(svc('redis').command).toEqual(expect.arrayContaining(['--port', '0', '--tls-port', '6379', '--tls-cert-file', '/run/tandem/tls/tandem.crt']));
     // TLS to NATS, trusting the CA `cluster-certs` made (its certificate names `nats`).
     for (const [, s] of longRunning.filter(([, s]) => s.command![0] !== 'gateway')) {
       expect(s.environment?.TANDEM_NATS_URL).toBe('tls://nats:4222');
       expect(s.environment?.TANDEM_NATS_TLS_CA_FILE).toBe('/run/tandem/tls/ca.crt');
     }
-    expect(svc('cluster-certs').command).toContain('router,prefill-vision,prefill-text,decode-text,nats,localhost,127.0.0.1');
+    expect(svc('cluster-certs').command).toContain('router,prefill-vision,prefill-text,decode-text,nats,redis,localhost,127.0.0.1');
     expect(svc('nats').command).toEqual(expect.arrayContaining(['--tls', '--tlscert', '/run/tandem/tls/tandem.crt', '--tlskey', '/run/tandem/tls/tandem.key']));
     expect(svc('nats').depends_on?.['cluster-certs']).toEqual({ condition: 'service_completed_successfully' });
   });
@@ -247,7 +250,7 @@ describe('compose: Redis users (deploy/redis/start.sh)', () => {
     expect(creds.entrypoint).toEqual(['sh', '/etc/tandem-nats/gen-passwords.sh']);
     expect(creds.restart).toBe('no');
     // The healthcheck's user may only PING, and needs no password.
-    expect(redis.healthcheck?.test).toEqual(['CMD', 'redis-cli', '--user', 'health', '--pass', 'health', '--no-auth-warning', 'ping']);
+    expect(redis.healthcheck?.test).toEqual(['CMD', 'redis-cli', '--tls', '--cacert', '/run/tandem/tls/ca.crt', '--user', 'health', '--pass', 'health', '--no-auth-warning', 'ping']);
     expect(acl).toMatch(/^user health on nopass resetchannels -@all \+ping$/m);
   });
 

@@ -28,7 +28,7 @@ import { redisServerAvailable, TestRedisServer } from '../fixtures/redis-test-se
 import { flags } from './cli-check.js';
 import { metricNamesIn } from './code-facts.js';
 import { adapterRules, dashboardQueries, ruleQueries } from './dashboards-and-rules.js';
-import { planNative, startNative, type NativeService } from './native-compose.js';
+import { freePorts, planNative, startNative, type NativeService } from './native-compose.js';
 import { loadCompose, root } from './repo-files.js';
 
 const compose = loadCompose();
@@ -37,6 +37,7 @@ const CLUSTER = `deploy-test-${randomUUID().slice(0, 8)}`;
 let volumesDir: string;
 let nats: TestNatsServer;
 let redisServer: TestRedisServer;
+let redisUrl: string;
 let otlp: Server;
 let services: NativeService[];
 let ports: Map<string, number>;
@@ -110,24 +111,31 @@ function passwordLinks(service: string, prefix: string): string {
  * The compose `redis` service natively: its `redis-credentials` one-shot, then deploy/redis/start.sh
  * with the compose command's arguments and the password volumes where the container mounts them.
  */
-async function startComposeRedis(): Promise<TestRedisServer> {
+async function startComposeRedis(): Promise<{ server: TestRedisServer; url: string }> {
   if (!redisServerAvailable()) throw new Error('redis-server not found (install redis-server; .ci/run does)');
   runCredentialsOneShot('redis-credentials');
   const svc = compose.services.redis!;
   const dir = (svc.volumes ?? []).find((v) => v.startsWith('./redis:'))!.split(':')[1]!;
   expect(svc.entrypoint).toEqual(['sh', `${dir}/start.sh`]);
-  const args = svc.command!.filter((a, i, all) => !(a === '--save' || all[i - 1] === '--save' || a === '--appendonly' || all[i - 1] === '--appendonly'));
-  return TestRedisServer.start(args, {
+  // The compose command as it is (TLS only, the cluster-certs certificate), but on a free port and
+  // with the certificate files where the native run keeps the cluster-secret volume.
+  const [tlsPort] = await freePorts(1);
+  const args = svc.command!
+    .filter((a, i, all) => !(a === '--save' || all[i - 1] === '--save' || a === '--appendonly' || all[i - 1] === '--appendonly'))
+    .map((a, i, all) => (all[i - 1] === '--tls-port' ? String(tlsPort) : inVolumeOf('redis', a)));
+  expect(args).toEqual(expect.arrayContaining(['--port', '0', '--tls-port']));
+  const server = await TestRedisServer.start(args, {
     launcher: ['sh', join(root, 'deploy', 'redis', 'start.sh')],
     env: { TANDEM_REDIS_PASSWORDS_DIR: passwordLinks('redis', '/run/redis-passwords/'), TANDEM_REDIS_ACL_FILE: join(volumesDir, 'redis-acl', 'users.acl') },
   });
+  return { server, url: `rediss://127.0.0.1:${tlsPort}` };
 }
 
 beforeAll(async () => {
   volumesDir = mkdtempSync(join(tmpdir(), 'tandem-compose-'));
   await runCertificateOneShots();
   nats = await startComposeNats();
-  redisServer = await startComposeRedis();
+  ({ server: redisServer, url: redisUrl } = await startComposeRedis());
   // Stands in for the OTel collector: accepts OTLP/HTTP posts so exporters have somewhere to send.
   otlp = createServer((req, res) => void req.resume().on('end', () => res.end('{}')));
   await new Promise<void>((r) => otlp.listen(0, '127.0.0.1', r));
@@ -135,7 +143,8 @@ beforeAll(async () => {
     external: {
       // TLS, as compose's clients dial it (tls://nats:4222).
       'nats:4222': `tls://127.0.0.1:${nats.port}`,
-      'redis:6379': redisServer.url,
+      // TLS, as compose's clients dial it (rediss://redis:6379).
+      'redis:6379': redisUrl,
       'otel-collector:4318': `http://127.0.0.1:${(otlp.address() as { port: number }).port}`,
     },
     volumesDir,
@@ -228,7 +237,7 @@ describe('compose topology, run natively against the compose NATS and Redis conf
     expect(metricValue(await metricsOf('prefill-text'), 'tandem_encoder_cache_misses_total')).toBeGreaterThanOrEqual(1);
     expect(metricValue(await metricsOf('prefill-vision'), 'tandem_encoder_cache_misses_total')).toBeGreaterThanOrEqual(1);
     // As the router's Redis user (the default user is off).
-    const redis = new Redis(redisServer.url, { username: 'router', password: readFileSync(join(volumesDir, 'redis-password-router', 'password'), 'utf8').trim() });
+    const redis = new Redis(redisUrl, { username: 'router', password: readFileSync(join(volumesDir, 'redis-password-router', 'password'), 'utf8').trim(), tls: { ca: readFileSync(join(volumesDir, 'cluster-secret', 'tls', 'ca.crt')) } });
     try {
       expect(await redis.hget(`tandem:seq:${r.id}-0`, 'w:vision')).toBe(String(proc('prefill-vision').ready.id));
       expect(await settledHistory(redis, `tandem:seq:${r.id}-0`)).toBe('qeptdf');

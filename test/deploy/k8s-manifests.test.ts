@@ -132,7 +132,7 @@ describe('k8s: Tandem containers', () => {
     expect(configMap.TANDEM_ROUTER_ADDR).toBe(`router:${svcPort('router').port}`);
     expect(portNumber(containers(router)[0]!, svcPort('router').targetPort)).toBe(routerPort);
     expect(configMap.TANDEM_NATS_URL).toBe(`tls://nats:${svcPort('nats').port}`);
-    expect(configMap.TANDEM_REDIS_URL).toBe(`redis://redis:${svcPort('redis').port}`);
+    expect(configMap.TANDEM_REDIS_URL).toBe(`rediss://redis:${svcPort('redis').port}`);
   });
 
   it('listen ports are declared container ports; HTTP probes and scrape annotations use the /metrics port', () => {
@@ -321,7 +321,12 @@ describe('k8s: internal planes (docs/security.md)', () => {
     // Workers are dialled at pod IPs (--host $(POD_IP)): the router checks the name their certificate carries.
     const routerEnv = new Map((containers(named('Deployment', 'router'))[0]!.env ?? []).map((e: { name: string; value?: string }) => [e.name, e.value]));
     expect(routerEnv.get('TANDEM_GRPC_TLS_SERVER_NAME')).toBe('tandem-worker');
-    expect(readText('deploy/README.md')).toContain('gen-certs --out grpc-tls --hosts router,nats,tandem-worker');
+    expect(readText('deploy/README.md')).toContain('gen-certs --out grpc-tls --hosts router,nats,redis,tandem-worker');
+    // Redis speaks TLS only, with the same certificate; clients trust its CA.
+    expect(configMap.TANDEM_REDIS_TLS_CA_FILE).toBe(`${dir}/ca.crt`);
+    const redis = named('StatefulSet', 'redis');
+    expect(mountsTls(redis)).toBe(true);
+    expect(containers(redis)[0]!.args).toEqual(expect.arrayContaining(['--port', '0', '--tls-port', '6379', '--tls-cert-file', `${dir}/tandem.crt`]));
   });
 
   // Whether a pod with `labels` (in the tandem namespace; undefined = outside it) may open a
