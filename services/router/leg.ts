@@ -47,6 +47,9 @@ export function legContext(call: grpc.ServerWritableStream<unknown, unknown>): L
   const parentTrace = call.metadata.get('traceparent')[0]?.toString();
   const leg = new Leg();
   call.on('cancelled', () => leg.cancel());
+  // A call cancelled before its handler ran (a client that left at once) has no 'cancelled'
+  // event left to fire: without this its worker legs would run to max_tokens for nobody.
+  if (call.cancelled) leg.cancel();
   // Errors are emitted on the call by the handler itself once the request is over (the legs are
   // done then), or by the server's shutdown while it still runs: hand the request over.
   call.on('error', () => {

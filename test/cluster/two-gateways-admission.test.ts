@@ -1,6 +1,6 @@
 /**
  * Two gateways of one cluster share one admission bound (Kubernetes runs two gateway replicas).
- * `tandem up --cluster --max-num-seqs 2 --max-waiting 1` (bound 3) plus a second `tandem gateway`
+ * `tandem up --cluster --shared-admission --max-num-seqs 2 --max-waiting 1` (bound 3) plus a second `tandem gateway`
  * process on the same routers, cluster name and Redis; a burst of slow streaming requests split
  * between the two through the official `openai` client: at most 3 are admitted in all (each
  * gateway alone would admit 3), the rest get 429 with Retry-After, saying the queue is full across
@@ -29,7 +29,7 @@ let secondOut = '';
 beforeAll(async () => {
   modelDir = genTinyModel('ernie4_5', 5);
   cluster = await startTandemUp(
-    ['--cluster', '--insecure', '--nats', NATS, '--redis', REDIS, '--model', modelDir, '--served-model-name', MODEL, '--cluster-name', CLUSTER, '--max-num-seqs', '2', '--max-waiting', '1'],
+    ['--cluster', '--shared-admission', '--insecure', '--nats', NATS, '--redis', REDIS, '--model', modelDir, '--served-model-name', MODEL, '--cluster-name', CLUSTER, '--max-num-seqs', '2', '--max-waiting', '1'],
     // Slow steps: every admitted request is still running while the burst arrives.
     { TANDEM_FAULT_STEP_DELAY_MS: '40' },
     120_000,

@@ -16,6 +16,8 @@ export interface ClusterUpOptions {
   decode: number;
   /** Routers behind the gateway (default 1); each can take and resume any request. */
   routers?: number;
+  /** The gateway keeps its admission bound in Redis, shared with other gateways of the cluster. */
+  sharedAdmission?: boolean;
   port: number;
   host: string;
   apiKey?: string;
@@ -81,7 +83,8 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
     started.forEach((w, i) => specs.set(w, { args: workerArgs(workers[i]![0]), env }));
     procs.push(...started);
     const gatewayArgs = ['gateway', '--router', routers.map((r) => String(r.ready.grpc)).join(','), '--model', o.modelDir, '--host', o.host, ...name, ...cluster, ...insecure, '--max-num-seqs', String(o.maxNumSeqs), '--max-waiting', String(o.maxWaiting)];
-    const gatewayEnv = { ...env, ...gatewayCredentials(o) };
+    // One gateway needs no shared count; --shared-admission shares it with gateways started apart.
+    const gatewayEnv = { ...env, ...gatewayCredentials(o), ...(o.sharedAdmission ? {} : { TANDEM_REDIS_URL: '' }) };
     const gw = await spawnTandem('gateway', [...gatewayArgs, '--port', String(o.port)], log, undefined, gatewayEnv);
     procs.push(gw);
     specs.set(gw, { args: [...gatewayArgs, '--port', new URL(String(gw.ready.url)).port], env: gatewayEnv });

@@ -33,7 +33,9 @@ requests over them and resumes a lost one's streams on another), N prefill-text 
 workers (default 1 and 1), V prefill-vision workers (default 1 for a vision-language model,
 else 0) and the gateway, against real NATS and Redis (--nats / --redis or
 TANDEM_NATS_URL / TANDEM_REDIS_URL; default the local ones), and prints each process with its
-role, pid and /metrics URL. --cluster-name (or TANDEM_CLUSTER) keeps its workers apart from
+role, pid and /metrics URL. --shared-admission makes its gateway keep the admission bound in
+Redis, shared with any other gateway you start for the same cluster (one gateway alone does not
+need it). --cluster-name (or TANDEM_CLUSTER) keeps its workers apart from
 other clusters on the same NATS. The cluster is authenticated: a fresh secret (32 random bytes,
 a mode-0600 file under $TANDEM_HOME/clusters/, removed at exit) or --cluster-secret-file FILE
 (TANDEM_CLUSTER_SECRET_FILE) keys gRPC call tokens, sealed NATS payloads and the TLS of TCP KV
@@ -83,6 +85,7 @@ const OPTIONS = {
   'prefill-vision': { type: 'string' },
   'decode-text': { type: 'string' },
   routers: { type: 'string' },
+  'shared-admission': { type: 'boolean' },
   'cluster-name': { type: 'string' },
   'cluster-secret-file': { type: 'string' },
   insecure: { type: 'boolean' },
@@ -135,6 +138,7 @@ export async function runUp(argv: string[]): Promise<number> {
       vision: values['prefill-vision'] === undefined ? undefined : intOption(values['prefill-vision'], 'prefill-vision', 0, 0),
       decode: intOption(values['decode-text'], 'decode-text', 1, 1),
       routers: intOption(values.routers, 'routers', 1, 1),
+      sharedAdmission: values['shared-admission'] === true,
       port,
       host,
       apiKey,
