@@ -78,7 +78,9 @@ QuantActs quantize_activations(const QuantKernels& qk, const float* x, int M, co
       return;
     }
     // Rotated weights: each activation row, zero-padded to Kp, is rotated the same way first.
-    std::vector<float> row(a.kp);
+    // Per thread, kept between calls: decode calls this once per down projection per step.
+    thread_local std::vector<float> row;
+    row.resize(a.kp);
     for (int64_t m = b; m < e; ++m) {
       std::copy(x + m * K, x + m * K + K, row.begin());
       std::fill(row.begin() + K, row.end(), 0.f);

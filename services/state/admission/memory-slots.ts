@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_HOLDER_TTL_MS, type ClusterSlots, type ClusterSlotsOptions, type SlotGrant, type SlotRefusal } from './types.js';
+import { DEFAULT_HOLDER_TTL_MS, grantOnce, type ClusterSlots, type ClusterSlotsOptions, type SlotGrant, type SlotRefusal } from './types.js';
 
 /**
  * The shared table behind MemoryClusterSlots: gateways of one process (tests, the in-process
@@ -52,15 +52,9 @@ export class MemoryClusterSlots implements ClusterSlots {
     this.table.slots.set(this.o.holder, mine);
     const ids = Array.from({ length: n }, () => randomUUID());
     for (const id of ids) mine.add(id);
-    let released = false;
-    return {
-      granted: true,
-      release: () => {
-        if (released) return;
-        released = true;
-        for (const id of ids) this.table.slots.get(this.o.holder)?.delete(id);
-      },
-    };
+    return grantOnce(() => {
+      for (const id of ids) this.table.slots.get(this.o.holder)?.delete(id);
+    });
   }
 
   async held(): Promise<number> {

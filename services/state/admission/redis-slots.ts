@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LuaScript } from '../redis-script.js';
-import { DEFAULT_HOLDER_TTL_MS, type ClusterSlots, type ClusterSlotsOptions, type SlotGrant, type SlotRefusal } from './types.js';
+import { DEFAULT_HOLDER_TTL_MS, grantOnce, type ClusterSlots, type ClusterSlotsOptions, type SlotGrant, type SlotRefusal } from './types.js';
 
 /*
  * Two keys per bound (one hash tag, so they live on one node):
@@ -72,16 +72,8 @@ export class RedisClusterSlots implements ClusterSlots {
     const ids = Array.from({ length: n }, () => randomUUID());
     const reply = (await ACQUIRE.run(this.client, this.keys, [String(this.now()), this.o.holder, String(this.limit), String(n), String(this.ttlMs), ...ids])) as [number, number];
     if (reply[0] !== 1) return { granted: false, held: reply[1] };
-    let released = false;
-    return {
-      granted: true,
-      release: () => {
-        if (released) return;
-        released = true;
-        // Queued by the client while Redis is away (offline queue): a release is never lost.
-        void this.client.zrem(this.keys[0], ...ids.map((id) => `${this.o.holder}|${id}`)).catch(() => undefined);
-      },
-    };
+    // Queued by the client while Redis is away (offline queue): a release is never lost.
+    return grantOnce(() => void this.client.zrem(this.keys[0], ...ids.map((id) => `${this.o.holder}|${id}`)).catch(() => undefined));
   }
 
   async held(): Promise<number> {

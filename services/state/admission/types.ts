@@ -12,3 +12,16 @@ export interface ClusterSlotsOptions {
 }
 
 export const DEFAULT_HOLDER_TTL_MS = 10_000;
+
+/** A grant whose release gives the slots back once, however often it is called. */
+export function grantOnce(giveBack: () => void): SlotGrant {
+  let released = false;
+  return {
+    granted: true,
+    release: () => {
+      if (released) return;
+      released = true;
+      giveBack();
+    },
+  };
+}
