@@ -115,6 +115,8 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
                         InstanceMethod("allocateRegion", &UcxWorkerWrap::AllocateRegion),
                         InstanceMethod("unregisterRegion", &UcxWorkerWrap::UnregisterRegion),
                         InstanceMethod("put", &UcxWorkerWrap::Put),
+                        InstanceMethod("putChecked", &UcxWorkerWrap::PutChecked),
+                        InstanceMethod("onPut", &UcxWorkerWrap::OnPut),
                         InstanceMethod("endpointInfo", &UcxWorkerWrap::EndpointInfo),
                         InstanceMethod("close", &UcxWorkerWrap::Close)});
   }
@@ -182,6 +184,10 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
       DropMappings(c->data);
       return;
     }
+    if (c->guard_request) {
+      AnswerGuard(env, *c);
+      return;
+    }
     auto it = pending_.find(c->token);
     if (it == pending_.end()) {
       if (c->pidfd >= 0) ::close(c->pidfd);
@@ -208,6 +214,7 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
       e.Set("code", Napi::String::New(env, "ERR_UCX"));
       e.Set("ucsStatus", Napi::Number::New(env, static_cast<int>(c->status)));
       e.Set("ucsStatusString", Napi::String::New(env, ucs_status_string(c->status)));
+      if (!c->remote_code.empty()) e.Set("remoteCode", Napi::String::New(env, c->remote_code));
       p.deferred.Reject(e.Value());
       return;
     }
@@ -257,6 +264,33 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
   }
 
  private:
+  // A checked put reached one of our guarded regions: JavaScript's guard (onPut) decides, now.
+  void AnswerGuard(Napi::Env env, const ucx::Completion& c) {
+    if (!engine_) return;
+    std::string refusal = "the receiver has no put guard";
+    if (!guard_.IsEmpty()) {
+      Napi::HandleScope scope(env);
+      Napi::Float64Array ranges = Napi::Float64Array::New(env, c.ranges.size() * 2);
+      for (size_t i = 0; i < c.ranges.size(); i++) {
+        ranges[2 * i] = static_cast<double>(c.ranges[i].remote);
+        ranges[2 * i + 1] = static_cast<double>(c.ranges[i].length);
+      }
+      Napi::Value grant = c.value ? Napi::Value(Napi::String::New(env, c.grant)) : env.Undefined();
+      Napi::Value verdict = guard_.Call({Napi::String::New(env, c.data), grant, ranges});
+      if (env.IsExceptionPending()) {
+        env.GetAndClearPendingException();
+        refusal = "the receiver's put guard failed";
+      } else if (verdict.IsUndefined() || verdict.IsNull()) {
+        refusal.clear();
+      } else {
+        refusal = verdict.ToString().Utf8Value();
+        if (refusal.empty()) refusal = "refused";
+      }
+    }
+    bool accept = refusal.empty();  // read before the move below (argument order is unspecified)
+    engine_->answer(c.token, accept, std::move(refusal));
+  }
+
   static void OnEnvTeardown(void* arg) {
     auto* self = static_cast<UcxWorkerWrap*>(arg);
     self->hooked_ = false;
@@ -271,6 +305,7 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
     engine_.reset();
     for (auto& kv : direct_) ::close(kv.second.pidfd);
     direct_.clear();
+    if (!hard) guard_.Reset();  // the guard closes over the JavaScript engine: let it go
     sink_->owner = nullptr;
     tsfn_.Release();
     if (hooked_) {
@@ -318,7 +353,7 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
     Napi::Promise promise = Start(env, Op::Register, &token, &p);
     p->keep = Napi::Persistent(ab);
     p->region = id;
-    engine_->register_region(token, id, ab.Data(), ab.ByteLength());
+    engine_->register_region(token, id, ab.Data(), ab.ByteLength(), info[2].ToBoolean());
     return promise;
   }
 
@@ -344,7 +379,7 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
     Napi::Promise promise = Start(env, Op::Allocate, &token, &p);
     p->region = id;
     p->size = static_cast<size_t>(bytes);
-    engine_->allocate_region(token, id, p->size);
+    engine_->allocate_region(token, id, p->size, info[2].ToBoolean());
     return promise;
   }
 
@@ -397,23 +432,8 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
     auto src = info[4].As<Napi::ArrayBuffer>();
     auto ops = typed_arg_f64(info[5]);
     if (!ops) TANDEM_THROW(env, "ops must be a Float64Array of [localOffset, remoteOffset, length] triples");
-    auto tri = info[5].As<Napi::Float64Array>();
-    size_t n = tri.ElementLength() / 3;
     std::vector<ucx::PutRange> ranges;
-    ranges.reserve(n);
-    double src_len = static_cast<double>(src.ByteLength());
-    for (size_t i = 0; i < n; i++) {
-      double l = tri[3 * i], r = tri[3 * i + 1], len = tri[3 * i + 2];
-      bool sane = l >= 0 && r >= 0 && len > 0 && l == static_cast<double>(static_cast<uint64_t>(l)) &&
-                  r == static_cast<double>(static_cast<uint64_t>(r)) &&
-                  len == static_cast<double>(static_cast<uint64_t>(len));
-      if (!sane || l + len > src_len || r + len > remote_size) {
-        Napi::RangeError::New(env, "put op " + std::to_string(i) + " is out of range of the source or the remote region")
-            .ThrowAsJavaScriptException();
-        return {};
-      }
-      ranges.push_back({static_cast<uint64_t>(l), static_cast<uint64_t>(r), static_cast<uint64_t>(len)});
-    }
+    if (!ParseRanges(env, info[5].As<Napi::Float64Array>(), src.ByteLength(), remote_size, &ranges)) return {};
     int peer_pid = 0;
     uint64_t peer_start = 0;
     if (info[6].IsNumber()) peer_pid = info[6].As<Napi::Number>().Int32Value();
@@ -457,6 +477,56 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
     return promise;
   }
 
+  // putChecked(peerAddress, regionId: string, grant: string | undefined, source: ArrayBuffer,
+  //            ops: Float64Array [localOffset, remoteOffset, length]*, peerPid?, peerStart?) → Promise<{ seconds }>
+  // A put into the peer's guarded region `regionId`: its guard sees the grant and the ranges
+  // first. Rejections carry `remoteCode` ('not_granted', 'unknown_region', 'out_of_range', 'failed').
+  Napi::Value PutChecked(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return {};
+    bool ok = true;
+    std::string peer = bytes_arg(info[0], "peerAddress", &ok);
+    if (!ok) return {};
+    if (peer.empty()) TANDEM_THROW(env, "peerAddress must not be empty");
+    if (!info[1].IsString()) TANDEM_THROW(env, "regionId must be a string");
+    std::string region = info[1].As<Napi::String>().Utf8Value();
+    bool has_grant = info[2].IsString();
+    if (!has_grant && !info[2].IsUndefined()) TANDEM_THROW(env, "grant must be a string or undefined");
+    std::string grant = has_grant ? info[2].As<Napi::String>().Utf8Value() : std::string();
+    if (region.empty() || region.size() > 1024 || grant.size() > 255) TANDEM_THROW(env, "regionId (1-1024 bytes) or grant (at most 255 bytes) is too long");
+    if (!info[3].IsArrayBuffer()) TANDEM_THROW(env, "source must be an ArrayBuffer");
+    auto src = info[3].As<Napi::ArrayBuffer>();
+    if (!typed_arg_f64(info[4])) TANDEM_THROW(env, "ops must be a Float64Array of [localOffset, remoteOffset, length] triples");
+    auto tri = info[4].As<Napi::Float64Array>();
+    if (tri.ElementLength() == 0) TANDEM_THROW(env, "a checked put needs at least one range");
+    std::vector<ucx::PutRange> ranges;
+    // The receiver checks the remote side against its region; here only what a double can say.
+    if (!ParseRanges(env, tri, src.ByteLength(), 9007199254740992.0, &ranges)) return {};
+    int peer_pid = 0;
+    uint64_t peer_start = 0;
+    bool lossless = false;
+    if (info[5].IsNumber()) peer_pid = info[5].As<Napi::Number>().Int32Value();
+    if (info[6].IsBigInt()) peer_start = info[6].As<Napi::BigInt>().Uint64Value(&lossless);
+    if (peer_pid < 0) peer_pid = 0;
+    uint64_t token;
+    Pending* p;
+    Napi::Promise promise = Start(env, Op::Put, &token, &p);
+    p->keep = Napi::Persistent(src);
+    engine_->put_checked(token, std::move(peer), std::move(region), std::move(grant), has_grant,
+                         static_cast<const uint8_t*>(src.Data()), src.ByteLength(), std::move(ranges), peer_pid, peer_start);
+    return promise;
+  }
+
+  // onPut(guard: (regionId, grant | undefined, ranges: Float64Array [offset, length]*) => string | undefined)
+  // Decides every checked put into this worker's guarded regions: undefined admits it, a string
+  // refuses it (the reason goes back to the sender). Without a guard every checked put is refused.
+  Napi::Value OnPut(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsFunction()) TANDEM_THROW(env, "onPut needs a function");
+    guard_ = Napi::Persistent(info[0].As<Napi::Function>());
+    return env.Undefined();
+  }
+
   // endpointInfo(peerAddress) → Promise<string>: the lanes and transports UCX chose for the peer.
   Napi::Value EndpointInfo(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -488,6 +558,28 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
     return promise;
   }
 
+  // [localOffset, remoteOffset, length] triples → ranges, each inside the source and below
+  // remote_size; throws a RangeError (and returns false) otherwise.
+  static bool ParseRanges(Napi::Env env, const Napi::Float64Array& tri, size_t source_bytes, double remote_size,
+                          std::vector<ucx::PutRange>* ranges) {
+    size_t n = tri.ElementLength() / 3;
+    ranges->reserve(n);
+    double src_len = static_cast<double>(source_bytes);
+    for (size_t i = 0; i < n; i++) {
+      double l = tri[3 * i], r = tri[3 * i + 1], len = tri[3 * i + 2];
+      bool sane = l >= 0 && r >= 0 && len > 0 && l == static_cast<double>(static_cast<uint64_t>(l)) &&
+                  r == static_cast<double>(static_cast<uint64_t>(r)) &&
+                  len == static_cast<double>(static_cast<uint64_t>(len));
+      if (!sane || l + len > src_len || r + len > remote_size) {
+        Napi::RangeError::New(env, "put op " + std::to_string(i) + " is out of range of the source or the remote region")
+            .ThrowAsJavaScriptException();
+        return false;
+      }
+      ranges->push_back({static_cast<uint64_t>(l), static_cast<uint64_t>(r), static_cast<uint64_t>(len)});
+    }
+    return true;
+  }
+
   static bool typed_arg_f64(const Napi::Value& v) {
     return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array &&
            v.As<Napi::TypedArray>().ElementLength() % 3 == 0;
@@ -504,6 +596,7 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
   std::unordered_map<uint64_t, Pending> pending_;
   std::unordered_map<std::string, Napi::Reference<Napi::ArrayBuffer>> regions_;
   std::unordered_map<std::string, DirectMapping> direct_;
+  Napi::FunctionReference guard_;
   double direct_max_ = kDirectPutMaxBytes;
 };
 

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 namespace tandem::ucx {
@@ -31,6 +32,59 @@ constexpr int kLivenessEveryRounds = 64;
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+
+// Checked puts (put_checked): the active-message ids and the wire format of their headers.
+constexpr uint16_t kAmPutId = 0x7451;
+constexpr uint16_t kAmReplyId = 0x7452;
+constexpr uint32_t kPutMagic = 0x31504b54;    // "TKP1"
+constexpr uint32_t kReplyMagic = 0x31524b54;  // "TKR1"
+// Receiver outcomes of a checked put (reply code; remote_code in the sender's completion).
+enum ReplyCode : uint8_t { kAccepted = 0, kNotGranted = 1, kUnknownRegion = 2, kOutOfRange = 3, kFailed = 4 };
+constexpr const char* kReplyCodeNames[] = {"", "not_granted", "unknown_region", "out_of_range", "failed"};
+// Fixed part of a part's header: magic, sender, seq, index, count, offset, length, region length,
+// grant flag and length.
+constexpr size_t kPartHeaderFixed = 4 + 8 + 8 + 4 + 4 + 8 + 8 + 2 + 1 + 1;
+// Most ranges one checked put may have (a KV push has two per block and layer at most).
+constexpr size_t kMaxParts = 1 << 16;
+// A put whose parts did not all arrive within this long is dropped (its sender died mid-put).
+constexpr double kIncompletePutSeconds = 30.0;
+constexpr size_t kMaxReason = 1024;
+
+// Little-endian writer / bounds-checked reader of the active-message headers.
+struct WireWriter {
+  std::string out;
+  template <typename T> void put(T v) {
+    for (size_t i = 0; i < sizeof(T); i++) out.push_back(static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xff));
+  }
+  void bytes(const std::string& b) { out.append(b); }
+};
+
+struct WireReader {
+  const uint8_t* p;
+  size_t left;
+  bool ok = true;
+  template <typename T> T get() {
+    if (left < sizeof(T)) {
+      ok = false;
+      return 0;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < sizeof(T); i++) v |= static_cast<uint64_t>(p[i]) << (8 * i);
+    p += sizeof(T);
+    left -= sizeof(T);
+    return static_cast<T>(v);
+  }
+  std::string bytes(size_t n) {
+    if (left < n) {
+      ok = false;
+      return {};
+    }
+    std::string b(reinterpret_cast<const char*>(p), n);
+    p += n;
+    left -= n;
+    return b;
+  }
+};
 
 int pidfd_open(int pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
@@ -63,7 +117,7 @@ struct ContextAndWorker {
     ucp_params_t params;
     std::memset(&params, 0, sizeof(params));
     params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_MT_WORKERS_SHARED;
-    params.features = UCP_FEATURE_RMA | (wakeup ? UCP_FEATURE_WAKEUP : 0);
+    params.features = UCP_FEATURE_RMA | UCP_FEATURE_AM | (wakeup ? UCP_FEATURE_WAKEUP : 0);
     params.mt_workers_shared = 0;
     st = ucp_init(&params, config, &context);
     ucp_config_release(config);
@@ -100,7 +154,55 @@ struct Engine::Region {
   size_t size = 0;
   ucp_mem_h memh = nullptr;
   size_t users = 0;  // in-flight puts reading from this region through its memh
+  size_t writers = 0;  // checked puts being received into it
   bool allocated = false;  // UCX allocated it; unmapped by release_allocation(), not by unregister
+  bool guarded = false;    // takes checked puts only (its rkey is not meant to be published)
+};
+
+// A checked put received for a guarded region: its parts gather here, then it waits for
+// JavaScript's answer, then for its rendezvous parts to land (receiver side).
+struct Engine::Incoming {
+  struct Part {
+    bool arrived = false;
+    PutRange range;       // remote = offset in the region
+    bool rndv = false;
+    bool held = false;    // data persists until ucp_am_data_release / ucp_am_recv_data_nbx
+    void* data = nullptr; // the eager payload or the rendezvous descriptor
+    std::string copy;     // eager data UCX would not let us keep
+  };
+  Engine* engine = nullptr;
+  uint64_t id = 0;
+  uint64_t sender = 0;
+  uint64_t seq = 0;  // the sender's put number, echoed in the reply
+  std::string region;
+  std::string grant;
+  bool has_grant = false;
+  std::vector<Part> parts;
+  size_t arrived = 0;
+  double created = 0;
+  bool asked = false;  // every part arrived; the guard was asked
+  int code = 0;        // kAccepted until a part or the landing fails
+  std::string reason;
+  ucp_ep_h reply_ep = nullptr;
+  Region* target = nullptr;  // while landing (writers counted)
+  size_t receiving = 0;      // rendezvous parts still landing
+  void fail(int c, std::string why) {
+    if (code != 0) return;
+    code = c;
+    reason = std::move(why);
+  }
+  void release(ucp_worker_h worker) {
+    for (auto& part : parts) {
+      if (part.held && part.data) ucp_am_data_release(worker, part.data);
+      part.held = false;
+      part.data = nullptr;
+    }
+  }
+};
+
+struct Engine::Reply {
+  Engine* engine = nullptr;
+  std::string header;
 };
 
 struct Engine::Peer {
@@ -135,6 +237,11 @@ struct Engine::Transfer {
   std::string error;
   double t0 = 0;
   uint8_t* mapped = nullptr;
+  // Checked put: one active message per range; their headers live until sent.
+  std::vector<std::string> headers;
+  std::vector<uint64_t> seqs;  // the put's reply, while awaited
+  std::string remote_code;
+  bool posted = false;  // the completion went out early (peer lost); pending steps still finish
 };
 
 SharedContext::~SharedContext() {
@@ -191,6 +298,30 @@ std::unique_ptr<Engine> Engine::open(const Options& options, CompletionSink sink
     cw.close();
     return nullptr;
   }
+  ucp_worker_attr_t wattr;
+  std::memset(&wattr, 0, sizeof(wattr));
+  wattr.field_mask = UCP_WORKER_ATTR_FIELD_MAX_AM_HEADER;
+  st = ucp_worker_query(cw.worker, &wattr);
+  e->max_am_header_ = st == UCS_OK ? wattr.max_am_header : 0;
+  for (uint16_t id : {kAmPutId, kAmReplyId}) {
+    ucp_am_handler_param_t hp;
+    std::memset(&hp, 0, sizeof(hp));
+    hp.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_FLAGS | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                    UCP_AM_HANDLER_PARAM_FIELD_ARG;
+    hp.id = id;
+    hp.flags = UCP_AM_FLAG_WHOLE_MSG | (id == kAmPutId ? UCP_AM_FLAG_PERSISTENT_DATA : 0);
+    hp.cb = id == kAmPutId ? &Engine::on_am_put : &Engine::on_am_reply;
+    hp.arg = e.get();
+    if (st == UCS_OK) st = ucp_worker_set_am_recv_handler(cw.worker, &hp);
+  }
+  if (st != UCS_OK || e->max_am_header_ < kPartHeaderFixed + 64) {
+    *error = status_message("ucp_worker_query / ucp_worker_set_am_recv_handler (active messages)", st == UCS_OK ? UCS_ERR_UNSUPPORTED : st);
+    ucp_worker_release_address(cw.worker, addr);
+    cw.close();
+    return nullptr;
+  }
+  std::random_device rd;
+  e->sender_id_ = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(getpid());
   e->context_ = cw.context;
   e->worker_ = cw.worker;
   e->shared_ = std::make_shared<SharedContext>();
@@ -216,8 +347,9 @@ void Engine::wake_locked() {
   else cv_.notify_one();
 }
 
-void Engine::register_region(uint64_t token, std::string id, void* base, size_t size) {
+void Engine::register_region(uint64_t token, std::string id, void* base, size_t size, bool guarded) {
   Command c(CommandKind::Register);
+  c.guarded = guarded;
   c.token = token;
   c.id = std::move(id);
   c.base = static_cast<uint8_t*>(base);
@@ -225,8 +357,9 @@ void Engine::register_region(uint64_t token, std::string id, void* base, size_t 
   push(std::move(c));
 }
 
-void Engine::allocate_region(uint64_t token, std::string id, size_t size) {
+void Engine::allocate_region(uint64_t token, std::string id, size_t size, bool guarded) {
   Command c(CommandKind::Allocate);
+  c.guarded = guarded;
   c.token = token;
   c.id = std::move(id);
   c.size = size;
@@ -269,6 +402,31 @@ void Engine::put(uint64_t token, std::string peer, std::string rkey, uint64_t re
   c.base = const_cast<uint8_t*>(src);
   c.size = src_len;
   c.ranges = std::move(ranges);
+  push(std::move(c));
+}
+
+void Engine::put_checked(uint64_t token, std::string peer, std::string region, std::string grant, bool has_grant,
+                         const uint8_t* src, size_t src_len, std::vector<PutRange> ranges, int peer_pid,
+                         uint64_t peer_start) {
+  Command c(CommandKind::PutChecked);
+  c.has_grant = has_grant;
+  c.peer_pid = peer_pid;
+  c.peer_start = peer_start;
+  c.token = token;
+  c.peer = std::move(peer);
+  c.id = std::move(region);
+  c.grant = std::move(grant);
+  c.base = const_cast<uint8_t*>(src);
+  c.size = src_len;
+  c.ranges = std::move(ranges);
+  push(std::move(c));
+}
+
+void Engine::answer(uint64_t request, bool accept, std::string reason) {
+  Command c(CommandKind::Answer);
+  c.token = request;
+  c.accept = accept;
+  c.reason = std::move(reason);
   push(std::move(c));
 }
 
@@ -322,6 +480,11 @@ void Engine::run() {
     // Counted apart from `spins`: progress may keep reporting work (pending sends re-dispatched)
     // without finishing anything, and a watched peer's death must still be noticed then.
     if (inflight_ > 0 && ++rounds % kLivenessEveryRounds == 0) check_watched_peers();
+    if (!awaiting_.empty()) fail_awaiting(false);
+    if (!incoming_.empty() && now_seconds() - last_sweep_ > 1.0) {
+      sweep_incoming();
+      last_sweep_ = now_seconds();
+    }
     reap_peers(false);
     if (closing_) {
       if (inflight_ > 0 && !forced_ && now_seconds() > close_deadline_) {
@@ -383,6 +546,10 @@ void Engine::run_command(Command& c) {
     do_release(c.memh);
     return;
   }
+  if (c.kind == CommandKind::Answer) {  // received data must be released even while closing
+    do_answer(c);
+    return;
+  }
   if (c.kind == CommandKind::ForgetMapping) {
     for (auto& kv : peers_) {
       if (kv.first == c.peer) kv.second->exported = false;
@@ -404,7 +571,9 @@ void Engine::run_command(Command& c) {
     case CommandKind::Register: do_register(c); break;
     case CommandKind::Allocate: do_allocate(c); break;
     case CommandKind::Release:
+    case CommandKind::Answer:
     case CommandKind::ForgetMapping: break;  // handled above
+    case CommandKind::PutChecked: do_put_checked(c); break;
     case CommandKind::Unregister: do_unregister(c); break;
     case CommandKind::Put: do_put(c); break;
     case CommandKind::EndpointInfo: do_endpoint_info(c); break;
@@ -479,6 +648,7 @@ void Engine::do_map(Command& c, bool allocate) {
   region->size = c.size;
   region->memh = memh;
   region->allocated = allocate;
+  region->guarded = c.guarded;
   regions_[c.id] = std::move(region);
   done.value = reinterpret_cast<uint64_t>(base);
   if (allocate) done.memh = memh;
@@ -520,9 +690,9 @@ void Engine::do_unregister(Command& c) {
   if (it == regions_.end()) {
     done.status = UCS_ERR_NO_ELEM;
     done.error = status_message("region '" + c.id + "' is not registered", done.status);
-  } else if (it->second->users > 0) {
+  } else if (it->second->users > 0 || it->second->writers > 0) {
     done.status = UCS_ERR_BUSY;
-    done.error = status_message("region '" + c.id + "' is the source of puts in flight", done.status);
+    done.error = status_message("region '" + c.id + "' is the source or the target of puts in flight", done.status);
   } else if (it->second->allocated) {
     regions_.erase(it);  // the memory stays mapped until JavaScript drops the buffer
   } else {
@@ -646,7 +816,9 @@ void Engine::reap_peers(bool all) {
   }
 }
 
-void Engine::do_put(Command& c) {
+// A put's Transfer with its endpoint, or nullptr when the peer cannot be reached (then the put
+// has already been completed with the reason).
+Engine::Transfer* Engine::begin_transfer(const Command& c) {
   auto* t = new Transfer();
   t->engine = this;
   t->token = c.token;
@@ -659,10 +831,18 @@ void Engine::do_put(Command& c) {
     t->status = st;
     t->error = why;
     transfer_step_done(t, UCS_OK, nullptr);
-    return;
+    return nullptr;
   }
   t->peer = peer;
   peer->inflight++;
+  return t;
+}
+
+void Engine::do_put(Command& c) {
+  Transfer* t = begin_transfer(c);
+  if (!t) return;
+  Peer* peer = t->peer;
+  ucs_status_t st = UCS_OK;
   ucp_rkey_h rkey = nullptr;
   auto rk = peer->rkeys.find(c.rkey);
   if (rk != peer->rkeys.end()) {
@@ -745,6 +925,12 @@ void Engine::transfer_step_done(Transfer* t, ucs_status_t status, const char* wh
   }
   if (--t->pending > 0) return;
   Peer* peer = t->peer;
+  if (t->posted) {  // fail_awaiting already reported it: only let go now
+    if (peer) peer->inflight--;
+    inflight_--;
+    delete t;
+    return;
+  }
   if (t->status == UCS_OK && peer && peer->pidfd >= 0 && pidfd_exited(peer->pidfd)) {
     // Without peer error handling UCX cannot tell; the bytes went to a process that is gone.
     t->status = UCS_ERR_CONNECTION_RESET;
@@ -774,6 +960,7 @@ void Engine::transfer_step_done(Transfer* t, ucs_status_t status, const char* wh
     }
   }
   if (t->status != UCS_OK) {
+    done.remote_code = t->remote_code;
     done.error = t->error;
     if (t->peer && t->peer->failed && t->peer->fail_status != UCS_OK && t->peer->fail_status != t->status)
       done.error += "; endpoint failed: " + std::string(ucs_status_string(t->peer->fail_status));
@@ -808,6 +995,337 @@ void Engine::do_endpoint_info(Command& c) {
   post(std::move(done));
 }
 
+// ---- checked puts: sender ----------------------------------------------------------------------
+//
+// A checked put of n ranges is n active messages, one per range, each with a contiguous payload
+// (UCX's zero-copy rendezvous takes contiguous buffers only; an IOV payload fell back to a
+// fragmented copy at a tenth of the bandwidth). Each header names the put (sender id, seq), the
+// part (index, count), its range, the region and the grant; the receiver gathers all n parts,
+// asks its guard once about every range, and then lands all of them or none. One reply per put.
+
+void Engine::do_put_checked(Command& c) {
+  Transfer* t = begin_transfer(c);
+  if (!t) return;
+  Peer* peer = t->peer;
+  if (kPartHeaderFixed + c.id.size() + c.grant.size() > max_am_header_ || c.ranges.size() > kMaxParts) {
+    t->status = UCS_ERR_EXCEEDS_LIMIT;
+    t->error = status_message("checked put: too many ranges, or the region id and grant do not fit an active-message header", t->status);
+    transfer_step_done(t, UCS_OK, nullptr);
+    return;
+  }
+  uint64_t seq = ++next_seq_;
+  uint32_t count = static_cast<uint32_t>(c.ranges.size());
+  // The reply is a step of its own; it is awaited from before the first part leaves.
+  t->pending++;
+  t->seqs.push_back(seq);
+  awaiting_[seq] = t;
+  t->headers.reserve(count);
+  for (uint32_t i = 0; i < count; i++) {
+    const PutRange& r = c.ranges[i];
+    WireWriter w;
+    w.put<uint32_t>(kPutMagic);
+    w.put<uint64_t>(sender_id_);
+    w.put<uint64_t>(seq);
+    w.put<uint32_t>(i);
+    w.put<uint32_t>(count);
+    w.put<uint64_t>(r.remote);
+    w.put<uint64_t>(r.length);
+    w.put<uint16_t>(static_cast<uint16_t>(c.id.size()));
+    w.bytes(c.id);
+    w.put<uint8_t>(c.has_grant ? 1 : 0);
+    w.put<uint8_t>(static_cast<uint8_t>(c.grant.size()));
+    w.bytes(c.grant);
+    t->headers.push_back(std::move(w.out));
+    const std::string& header = t->headers.back();
+    ucp_request_param_t param;
+    std::memset(&param, 0, sizeof(param));
+    param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_FLAGS;
+    param.cb.send = &Engine::on_am_sent;
+    param.user_data = t;
+    param.flags = UCP_AM_SEND_FLAG_REPLY;
+    ucs_status_ptr_t req = ucp_am_send_nbx(peer->ep, kAmPutId, header.data(), header.size(), c.base + r.local, r.length, &param);
+    if (UCS_PTR_IS_ERR(req)) {
+      // Parts already sent are released by the receiver once it sees the put cannot complete
+      // (stale sweep); this put fails now and waits for no reply.
+      t->status = UCS_PTR_STATUS(req);
+      t->error = status_message("ucp_am_send_nbx", t->status);
+      if (awaiting_.erase(seq)) t->pending--;
+      t->seqs.clear();
+      break;
+    }
+    if (req != nullptr) t->pending++;
+  }
+  transfer_step_done(t, UCS_OK, nullptr);
+}
+
+void Engine::on_am_sent(void* request, ucs_status_t status, void* user) {
+  ucp_request_free(request);
+  auto* t = static_cast<Transfer*>(user);
+  Engine* e = t->engine;
+  if (status != UCS_OK) {
+    // A part that was not delivered means no reply will come: stop waiting for it (this send
+    // step still holds the transfer).
+    for (uint64_t seq : t->seqs) {
+      if (e->awaiting_.erase(seq)) t->pending--;
+    }
+    t->seqs.clear();
+  }
+  e->transfer_step_done(t, status, "ucp_am_send_nbx");
+}
+
+ucs_status_t Engine::on_am_reply(void* arg, const void* header, size_t header_length, void*, size_t,
+                                 const ucp_am_recv_param_t*) {
+  auto* e = static_cast<Engine*>(arg);
+  WireReader r{static_cast<const uint8_t*>(header), header_length};
+  uint32_t magic = r.get<uint32_t>();
+  uint64_t seq = r.get<uint64_t>();
+  uint8_t code = r.get<uint8_t>();
+  uint16_t reason_len = r.get<uint16_t>();
+  std::string reason = r.bytes(std::min<size_t>(reason_len, kMaxReason));
+  if (!r.ok || magic != kReplyMagic) return UCS_OK;  // not ours: nothing waits for it
+  auto it = e->awaiting_.find(seq);
+  if (it == e->awaiting_.end()) return UCS_OK;  // already failed (peer lost) or a stray reply
+  Transfer* t = it->second;
+  e->awaiting_.erase(it);
+  t->seqs.erase(std::remove(t->seqs.begin(), t->seqs.end(), seq), t->seqs.end());
+  if (code != kAccepted && t->status == UCS_OK) {
+    t->status = code == kNotGranted ? UCS_ERR_REJECTED : UCS_ERR_IO_ERROR;
+    t->remote_code = code < sizeof(kReplyCodeNames) / sizeof(kReplyCodeNames[0]) ? kReplyCodeNames[code] : "failed";
+    t->error = "the receiver refused the put (" + t->remote_code + "): " + reason;
+  }
+  e->transfer_step_done(t, UCS_OK, nullptr);
+  return UCS_OK;
+}
+
+// Checked puts whose peer failed will get no reply: count their replies as failed now.
+void Engine::fail_awaiting(bool all) {
+  std::vector<uint64_t> lost;
+  for (auto& kv : awaiting_) {
+    Peer* p = kv.second->peer;
+    if (all || (p && p->failed)) lost.push_back(kv.first);
+  }
+  for (uint64_t seq : lost) {
+    auto it = awaiting_.find(seq);
+    if (it == awaiting_.end()) continue;
+    Transfer* t = it->second;
+    awaiting_.erase(it);
+    t->seqs.erase(std::remove(t->seqs.begin(), t->seqs.end(), seq), t->seqs.end());
+    ucs_status_t st = t->peer && t->peer->fail_status != UCS_OK ? t->peer->fail_status : UCS_ERR_CONNECTION_RESET;
+    if (t->status == UCS_OK) {
+      t->status = st;
+      t->error = status_message("checked put: the receiver was lost before it replied", st);
+    }
+    bool last = t->pending == 1;
+    transfer_step_done(t, UCS_OK, nullptr);
+    // A peer UCX does not watch may never finish the sends themselves: report the failure now
+    // (the Transfer stays until UCX lets go of it, so the source is not reused under it).
+    if (!last && !t->posted && t->peer && t->peer->no_ucx_detection) {
+      Completion done;
+      done.token = t->token;
+      done.status = t->status;
+      done.error = t->error;
+      t->posted = true;
+      post(std::move(done));
+    }
+  }
+}
+
+// ---- checked puts: receiver ----------------------------------------------------------------------
+
+ucs_status_t Engine::on_am_put(void* arg, const void* header, size_t header_length, void* data, size_t length,
+                               const ucp_am_recv_param_t* param) {
+  auto* e = static_cast<Engine*>(arg);
+  bool rndv = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
+  bool held = rndv || (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_DATA) != 0;
+  ucp_ep_h reply_ep = (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) ? param->reply_ep : nullptr;
+  WireReader r{static_cast<const uint8_t*>(header), header_length};
+  uint32_t magic = r.get<uint32_t>();
+  uint64_t sender = r.get<uint64_t>();
+  uint64_t seq = r.get<uint64_t>();
+  uint32_t index = r.get<uint32_t>();
+  uint32_t count = r.get<uint32_t>();
+  uint64_t offset = r.get<uint64_t>();
+  uint64_t len = r.get<uint64_t>();
+  std::string region = r.bytes(r.get<uint16_t>());
+  bool has_grant = r.get<uint8_t>() != 0;
+  std::string grant = r.bytes(r.get<uint8_t>());
+  if (!reply_ep || !r.ok || magic != kPutMagic || count == 0 || count > kMaxParts || index >= count) {
+    return UCS_OK;  // not a part of ours, or nobody to answer: drop it
+  }
+  Incoming*& slot = e->incoming_by_put_[{sender, seq}];
+  if (!slot) {
+    auto fresh = std::make_unique<Incoming>();
+    fresh->engine = e;
+    fresh->id = ++e->next_incoming_;
+    fresh->sender = sender;
+    fresh->seq = seq;
+    fresh->region = region;
+    fresh->grant = grant;
+    fresh->has_grant = has_grant;
+    fresh->parts.resize(count);
+    fresh->created = now_seconds();
+    slot = fresh.get();
+    e->incoming_[fresh->id] = std::move(fresh);
+  }
+  Incoming* in = slot;
+  in->reply_ep = reply_ep;
+  Incoming::Part& part = in->parts[std::min<size_t>(index, in->parts.size() - 1)];
+  bool consistent = in->parts.size() == count && in->region == region && in->grant == grant &&
+                    in->has_grant == has_grant && !part.arrived && len == length && len > 0;
+  if (consistent) {
+    auto it = e->regions_.find(region);
+    if (it == e->regions_.end() || !it->second->guarded) {
+      in->fail(kUnknownRegion, "no guarded region '" + region + "' here");
+    } else if (offset > it->second->size || len > it->second->size - offset) {
+      in->fail(kOutOfRange, "bytes [" + std::to_string(offset) + ", " + std::to_string(offset + len) + ") are outside region '" +
+                                region + "' (" + std::to_string(it->second->size) + " bytes)");
+    }
+  } else {
+    in->fail(kFailed, "malformed or inconsistent checked-put part");
+  }
+  bool keep = consistent && in->code == kAccepted;
+  if (consistent) {
+    part.arrived = true;
+    part.range = {0, offset, len};
+    part.rndv = rndv;
+    if (keep) {
+      part.held = held;
+      if (held) part.data = data;
+      else part.copy.assign(static_cast<const char*>(data), length);
+    }
+    in->arrived++;
+  }
+  if (in->arrived == in->parts.size()) e->all_parts_arrived(in);
+  return keep && held ? UCS_INPROGRESS : UCS_OK;  // UCS_OK on a rendezvous part drops it
+}
+
+// Every part of a put is here: refuse it, or ask JavaScript's guard about all its ranges at once.
+void Engine::all_parts_arrived(Incoming* in) {
+  incoming_by_put_.erase({in->sender, in->seq});
+  if (in->code != kAccepted) {
+    finish_incoming(in->id, in->code, in->reason);
+    return;
+  }
+  in->asked = true;
+  Completion ask;
+  ask.guard_request = true;
+  ask.token = in->id;
+  ask.data = in->region;
+  if (in->has_grant) ask.grant = in->grant;
+  ask.value = in->has_grant ? 1 : 0;
+  ask.ranges.reserve(in->parts.size());
+  for (const auto& part : in->parts) ask.ranges.push_back(part.range);
+  post(std::move(ask));
+}
+
+void Engine::do_answer(Command& c) {
+  auto it = incoming_.find(c.token);
+  if (it == incoming_.end()) return;
+  Incoming* in = it->second.get();
+  auto reg = regions_.find(in->region);
+  if (!c.accept || reg == regions_.end() || closing_) {
+    std::string why = !c.accept ? c.reason : reg == regions_.end() ? "region '" + in->region + "' was unregistered" : "the receiver is closing";
+    finish_incoming(in->id, !c.accept ? kNotGranted : reg == regions_.end() ? kUnknownRegion : kFailed, why);
+    return;
+  }
+  Region* target = reg->second.get();
+  in->target = target;
+  target->writers++;
+  in->receiving = 1;  // the loop below; each rendezvous part adds one until it lands
+  for (auto& part : in->parts) {
+    uint8_t* dst = target->base + part.range.remote;
+    if (!part.rndv) {
+      std::memcpy(dst, part.held ? static_cast<const uint8_t*>(part.data) : reinterpret_cast<const uint8_t*>(part.copy.data()),
+                  part.range.length);
+      if (part.held) ucp_am_data_release(worker_, part.data);
+      part.held = false;
+      part.data = nullptr;
+      continue;
+    }
+    // Rendezvous: UCX pulls the payload straight into the lease's range.
+    ucp_request_param_t param;
+    std::memset(&param, 0, sizeof(param));
+    param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+    param.cb.recv_am = &Engine::on_am_received;
+    param.user_data = in;
+    void* desc = part.data;
+    part.data = nullptr;  // UCX owns the descriptor from here on
+    part.held = false;
+    ucs_status_ptr_t req = ucp_am_recv_data_nbx(worker_, desc, dst, part.range.length, &param);
+    if (UCS_PTR_IS_ERR(req)) in->fail(kFailed, status_message("ucp_am_recv_data_nbx", UCS_PTR_STATUS(req)));
+    else if (req != nullptr) in->receiving++;
+  }
+  part_landed(in, UCS_OK);
+}
+
+void Engine::on_am_received(void* request, ucs_status_t status, size_t, void* user) {
+  ucp_request_free(request);
+  auto* in = static_cast<Incoming*>(user);
+  in->engine->part_landed(in, status);
+}
+
+void Engine::part_landed(Incoming* in, ucs_status_t status) {
+  if (status != UCS_OK) in->fail(kFailed, status_message("receiving the payload", status));
+  if (--in->receiving > 0) return;
+  finish_incoming(in->id, in->code, in->reason);
+}
+
+// Releases what the put still holds, replies to the sender and forgets the put.
+void Engine::finish_incoming(uint64_t id, int code, const std::string& reason) {
+  auto it = incoming_.find(id);
+  if (it == incoming_.end()) return;
+  Incoming* in = it->second.get();
+  in->release(worker_);
+  if (in->target) in->target->writers--;
+  if (!in->asked) incoming_by_put_.erase({in->sender, in->seq});
+  send_reply(in->reply_ep, in->seq, code, reason);
+  incoming_.erase(it);
+}
+
+// Parts of puts whose other parts never came (the sender died or gave up mid-put).
+void Engine::sweep_incoming() {
+  double now = now_seconds();
+  std::vector<uint64_t> stale;
+  for (auto& kv : incoming_) {
+    if (!kv.second->asked && now - kv.second->created > kIncompletePutSeconds) stale.push_back(kv.first);
+  }
+  for (uint64_t id : stale) {
+    Incoming* in = incoming_[id].get();
+    incoming_by_put_.erase({in->sender, in->seq});
+    in->release(worker_);
+    incoming_.erase(id);  // no reply: the sender is gone or already failed the put
+  }
+}
+
+void Engine::send_reply(ucp_ep_h ep, uint64_t seq, int code, const std::string& reason) {
+  auto* reply = new Reply();
+  reply->engine = this;
+  WireWriter w;
+  w.put<uint32_t>(kReplyMagic);
+  w.put<uint64_t>(seq);
+  w.put<uint8_t>(static_cast<uint8_t>(code));
+  std::string why = reason.substr(0, std::min(reason.size(), kMaxReason));
+  w.put<uint16_t>(static_cast<uint16_t>(why.size()));
+  w.bytes(why);
+  reply->header = std::move(w.out);
+  ucp_request_param_t param;
+  std::memset(&param, 0, sizeof(param));
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_FLAGS;
+  param.cb.send = &Engine::on_reply_sent;
+  param.user_data = reply;
+  param.flags = UCP_AM_SEND_FLAG_EAGER;
+  ucs_status_ptr_t req = ucp_am_send_nbx(ep, kAmReplyId, reply->header.data(), reply->header.size(), nullptr, 0, &param);
+  if (req == nullptr || UCS_PTR_IS_ERR(req)) delete reply;  // sent at once, or the sender is gone
+  else replies_inflight_++;
+}
+
+void Engine::on_reply_sent(void* request, ucs_status_t, void* user) {
+  ucp_request_free(request);
+  auto* reply = static_cast<Reply*>(user);
+  reply->engine->replies_inflight_--;
+  delete reply;
+}
+
 void Engine::teardown() {
   if (!worker_) return;
   {
@@ -815,6 +1333,11 @@ void Engine::teardown() {
     std::lock_guard<std::mutex> lock(shared_->mu);
     shared_->engine = nullptr;
   }
+  // Checked puts: nothing will answer or be answered any more.
+  fail_awaiting(true);
+  for (auto& kv : incoming_) kv.second->release(worker_);
+  incoming_.clear();
+  incoming_by_put_.clear();
   bool force = hard_stop_.load();
   if (force) {
     for (auto& kv : peers_) kv.second->failed = kv.second->force = true;

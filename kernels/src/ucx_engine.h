@@ -1,5 +1,15 @@
 // UCX one-sided transfer engine (no N-API here; ucx_binding.cc wraps it for JS).
 //
+// Two kinds of put:
+//  - put(): one-sided RMA (ucp_put_nbx) into a region whose packed rkey the sender holds. The
+//    receiver's CPU never sees it.
+//  - put_checked(): into a *guarded* region (registered with guarded = true; its rkey is never
+//    published). The sender sends an active message (ucp_am_send_nbx, header = region, grant and
+//    ranges, payload = the source ranges as an IOV). The receiver reports it to JavaScript as a
+//    guard request; JavaScript answers (answer()); on acceptance the payload is received straight
+//    into the region's ranges (ucp_am_recv_data_nbx for rendezvous, a copy for eager data), and
+//    the receiver replies to the sender with the outcome. See docs/adr/0020-ucx-checked-puts.md.
+//
 // Threading: one ucp context and one ucp worker per Engine, both created in SINGLE thread mode.
 // After open() returns, only the engine's progress thread touches UCX: callers enqueue commands
 // (register/unregister a region, put, endpoint info, close) from any thread, the progress thread
@@ -18,6 +28,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -49,11 +60,19 @@ struct Completion {
   uint8_t* mapped = nullptr;
   int pidfd = -1;
   ucp_mem_h memh = nullptr;  // allocate: the region's memory handle (for release_allocation)
+  // guard_request: a checked put reached a guarded region (token = the request's id for
+  // answer(), data = region id, grant, ranges = [remote offset, length] with local unused).
+  bool guard_request = false;
+  std::string grant;
+  std::vector<PutRange> ranges;
+  // A checked put refused or failed by the receiver: "not_granted", "unknown_region",
+  // "out_of_range" or "failed" (error holds the receiver's reason).
+  std::string remote_code;
 };
 
 using CompletionSink = std::function<void(Completion&&)>;
 
-enum class CommandKind { Register, Allocate, Unregister, Release, Put, EndpointInfo, ForgetMapping, Close };
+enum class CommandKind { Register, Allocate, Unregister, Release, Put, PutChecked, Answer, EndpointInfo, ForgetMapping, Close };
 
 struct Command {
   explicit Command(CommandKind k) : kind(k) {}
@@ -69,6 +88,11 @@ struct Command {
   int peer_pid = 0;            // put: > 0 when the sender can watch the peer's process (same host)
   uint64_t peer_start = 0;     // put: the peer process's start time (/proc/<pid>/stat field 22)
   ucp_mem_h memh = nullptr;    // release: an allocated region's memory handle
+  bool guarded = false;        // register/allocate: only checked puts may write the region
+  std::string grant;           // put_checked
+  bool has_grant = false;      // put_checked: a grant was given (an empty one is still one)
+  bool accept = false;         // answer
+  std::string reason;          // answer: why it was refused
 };
 
 // "<what>: <status text> (<status name>)".
@@ -120,11 +144,12 @@ class Engine {
 
   const std::string& address() const { return address_; }
 
-  void register_region(uint64_t token, std::string id, void* base, size_t size);
+  // guarded: the region takes only checked puts (put_checked), each approved by JavaScript.
+  void register_region(uint64_t token, std::string id, void* base, size_t size, bool guarded = false);
   // ucp_mem_map with UCP_MEM_MAP_ALLOCATE: UCX allocates (shared memory on one host, so peers on
   // this host can put with a memcpy) and registers `size` bytes; completion value = address.
   // The memory outlives unregister/close until release_allocation() is called for it.
-  void allocate_region(uint64_t token, std::string id, size_t size);
+  void allocate_region(uint64_t token, std::string id, size_t size, bool guarded = false);
   // Unmaps allocated memory (from any thread, e.g. a finalizer): on the progress thread while the
   // engine runs, directly once it is gone. The last user of `shared` cleans the context up.
   static void release_allocation(const std::shared_ptr<SharedContext>& shared, ucp_mem_h memh);
@@ -137,6 +162,14 @@ class Engine {
   // checked against the source and the remote region size by the caller.
   void put(uint64_t token, std::string peer, std::string rkey, uint64_t remote_base, const uint8_t* src,
            size_t src_len, std::vector<PutRange> ranges, int peer_pid = 0, uint64_t peer_start = 0);
+  // A put into a guarded region of the peer, named by id: approved (or refused) by the receiver
+  // before a byte lands; completes once the receiver replied. Ranges as for put(), checked by the
+  // caller against the source; the receiver checks them against its region.
+  void put_checked(uint64_t token, std::string peer, std::string region, std::string grant, bool has_grant,
+                   const uint8_t* src, size_t src_len, std::vector<PutRange> ranges, int peer_pid = 0,
+                   uint64_t peer_start = 0);
+  // JavaScript's verdict on guard request `request`.
+  void answer(uint64_t request, bool accept, std::string reason);
   void endpoint_info(uint64_t token, std::string peer);
   // Waits for in-flight puts, closes endpoints, unmaps regions, destroys the worker and the
   // context, posts the completion for `token` and ends the thread.
@@ -149,6 +182,8 @@ class Engine {
   struct Region;
   struct Peer;
   struct Transfer;
+  struct Incoming;
+  struct Reply;
 
   Engine() = default;
   void run();
@@ -161,8 +196,24 @@ class Engine {
   void do_release(ucp_mem_h memh);
   void check_watched_peers();
   void do_unregister(Command& c);
+  Transfer* begin_transfer(const Command& c);
   void do_put(Command& c);
   void do_endpoint_info(Command& c);
+  void do_put_checked(Command& c);
+  void do_answer(Command& c);
+  void all_parts_arrived(Incoming* in);
+  void part_landed(Incoming* in, ucs_status_t status);
+  void finish_incoming(uint64_t id, int code, const std::string& reason);
+  void sweep_incoming();
+  void send_reply(ucp_ep_h ep, uint64_t seq, int code, const std::string& reason);
+  void fail_awaiting(bool all);
+  static ucs_status_t on_am_put(void* arg, const void* header, size_t header_length, void* data, size_t length,
+                                const ucp_am_recv_param_t* param);
+  static ucs_status_t on_am_reply(void* arg, const void* header, size_t header_length, void* data, size_t length,
+                                  const ucp_am_recv_param_t* param);
+  static void on_am_sent(void* request, ucs_status_t status, void* user);
+  static void on_am_received(void* request, ucs_status_t status, size_t length, void* user);
+  static void on_reply_sent(void* request, ucs_status_t status, void* user);
   Peer* peer_for(const std::string& address, int pid, uint64_t start, ucs_status_t* status, std::string* error);
   void transfer_step_done(Transfer* t, ucs_status_t status, const char* what);
   void reap_peers(bool all);
@@ -193,6 +244,18 @@ class Engine {
   std::unordered_map<std::string, std::unique_ptr<Peer>> peers_;
   std::vector<std::unique_ptr<Peer>> retired_;
   size_t inflight_ = 0;
+  // Checked puts: guard requests awaiting JavaScript's answer or their payload (receiver), and
+  // sent chunks awaiting the receiver's reply by sequence number (sender).
+  std::unordered_map<uint64_t, std::unique_ptr<Incoming>> incoming_;
+  // Puts still gathering their parts, by (sender id, seq).
+  std::map<std::pair<uint64_t, uint64_t>, Incoming*> incoming_by_put_;
+  uint64_t next_incoming_ = 0;
+  uint64_t sender_id_ = 0;  // random: tells this engine's puts apart from other senders' at a receiver
+  double last_sweep_ = 0;
+  std::unordered_map<uint64_t, Transfer*> awaiting_;
+  uint64_t next_seq_ = 0;
+  size_t max_am_header_ = 0;
+  size_t replies_inflight_ = 0;
 };
 
 }  // namespace tandem::ucx

@@ -60,13 +60,13 @@ export interface NativeUcxWorker {
    * progress thread), so a worker with registered regions or pending operations is not
    * garbage-collected; unregister its regions or close it to let it go.
    */
-  registerRegion(regionId: string, buffer: ArrayBuffer): Promise<UcxRegistration>;
+  registerRegion(regionId: string, buffer: ArrayBuffer, guarded?: boolean): Promise<UcxRegistration>;
   /**
    * ucp_mem_map with UCP_MEM_MAP_ALLOCATE: UCX allocates (shared memory on Linux) and registers
    * `bytes` bytes, returned as an external ArrayBuffer. Same-host peers can then put with a plain
    * memcpy. The memory stays valid while the buffer is referenced, even after unregister/close.
    */
-  allocateRegion(regionId: string, bytes: number): Promise<UcxRegistration & { buffer: ArrayBuffer }>;
+  allocateRegion(regionId: string, bytes: number, guarded?: boolean): Promise<UcxRegistration & { buffer: ArrayBuffer }>;
   unregisterRegion(regionId: string): Promise<void>;
   /**
    * ucp_put_nbx of each [localOffset, remoteOffset, length] triple of `ops`, then
@@ -78,6 +78,23 @@ export interface NativeUcxWorker {
     peerAddress: Uint8Array, rkey: Uint8Array, remoteBase: bigint, remoteSize: number, source: ArrayBuffer,
     ops: Float64Array, peerPid?: number, peerStart?: bigint,
   ): Promise<{ seconds: number; direct?: boolean }>;
+  /**
+   * A checked put into the peer's *guarded* region `regionId` (registered with `guarded`): an
+   * active message carrying the grant and the ranges, whose payload lands only after the
+   * receiver's guard (onPut) admitted it. Resolves once the receiver replied that the bytes are
+   * in place. A refusal rejects with `remoteCode` ('not_granted', 'unknown_region', 'out_of_range',
+   * 'failed') and the receiver's reason in the message.
+   */
+  putChecked(
+    peerAddress: Uint8Array, regionId: string, grant: string | undefined, source: ArrayBuffer, ops: Float64Array,
+    peerPid?: number, peerStart?: bigint,
+  ): Promise<{ seconds: number }>;
+  /**
+   * The guard of this worker's guarded regions: called on the event loop for every checked put,
+   * with the region, the grant and the ranges as [offset, length] pairs; undefined admits the put,
+   * a string refuses it with that reason. Without one, checked puts are refused.
+   */
+  onPut(guard: (regionId: string, grant: string | undefined, ranges: Float64Array) => string | undefined): void;
   /** ucp_ep_print_info for the endpoint to a peer: the lanes/transports UCX selected. */
   endpointInfo(peerAddress: Uint8Array): Promise<string>;
   /** Waits for puts in flight, closes endpoints, unmaps regions, destroys worker and context. */
@@ -139,6 +156,8 @@ export interface UcxError extends Error {
   code: 'ERR_UCX' | 'ERR_UCX_UNAVAILABLE' | 'ERR_UCX_CLOSED';
   ucsStatus?: number;
   ucsStatusString?: string;
+  /** A checked put the receiver refused or failed: its reason code. */
+  remoteCode?: 'not_granted' | 'unknown_region' | 'out_of_range' | 'failed';
 }
 
 export function isUcxError(err: unknown): err is UcxError {

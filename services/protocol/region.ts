@@ -13,7 +13,8 @@ export interface RegionDescriptor {
   size: number;
   /**
    * Backend-specific. tcp: `host`, `port`, `engine`. ucx: `workerAddress` and `rkey` (base64),
-   * `baseAddress` (decimal string), `pid`, `check` (digest binding all fields together).
+   * `baseAddress` (decimal string), `access` ('checked': a guarded region, no rkey, checked puts
+   * only; 'rma'), `pid`, `boot`, `start`, `check` (digest binding all fields together).
    * local: `engine` (process-unique id), `pid`.
    */
   endpoint: Record<string, string | number>;

@@ -40,7 +40,15 @@ export interface TransferBenchOptions {
   registerOwnBuffer?: boolean;
   /** tcp: a transfer key for both ends, i.e. TLS-PSK encrypted connections (docs/security.md). */
   authKey?: Buffer;
+  /**
+   * The receiver guards its region (one grant over all of it) and every put carries the grant,
+   * as a worker's KV pool is used: for ucx, checked puts (active messages) instead of RMA.
+   */
+  guarded?: boolean;
 }
+
+/** The grant of a guarded bench region (covers the whole region). */
+const BENCH_GRANT = 'bench-lease';
 
 export interface TransferBenchResult {
   backend: TransferBackend;
@@ -51,6 +59,7 @@ export interface TransferBenchResult {
   concurrency: number;
   repeats: number;
   crossProcess: boolean;
+  guarded: boolean;
   secondsPerPut: { min: number; median: number; mean: number };
   /** bytes / second. */
   bandwidth: { best: number; median: number; aggregate: number };
@@ -97,19 +106,21 @@ export async function benchTransfer(opts: TransferBenchOptions): Promise<Transfe
       localReceiver = new LocalTransferEngine();
       const region = native.allocKvBuffer(regionBytes);
       localRegion = new Uint8Array(region);
-      remote = await localReceiver.registerRegion('bench', region);
+      remote = await localReceiver.registerRegion('bench', region, opts.guarded ? { guard: (g) => (g === BENCH_GRANT ? undefined : 'no lease') } : {});
     } else {
       const spawnOpts: Parameters<typeof RemoteReceiver.spawn>[0] = { backend, bytes: regionBytes, regionId: 'bench' };
       if (opts.ucx) spawnOpts.ucx = opts.ucx;
       if (opts.env) spawnOpts.env = opts.env;
       if (opts.registerOwnBuffer) spawnOpts.registerOwnBuffer = true;
       if (opts.authKey) spawnOpts.authKeyHex = opts.authKey.toString('hex');
+      if (opts.guarded) spawnOpts.grant = { id: BENCH_GRANT, offset: 0, length: regionBytes };
       receiver = await RemoteReceiver.spawn(spawnOpts);
       remote = receiver.descriptor;
     }
     const slotOps = (slot: number) => ops.map((op) => ({ ...op, remoteOffset: op.remoteOffset + slot * bytes }));
     const perSlot = Array.from({ length: concurrency }, (_, s) => slotOps(s));
-    const round = () => Promise.all(perSlot.map((o) => sender.put(remote, source, o)));
+    const putOptions = opts.guarded ? { grant: BENCH_GRANT } : {};
+    const round = () => Promise.all(perSlot.map((o) => sender.put(remote, source, o, putOptions)));
 
     for (let i = 0; i < (opts.warmup ?? 2); i++) await round();
     const times: number[] = [];
@@ -154,6 +165,7 @@ export async function benchTransfer(opts: TransferBenchOptions): Promise<Transfe
       concurrency,
       repeats: times.length,
       crossProcess: backend !== 'local',
+      guarded: opts.guarded === true,
       secondsPerPut: { min: sorted[0]!, median: quantile(sorted, 0.5), mean: total / times.length },
       bandwidth: { best: perRound / sorted[0]!, median: perRound / quantile(sorted, 0.5), aggregate: (perRound * times.length) / total },
       verified: got === want,

@@ -37,6 +37,11 @@ export type MakePair = (regionBytes: number, seed: number, grant?: TestGrant) =>
 export interface ContractOptions {
   /** The receiver checks ranges itself (a forged, larger descriptor is still refused). */
   receiverValidates: boolean;
+  /**
+   * A guarded region checks every put before it lands (ucx: guarded regions take checked puts,
+   * although its plain regions are one-sided RMA that no receiver sees).
+   */
+  guardedRegionsChecked: boolean;
   /** Codes acceptable for a put to a receiver that is gone. */
   goneCodes: readonly TransferErrorCode[];
   /** Skip the suite, with the reason shown. */
@@ -261,7 +266,7 @@ export function runTransferContract(name: string, makePair: MakePair, options: C
       await pair?.sender.close();
     });
 
-    if (options.receiverValidates) {
+    if (options.guardedRegionsChecked) {
       it('lands a put that names the grant and stays inside it', async () => {
         expect(pair.sender.enforcesGrants).toBe(true);
         const source = randomSource(8192);
@@ -277,6 +282,9 @@ export function runTransferContract(name: string, makePair: MakePair, options: C
         const d = pair.receiver.descriptor;
         await expectTransferError(pair.sender.put(d, source, [inside]), ['not_granted']);
         await expectTransferError(pair.sender.put(d, source, [inside], { grant: 'lease-guessed' }), ['not_granted']);
+        // A descriptor forged to reach past the region is refused by the receiver itself.
+        const forged = { ...d, size: BYTES * 4 };
+        if (options.receiverValidates) await expectTransferError(pair.sender.put(forged, source, [{ localOffset: 0, remoteOffset: BYTES + 4096, length: 4096 }], { grant: grant.id }), ['out_of_range', 'not_granted', 'bad_descriptor']);
         // One range inside, one a byte past the end: the whole put is refused.
         await expectTransferError(pair.sender.put(d, source, [inside, { localOffset: 4096, remoteOffset: grant.offset + grant.length - 4095, length: 4096 }], { grant: grant.id }), ['not_granted']);
         await expectTransferError(pair.sender.put(d, source, [{ localOffset: 0, remoteOffset: 0, length: 8192 }], { grant: grant.id }), ['not_granted']);

@@ -32,7 +32,7 @@ runTransferContract(
       },
     };
   },
-  { receiverValidates: true, goneCodes: ['peer_unreachable'] },
+  { receiverValidates: true, guardedRegionsChecked: true, goneCodes: ['peer_unreachable'] },
 );
 
 runTransferContract(
@@ -41,7 +41,7 @@ runTransferContract(
     receiver: await RemoteReceiver.spawn({ backend: 'tcp', bytes, seed, ...(grant ? { grant } : {}) }),
     sender: await createTransferEngine('tcp'),
   }),
-  { receiverValidates: true, goneCodes: ['peer_unreachable', 'peer_failed'] },
+  { receiverValidates: true, guardedRegionsChecked: true, goneCodes: ['peer_unreachable', 'peer_failed'] },
 );
 
 const ucx = ucxAvailability();
@@ -52,8 +52,10 @@ runTransferContract(
     sender: await createTransferEngine('ucx'),
   }),
   {
-    // UCX puts are one-sided: nothing on the receiver can check them, the sender's check is all.
+    // Plain UCX puts are one-sided: nothing on the receiver can check them, the sender's check is
+    // all. Guarded regions take checked puts (active messages the receiver admits first).
     receiverValidates: false,
+    guardedRegionsChecked: true,
     goneCodes: ['peer_unreachable', 'peer_failed', 'ucx'],
     ...(ucx.ok ? {} : { skip: `UCX unavailable: ${ucx.reason}` }),
   },

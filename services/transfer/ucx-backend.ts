@@ -13,6 +13,13 @@
  * without UCX peer error handling, so UCX may use shared memory; the owner's death fails puts
  * (TransferError peer_failed). Otherwise endpoints use UCP_ERR_HANDLING_MODE_PEER.
  *
+ * Guarded regions (a `guard` in RegionOptions; every KV pool and embedding inbox of a worker) are
+ * not reachable by RMA at all: their descriptor carries no rkey and no address, only
+ * `guarded: true`, and a put into one is a *checked put* (NativeUcxWorker.putChecked, ADR 0020):
+ * an active message whose header (region, grant, ranges) reaches this engine's guard before the
+ * payload is pulled into the region, and whose outcome the receiver sends back. A refusal is
+ * `TransferError` `not_granted`, nothing written, as on the other backends.
+ *
  * UCX reads worker addresses and rkeys without bounds or sanity checks (garbage crashes the
  * process), so descriptors carry a digest over all their fields and a put refuses a descriptor
  * whose digest does not match before any of it reaches UCX.
@@ -23,10 +30,12 @@ import { nativeUcx, type NativeUcxWorker, type UcxWorkerOptions } from '../../ke
 import { EngineBase } from './engine-base.js';
 import { TransferError } from './errors.js';
 import { opsToTriples } from './ops.js';
-import type { AllocatedRegion, RegionDescriptor, RegionOptions, TransferEngineOptions, WriteOp } from './types.js';
+import type { AllocatedRegion, GuardedRange, PutGuard, RegionDescriptor, RegionOptions, TransferEngineOptions, WriteOp } from './types.js';
 
 interface UcxPeer {
   address: Uint8Array;
+  /** The region takes checked puts only (no rkey, no base address). */
+  guarded: boolean;
   rkey: Uint8Array;
   base: bigint;
   /** The owner's pid when this process can watch it (same host and pid namespace), else 0. */
@@ -57,41 +66,57 @@ export function processStartTime(pid: number): string {
   }
 }
 
-function digest(regionId: string, size: number, ep: { workerAddress: string; rkey: string; baseAddress: string; pid: number; boot: string; start: string }): string {
+interface UcxEndpoint {
+  workerAddress: string;
+  /** 'checked': a guarded region (checked puts only); 'rma': one-sided puts with the rkey. */
+  access: 'checked' | 'rma';
+  rkey: string;
+  baseAddress: string;
+  pid: number;
+  boot: string;
+  start: string;
+}
+
+function digest(regionId: string, size: number, ep: UcxEndpoint): string {
   return createHash('sha256')
-    .update(JSON.stringify(['tandem-ucx-region-v2', regionId, size, ep.workerAddress, ep.rkey, ep.baseAddress, ep.pid, ep.boot, ep.start]))
+    .update(JSON.stringify(['tandem-ucx-region-v3', regionId, size, ep.workerAddress, ep.access, ep.rkey, ep.baseAddress, ep.pid, ep.boot, ep.start]))
     .digest('hex')
     .slice(0, 32);
 }
 
 /** Decodes and verifies the UCX part of a descriptor. */
 export function decodeUcxDescriptor(remote: RegionDescriptor): UcxPeer {
-  const { workerAddress, rkey, baseAddress, pid, boot, start, check } = remote.endpoint;
+  const { workerAddress, access, rkey, baseAddress, pid, boot, start, check } = remote.endpoint;
   if (
-    typeof workerAddress !== 'string' || typeof rkey !== 'string' || typeof baseAddress !== 'string' || typeof check !== 'string' ||
-    typeof pid !== 'number' || typeof boot !== 'string' || typeof start !== 'string'
+    typeof workerAddress !== 'string' || (access !== 'checked' && access !== 'rma') || typeof rkey !== 'string' || typeof baseAddress !== 'string' ||
+    typeof check !== 'string' || typeof pid !== 'number' || typeof boot !== 'string' || typeof start !== 'string'
   ) {
-    throw new TransferError('bad_descriptor', `ucx region '${remote.regionId}' lacks workerAddress/rkey/baseAddress/pid/boot/start/check`);
+    throw new TransferError('bad_descriptor', `ucx region '${remote.regionId}' lacks workerAddress/access/rkey/baseAddress/pid/boot/start/check`);
   }
   if (
     !/^\d{1,20}$/.test(baseAddress) || !/^\d{0,20}$/.test(start) || !Number.isSafeInteger(pid) || pid < 0 ||
-    check !== digest(remote.regionId, remote.size, { workerAddress, rkey, baseAddress, pid, boot, start })
+    check !== digest(remote.regionId, remote.size, { workerAddress, access, rkey, baseAddress, pid, boot, start })
   ) {
     throw new TransferError('bad_descriptor', `ucx region '${remote.regionId}' has a corrupted or tampered descriptor (digest mismatch)`);
   }
+  const guarded = access === 'checked';
   const address = Buffer.from(workerAddress, 'base64');
   const key = Buffer.from(rkey, 'base64');
-  if (address.length === 0 || key.length === 0) throw new TransferError('bad_descriptor', `ucx region '${remote.regionId}' has an empty address or rkey`);
+  if (address.length === 0 || (!guarded && key.length === 0)) throw new TransferError('bad_descriptor', `ucx region '${remote.regionId}' has an empty address or rkey`);
   // Watchable: same kernel, and /proc/<pid> here is the very process that published (not another
   // pid namespace's process, not a reused pid).
   const watchable = pid > 0 && boot !== '' && boot === bootId() && start !== '' && processStartTime(pid) === start;
-  return { address, rkey: key, base: BigInt(baseAddress), watchPid: watchable ? pid : 0, watchStart: watchable ? BigInt(start) : 0n };
+  return { address, guarded, rkey: key, base: BigInt(baseAddress), watchPid: watchable ? pid : 0, watchStart: watchable ? BigInt(start) : 0n };
 }
 
 function ucxFailure(err: unknown, what: string): TransferError {
   if (err instanceof TransferError) return err;
-  const e = err as { message?: string; code?: string; ucsStatus?: number };
+  const e = err as { message?: string; code?: string; ucsStatus?: number; remoteCode?: string };
   const message = `${what}: ${e?.message ?? String(err)}`;
+  // A checked put the receiver refused (its guard, an unknown region, ranges outside it).
+  if (e?.remoteCode === 'not_granted' || e?.remoteCode === 'unknown_region' || e?.remoteCode === 'out_of_range') {
+    return new TransferError(e.remoteCode, message, { cause: err });
+  }
   if (err instanceof TypeError) return new TransferError('invalid_argument', message, { cause: err });
   if (e?.code === 'ERR_UCX_CLOSED') return new TransferError('closed', message, { cause: err });
   if (err instanceof RangeError) return new TransferError('out_of_range', message, { cause: err });
@@ -109,10 +134,12 @@ const MAX_CACHED_PEERS = 1024;
 export class UcxTransferEngine extends EngineBase {
   readonly backend = 'ucx' as const;
   /**
-   * A put is one-sided RMA: it lands without the receiver's CPU seeing it, so a region's guard
-   * cannot be applied (docs/security.md). Grants are accepted and not sent.
+   * A guarded region takes checked puts only (active messages its guard admits first). Puts into
+   * unguarded regions stay one-sided RMA, which no receiver sees.
    */
-  readonly enforcesGrants = false;
+  readonly enforcesGrants = true;
+  /** Guards of this engine's guarded regions, by region id. */
+  private readonly guards = new Map<string, PutGuard>();
   /**
    * Verified peers by region id and descriptor digest: every request's target is a fresh object
    * decoded from the wire, so keying by identity re-verified (digest, /proc reads) per prefill.
@@ -121,9 +148,20 @@ export class UcxTransferEngine extends EngineBase {
 
   private constructor(
     private readonly worker: NativeUcxWorker,
-    options: TransferEngineOptions,
+    private readonly options: TransferEngineOptions,
   ) {
     super(options.onTransfer);
+    worker.onPut((regionId, grant, pairs) => this.admit(regionId, grant, pairs));
+  }
+
+  /** The guard of a checked put into one of our regions: undefined admits it, a reason refuses it. */
+  private admit(regionId: string, grant: string | undefined, pairs: Float64Array): string | undefined {
+    const guard = this.guards.get(regionId);
+    const ranges: GuardedRange[] = [];
+    for (let i = 0; i + 1 < pairs.length; i += 2) ranges.push({ offset: pairs[i]!, length: pairs[i + 1]! });
+    const refused = guard ? guard(grant, ranges) : `region '${regionId}' has no guard`;
+    if (refused !== undefined) this.options.onPutRefused?.(regionId);
+    return refused;
   }
 
   static async open(options: TransferEngineOptions = {}): Promise<UcxTransferEngine> {
@@ -138,35 +176,39 @@ export class UcxTransferEngine extends EngineBase {
     return new UcxTransferEngine(worker, options);
   }
 
-  async registerRegion(regionId: string, buffer: ArrayBuffer, _options?: RegionOptions): Promise<RegionDescriptor> {
+  async registerRegion(regionId: string, buffer: ArrayBuffer, options: RegionOptions = {}): Promise<RegionDescriptor> {
     this.checkRegionArgs(regionId, buffer);
     let reg;
     try {
-      reg = await this.worker.registerRegion(regionId, buffer);
+      reg = await this.worker.registerRegion(regionId, buffer, options.guard !== undefined);
     } catch (err) {
       throw ucxFailure(err, `registering region '${regionId}'`);
     }
-    return this.describe(regionId, buffer.byteLength, reg.rkey, reg.base);
+    return this.describe(regionId, buffer.byteLength, reg.rkey, reg.base, options.guard);
   }
 
   /** UCX allocates the region (ucp_mem_map ALLOCATE: shared memory), so same-host puts are memcpys. */
-  override async allocateRegion(regionId: string, bytes: number, _options?: RegionOptions): Promise<AllocatedRegion> {
+  override async allocateRegion(regionId: string, bytes: number, options: RegionOptions = {}): Promise<AllocatedRegion> {
     this.checkRegionId(regionId);
     if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new TransferError('invalid_argument', 'bytes must be a positive integer');
     let reg;
     try {
-      reg = await this.worker.allocateRegion(regionId, bytes);
+      reg = await this.worker.allocateRegion(regionId, bytes, options.guard !== undefined);
     } catch (err) {
       throw ucxFailure(err, `allocating region '${regionId}'`);
     }
-    return { buffer: reg.buffer, descriptor: this.describe(regionId, bytes, reg.rkey, reg.base) };
+    return { buffer: reg.buffer, descriptor: this.describe(regionId, bytes, reg.rkey, reg.base, options.guard) };
   }
 
-  private describe(regionId: string, size: number, rkeyBytes: Uint8Array, base: bigint): RegionDescriptor {
-    const ep = {
+  /** A guarded region's descriptor (access 'checked') names no rkey and no address: nothing to put into by RMA. */
+  private describe(regionId: string, size: number, rkeyBytes: Uint8Array, base: bigint, guard: PutGuard | undefined): RegionDescriptor {
+    if (guard) this.guards.set(regionId, guard);
+    else this.guards.delete(regionId);
+    const ep: UcxEndpoint = {
       workerAddress: Buffer.from(this.worker.address()).toString('base64'),
-      rkey: Buffer.from(rkeyBytes).toString('base64'),
-      baseAddress: base.toString(),
+      access: guard ? 'checked' : 'rma',
+      rkey: guard ? '' : Buffer.from(rkeyBytes).toString('base64'),
+      baseAddress: guard ? '0' : base.toString(),
       pid: process.pid,
       boot: bootId(),
       start: processStartTime(process.pid),
@@ -174,13 +216,15 @@ export class UcxTransferEngine extends EngineBase {
     return { backend: 'ucx', regionId, size, endpoint: { ...ep, check: digest(regionId, size, ep) } };
   }
 
-  protected write(remote: RegionDescriptor, source: ArrayBuffer, ops: WriteOp[]): Promise<void> {
+  protected write(remote: RegionDescriptor, source: ArrayBuffer, ops: WriteOp[], grant: string | undefined): Promise<void> {
     // Not async: a direct put settles at once, and every extra await is a microtask on the hot path.
     let peer: UcxPeer;
     let pending: Promise<unknown>;
     try {
       peer = this.peer(remote);
-      pending = this.worker.put(peer.address, peer.rkey, peer.base, remote.size, source, opsToTriples(ops), peer.watchPid, peer.watchStart);
+      pending = peer.guarded
+        ? this.worker.putChecked(peer.address, remote.regionId, grant, source, opsToTriples(ops), peer.watchPid, peer.watchStart)
+        : this.worker.put(peer.address, peer.rkey, peer.base, remote.size, source, opsToTriples(ops), peer.watchPid, peer.watchStart);
     } catch (err) {
       return Promise.reject(ucxFailure(err, `ucx put to region '${remote.regionId}'`));
     }

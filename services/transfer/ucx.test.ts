@@ -248,3 +248,85 @@ try { await T.createTransferEngine('ucx'); console.log('created'); } catch (e) {
     expect(second.message).toMatch(/UCS status|without UCX/);
   });
 });
+
+// Guarded regions (every worker's KV pool and embedding inbox) take checked puts only: an active
+// message whose header the receiver's guard sees before the payload is pulled in (ADR 0020).
+describe('ucx checked puts into guarded regions', () => {
+  const receivers: RemoteReceiver[] = [];
+  afterEach(async () => {
+    await Promise.all(receivers.splice(0).map((r) => r.kill()));
+  });
+  const grant = { id: 'lease-4411', offset: 1 << 20, length: 2 << 20 };
+  async function guarded(options: Partial<Parameters<typeof RemoteReceiver.spawn>[0]> = {}): Promise<RemoteReceiver> {
+    const r = await RemoteReceiver.spawn({ backend: 'ucx', bytes: 4 << 20, seed: 5, grant, ...options });
+    receivers.push(r);
+    return r;
+  }
+  function randomSource(length: number): { bytes: Buffer; source: ArrayBuffer } {
+    const bytes = randomBytes(length);
+    return { bytes, source: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer };
+  }
+
+  it('publishes no rkey or address for a guarded region, and its descriptor cannot be turned into an RMA one', async () => {
+    const r = await guarded();
+    expect(r.descriptor.endpoint).toMatchObject({ access: 'checked', rkey: '', baseAddress: '0' });
+    const sender = await ucx();
+    const forged = { ...r.descriptor, endpoint: { ...r.descriptor.endpoint, access: 'rma' } };
+    expect((await rejection(sender.put(forged, new ArrayBuffer(16), [{ localOffset: 0, remoteOffset: grant.offset, length: 16 }], { grant: grant.id }))).code).toBe('bad_descriptor');
+  });
+
+  it.each<[string, number, number]>([
+    ['eager: a few KiB', 3, 4096],
+    ['rendezvous: 2 MiB in one range', 1, 2 << 20],
+    ['many ranges: more than one active-message header holds', 3000, 512],
+  ])('lands %s, byte for byte, and nothing outside it', async (_name, ranges, length) => {
+    const r = await guarded();
+    const before = Buffer.from(await r.read(0, 4 << 20));
+    const sender = await ucx();
+    const { bytes, source } = randomSource(ranges * length);
+    // Every other slot of the grant, so ranges do not coalesce.
+    const stride = Math.floor(grant.length / ranges / 64) * 64;
+    const ops = Array.from({ length: ranges }, (_, i) => ({ localOffset: i * length, remoteOffset: grant.offset + i * stride, length }));
+    await sender.put(r.descriptor, source, ops, { grant: grant.id });
+    const expected = Buffer.from(before);
+    for (const op of ops) bytes.copy(expected, op.remoteOffset, op.localOffset, op.localOffset + op.length);
+    expect(Buffer.from(await r.read(0, 4 << 20)).equals(expected)).toBe(true);
+  });
+
+  it('refuses without writing: no grant, a wrong grant, ranges outside the grant, a region that is not there', async () => {
+    const r = await guarded();
+    const before = Buffer.from(await r.read(0, 4 << 20));
+    const sender = await ucx();
+    const { source } = randomSource(1 << 20);
+    const inside = { localOffset: 0, remoteOffset: grant.offset, length: 1 << 20 }; // rendezvous-sized
+    expect((await rejection(sender.put(r.descriptor, source, [inside]))).code).toBe('not_granted');
+    expect((await rejection(sender.put(r.descriptor, source, [inside], { grant: 'lease-guessed' }))).message).toMatch(/unknown lease/);
+    expect((await rejection(sender.put(r.descriptor, source, [{ ...inside, remoteOffset: 0 }], { grant: grant.id }))).code).toBe('not_granted');
+    // The receiver, not the sender, refuses an unknown region (its id is only in the header).
+    const u = nativeUcx();
+    if (!u.compiled) throw new Error('UCX addon not compiled');
+    const raw = new u.UcxWorker();
+    const address = Buffer.from(r.descriptor.endpoint['workerAddress'] as string, 'base64');
+    const err = await raw.putChecked(address, 'no-such-region', grant.id, source, new Float64Array([0, grant.offset, 4096])).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ remoteCode: 'unknown_region' });
+    // ...and ranges beyond its region, whatever the sender believes its size is.
+    const past = await raw.putChecked(address, 'kv', grant.id, source, new Float64Array([0, (4 << 20) - 100, 4096])).then(() => undefined, (e: unknown) => e);
+    expect(past).toMatchObject({ remoteCode: 'out_of_range' });
+    await raw.close();
+    expect(Buffer.from(await r.read(0, 4 << 20)).equals(before)).toBe(true);
+    // A refused put leaves the endpoint usable.
+    await sender.put(r.descriptor, source, [{ ...inside, length: 4096 }], { grant: grant.id });
+  });
+
+  it('fails, without hanging, a checked put to a killed receiver', async () => {
+    const r = await guarded();
+    const sender = await ucx();
+    const { source } = randomSource(2 << 20);
+    await sender.put(r.descriptor, source, [{ localOffset: 0, remoteOffset: grant.offset, length: 4096 }], { grant: grant.id });
+    await r.kill();
+    for (const length of [4096, 2 << 20]) {
+      const err = await rejection(sender.put(r.descriptor, source, [{ localOffset: 0, remoteOffset: grant.offset, length }], { grant: grant.id }));
+      expect(['peer_failed', 'peer_unreachable', 'ucx']).toContain(err.code);
+    }
+  });
+});

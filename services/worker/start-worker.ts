@@ -94,8 +94,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   // Decode-capable roles: the transfer engine allocates (and registers) the KV pool, which is what
   // gives same-host UCX puts their shared-memory path (ADR 0009).
   let region: RegionDescriptor | undefined;
-  // Puts into the pool must name a live lease and stay inside its blocks (tcp, local: ucx puts
-  // are one-sided and cannot be checked, docs/security.md). Both are made below, before any put.
+  // Puts into the pool must name a live lease and stay inside its blocks, on every backend (ucx:
+  // a guarded pool takes checked puts only, ADR 0020). Both are made below, before any put.
   let guardLeases: LeaseTable | undefined;
   let kvLayout: KvLayout | undefined;
   const guard = kvWriteGuard(() => kvLayout, (leaseId) => guardLeases?.writableBlocks(leaseId));

@@ -2,7 +2,8 @@
  * How much the KV hand-off adds to a disaggregated request's time to first token, for
  * `tandem bench transfer`: a prefill engine in this process, the decode side's KV pool as a
  * registered region in another process (RemoteReceiver, the same put path a decode worker
- * serves). Per repeat, three variants run back to back on fresh prompts (no prefix-cache hits):
+ * serves, guarded by one lease over the whole pool and pushed to with its grant, as a decode worker
+ * is: for ucx these are checked puts). Per repeat, three variants run back to back on fresh prompts (no prefix-cache hits):
  * prefill alone, prefill then push everything, and layer-wise push during the prefill. The
  * variants interleave so machine noise hits them alike; medians are reported.
  */
@@ -51,7 +52,8 @@ export async function benchTtftPush(o: TtftBenchOptions): Promise<TtftBenchResul
   const decodeLayout: KvLayout = { ...runner.kv.layout, numBlocks: blocksPerPrompt };
   const elem = decodeLayout.dtype === 'bf16' ? 2 : 4;
   const regionBytes = decodeLayout.layers * 2 * decodeLayout.numBlocks * bs * decodeLayout.kvHeads * decodeLayout.headDim * elem;
-  const receiver = await RemoteReceiver.spawn({ backend: o.backend, bytes: regionBytes, regionId: 'kv-decode' });
+  const grant = 'ttft-bench-lease';
+  const receiver = await RemoteReceiver.spawn({ backend: o.backend, bytes: regionBytes, regionId: 'kv-decode', grant: { id: grant, offset: 0, length: regionBytes } });
   const sender = await createTransferEngine(o.backend);
   const vocab = o.weights.config.vocabSize;
   let promptSeed = 1;
@@ -62,7 +64,7 @@ export async function benchTtftPush(o: TtftBenchOptions): Promise<TtftBenchResul
   const dstBlocks = Array.from({ length: Math.ceil(o.promptTokens / bs) }, (_, i) => i);
 
   const once = async (mode: KvPushMode | 'none', id: string): Promise<{ seconds: number; bytes: number }> => {
-    const push = new KvPush(sender, runner.kv, { region: receiver.descriptor, layout: decodeLayout, blockIds: dstBlocks, fromBlock: 0 });
+    const push = new KvPush(sender, runner.kv, { region: receiver.descriptor, layout: decodeLayout, blockIds: dstBlocks, fromBlock: 0, grant });
     const t0 = performance.now();
     let blocks: number[] = [];
     const stream = engine.submit({ id, promptTokenIds: freshPrompt(), sampling: GREEDY_ONE, prefillOnly: true, onKvWritten: mode === 'layerwise' ? push.onLayer : undefined });

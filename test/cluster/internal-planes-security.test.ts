@@ -15,6 +15,10 @@
  *    mutual TLS: a plaintext client, even one with a good call token, cannot call the router or
  *    a worker (the connection fails), nor can a TLS client without a certificate from that CA;
  *    requests through the gateway are served over it;
+ *  - the UCX KV transfer: the decode pool's descriptor (even read with the secret) has no rkey,
+ *    so no one-sided put can reach it; a checked put with no lease or a made-up one is refused
+ *    by the decode worker before a byte lands, counted, and the cached prefix still gives the
+ *    same tokens;
  *  - start-up: a router, worker or gateway given neither a secret nor --insecure refuses to
  *    start, saying what to pass; --insecure starts with a warning.
  */
@@ -34,7 +38,9 @@ import { AtRestCipher } from '../../services/state/at-rest.js';
 import { Redis } from 'ioredis';
 import { tandemV1 } from '../../services/protocol/grpc-services.js';
 import { registryBucket } from '../../services/protocol/registry.js';
+import { createTransferEngine, TransferError } from '../../services/transfer/transfer-engine.js';
 import { requestToPb } from '../../services/protocol/wire.js';
+import { decodePoolDescriptor, sprayWithoutLease } from '../fixtures/kv-pool-probe.js';
 import { startTandemUp, type RunningCluster } from '../fixtures/cluster.js';
 import { genTinyModel } from '../fixtures/models.js';
 
@@ -316,6 +322,32 @@ describe('NATS replays', () => {
     inbox.unsubscribe();
     await counting;
     expect(replies).toBe(0);
+  });
+});
+
+describe('the UCX KV transfer, probed by a peer holding the cluster secret', () => {
+  it('finds no rkey to aim a one-sided put with, and its checked puts without a lease are refused before they land', async () => {
+    const prompt = PROMPT_IDS.map((t) => t + 420);
+    const before = await complete(prompt, 8);
+    expect(before.status, before.text).toBe(200);
+    const refusedBefore = await rejected('decode-text-0', { plane: 'transfer', reason: 'not_granted' });
+    const keys = ClusterKeys.fromSecret(readSecretFile(secretFile).secret);
+    const region = (await decodePoolDescriptor(NATS, CLUSTER, keys))!;
+    expect(region.backend).toBe('ucx');
+      expect(region.endpoint).toMatchObject({ access: 'checked', rkey: '', baseAddress: '0' });
+    const sender = await createTransferEngine('ucx');
+    try {
+      for (const err of await sprayWithoutLease(sender, region)) {
+        expect(err).toBeInstanceOf(TransferError);
+        expect((err as TransferError).code).toBe('not_granted');
+      }
+    } finally {
+      await sender.close();
+    }
+    expect(await rejected('decode-text-0', { plane: 'transfer', reason: 'not_granted' })).toBe(refusedBefore + 2);
+    const after = await complete(prompt, 8);
+    expect(after.status, after.text).toBe(200);
+    expect(JSON.parse(after.text).choices[0].text).toBe(JSON.parse(before.text).choices[0].text);
   });
 });
 

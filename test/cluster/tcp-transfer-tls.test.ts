@@ -8,12 +8,11 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBus, decodeJson, SealedBus } from '../../services/bus/index.js';
 import { tandemHome } from '../../services/common/paths.js';
 import { ClusterKeys } from '../../services/common/security/cluster-keys.js';
 import { readSecretFile } from '../../services/common/security/secret-file.js';
-import { REGISTRY_TTL_MS, registryBucket, type WorkerRecord } from '../../services/protocol/registry.js';
 import { createTransferEngine, TransferError } from '../../services/transfer/transfer-engine.js';
+import { decodePoolDescriptor, sprayWithoutLease } from '../fixtures/kv-pool-probe.js';
 import { startTandemUp, type RunningCluster } from '../fixtures/cluster.js';
 import { genTinyModel } from '../fixtures/models.js';
 
@@ -84,24 +83,16 @@ describe('tandem up --cluster on the tcp transfer backend', () => {
 
     const refusedBefore = await metric('decode-text-0', 'tandem_auth_rejected_total', { plane: 'transfer', reason: 'not_granted' });
     const keys = ClusterKeys.fromSecret(readSecretFile(join(tandemHome(), 'clusters', CLUSTER, `secret.${cluster.proc.pid}`)).secret);
-    const bus = new SealedBus(await createBus(NATS), keys.bus);
+    const region = (await decodePoolDescriptor(NATS, CLUSTER, keys))!;
+    expect(region.backend).toBe('tcp');
     const sender = await createTransferEngine('tcp', { authKey: keys.transfer });
     try {
-      const registry = await bus.keyValue(registryBucket(CLUSTER), { ttlMs: REGISTRY_TTL_MS });
-      const decode = (await registry.entries()).map((e) => decodeJson<WorkerRecord>(e.value)).find((r) => r.role === 'decode-text');
-      expect(decode?.region?.backend).toBe('tcp');
-      const region = decode!.region!;
-      // Garbage over the whole pool, one block-sized range after another.
-      const junk = new Uint8Array(1 << 16).fill(0x5a);
-      const ops = Array.from({ length: Math.min(64, Math.floor(region.size / junk.length)) }, (_, i) => ({ localOffset: 0, remoteOffset: i * junk.length, length: junk.length }));
-      for (const grant of [undefined, 'b6f1c0de-0000-4000-8000-000000000000']) {
-        const err = await sender.put(region, junk.buffer, ops, grant === undefined ? {} : { grant }).then(() => undefined, (e: unknown) => e);
-        expect(err, `grant ${grant}`).toBeInstanceOf(TransferError);
+      for (const err of await sprayWithoutLease(sender, region)) {
+        expect(err).toBeInstanceOf(TransferError);
         expect((err as TransferError).code).toBe('not_granted');
       }
     } finally {
       await sender.close();
-      await bus.close();
     }
     expect(await metric('decode-text-0', 'tandem_auth_rejected_total', { plane: 'transfer', reason: 'not_granted' })).toBe(refusedBefore + 2);
     // The pool was not touched: the same prompt (its prefix cached on the decode worker) still

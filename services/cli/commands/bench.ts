@@ -27,7 +27,7 @@ const HELP = `usage: tandem bench kernels [--json] [--model DIR] [--threads N] [
        tandem bench quality [--json] [--model DIR] [--schemes wint8,wint4] [--prompts 4] [--tokens 128]
                             [--prompts-file FILE]
        tandem bench gateway [--json] [--model DIR] [--samples N]
-       tandem bench transfer [--json] [--backends ucx,tcp,tcp-tls,local] [--sizes 65536,1048576,16777216,67108864]
+       tandem bench transfer [--json] [--backends ucx,ucx-checked,tcp,tcp-tls,local] [--sizes 65536,1048576,16777216,67108864]
                              [--model DIR] [--ttft-prompt 512] [--ttft-repeats 5] [--skip-ttft]
        tandem bench vision [--json] [--model DIR] [--sizes 224x224,448x448,896x672] [--repeats 3] [--backend ucx|tcp]
        tandem bench serve (--url URL | --compare unified,disagg) [--rate R] [--num-requests N] [--json] [...]
@@ -70,7 +70,9 @@ burst: N requests at once into a small queue: admitted, refused with 429 + Retry
 in flight against the bound, refusal latency beside /health's under the same load.
 
 transfer: put bandwidth between two processes per backend (receiver in a child process, bytes
-verified), side by side with ucx_perftest put bandwidth measured in the same run; tcp-tls is the
+verified), side by side with ucx_perftest put bandwidth measured in the same run; ucx-checked is
+ucx into a guarded region, as workers' KV pools are (checked puts: the receiver admits each put
+before it lands; ucx_checked_ratio_to_ucx); tcp-tls is the
 tcp backend with a cluster key (TLS 1.3 PSK, encrypted: tcp_tls_ratio_to_tcp); then TTFT of
 a prefill (0.3B shapes unless --model) alone, with the KV pushed after it, and with the KV pushed
 layer by layer during it, per cross-process backend.
@@ -247,8 +249,8 @@ async function runTransferBenchCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const log = (m: string) => process.stderr.write(m + '\n');
-  const backends = (values.backends ?? 'ucx,tcp,tcp-tls,local').split(',') as Array<TransferBackend | 'tcp-tls'>;
-  for (const b of backends) if (!['ucx', 'tcp', 'tcp-tls', 'local'].includes(b)) throw new CliError(`unknown transfer backend '${b}'`);
+  const backends = (values.backends ?? 'ucx,ucx-checked,tcp,tcp-tls,local').split(',') as Array<TransferBackend | 'tcp-tls' | 'ucx-checked'>;
+  for (const b of backends) if (!['ucx', 'ucx-checked', 'tcp', 'tcp-tls', 'local'].includes(b)) throw new CliError(`unknown transfer backend '${b}'`);
   // tcp-tls: the tcp backend as a cluster runs it (a throw-away transfer key: TLS-PSK, encrypted).
   const tlsKey = randomBytes(32);
   const sizes = (values.sizes ?? '65536,1048576,16777216,67108864').split(',').map((x) => intOption(x, 'sizes', 0, 1));
@@ -261,11 +263,14 @@ async function runTransferBenchCommand(argv: string[]): Promise<number> {
       log(`[bench] ${bytes} bytes: ${backend}`);
       try {
         const col = backend.replace('-', '_');
-        const r = await benchTransfer(backend === 'tcp-tls' ? { backend: 'tcp', bytes, authKey: tlsKey } : { backend, bytes });
+        const r = await benchTransfer(
+          backend === 'tcp-tls' ? { backend: 'tcp', bytes, authKey: tlsKey } : backend === 'ucx-checked' ? { backend: 'ucx', bytes, guarded: true } : { backend, bytes },
+        );
         row[`${col}_gbs`] = r.bandwidth.median / 1e9;
         row[`${col}_verified`] = r.verified;
         if (backend === 'ucx' && perftest) row.ucx_ratio_to_perftest = r.bandwidth.median / perftest;
         if (backend === 'tcp-tls' && typeof row.tcp_gbs === 'number') row.tcp_tls_ratio_to_tcp = r.bandwidth.median / 1e9 / row.tcp_gbs;
+        if (backend === 'ucx-checked' && typeof row.ucx_gbs === 'number') row.ucx_checked_ratio_to_ucx = r.bandwidth.median / 1e9 / row.ucx_gbs;
       } catch (e) {
         row[`${backend}_error`] = (e as Error).message;
       }
@@ -278,7 +283,8 @@ async function runTransferBenchCommand(argv: string[]): Promise<number> {
     log(`[bench] ttft: loading ${dir}`);
     const weights = await loadTextModelWeights(dir);
     for (const backend of backends) {
-      if (backend === 'local' || backend === 'tcp-tls') continue;
+      // The TTFT bench pushes into a guarded pool, as workers do (ucx: checked puts).
+      if (backend === 'local' || backend === 'tcp-tls' || backend === 'ucx-checked') continue;
       ttft.push(await benchTtftPush({
         weights, backend, log,
         promptTokens: intOption(values['ttft-prompt'], 'ttft-prompt', 512, 16),
