@@ -32,6 +32,10 @@ export interface RouterOptions {
   cluster?: string;
   /** HTTP port for /metrics and /health (0 = ephemeral; undefined = none). */
   metricsPort?: number;
+  /** Address the metrics port binds (default: `host`). */
+  metricsHost?: string;
+  /** Bearer key /metrics requires (absent: open); /health stays open. */
+  metricsApiKey?: string;
   /**
    * The cluster's keys (docs/security.md): callers need a token, worker calls carry one, bus
    * payloads and registry records are sealed. Absent = an insecure router (--insecure).
@@ -88,7 +92,7 @@ export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
   const interceptors = o.keys ? [serverAuthInterceptor(o.keys.grpc, (_method, reason) => refused?.inc({ plane: 'grpc', reason }))] : [];
   const calls = new InFlightCalls();
   const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Router.service, calls.wrap(traceRouterHandlers(routerHandlers(deps)))), host, o.port ?? 0, interceptors, o.grpcTls);
-  const metricsHttp = o.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, host, o.metricsPort);
+  const metricsHttp = o.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, o.metricsHost ?? host, o.metricsPort, { apiKey: o.metricsApiKey });
   return {
     address: `${host}:${port}`,
     metricsUrl: metricsHttp?.url,
