@@ -33,8 +33,9 @@ see one uninterrupted stream. Images come as data: URLs; remote http(s) image UR
 only from the hosts in --image-allowed-hosts (or TANDEM_IMAGE_ALLOWED_HOSTS), never from private
 or loopback addresses (see docs/image-input.md). With --redis (or TANDEM_REDIS_URL: the routers'
 Redis) the --max-num-seqs + --max-waiting bound is shared by every gateway of the cluster
-(--cluster-name, or TANDEM_CLUSTER) and model, so replicas together never admit more; without
-it each gateway bounds only itself. /metrics and /ready answer only the metrics key when one is
+(--cluster-name, or TANDEM_CLUSTER) and model, so replicas together never admit more, and so are
+the API keys' rpm= / concurrency= limits (a key gets them once across the cluster); without it,
+or while Redis does not answer within 250 ms, each gateway counts only itself. /metrics and /ready answer only the metrics key when one is
 set (--metrics-api-key-file FILE or TANDEM_METRICS_API_KEY_FILE; TANDEM_METRICS_API_KEY; or
 --metrics-api-key KEY, which every local user sees in ps). Prints one JSON line {"role":"gateway","pid","url"}.
 
@@ -93,7 +94,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     intOption(values['max-num-seqs'] ?? process.env.TANDEM_MAX_NUM_SEQS, 'max-num-seqs', 64, 1) + intOption(values['max-waiting'] ?? process.env.TANDEM_MAX_WAITING, 'max-waiting', 1024, 1);
   const redisUrl = values.redis ?? process.env.TANDEM_REDIS_URL;
   const shared = redisUrl ? await openClusterAdmission(redisUrl, { cluster: clusterName(values['cluster-name']), model: served.name, limit: maxInFlight }, log) : undefined;
-  const app = await buildGateway({ backend, model: served, apiKeys, metricsApiKey, maxInFlight, clusterAdmission: shared?.slots, ...clientTimeouts(), media: { remote: { allowedHosts } } });
+  const app = await buildGateway({ backend, model: served, apiKeys, metricsApiKey, maxInFlight, clusterAdmission: shared?.slots, clusterKeyLimits: shared?.keyLimits, ...clientTimeouts(), media: { remote: { allowedHosts } } });
   const address = await app.listen({ port: intOption(values.port, 'port', 8000, 0), host: values.host ?? '127.0.0.1' });
   console.log(JSON.stringify({ role: 'gateway', pid: process.pid, url: `${address}/v1`, metrics: `${address}/metrics`, model: served.name }));
   await signals.ready();

@@ -56,7 +56,8 @@ accuracy (docs/quantization.md). Every worker of the cluster uses the same setti
 
 API keys: --api-key KEY is one key (tenant "default"); --api-keys-file FILE has one key per
 line, "KEY TENANT [share-prefix-cache] [rpm=N] [concurrency=N]" (rpm and concurrency: that key's
-own requests per minute and choices at once; over them it gets 429 with Retry-After). Prefix caches are kept per tenant (a tenant's cached
+own requests per minute and choices at once; over them it gets 429 with Retry-After; with
+--cluster --shared-admission they hold across every gateway of the cluster). Prefix caches are kept per tenant (a tenant's cached
 prompts never show in another's cached_tokens) unless both keys say share-prefix-cache; a
 request's cache_salt splits them further. --metrics-api-key-file FILE (a file holding the key;
 or --metrics-api-key KEY, which every local user sees in ps) puts /metrics and /ready behind
