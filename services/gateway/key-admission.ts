@@ -24,7 +24,8 @@ export function keyLimitId(key: string): string {
 
 /**
  * Per-key limits at admission. This gateway's own count (KeyLimiter) decides first: it only ever
- * sees a part of the key's traffic, so what it refuses the cluster would refuse too. With
+ * sees a part of the key's traffic, so what it refuses the cluster would refuse too (after a Redis
+ * outage, the requests it admitted alone make it the stricter one for a while). With
  * `cluster` (the gateway has Redis) the key's limits are then held cluster-wide, so several
  * gateways together give a key no more than its limits. If Redis does not answer within
  * CLUSTER_ADMISSION_TIMEOUT_MS the local decision stands (the limits are then per gateway, as
