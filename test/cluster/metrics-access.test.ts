@@ -3,9 +3,12 @@
  * starts them (separate processes, real NATS and Redis): every /metrics the cluster prints —
  * router, prefill and decode workers, gateway — answers 401 (the catalogue's invalid_api_key)
  * without the key or with a wrong one and Prometheus text with it; /health stays open for probes;
- * the router's and workers' metrics ports bind 127.0.0.1 (the default --metrics-host); and the
- * key is on no child's command line (they get the file's path in their environment).
+ * the router's and workers' metrics ports bind --metrics-host (127.0.0.2 here, their gRPC staying
+ * on 127.0.0.1); and the key is on no child's command line (they get the file's path in their
+ * environment). A `tandem router` on all interfaces (--host 0.0.0.0) keeps its metrics port on
+ * TANDEM_METRICS_HOST=127.0.0.1.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +29,7 @@ beforeAll(async () => {
   const keyFile = join(dir, 'metrics-key');
   writeFileSync(keyFile, `${KEY}\n`, { mode: 0o600 });
   cluster = await startTandemUp(
-    ['--cluster', '--insecure', '--nats', NATS, '--redis', REDIS, '--model', genTinyModel('ernie4_5', 7), '--served-model-name', MODEL, '--cluster-name', `metrics-access-${process.pid}`, '--metrics-api-key-file', keyFile],
+    ['--cluster', '--insecure', '--nats', NATS, '--redis', REDIS, '--model', genTinyModel('ernie4_5', 7), '--served-model-name', MODEL, '--cluster-name', `metrics-access-${process.pid}`, '--metrics-api-key-file', keyFile, '--metrics-host', '127.0.0.2'],
     {},
     120_000,
   );
@@ -64,10 +67,11 @@ describe('metrics ports behind a key (tandem up --cluster --metrics-api-key-file
     }
   });
 
-  it('/health stays open on the router and workers (probes); their metrics ports are on 127.0.0.1', async () => {
+  it('/health stays open on the router and workers (probes); their metrics ports are on --metrics-host, their gRPC is not', async () => {
     for (const [role, url] of printed()) {
       if (role === 'gateway') continue;
-      expect(new URL(url).hostname, role).toBe('127.0.0.1');
+      expect(new URL(url).hostname, role).toBe('127.0.0.2');
+      expect(new RegExp(`${role}\\s+pid \\d+\\s+(?:id \\S+\\s+)?\\S+\\s+grpc 127\\.0\\.0\\.1:`).test(cluster.output()), role).toBe(true);
       const r = await fetch(url.replace(/\/metrics$/, '/health'));
       expect(r.status, role).toBe(200);
     }
@@ -81,4 +85,31 @@ describe('metrics ports behind a key (tandem up --cluster --metrics-api-key-file
     expect(pids.length).toBe(4);
     for (const pid of [cluster.proc.pid!, ...pids]) expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), String(pid)).not.toContain(KEY);
   });
+});
+
+describe('tandem router --host 0.0.0.0 with TANDEM_METRICS_HOST=127.0.0.1', () => {
+  it('serves gRPC on every interface and its metrics on loopback only', async () => {
+    const bin = join(import.meta.dirname, '..', '..', 'bin', 'tandem.js');
+    const p = spawn(process.execPath, [bin, 'router', '--insecure', '--nats', NATS, '--redis', REDIS, '--host', '0.0.0.0', '--metrics-port', '0', '--cluster-name', `metrics-host-${process.pid}`], {
+      env: { ...process.env, TANDEM_METRICS_HOST: '127.0.0.1', TANDEM_METRICS_API_KEY: KEY },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      const ready = await new Promise<{ grpc: string; metrics: string }>((resolve, reject) => {
+        p.stdout!.on('data', (d) => {
+          out += d;
+          const line = out.split('\n').find((l) => l.startsWith('{'));
+          if (line) resolve(JSON.parse(line) as { grpc: string; metrics: string });
+        });
+        p.once('exit', (code) => reject(new Error(`tandem router exited (${code})`)));
+      });
+      expect(ready.grpc).toMatch(/^0\.0\.0\.0:\d+$/);
+      expect(new URL(ready.metrics).hostname).toBe('127.0.0.1');
+      expect((await fetch(ready.metrics)).status).toBe(401);
+      expect((await fetch(ready.metrics, { headers: { authorization: `Bearer ${KEY}` } })).status).toBe(200);
+    } finally {
+      p.kill('SIGTERM');
+    }
+  }, 30_000);
 });
