@@ -7,7 +7,9 @@
  *    429 with Retry-After, saying so "across the cluster"; the slots come back afterwards;
  *  - a key with `rpm=6` (a burst of 1): 1 admitted in all, the rest 429 with the Retry-After of
  *    the shared bucket;
- *  - a third gateway whose Redis stops answering (CLIENT PAUSE on a private redis-server) decides
+ *  - a gateway SIGKILLed while it holds the key's 2 slots: the other gateway refuses the key
+ *    until the dead one's liveness has run out (10 s), then admits it again;
+ *  - a gateway whose Redis stops answering (CLIENT PAUSE on a private redis-server) decides
  *    on its own count: the key's limit per gateway, counted in
  *    tandem_gateway_key_limits_cluster_fallbacks_total.
  */
@@ -39,6 +41,10 @@ let privateRedis: TestRedisServer;
 
 /** Another `tandem gateway` on the cluster's router, with `redis` for its shared counts. */
 async function startGateway(redis: string): Promise<string> {
+  return (await startGatewayProcess(redis)).url;
+}
+
+async function startGatewayProcess(redis: string): Promise<{ url: string; proc: ChildProcess }> {
   const p = spawn(process.execPath, [BIN, 'gateway', '--router', router, '--model', modelDir, '--served-model-name', MODEL, '--cluster-name', CLUSTER, '--insecure', '--max-num-seqs', '8', '--max-waiting', '8', '--port', '0'], {
     env: { ...process.env, TANDEM_REDIS_URL: redis, TANDEM_API_KEYS_FILE: keysFile },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -50,7 +56,7 @@ async function startGateway(redis: string): Promise<string> {
     p.stdout!.on('data', (d) => {
       out += d;
       const m = /"url":"([^"]+)"/.exec(out);
-      if (m) resolve(m[1]!);
+      if (m) resolve({ url: m[1]!, proc: p });
     });
     p.once('exit', (code) => reject(new Error(`a gateway exited (${code}): ${output}`)));
   });
@@ -136,6 +142,45 @@ describe('per-key limits across two gateways (shared through Redis)', () => {
     // Redis answered every time: nothing was decided on a gateway's own count.
     const scraped = await (await fetch(`${cluster.origin}/metrics`)).text();
     expect(metricValue(scraped, 'tandem_gateway_key_limits_cluster_fallbacks_total')).toBe(0);
+  }, 60_000);
+
+  it('a gateway killed (-9) while it holds the key\'s slots: they are swept once its liveness has run out, then the key is admitted again', async () => {
+    const doomed = await startGatewayProcess(REDIS);
+    // Two long streams of the key through the doomed gateway: its 2 slots, cluster-wide.
+    let streaming = 0;
+    const held = Array.from({ length: 2 }, async (_, i) => {
+      try {
+        const s = await new OpenAI({ baseURL: doomed.url, apiKey: CONC_KEY, maxRetries: 0 }).chat.completions.create({
+          model: MODEL, messages: [{ role: 'user', content: `held ${i}` }], max_tokens: 400, temperature: 0, stream: true,
+          // @ts-expect-error Tandem extension (vLLM-style): generate exactly max_tokens.
+          ignore_eos: true,
+        });
+        let first = true;
+        for await (const _ of s) if (first) (first = false), streaming++;
+      } catch {
+        // the gateway is killed under it
+      }
+    });
+    for (const t0 = Date.now(); streaming < 2; ) {
+      if (Date.now() - t0 > 20_000) throw new Error('the held streams did not start');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    doomed.proc.kill('SIGKILL');
+    const killedAt = Date.now();
+    await Promise.all(held);
+    expect((await ask(cluster.baseURL, CONC_KEY, 1, 2)).status).toBe(429);
+    let admittedAfterMs = -1;
+    while (Date.now() - killedAt < 20_000) {
+      if ((await ask(cluster.baseURL, CONC_KEY, 2, 2)).status === 200) {
+        admittedAfterMs = Date.now() - killedAt;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    process.stderr.write(`${JSON.stringify({ check: 'key slots of a killed gateway swept', admitted_again_after_ms: admittedAfterMs })}\n`);
+    // Liveness: refreshed every 3.3 s, gone 10 s after the last refresh.
+    expect(admittedAfterMs).toBeGreaterThanOrEqual(6_000);
+    expect(admittedAfterMs).toBeLessThan(15_000);
   }, 60_000);
 
   it('a gateway whose Redis does not answer decides on its own count (the key\'s limit on that gateway) and counts the fallbacks', async () => {
