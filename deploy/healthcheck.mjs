@@ -3,6 +3,9 @@
 //   node deploy/healthcheck.mjs tcp PORT          -> exit 0 when the port accepts a connection
 // It dials this container's own hostname, not 127.0.0.1: workers bind the host they advertise
 // to the router (`--host <service name>`), so loopback would find nothing listening there.
+// With TANDEM_METRICS_API_KEY_FILE (the metrics key, which the gateway's /ready needs) it sends
+// that key as a bearer token.
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 
@@ -15,7 +18,9 @@ const fail = (why) => {
 setTimeout(() => fail('timed out'), 4000).unref();
 
 if (kind === 'http') {
-  fetch(`http://${host}:${port}${path}`).then(
+  const keyFile = process.env.TANDEM_METRICS_API_KEY_FILE;
+  const headers = keyFile ? { authorization: `Bearer ${readFileSync(keyFile, 'utf8').trim()}` } : {};
+  fetch(`http://${host}:${port}${path}`, { headers }).then(
     (r) => (r.ok ? process.exit(0) : fail(`HTTP ${r.status}`)),
     (e) => fail(e.message),
   );

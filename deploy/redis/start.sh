@@ -4,7 +4,8 @@
 # files its one-shot `redis-credentials` service generated; Kubernetes: the Secret
 # `tandem-redis-credentials`):
 #   router   the sequence store: every tandem:* key (tandem:seq:…, tandem:{…}:admission:…)
-#   gateway  the cluster-wide admission count only: tandem:{*}:admission:* keys
+#   gateway  the cluster-wide admission count and the API keys' shared limits only:
+#            tandem:{*}:admission:* keys
 #   health   PING and nothing else, no password (the container's healthcheck)
 # The default user is off: a client without credentials is refused (NOAUTH). Only SHA-256
 # digests of the passwords are written to the ACL file (`#<hex>`), in a private directory.
@@ -27,7 +28,7 @@ gateway="$(digest gateway)"
 cat > "$acl" <<ACL
 user default off
 user router on #$router ~tandem:* &* +@all -@admin -@dangerous +info +ping
-user gateway on #$gateway ~tandem:{*}:admission:* resetchannels -@all +@connection +info +evalsha +eval +zrem +zadd +zcard +zremrangebylex +hset +hgetall +hdel +script|load
+user gateway on #$gateway ~tandem:{*}:admission:* resetchannels -@all +@connection +info +evalsha +eval +zrem +zadd +zcard +zremrangebylex +hset +hget +hmget +hgetall +hdel +zrange +pexpire +time +script|load
 user health on nopass resetchannels -@all +ping
 ACL
 exec "${REDIS_SERVER_BIN:-redis-server}" --aclfile "$acl" "$@"

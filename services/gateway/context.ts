@@ -1,5 +1,5 @@
 import type { Admission } from './admission.js';
-import type { KeyLimiter } from './key-limits.js';
+import type { KeyAdmission } from './key-admission.js';
 import type { MediaOptions } from '../media/index.js';
 import type { GenerationBackend, ServedModel } from './backend.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -13,7 +13,7 @@ export interface GatewayContext {
   metrics: GatewayMetrics;
   /** Running + waiting requests this gateway admits (exact count; admission.ts). */
   admission: Admission;
-  /** Per-API-key request rate and concurrency (key-limits.ts), checked before `admission`. */
-  keyLimits: KeyLimiter;
+  /** Per-API-key request rate and concurrency (key-admission.ts), checked before `admission`. */
+  keyLimits: KeyAdmission;
   media: MediaOptions;
 }

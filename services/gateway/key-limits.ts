@@ -1,29 +1,7 @@
 import { apiError } from '../common/errors/index.js';
+import { burstOf, type KeyLimits, type KeyLimitState } from '../protocol/cluster-key-limits.js';
 
-/** What one API key may use (from the API keys file); absent fields are unlimited. */
-export interface KeyLimits {
-  /** Requests per minute, as a token bucket refilled continuously (burst below). */
-  requestsPerMinute?: number;
-  /** Choices of this key running or waiting at once. */
-  maxConcurrent?: number;
-}
-
-/**
- * A request may start when the bucket holds one token. The bucket holds at most a sixth of a
- * minute's allowance (10 s worth, at least 1): a key that was idle gets a short burst, not its
- * whole minute at once.
- */
-export function burstOf(requestsPerMinute: number): number {
-  return Math.max(1, Math.ceil(requestsPerMinute / 6));
-}
-
-/** What the OpenAI-style `x-ratelimit-*` headers of an admitted request report. */
-export interface KeyLimitState {
-  limitRequests: number;
-  remainingRequests: number;
-  /** Seconds until the bucket is full again. */
-  resetSeconds: number;
-}
+export { burstOf, type KeyLimits, type KeyLimitState };
 
 interface KeyUsage {
   tokens: number;
@@ -34,7 +12,8 @@ interface KeyUsage {
 /**
  * Per-key limits at the gateway, checked at admission before the shared queue bound: one key
  * flooding the server gets its own 429s with a Retry-After computed from its bucket, while the
- * other keys' requests are still admitted. Counts are exact and per gateway process.
+ * other keys' requests are still admitted. Counts are exact and per gateway process; with Redis
+ * they are also held cluster-wide (key-admission.ts), this count then being the fallback.
  */
 export class KeyLimiter {
   private readonly usage = new Map<string, KeyUsage>();

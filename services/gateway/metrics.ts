@@ -42,6 +42,19 @@ export class GatewayMetrics {
     gauge('tandem_num_preemptions', 'Sequences preempted (recomputed) since start.', (s) => s.preemptions);
   }
 
+  /** `tandem_gateway_key_limits_cluster_fallbacks_total`: per-key limits decided without Redis. */
+  trackKeyLimits(clusterFallbacks: () => number): void {
+    new Counter({
+      name: 'tandem_gateway_key_limits_cluster_fallbacks_total',
+      help: 'Requests whose API-key limits (rpm, concurrency) were checked against this gateway\'s own count only, because the cluster-wide count (Redis) did not answer in time.',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(clusterFallbacks());
+      },
+    });
+  }
+
   /** `tandem_gateway_requests_in_flight`: the admission count (exact, per gateway). */
   trackAdmission(inFlight: () => number, limit: number, clusterFallbacks: () => number): void {
     new Counter({

@@ -3,6 +3,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { apiError, toOpenAIErrorBody } from '../common/errors/index.js';
 import { Admission } from './admission.js';
 import type { ClusterSlots } from '../protocol/cluster-slots.js';
+import type { ClusterKeyLimits } from '../protocol/cluster-key-limits.js';
+import { KeyAdmission } from './key-admission.js';
 import { KeyLimiter } from './key-limits.js';
 import { checkApiKey, checkMetricsKey, type ApiKey } from './auth.js';
 import type { GenerationBackend, ServedModel } from './backend.js';
@@ -54,6 +56,8 @@ export interface GatewayOptions {
   maxInFlight?: number;
   /** The same bound shared with every gateway of the cluster (services/state/admission). */
   clusterAdmission?: ClusterSlots;
+  /** Per-key limits (rpm=, concurrency=) held for the whole cluster too (services/state/admission). */
+  clusterKeyLimits?: ClusterKeyLimits;
   /** Image input limits and the remote-URL allow-list (see services/media/options.ts); the model's own preprocessing wins. */
   media?: MediaOptionsInput;
   logger?: boolean;
@@ -98,7 +102,7 @@ export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> 
     limits: { models: [o.model.name], maxModelLen: o.model.maxModelLen, ...o.limits },
     metrics: new GatewayMetrics(o.backend),
     admission: new Admission(o.maxInFlight ?? 64 + 1024, o.clusterAdmission),
-    keyLimits: new KeyLimiter(),
+    keyLimits: new KeyAdmission(new KeyLimiter(), o.clusterKeyLimits),
     media: resolveMediaOptions({ ...o.media, ...o.model.vision?.preprocess }),
   };
 
@@ -161,6 +165,7 @@ export async function buildGateway(o: GatewayOptions): Promise<FastifyInstance> 
   registerCompletionsRoute(app, ctx);
   registerResponsesRoute(app, ctx);
   ctx.metrics.trackAdmission(() => ctx.admission.inFlight, ctx.admission.limit, () => ctx.admission.clusterFallbacks);
+  ctx.metrics.trackKeyLimits(() => ctx.keyLimits.clusterFallbacks);
   await app.ready();
   return app;
 }

@@ -1,4 +1,4 @@
-import { isTerminalState, type SequenceStore } from '../state/index.js';
+import { isTerminalState, SequenceTamperedError, type SequenceStore } from '../state/index.js';
 
 export interface OrphanSweeperOptions {
   /** How often to look (default 10 s). */
@@ -45,9 +45,12 @@ export class OrphanSweeper {
     const now = (this.o.now ?? Date.now)();
     let swept = 0;
     try {
-      for (const id of await this.store.expired(now - (this.o.graceMs ?? 30_000), this.o.batch ?? 100)) {
-        const rec = await this.store.get(id);
-        if (!rec || isTerminalState(rec.state)) continue;
+      const cutoff = now - (this.o.graceMs ?? 30_000);
+      for (const id of await this.store.expired(cutoff, this.o.batch ?? 100)) {
+        // A record whose tag fails (changed in Redis) is refused by the store and left alone here.
+        const rec = await this.store.get(id).catch((e: unknown) => (e instanceof SequenceTamperedError ? undefined : Promise.reject(e)));
+        // The active set's score is not under the record's tag: the deadline is taken from the record.
+        if (!rec || isTerminalState(rec.state) || rec.deadlineMs > cutoff) continue;
         try {
           await this.store.transition(id, rec.state, 'failed', { error: ORPHAN_ERROR, nowMs: now });
           swept++;

@@ -22,7 +22,7 @@ import * as grpc from '@grpc/grpc-js';
 import { finalError, grpcError, isFinalError } from '../common/grpc/grpc-error.js';
 import type { pb, ResumeRequest, TokenChunkInit } from '../protocol/wire.js';
 import type { WorkerRecord } from '../protocol/registry.js';
-import { IllegalTransitionError, isTerminalState, type SequenceSnapshot } from '../state/index.js';
+import { IllegalTransitionError, isTerminalState, SequenceTamperedError, type SequenceSnapshot } from '../state/index.js';
 import { endCall, failCall } from './call-end.js';
 import { relayDecode, type TokenSink } from './decode-relay.js';
 import { legContext } from './leg.js';
@@ -71,7 +71,11 @@ interface TakeOver {
 
 async function takeOver(d: RouterDeps, id: string, delivered: number, deliveredIds: readonly number[] | undefined, resent: readonly pb.Image[]): Promise<TakeOver> {
   for (let tries = 0; ; tries++) {
-    const snap = await d.store.snapshot(id);
+    const snap = await d.store.snapshot(id).catch((e: unknown) => {
+      // Changed in Redis by someone without the cluster secret: nothing in it can be trusted.
+      if (e instanceof SequenceTamperedError) throw finalError(grpc.status.DATA_LOSS, `${e.message}; it cannot be resumed`);
+      throw e;
+    });
     if (!snap) throw finalError(grpc.status.NOT_FOUND, `sequence ${id} is not in the store (never recorded, or expired)`);
     const { record, request } = snap;
     if (!request) throw finalError(grpc.status.FAILED_PRECONDITION, `sequence ${id} was recorded without its request; it cannot be resumed`);

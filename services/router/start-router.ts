@@ -32,6 +32,10 @@ export interface RouterOptions {
   cluster?: string;
   /** HTTP port for /metrics and /health (0 = ephemeral; undefined = none). */
   metricsPort?: number;
+  /** Address the metrics port binds (default: `host`). */
+  metricsHost?: string;
+  /** Bearer key /metrics requires (absent: open); /health stays open. */
+  metricsApiKey?: string;
   /**
    * The cluster's keys (docs/security.md): callers need a token, worker calls carry one, bus
    * payloads and registry records are sealed. Absent = an insecure router (--insecure).
@@ -60,9 +64,10 @@ export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
   let refused: ReturnType<typeof authRejections> | undefined;
   const bus: Bus = o.keys ? new SealedBus(plainBus, o.keys.bus, (r) => refused?.inc({ plane: r.kind === 'record' ? 'registry' : 'message', reason: r.reason })) : plainBus;
   // With the cluster's keys, prompts and tokens are encrypted before they reach Redis.
-  // Checkpointed tokens whose tags fail (changed in Redis) are dropped from a read and counted.
-  let onTamper: ((id: string) => void) | undefined;
-  const store = o.store ?? (await createSequenceStore(o.redisUrl, { atRestKey: o.keys?.state, onTamper: (id) => onTamper?.(id) }));
+  // Checkpointed tokens whose tags fail (changed in Redis) are dropped from a read and counted;
+  // a record whose fields' tag fails is refused (not resumable) and counted.
+  let onTamper: ((kind: 'tokens' | 'record') => void) | undefined;
+  const store = o.store ?? (await createSequenceStore(o.redisUrl, { atRestKey: o.keys?.state, onTamper: (_id, _what, kind) => onTamper?.(kind) }));
   const view = await RegistryView.start(bus, o.cluster);
   const prefixIndex = PrefixIndex.start(bus);
   const clients = tracedWorkerClients(new WorkerClients(o.keys?.grpc, o.grpcTls));
@@ -70,7 +75,7 @@ export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
   const policyName = o.policy ?? 'cost';
   const metrics = new RouterMetrics(counters, view, policyName);
   refused = authRejections(metrics.registry);
-  onTamper = () => refused?.inc({ plane: 'state', reason: 'bad_tag' });
+  onTamper = (kind) => refused?.inc({ plane: 'state', reason: kind === 'record' ? 'bad_record_tag' : 'bad_tag' });
   trackForgottenWorkers(view, metrics);
   const deps: RouterDeps = {
     bus: tracedBus(bus),
@@ -88,7 +93,7 @@ export async function startRouter(o: RouterOptions): Promise<RunningRouter> {
   const interceptors = o.keys ? [serverAuthInterceptor(o.keys.grpc, (_method, reason) => refused?.inc({ plane: 'grpc', reason }))] : [];
   const calls = new InFlightCalls();
   const { server, port } = await startGrpcServer((s) => s.addService(tandemV1().Router.service, calls.wrap(traceRouterHandlers(routerHandlers(deps)))), host, o.port ?? 0, interceptors, o.grpcTls);
-  const metricsHttp = o.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, host, o.metricsPort);
+  const metricsHttp = o.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, o.metricsHost ?? host, o.metricsPort, { apiKey: o.metricsApiKey });
   return {
     address: `${host}:${port}`,
     metricsUrl: metricsHttp?.url,

@@ -17,6 +17,10 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:
  *   changed in Redis are dropped, never resumed from.
  * - The request: AES-256-GCM with a random IV, bound to the sequence id (a sealed request copied
  *   to another id does not open).
+ * - The record's fields (state, attempt, workers, deadline, counts, times, history, error) stay
+ *   in clear for the scripts, under one tag (`recordTag`, the hash's `mac` field: HMAC-SHA256 over
+ *   the sequence id and every field but the token tags, 16 bytes) written atomically with them
+ *   (record-effects.ts); a read whose tag does not check out is refused as tampered.
  */
 export class AtRestCipher {
   constructor(private readonly key: Buffer) {
@@ -39,6 +43,11 @@ export class AtRestCipher {
   /** The tag of a checkpoint: `ciphertext` written at token byte `offset` of sequence `id`. */
   tokensTag(id: string, offset: number, ciphertext: Buffer): string {
     return createHmac('sha256', this.key).update(`tokens-tag\0${id}\0${offset}\0`).update(ciphertext).digest().subarray(0, 16).toString('base64url');
+  }
+
+  /** The tag of a record's fields (`signed`: record-effects.ts signedFields of its hash). */
+  recordTag(id: string, signed: string): string {
+    return createHmac('sha256', this.key).update(`record-tag\0${id}\0`).update(signed).digest().subarray(0, 16).toString('base64url');
   }
 
   sealRequest(id: string, json: string): string {

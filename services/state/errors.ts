@@ -83,6 +83,18 @@ export class TokenCheckpointError extends SequenceStoreError {
   }
 }
 
+/**
+ * The record's fields were changed in Redis by someone without the cluster's key (its tag does
+ * not check out, or is missing): nothing in it can be trusted, so it is neither read nor written.
+ */
+export class SequenceTamperedError extends SequenceStoreError {
+  readonly id: string;
+  constructor(id: string) {
+    super(`sequence ${id}: its record in the store was changed by someone without the cluster secret (the record tag does not check out); it is treated as lost`);
+    this.id = id;
+  }
+}
+
 /** The Redis backend could not be reached in time when the store was opened. */
 export class StoreConnectionError extends SequenceStoreError {
   readonly url: string;

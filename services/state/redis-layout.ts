@@ -11,7 +11,9 @@
  * STATE_CODES: 'qptdf' = queued → prefilling → transferring → decoding → finished),
  * t:<state> (ms when that state was last entered), w:<stage> (worker id per stage), and op (id
  * of the last write, so a command re-sent by the client after a lost reply is recognised and not
- * applied twice). Numbers are stored as decimal strings.
+ * applied twice), ver (raised by every write), and with the at-rest key tag:<from>:<n> (one per
+ * token checkpoint) and mac (the record tag over every other field: record-effects.ts,
+ * at-rest.ts). Numbers are stored as decimal strings.
  *
  * The record, its tokens and its request expire together once the sequence is terminal.
  *

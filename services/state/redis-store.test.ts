@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SequenceTamperedError } from './errors.js';
 import { LuaScript } from './redis-script.js';
 import { TRANSITION_SCRIPT } from './redis-scripts.js';
 import { RedisSequenceStore } from './redis-store.js';
@@ -132,7 +133,7 @@ describe('Redis sequence store', () => {
       await store.create({ id: 'L3', promptTokens: 1, deadlineMs: 5000 });
       const script = new LuaScript('transition', TRANSITION_SCRIPT);
       const keys = [store.keys.record('L3'), store.keys.tokens('L3'), store.keys.active, store.keys.request('L3')];
-      const args = ['L3', 'op-fixed', 'prefilling', 'prefilling', '7', '1000', ''];
+      const args = ['L3', 'op-fixed', 'prefilling', 'prefilling', '7', '1000', '', '', ''];
       await store.transition('L3', 'queued', 'prefilling');
       const first = (await script.run(raw, keys, args)) as unknown[];
       const resent = (await script.run(raw, keys, args)) as unknown[];
@@ -203,9 +204,67 @@ describe('Redis sequence store', () => {
       expect((await store.snapshot('E1'))!.request!.promptTokenIds).toEqual(promptTokenIds);
       // An overwrite with another id is still refused, and says what is stored.
       await expect(store.checkpointTokens('E1', 6, [8])).rejects.toThrow(/token 6 is stored as 7, checkpoint has 8/);
-      // Another cluster's key opens nothing: its tags do not check out, so it reads no token.
-      await expect(other.snapshot('E1')).rejects.toThrow();
-      expect(await other.getTokens('E1')).toEqual([]);
+      // Another cluster's key opens nothing: the record's tag does not check out under it.
+      await expect(other.snapshot('E1')).rejects.toThrow(SequenceTamperedError);
+      await expect(other.getTokens('E1')).rejects.toThrow(SequenceTamperedError);
+    });
+
+    it('record fields changed in Redis (state, workers, deadline, attempt, error; a field added, the tag deleted) are refused on read and write, and counted', async () => {
+      const tampered: string[] = [];
+      const watched = await RedisSequenceStore.connect(url, { keyPrefix, connectTimeoutMs: 2000, atRestKey: key, onTamper: (id, what, kind) => tampered.push(`${kind} ${id}: ${what}`) });
+      try {
+        await watched.create({ id: 'R1', promptTokens: 3, deadlineMs: 5000 });
+        await watched.transition('R1', 'queued', 'prefilling', { workers: { prefill: 'p-0', decode: 'd-0' } });
+        await watched.transition('R1', 'prefilling', 'decoding');
+        await watched.checkpointTokens('R1', 0, [5, 6, 7]);
+        await watched.extendDeadline('R1', 9000);
+        expect((await watched.get('R1'))!).toMatchObject({ state: 'decoding', deadlineMs: 9000, generatedTokens: 3, workers: { decode: 'd-0' } });
+        expect(tampered).toEqual([]);
+        const rec = `${keyPrefix}seq:R1`;
+        const raw = watched.client;
+        for (const [field, value] of [['state', 'finished'], ['w:decode', 'd-evil'], ['deadlineMs', '1'], ['attempt', '7'], ['error', 'x'], ['w:vision', 'v-evil']] as const) {
+          const before = await raw.hget(rec, field);
+          await raw.hset(rec, field, value);
+          await expect(watched.get('R1'), field).rejects.toThrow(SequenceTamperedError);
+          await expect(watched.snapshot('R1'), field).rejects.toThrow(/changed by someone without the cluster secret/);
+          await expect(watched.getTokens('R1'), field).rejects.toThrow(SequenceTamperedError);
+          // Nor is it written on (re-signed) by the store.
+          await expect(watched.transition('R1', 'decoding', 'finished'), field).rejects.toThrow(SequenceTamperedError);
+          if (before === null) await raw.hdel(rec, field);
+          else await raw.hset(rec, field, before);
+          expect((await watched.get('R1'))!.state, field).toBe('decoding');
+        }
+        expect(tampered.filter((t) => t.startsWith('record R1:')).length).toBeGreaterThanOrEqual(6 * 4);
+        // The tag itself deleted: refused too.
+        const mac = (await raw.hget(rec, 'mac'))!;
+        await raw.hdel(rec, 'mac');
+        await expect(watched.get('R1')).rejects.toThrow(SequenceTamperedError);
+        expect(tampered.at(-1)).toBe('record R1: the record has no tag');
+        await raw.hset(rec, 'mac', mac);
+        // Untouched, it goes on as before: the writes sign what they leave.
+        await watched.checkpointTokens('R1', 3, [8]);
+        await watched.transition('R1', 'decoding', 'finished');
+        expect(await watched.getTokens('R1')).toEqual([5, 6, 7, 8]);
+      } finally {
+        await watched.close();
+      }
+    });
+
+    it('concurrent writers on one record each sign what they leave (version compare-and-set)', async () => {
+      const peer = await RedisSequenceStore.connect(url, { keyPrefix, connectTimeoutMs: 2000, atRestKey: key });
+      try {
+        await store.create({ id: 'C1', promptTokens: 3, deadlineMs: 5000 });
+        await store.transition('C1', 'queued', 'decoding');
+        await Promise.all([
+          ...Array.from({ length: 8 }, (_, i) => (i % 2 ? store : peer).checkpointTokens('C1', i * 4, [i, i, i, i])),
+          ...Array.from({ length: 8 }, (_, i) => (i % 2 ? peer : store).extendDeadline('C1', 6000 + i)),
+        ].map((p) => p.catch((e: Error) => (/gap/.test(e.message) ? undefined : Promise.reject(e)))));
+        const rec = (await peer.get('C1'))!;
+        expect(rec.deadlineMs).toBe(6007);
+        expect(rec.state).toBe('decoding');
+      } finally {
+        await peer.close();
+      }
     });
 
     it('tokens changed in Redis (the ciphertext has no tag of its own) are dropped from reads, never resumed from', async () => {
@@ -227,6 +286,7 @@ describe('Redis sequence store', () => {
         expect(await watched.getTokens('T1')).toEqual(tokens.slice(0, 32));
         expect((await watched.snapshot('T1'))!.tokens).toEqual(tokens.slice(0, 32));
         expect(tampered.at(-1)).toMatch(/T1: 64 of 96 checkpointed tokens have no valid tag; resuming from the first 32/);
+        expect(tampered.every((t) => !t.startsWith('record'))).toBe(true);
         // Restored, then tokens appended behind the store's back (no tag): not read either.
         stored[40 * 4]! ^= 1;
         await raw.set(key40, Buffer.concat([stored, Buffer.alloc(8, 0x11)]));

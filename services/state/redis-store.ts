@@ -12,8 +12,10 @@ import {
   SequenceNotActiveError,
   SequenceNotFoundError,
   SequenceStoreError,
+  SequenceTamperedError,
   TokenCheckpointError,
 } from './errors.js';
+import { afterCheckpoint, afterCreate, afterExtend, afterTransition, signedFields, type RecordHash } from './record-effects.js';
 import { connectRedis, type RedisConnectionOptions } from './redis-connection.js';
 import { redisKeys, workerField, type RedisKeys } from './redis-layout.js';
 import { decodeRecord, pairsToObject } from './redis-record-codec.js';
@@ -60,8 +62,11 @@ export interface RedisSequenceStoreOptions extends SequenceStoreOptions {
    * with it (at-rest.ts), so Redis never holds a prompt or an output in clear. Absent: in clear.
    */
   atRestKey?: Buffer;
-  /** A read dropped checkpointed tokens whose tags do not check out (with the at-rest key only). */
-  onTamper?: (id: string, what: string) => void;
+  /**
+   * With the at-rest key only: a read dropped checkpointed tokens whose tags do not check out
+   * (`kind` 'tokens'), or refused a record whose fields' tag does not (`kind` 'record').
+   */
+  onTamper?: (id: string, what: string, kind: 'tokens' | 'record') => void;
 }
 
 type Reply = [status: string, ...rest: unknown[]];
@@ -83,7 +88,7 @@ export class RedisSequenceStore implements SequenceStore {
   private readonly ttlMs: number;
   private readonly ownsClient: boolean;
   private readonly cipher: AtRestCipher | undefined;
-  private readonly onTamper: ((id: string, what: string) => void) | undefined;
+  private readonly onTamper: ((id: string, what: string, kind: 'tokens' | 'record') => void) | undefined;
   private closed = false;
 
   constructor(
@@ -106,13 +111,16 @@ export class RedisSequenceStore implements SequenceStore {
 
   async create(init: CreateSequenceInit): Promise<SequenceRecord> {
     const { id, promptTokens, deadlineMs, nowMs, requestJson } = normalizeCreate(init);
+    const op = randomUUID();
+    const fields = { id, op, nowMs: String(nowMs), deadlineMs: String(deadlineMs), promptTokens: String(promptTokens) };
     const reply = await this.run(SCRIPTS.create, [this.keys.record(id), this.keys.tokens(id), this.keys.active, this.keys.request(id)], [
       id,
-      randomUUID(),
-      String(nowMs),
-      String(deadlineMs),
-      String(promptTokens),
+      op,
+      fields.nowMs,
+      fields.deadlineMs,
+      fields.promptTokens,
       requestJson === undefined ? '' : this.cipher ? this.cipher.sealRequest(id, requestJson) : requestJson,
+      this.tagOf(id, afterCreate(fields)),
     ]);
     if (reply[0] === 'duplicate') throw new DuplicateSequenceError(id);
     return this.okRecord(reply, 'create');
@@ -127,16 +135,18 @@ export class RedisSequenceStore implements SequenceStore {
     for (const [stage, worker] of Object.entries(p.workers)) fields.push(workerField(stage as WorkerStage), worker);
     if (p.generatedTokens !== undefined) fields.push('generatedTokens', String(p.generatedTokens));
     if (p.error !== undefined) fields.push('error', p.error);
-    const reply = await this.run(SCRIPTS.transition, [this.keys.record(id), this.keys.tokens(id), this.keys.active, this.keys.request(id)], [
+    const op = randomUUID();
+    const reply = await this.signedWrite(id, false, (hash) => this.run(SCRIPTS.transition, [this.keys.record(id), this.keys.tokens(id), this.keys.active, this.keys.request(id)], [
       id,
-      randomUUID(),
+      op,
       from,
       to,
       String(p.nowMs),
       String(this.ttlMs),
       p.expectedAttempt === undefined ? '' : String(p.expectedAttempt),
+      ...this.casArgs(id, hash, (h) => afterTransition(h, { op, from, to, nowMs: String(p.nowMs), patch: fields })),
       ...fields,
-    ]);
+    ]));
     if (reply[0] === 'missing') throw new SequenceNotFoundError(id);
     if (reply[0] === 'conflict') throw new IllegalTransitionError(id, this.replyState(reply[1]), from, to);
     if (reply[0] === 'stale') {
@@ -150,7 +160,7 @@ export class RedisSequenceStore implements SequenceStore {
     checkId(id);
     this.checkOpen();
     const hash = await this.client.hgetall(this.keys.record(id));
-    return Object.keys(hash).length === 0 ? undefined : decodeRecord(hash);
+    return Object.keys(hash).length === 0 ? undefined : decodeRecord(this.verified(id, hash));
   }
 
   async checkpointTokens(id: string, from: number, tokens: readonly number[]): Promise<void> {
@@ -159,7 +169,9 @@ export class RedisSequenceStore implements SequenceStore {
     const packed = packTokens(tokens);
     const data = this.cipher ? this.cipher.tokens(id, from * BYTES_PER_TOKEN, packed) : packed;
     const tag = this.cipher ? this.cipher.tokensTag(id, from * BYTES_PER_TOKEN, data) : '';
-    const reply = await this.run(SCRIPTS.checkpoint, [this.keys.record(id), this.keys.tokens(id)], [String(from), data, tag]);
+    const reply = await this.signedWrite(id, true, (hash, have) =>
+      this.run(SCRIPTS.checkpoint, [this.keys.record(id), this.keys.tokens(id)], [String(from), data, tag, ...this.casArgs(id, hash, (h) => afterCheckpoint(h, { from, n: tokens.length, have, tag }))]),
+    );
     switch (reply[0]) {
       case 'ok':
         return;
@@ -191,6 +203,7 @@ export class RedisSequenceStore implements SequenceStore {
     if (hashErr !== null) throw hashErr;
     if (tokensErr !== null) throw tokensErr;
     if (Object.keys(hash).length === 0) throw new SequenceNotFoundError(id);
+    this.verified(id, hash);
     return packed === null ? [] : this.unpack(id, packed, hash);
   }
 
@@ -202,6 +215,7 @@ export class RedisSequenceStore implements SequenceStore {
     for (const [err] of results) if (err !== null) throw err;
     const [hash, request, packed] = results.map(([, value]) => value) as [Record<string, string>, string | null, Buffer | null];
     if (Object.keys(hash).length === 0) return undefined;
+    this.verified(id, hash);
     const snap: SequenceSnapshot = { record: decodeRecord(hash), tokens: packed === null ? [] : this.unpack(id, packed, hash) };
     if (request !== null) snap.request = decodeRequest(id, this.cipher ? this.cipher.openRequest(id, request) : request);
     return snap;
@@ -217,7 +231,9 @@ export class RedisSequenceStore implements SequenceStore {
   async extendDeadline(id: string, deadlineMs: number): Promise<void> {
     checkId(id);
     checkDeadline(deadlineMs);
-    const reply = await this.run(SCRIPTS.extend, [this.keys.record(id), this.keys.active], [id, String(deadlineMs)]);
+    const reply = await this.signedWrite(id, false, (hash) =>
+      this.run(SCRIPTS.extend, [this.keys.record(id), this.keys.active], [id, String(deadlineMs), ...this.casArgs(id, hash, (h) => afterExtend(h, String(deadlineMs)))]),
+    );
     if (reply[0] === 'missing') throw new SequenceNotFoundError(id);
     if (reply[0] === 'inactive') throw new SequenceNotActiveError(id, this.replyState(reply[1]), 'extend its deadline');
   }
@@ -238,6 +254,51 @@ export class RedisSequenceStore implements SequenceStore {
 
   private checkOpen(): void {
     if (this.closed) throw new SequenceStoreError('sequence store is closed');
+  }
+
+  /**
+   * A write that, with the at-rest key, signs the record it leaves: reads the record (and, for a
+   * checkpoint, how many tokens are stored), refuses one whose tag does not check out, runs the
+   * write with the version it read and the tag of the hash it will leave, and reads again when the
+   * script answers that the record moved meanwhile. Without the key: the write alone.
+   */
+  private async signedWrite(id: string, withTokens: boolean, write: (hash: RecordHash | undefined, have: number) => Promise<Reply>): Promise<Reply> {
+    if (!this.cipher) return write(undefined, 0);
+    for (let tries = 0; ; tries++) {
+      this.checkOpen();
+      const m = this.client.multi().hgetall(this.keys.record(id));
+      if (withTokens) m.strlen(this.keys.tokens(id));
+      const results = await m.exec();
+      if (results === null) throw new SequenceStoreError(`sequence ${id}: record read aborted`);
+      for (const [err] of results) if (err !== null) throw err;
+      const hash = results[0]![1] as Record<string, string>;
+      const have = withTokens ? Number(results[1]![1]) / BYTES_PER_TOKEN : 0;
+      const exists = Object.keys(hash).length > 0;
+      if (exists) this.verified(id, hash);
+      const reply = await write(exists ? hash : undefined, have);
+      if (reply[0] !== 'moved') return reply;
+      if (tries >= 16) throw new SequenceStoreError(`sequence ${id}: the record kept changing during a write (${tries + 1} tries)`);
+    }
+  }
+
+  /** Expected version and tag of the hash `effect` leaves, for a script (['', ''] without the key). */
+  private casArgs(id: string, hash: RecordHash | undefined, effect: (h: RecordHash) => Record<string, string>): [string, string] {
+    // No record: the script answers 'missing' before it looks at these; 'none' matches no version.
+    if (!this.cipher) return ['', ''];
+    if (!hash) return ['none', ''];
+    return [hash.ver ?? 'none', this.tagOf(id, effect(hash))];
+  }
+
+  private tagOf(id: string, hash: RecordHash): string {
+    return this.cipher ? this.cipher.recordTag(id, signedFields(hash)) : '';
+  }
+
+  /** The hash, when its tag checks out (or the store has no key); else counted and refused. */
+  private verified(id: string, hash: Record<string, string>): Record<string, string> {
+    if (!this.cipher) return hash;
+    if (hash.mac !== undefined && hash.mac === this.tagOf(id, hash)) return hash;
+    this.onTamper?.(id, hash.mac === undefined ? 'the record has no tag' : 'the record\'s fields do not match their tag', 'record');
+    throw new SequenceTamperedError(id);
   }
 
   private async run(script: LuaScript, keys: string[], args: ScriptArg[]): Promise<Reply> {
@@ -266,7 +327,7 @@ export class RedisSequenceStore implements SequenceStore {
       if (this.cipher.tokensTag(id, start, packed.subarray(start, end)) === c.tag) covered = c.from + c.n;
     }
     const stored = packed.length / BYTES_PER_TOKEN;
-    if (covered < stored) this.onTamper?.(id, `${stored - covered} of ${stored} checkpointed tokens have no valid tag; resuming from the first ${covered}`);
+    if (covered < stored) this.onTamper?.(id, `${stored - covered} of ${stored} checkpointed tokens have no valid tag; resuming from the first ${covered}`, 'tokens');
     return unpackTokens(this.cipher.tokens(id, 0, packed.subarray(0, covered * BYTES_PER_TOKEN)));
   }
 

@@ -50,6 +50,10 @@ export interface WorkerOptions extends UnifiedWorkerOptions {
   grpcPort?: number;
   /** HTTP port for /metrics and /health (0 = ephemeral; undefined = none). */
   metricsPort?: number;
+  /** Address the metrics port binds (default: `host`). */
+  metricsHost?: string;
+  /** Bearer key /metrics requires (absent: open); /health stays open. */
+  metricsApiKey?: string;
   /** Cluster name: which registry this worker joins (several clusters may share one NATS). */
   cluster?: string;
   /** When KV goes to the decode worker: layer by layer during the prefill (default) or after it. */
@@ -196,7 +200,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     void bus.publish(kvEventsSubject(id), encodeJson({ workerId: id, events })).catch(() => undefined);
   }, 100);
 
-  const metricsHttp = o.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, host, o.metricsPort);
+  const metricsHttp = o.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, o.metricsHost ?? host, o.metricsPort, { apiKey: o.metricsApiKey });
   const metricsUrl = metricsHttp?.url;
 
   return {

@@ -20,7 +20,7 @@ describe('docker compose config', () => {
     expect(r.status, r.stderr).toBe(0);
     const resolved = parse(r.stdout) as { services: Record<string, { image: string; networks?: unknown }> };
     expect(Object.keys(resolved.services).sort()).toEqual(
-      ['cluster-certs', 'cluster-secret', 'decode-text', 'gateway', 'grafana', 'jaeger', 'model', 'nats', 'nats-credentials', 'otel-collector', 'prefill-text', 'prefill-vision', 'prometheus', 'redis', 'redis-credentials', 'router'].sort(),
+      ['cluster-certs', 'cluster-secret', 'decode-text', 'gateway', 'grafana', 'jaeger', 'metrics-key', 'model', 'nats', 'nats-credentials', 'otel-collector', 'prefill-text', 'prefill-vision', 'prometheus', 'redis', 'redis-credentials', 'router'].sort(),
     );
     // The anchors resolved as the tool reads them: every Tandem role runs the one image.
     for (const s of ['cluster-secret', 'model', 'router', 'prefill-vision', 'prefill-text', 'decode-text', 'gateway']) expect(resolved.services[s]!.image).toBe('tandem:dev');

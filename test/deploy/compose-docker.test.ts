@@ -33,6 +33,7 @@ let engine: Engine | undefined;
 let env: NodeJS.ProcessEnv;
 let gatewayPort: number;
 let prometheusPort: number;
+let metricsKey: string;
 let client: OpenAI;
 const timings: Record<string, number | Record<string, number>> = {};
 const t = () => performance.now();
@@ -81,10 +82,13 @@ beforeAll(async () => {
   const t1 = t();
   const up = compose(['up', '-d', '--no-build']);
   if (up.status !== 0) throw new Error(`docker-compose up failed:\n${up.out}\n${compose(['logs', '--no-color', '--tail', '40']).out}`);
+  // The metrics key the one-shot `metrics-key` wrote (/ready and /metrics need it), read inside the stack.
+  metricsKey = compose(['exec', '-T', 'router', 'cat', '/run/tandem-metrics/metrics-key'], 30_000).out.trim();
+  expect(metricsKey).toMatch(/^[0-9a-f]{64}$/);
   // Healthy: the gateway's /ready (it starts only after router and every worker pool are healthy).
   for (;;) {
     // docker-proxy accepts before the container listens: every probe has its own timeout.
-    const ok = await fetch(`http://127.0.0.1:${gatewayPort}/ready`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${gatewayPort}/ready`, { headers: { authorization: `Bearer ${metricsKey}` }, signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
     if (ok) break;
     if (secs(t1) > 240) throw new Error(`the gateway was not ready within 240 s:\n${compose(['ps']).out}\n${compose(['logs', '--no-color', '--tail', '30']).out}`);
     await new Promise((r) => setTimeout(r, 500));
@@ -164,6 +168,8 @@ describe('docker-compose up: the stack in containers, driven with the openai cli
     }
     expect(up).toBe(5);
     expect(decided).toBeGreaterThanOrEqual(2);
+    // Prometheus scrapes with the key (deploy/prometheus.yml); without it the gateway refuses.
+    expect((await fetch(`http://127.0.0.1:${gatewayPort}/metrics`)).status).toBe(401);
   });
 
   it('docker-compose down -v: every service dies within 2 s of its signal, down ends within 5 s, nothing is left', () => {

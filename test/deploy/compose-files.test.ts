@@ -42,7 +42,7 @@ function listeners(): Map<string, Set<number>> {
 
 describe('compose: Tandem services', () => {
   it('has the generator, router, the three worker pools and the gateway on the Tandem image', () => {
-    expect(tandem.map(([n]) => n).sort()).toEqual(['cluster-certs', 'cluster-secret', 'decode-text', 'gateway', 'model', 'prefill-text', 'prefill-vision', 'router']);
+    expect(tandem.map(([n]) => n).sort()).toEqual(['cluster-certs', 'cluster-secret', 'decode-text', 'gateway', 'metrics-key', 'model', 'prefill-text', 'prefill-vision', 'router']);
     for (const [, s] of tandem) {
       expect(s.build, 'built from deploy/Dockerfile').toMatchObject({ context: '..', dockerfile: 'deploy/Dockerfile' });
       expect(s.entrypoint, 'the image entrypoint is `tandem`').toBeUndefined();
@@ -194,6 +194,38 @@ describe('compose: Tandem services', () => {
       // Authenticated: nothing runs --insecure, and the secret is never a value in the file.
       expect(s.command, name).not.toContain('--insecure');
       expect(s.environment?.TANDEM_INSECURE, name).toBeUndefined();
+    }
+  });
+});
+
+describe('compose: the metrics key', () => {
+  const out = flags(svc('metrics-key').command!).get('out')!;
+  const [volume, dir] = svc('metrics-key').volumes!.find((v) => out.startsWith(v.split(':')[1]! + '/'))!.split(':');
+
+  it('a one-shot writes it (group-readable, kept across restarts); every router, worker and gateway reads it by path from that volume, after it ran', () => {
+    expect(svc('metrics-key').command!.slice(0, 1)).toEqual(['gen-secret']);
+    expect(svc('metrics-key').command).toEqual(expect.arrayContaining(['--if-absent', '--group-readable']));
+    expect(svc('metrics-key').restart).toBe('no');
+    expect(compose.volumes).toHaveProperty(volume!);
+    for (const [name, s] of longRunning) {
+      expect(s.environment?.TANDEM_METRICS_API_KEY_FILE, name).toBe(out);
+      expect(s.environment?.TANDEM_METRICS_API_KEY, name).toBeUndefined();
+      expect(s.volumes, name).toContain(`${volume}:${dir}:ro`);
+      expect(s.depends_on?.['metrics-key'], name).toEqual({ condition: 'service_completed_successfully' });
+      expect(s.command!.join(' '), name).not.toMatch(/--metrics-api-key\b/);
+    }
+    // The Dockerfile makes the volume's directory group-readable for Prometheus.
+    expect(readText('deploy/Dockerfile')).toMatch(new RegExp(`chmod 750 ${dir}`));
+  });
+
+  it('Prometheus mounts it, reads it through group 1000, and sends it to every Tandem target', () => {
+    const prom = svc('prometheus');
+    expect(prom.volumes).toContain(`${volume}:${dir}:ro`);
+    expect((prom as { group_add?: string[] }).group_add).toEqual(['1000']);
+    expect(prom.depends_on?.['metrics-key']).toEqual({ condition: 'service_completed_successfully' });
+    const scrape = readYaml<{ scrape_configs: Array<{ job_name: string; authorization?: { type: string; credentials_file: string } }> }>('deploy/prometheus.yml').scrape_configs;
+    for (const job of ['gateway', 'router', 'prefill-vision', 'prefill-text', 'decode-text']) {
+      expect(scrape.find((j) => j.job_name === job)?.authorization, job).toEqual({ type: 'Bearer', credentials_file: out });
     }
   });
 });

@@ -173,11 +173,14 @@ afterAll(async () => {
 
 // Longer than the router's 32-token local-prefill threshold, so the request is disaggregated.
 const prompt = Array.from({ length: 48 }, (_, i) => `word${(i * 7) % 23}`).join(' ');
-const metricsOf = async (name: string) => (await fetch(String(proc(name).ready.metrics))).text();
+/** The metrics key the `metrics-key` one-shot wrote, which every service's /metrics requires. */
+const metricsKey = () => readFileSync(services.find((s) => s.name === 'router')!.env.TANDEM_METRICS_API_KEY_FILE!, 'utf8').trim();
+const scrape = (url: string) => fetch(url, { headers: { authorization: `Bearer ${metricsKey()}` } });
+const metricsOf = async (name: string) => (await scrape(String(proc(name).ready.metrics))).text();
 
 describe('compose topology, run natively against the compose NATS and Redis configurations', () => {
   it('started every long-running Tandem service of compose.yaml after the one-shot generators', () => {
-    expect(services.map((s) => s.name).sort()).toEqual(['cluster-certs', 'cluster-secret', 'decode-text', 'gateway', 'model', 'prefill-text', 'prefill-vision', 'router']);
+    expect(services.map((s) => s.name).sort()).toEqual(['cluster-certs', 'cluster-secret', 'decode-text', 'gateway', 'metrics-key', 'model', 'prefill-text', 'prefill-vision', 'router']);
     expect(running.map((p) => p.role).sort()).toEqual(['decode-text', 'gateway', 'prefill-text', 'prefill-vision', 'router']);
     // Same model directory for all, under the directory standing in for the `models` volume.
     const model = flags(services.find((s) => s.name === 'model')!.argv).get('out');
@@ -253,7 +256,7 @@ describe('compose topology, run natively against the compose NATS and Redis conf
 
   it('the /metrics the processes serve carry every metric the dashboards, alerts and HPAs query, with the labels they select on', async () => {
     const scrapes = await Promise.all([
-      fetch(`${String(proc('gateway').ready.url).replace(/\/v1$/, '')}/metrics`).then((r) => r.text()),
+      scrape(`${String(proc('gateway').ready.url).replace(/\/v1$/, '')}/metrics`).then((r) => r.text()),
       ...['router', 'prefill-vision', 'prefill-text', 'decode-text'].map(metricsOf),
     ]);
     const exposition = scrapes.join('\n');
@@ -274,11 +277,24 @@ describe('compose topology, run natively against the compose NATS and Redis conf
     }
   });
 
+  it('every /metrics (and the gateway\'s /ready) answers 401 without the metrics key the one-shot wrote (mode 0640), /health stays open', async () => {
+    const keyFile = services.find((s) => s.name === 'router')!.env.TANDEM_METRICS_API_KEY_FILE!;
+    expect(keyFile.startsWith(volumesDir)).toBe(true);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o640);
+    const gateway = String(proc('gateway').ready.url).replace(/\/v1$/, '');
+    for (const url of [...['router', 'prefill-vision', 'prefill-text', 'decode-text'].map((n) => String(proc(n).ready.metrics)), `${gateway}/metrics`, `${gateway}/ready`]) {
+      expect((await fetch(url)).status, url).toBe(401);
+      expect((await scrape(url)).status, url).toBe(200);
+    }
+    expect((await fetch(String(proc('router').ready.metrics).replace(/\/metrics$/, '/health'))).status).toBe(200);
+  });
+
   it('the compose health checks pass against the running services (and fail on a closed port)', () => {
-    const check = (args: string[]) => spawnSync(process.execPath, [join(root, 'deploy', 'healthcheck.mjs'), ...args], { env: { ...process.env, HEALTHCHECK_HOST: '127.0.0.1' }, encoding: 'utf8' });
+    const check = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [join(root, 'deploy', 'healthcheck.mjs'), ...args], { env: { ...process.env, ...env, HEALTHCHECK_HOST: '127.0.0.1' }, encoding: 'utf8' });
     for (const p of running) {
       const [kind, port, path] = compose.services[p.role]!.healthcheck!.test.slice(3);
-      const r = check([kind!, String(ports.get(`${p.role}:${port}`)), ...(path ? [path] : [])]);
+      // With the container's environment (the metrics key file the gateway's /ready needs).
+      const r = check([kind!, String(ports.get(`${p.role}:${port}`)), ...(path ? [path] : [])], services.find((s) => s.name === p.role)!.env);
       expect(r.status, `${p.role}: ${r.stderr}`).toBe(0);
     }
     expect(check(['tcp', '1']).status).toBe(1);

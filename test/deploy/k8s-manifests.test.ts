@@ -145,6 +145,12 @@ describe('k8s: Tandem containers', () => {
         if (probe.httpGet) {
           expect(portNumber(c, probe.httpGet.port), name).toBe(http);
           expect(['/health', '/ready']).toContain(probe.httpGet.path);
+        } else if (probe.exec) {
+          // The image's probe script (it sends the metrics key /ready needs), on the HTTP port.
+          const [node, script, kind, port, path] = probe.exec.command as string[];
+          expect([node, script, kind], name).toEqual(['node', '/app/deploy/healthcheck.mjs', 'http']);
+          expect(Number(port), name).toBe(http);
+          expect(['/health', '/ready']).toContain(path);
         } else {
           expect([...ports.values()]).toContain(portNumber(c, probe.tcpSocket.port));
         }
@@ -215,6 +221,25 @@ describe('k8s: Tandem containers', () => {
 
 describe('k8s: internal planes (docs/security.md)', () => {
   const secretPath = configMap.TANDEM_CLUSTER_SECRET_FILE!;
+
+  it('every router, worker and gateway pod mounts the Secret tandem-metrics-key where TANDEM_METRICS_API_KEY_FILE points; the PodMonitor sends it', () => {
+    const keyPath = configMap.TANDEM_METRICS_API_KEY_FILE!;
+    const dir = keyPath.slice(0, keyPath.lastIndexOf('/'));
+    for (const pool of POOLS) {
+      const d = named('Deployment', pool);
+      const volume = (podSpec(d).volumes as Array<{ name: string; secret?: any }>).find((v) => v.secret?.secretName === 'tandem-metrics-key');
+      expect(volume, `${pool} mounts the metrics key`).toBeDefined();
+      expect(volume!.secret.optional, pool).not.toBe(true);
+      expect(volume!.secret.items, pool).toEqual([{ key: 'metrics-key', path: keyPath.slice(dir.length + 1) }]);
+      expect(volume!.secret.defaultMode, pool).toBe(0o440);
+      expect(containers(d)[0]!.volumeMounts, pool).toContainEqual({ name: volume!.name, mountPath: dir, readOnly: true });
+      // Never the key itself in a manifest or on a command line.
+      expect(containers(d)[0]!.args!.join(' '), pool).not.toMatch(/--metrics-api-key\b/);
+      expect((containers(d)[0]!.env ?? []).map((e) => e.name), pool).not.toContain('TANDEM_METRICS_API_KEY');
+    }
+    const monitor = readYaml<any>('deploy/k8s/addons/podmonitor.yaml');
+    for (const e of monitor.spec.podMetricsEndpoints) expect(e.authorization, e.port).toEqual({ type: 'Bearer', credentials: { name: 'tandem-metrics-key', key: 'metrics-key' } });
+  });
 
   it('every router, worker and gateway pod mounts the Secret tandem-cluster-secret where TANDEM_CLUSTER_SECRET_FILE points, readable by its user only', () => {
     expect(secretPath).toMatch(/^\/.+\/[^/]+$/);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSequenceStore } from '../../services/state/index.js';
+import { RedisKeyLimits } from '../../services/state/admission/redis-key-limits.js';
 import { RedisClusterSlots } from '../../services/state/admission/redis-slots.js';
 import { connectRedis } from '../../services/state/redis-connection.js';
 import { rawCommand, redisServerAvailable, TestRedisServer } from '../fixtures/redis-test-server.js';
@@ -65,6 +66,15 @@ describe('deploy/redis/start.sh: a Redis user per component', () => {
       for (let t0 = Date.now(); (await slots.held()) !== 0 && Date.now() - t0 < 2000; ) await new Promise((r) => setTimeout(r, 10));
       expect(await slots.held()).toBe(0);
       await slots.close();
+      // The API keys' cluster-wide limits (concurrency slots and rpm bucket), as the gateway keeps them.
+      const keys = new RedisKeyLimits(client, { holder: 'gw-1', prefix: 'tandem:{acl}:admission:' });
+      const k = await keys.tryAcquire('key-digest', { maxConcurrent: 1, requestsPerMinute: 6 }, 1);
+      expect(k.granted).toBe(true);
+      expect(await keys.tryAcquire('key-digest', { maxConcurrent: 1, requestsPerMinute: 6 }, 1)).toMatchObject({ granted: false, limit: 'concurrency' });
+      if (k.granted) k.refund();
+      for (let t0 = Date.now(); (await keys.inFlight('key-digest')) !== 0 && Date.now() - t0 < 2000; ) await new Promise((r) => setTimeout(r, 10));
+      expect(await keys.inFlight('key-digest')).toBe(0);
+      await keys.close();
       await expect(client.hgetall('tandem:seq:acl-probe')).rejects.toThrow(/NOPERM/);
       await expect(client.get('tandem:seq:acl-probe:request')).rejects.toThrow(/NOPERM/);
       await expect(client.keys('*')).rejects.toThrow(/NOPERM/);

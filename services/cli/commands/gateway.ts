@@ -11,10 +11,11 @@ import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { clusterName, intOption, parseCommandArgs } from '../parse.js';
 import { openClusterAdmission } from '../cluster-admission.js';
 import { drainOrForce, exitSoon, shutdownGraceMs, trapShutdownSignals } from '../signals.js';
+import { metricsApiKeyOption } from '../metrics-access.js';
 import { clusterKeysOption, GRPC_TLS_HELP, GRPC_TLS_OPTIONS, grpcTlsOption, SECURITY_HELP } from '../cluster-secret.js';
 
 const HELP = `usage: tandem gateway --router HOST:PORT[,HOST:PORT...] [--model DIR] [--port 8000] [--host 127.0.0.1]
-                      [--api-key KEY] [--api-keys-file FILE] [--metrics-api-key KEY]
+                      [--api-key KEY] [--api-keys-file FILE] [--metrics-api-key KEY | --metrics-api-key-file FILE]
                       [--served-model-name NAME] [--max-model-len N] [--max-num-seqs N] [--max-waiting N]
                       [--request-timeout-ms 600000] [--image-allowed-hosts HOST,HOST]
                       [--redis URL] [--cluster-name NAME]
@@ -32,8 +33,11 @@ see one uninterrupted stream. Images come as data: URLs; remote http(s) image UR
 only from the hosts in --image-allowed-hosts (or TANDEM_IMAGE_ALLOWED_HOSTS), never from private
 or loopback addresses (see docs/image-input.md). With --redis (or TANDEM_REDIS_URL: the routers'
 Redis) the --max-num-seqs + --max-waiting bound is shared by every gateway of the cluster
-(--cluster-name, or TANDEM_CLUSTER) and model, so replicas together never admit more; without
-it each gateway bounds only itself. Prints one JSON line {"role":"gateway","pid","url"}.
+(--cluster-name, or TANDEM_CLUSTER) and model, so replicas together never admit more, and so are
+the API keys' rpm= / concurrency= limits (a key gets them once across the cluster); without it,
+or while Redis does not answer within 250 ms, each gateway counts only itself. /metrics and /ready answer only the metrics key when one is
+set (--metrics-api-key-file FILE or TANDEM_METRICS_API_KEY_FILE; TANDEM_METRICS_API_KEY; or
+--metrics-api-key KEY, which every local user sees in ps). Prints one JSON line {"role":"gateway","pid","url"}.
 
 ${SECURITY_HELP}
 
@@ -50,6 +54,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     'max-num-seqs': { type: 'string' },
     'max-waiting': { type: 'string' },
     'metrics-api-key': { type: 'string' },
+    'metrics-api-key-file': { type: 'string' },
     'served-model-name': { type: 'string' },
     'max-model-len': { type: 'string' },
     'request-timeout-ms': { type: 'string' },
@@ -83,13 +88,13 @@ export async function runGateway(argv: string[]): Promise<number> {
     windowMs: intOption(process.env.TANDEM_ROUTER_RESUME_MS, 'router-resume-ms (TANDEM_ROUTER_RESUME_MS)', DEFAULT_RESUME_POLICY.windowMs, 0),
   }, (m) => process.stderr.write(m + '\n'), keys?.grpc, grpcTls);
   const apiKeys = gatewayApiKeys(values['api-key'] ?? process.env.TANDEM_API_KEY, values['api-keys-file'] ?? process.env.TANDEM_API_KEYS_FILE);
-  const metricsApiKey = values['metrics-api-key'] ?? process.env.TANDEM_METRICS_API_KEY;
+  const metricsApiKey = metricsApiKeyOption({ file: values['metrics-api-key-file'], flagValue: values['metrics-api-key'] }, log);
   const allowedHosts = (values['image-allowed-hosts'] ?? process.env.TANDEM_IMAGE_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
   const maxInFlight =
     intOption(values['max-num-seqs'] ?? process.env.TANDEM_MAX_NUM_SEQS, 'max-num-seqs', 64, 1) + intOption(values['max-waiting'] ?? process.env.TANDEM_MAX_WAITING, 'max-waiting', 1024, 1);
   const redisUrl = values.redis ?? process.env.TANDEM_REDIS_URL;
   const shared = redisUrl ? await openClusterAdmission(redisUrl, { cluster: clusterName(values['cluster-name']), model: served.name, limit: maxInFlight }, log) : undefined;
-  const app = await buildGateway({ backend, model: served, apiKeys, metricsApiKey, maxInFlight, clusterAdmission: shared?.slots, ...clientTimeouts(), media: { remote: { allowedHosts } } });
+  const app = await buildGateway({ backend, model: served, apiKeys, metricsApiKey, maxInFlight, clusterAdmission: shared?.slots, clusterKeyLimits: shared?.keyLimits, ...clientTimeouts(), media: { remote: { allowedHosts } } });
   const address = await app.listen({ port: intOption(values.port, 'port', 8000, 0), host: values.host ?? '127.0.0.1' });
   console.log(JSON.stringify({ role: 'gateway', pid: process.pid, url: `${address}/v1`, metrics: `${address}/metrics`, model: served.name }));
   await signals.ready();

@@ -27,6 +27,17 @@ describe('tandem gen-secret', () => {
     }
   });
 
+  it('--group-readable writes it mode 0640 (a metrics key the scraper reads through its group)', async () => {
+    const out = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const path = join(dir, 'metrics', 'metrics-key');
+      expect(await runGenSecret(['--out', path, '--group-readable'])).toBe(0);
+      expect(statSync(path).mode & 0o777).toBe(0o640);
+    } finally {
+      out.mockRestore();
+    }
+  });
+
   it('--if-absent refuses to keep a file that is no usable secret', async () => {
     const path = join(dir, 'short');
     writeFileSync(path, 'short\n', { mode: 0o600 });

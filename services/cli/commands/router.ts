@@ -4,11 +4,13 @@ import { initTracing } from '../../common/telemetry/index.js';
 import { CliError } from '../cli-error.js';
 import { clusterName, intOption, parseCommandArgs } from '../parse.js';
 import { exitSoon, shutdownGraceMs, trapShutdownSignals } from '../signals.js';
+import { METRICS_ACCESS_HELP, METRICS_ACCESS_OPTIONS, metricsApiKeyOption, metricsHostOption } from '../metrics-access.js';
 import { clusterKeysOption, GRPC_TLS_HELP, GRPC_TLS_OPTIONS, grpcTlsOption, SECURITY_HELP } from '../cluster-secret.js';
 
 const HELP = `usage: tandem router [--nats URL] [--redis URL] [--host 127.0.0.1] [--port 0]
                      [--policy cost|prefix-aware|least-load|round-robin] [--local-prefill-below N]
-                     [--cluster-name NAME] [--lease-ms 30000] [--metrics-port 0]
+                     [--cluster-name NAME] [--lease-ms 30000] [--metrics-port 0] [--metrics-host ADDR]
+                     [--metrics-api-key-file FILE]
                      [--cluster-secret-file FILE | --insecure]
                      [--grpc-tls-cert FILE --grpc-tls-key FILE] [--grpc-tls-ca FILE]
 
@@ -16,6 +18,8 @@ The stage planner and dispatcher: watches the worker registry on NATS, records s
 in Redis, serves tandem.v1.Router over gRPC. --cluster-name (or TANDEM_CLUSTER) picks which
 cluster's workers it sees when several share one NATS. --metrics-port serves /metrics and /health
 (0 = a free port). Prints one JSON line {"role":"router","pid","grpc","metrics"}.
+
+${METRICS_ACCESS_HELP}
 
 ${SECURITY_HELP}
 
@@ -35,6 +39,7 @@ export async function runRouter(argv: string[]): Promise<number> {
     'cluster-secret-file': { type: 'string' },
     insecure: { type: 'boolean' },
     ...GRPC_TLS_OPTIONS,
+    ...METRICS_ACCESS_OPTIONS,
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -63,6 +68,8 @@ export async function runRouter(argv: string[]): Promise<number> {
     // How long a decode worker holds blocks reserved for a prefill that never reports back.
     leaseMs: intOption(values['lease-ms'] ?? process.env.TANDEM_LEASE_MS, 'lease-ms', 30_000, 100),
     metricsPort: intOption(values['metrics-port'], 'metrics-port', 0, 0),
+    metricsHost: metricsHostOption(values['metrics-host']),
+    metricsApiKey: metricsApiKeyOption({ file: values['metrics-api-key-file'] }, log),
     keys,
     grpcTls,
   });

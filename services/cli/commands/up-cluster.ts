@@ -4,6 +4,7 @@ import { supervise, type Supervised } from '../supervise.js';
 import { trapShutdownSignals } from '../signals.js';
 import { clusterKeysOption, generatedSecretFile, GRPC_TLS_ENV, grpcTlsFiles, SECRET_FILE_ENV } from '../cluster-secret.js';
 import { clusterTls } from '../cluster-tls.js';
+import { METRICS_ENV } from '../metrics-access.js';
 
 export interface ClusterUpOptions {
   natsUrl: string;
@@ -25,7 +26,12 @@ export interface ClusterUpOptions {
   /** Forwarded to the gateway's admission bound (workers get --max-num-seqs in extraWorkerArgs). */
   maxNumSeqs: number;
   maxWaiting: number;
+  /** The key /metrics (and the gateway's /ready) need on every process (absent: open). */
   metricsApiKey?: string;
+  /** Where that key came from, when from a file: the children get the path, not the key. */
+  metricsApiKeyFile?: string;
+  /** Address the router's and workers' /metrics ports bind (default 127.0.0.1). */
+  metricsHost?: string;
   extraWorkerArgs: string[];
   clusterName?: string;
   /** The cluster secret to share (absent: a fresh one is generated for this run). */
@@ -61,6 +67,7 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
     [GRPC_TLS_ENV.cert]: tls?.files.cert ?? '',
     [GRPC_TLS_ENV.key]: tls?.files.key ?? '',
     [GRPC_TLS_ENV.ca]: tls?.files.ca ?? '',
+    ...metricsAccess(o),
   };
   const insecure = o.insecure ? ['--insecure'] : [];
   const name = o.servedModelName ? ['--served-model-name', o.servedModelName] : [];
@@ -118,6 +125,18 @@ function gatewayCredentials(o: ClusterUpOptions): Record<string, string> {
   return {
     ...(o.apiKey ? { TANDEM_API_KEY: o.apiKey } : {}),
     ...(o.apiKeysFile ? { TANDEM_API_KEYS_FILE: o.apiKeysFile } : {}),
-    ...(o.metricsApiKey ? { TANDEM_METRICS_API_KEY: o.metricsApiKey } : {}),
+  };
+}
+
+/**
+ * Every child's metrics access: the bind address of the router's and workers' metrics ports and
+ * the metrics key — the path of its file when it came from one, else the key itself — in the
+ * environment, never on a command line. Set empty otherwise, so nothing inherited applies.
+ */
+function metricsAccess(o: ClusterUpOptions): Record<string, string> {
+  return {
+    [METRICS_ENV.host]: o.metricsHost ?? '127.0.0.1',
+    [METRICS_ENV.keyFile]: o.metricsApiKeyFile ?? '',
+    [METRICS_ENV.key]: o.metricsApiKeyFile ? '' : (o.metricsApiKey ?? ''),
   };
 }

@@ -10,16 +10,18 @@ import { CliError } from '../cli-error.js';
 import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { clusterName, intOption, parseCommandArgs, quantizationOption } from '../parse.js';
 import { loadConfigFile } from '../config-file.js';
+import { METRICS_ENV, metricsApiKeyOption } from '../metrics-access.js';
 import { runClusterUp } from './up-cluster.js';
 import { startInProcessDisagg } from './up-disagg.js';
 
 const HELP = `usage: tandem up [--model DIR] [--port 8000] [--host 127.0.0.1] [--api-key KEY]
-                 [--api-keys-file FILE] [--metrics-api-key KEY]
+                 [--api-keys-file FILE] [--metrics-api-key KEY | --metrics-api-key-file FILE]
                  [--max-num-seqs N] [--max-model-len N] [--served-model-name NAME]
                  [--num-kv-blocks N] [--max-batch-tokens N] [--max-waiting N] [--config FILE]
                  [--mode disagg|unified] [--quantization none|wint8|wint4]
        tandem up --cluster [--nats URL] [--redis URL] [--prefill-text N] [--decode-text M] [--prefill-vision V]
-                 [--routers R] [--cluster-name NAME] [--cluster-secret-file FILE | --insecure] [...]
+                 [--routers R] [--cluster-name NAME] [--cluster-secret-file FILE | --insecure]
+                 [--metrics-host 127.0.0.1] [...]
 
 Starts a local Tandem in one process: by default disaggregated (a prefill-text and a
 decode-text worker, plus a prefill-vision worker for a vision-language model, the router and
@@ -42,7 +44,10 @@ a mode-0600 file under $TANDEM_HOME/clusters/, removed at exit) or --cluster-sec
 transfers; gRPC runs over mutual TLS with a throw-away CA and certificate made for the run with
 openssl (or the files in TANDEM_GRPC_TLS_CERT / _KEY / _CA; without openssl, tokens only);
 children get the files' paths, the NATS and Redis URLs through their environment, never on
-their command lines. --insecure turns all that off (docs/security.md).
+their command lines. --insecure turns all that off (docs/security.md). The router's and
+workers' /metrics ports bind --metrics-host (TANDEM_METRICS_HOST; default 127.0.0.1) and, with a
+metrics key, answer /metrics only with it, as the gateway does /metrics and /ready (the children
+get the key file's path, or the key, in their environment).
 
 --quantization wint8|wint4 quantizes every linear layer of the text model at load (FastDeploy's
 names: int8 with one scale per output channel, int4 in groups of 128; the embedding table stays
@@ -51,13 +56,15 @@ accuracy (docs/quantization.md). Every worker of the cluster uses the same setti
 
 API keys: --api-key KEY is one key (tenant "default"); --api-keys-file FILE has one key per
 line, "KEY TENANT [share-prefix-cache] [rpm=N] [concurrency=N]" (rpm and concurrency: that key's
-own requests per minute and choices at once; over them it gets 429 with Retry-After). Prefix caches are kept per tenant (a tenant's cached
+own requests per minute and choices at once; over them it gets 429 with Retry-After; with
+--cluster --shared-admission they hold across every gateway of the cluster). Prefix caches are kept per tenant (a tenant's cached
 prompts never show in another's cached_tokens) unless both keys say share-prefix-cache; a
-request's cache_salt splits them further. --metrics-api-key puts /metrics and /ready behind
+request's cache_salt splits them further. --metrics-api-key-file FILE (a file holding the key;
+or --metrics-api-key KEY, which every local user sees in ps) puts /metrics and /ready behind
 their own key (/health stays open).
 
 Every flag has an environment equivalent (TANDEM_MODEL, TANDEM_PORT, TANDEM_HOST,
-TANDEM_API_KEY, TANDEM_API_KEYS_FILE, TANDEM_METRICS_API_KEY, TANDEM_MAX_NUM_SEQS, TANDEM_MAX_MODEL_LEN, TANDEM_SERVED_MODEL_NAME,
+TANDEM_API_KEY, TANDEM_API_KEYS_FILE, TANDEM_METRICS_API_KEY, TANDEM_METRICS_API_KEY_FILE, TANDEM_METRICS_HOST, TANDEM_MAX_NUM_SEQS, TANDEM_MAX_MODEL_LEN, TANDEM_SERVED_MODEL_NAME,
 TANDEM_NUM_KV_BLOCKS, TANDEM_MAX_BATCH_TOKENS, TANDEM_MAX_WAITING, TANDEM_MODE, TANDEM_QUANTIZATION) and a key in a JSON --config file
 ({"model": ..., "port": ..., "apiKey": ..., "maxNumSeqs": ..., ...}); flags win over
 environment, environment over the file.`;
@@ -69,6 +76,8 @@ const OPTIONS = {
   'api-key': { type: 'string' },
   'api-keys-file': { type: 'string' },
   'metrics-api-key': { type: 'string' },
+  'metrics-api-key-file': { type: 'string' },
+  'metrics-host': { type: 'string' },
   'max-num-seqs': { type: 'string' },
   'max-model-len': { type: 'string' },
   'served-model-name': { type: 'string' },
@@ -119,7 +128,8 @@ export async function runUp(argv: string[]): Promise<number> {
   const host = pick('host', 'TANDEM_HOST', 'host') ?? '127.0.0.1';
   const apiKey = pick('api-key', 'TANDEM_API_KEY', 'apiKey');
   const apiKeysFile = pick('api-keys-file', 'TANDEM_API_KEYS_FILE', 'apiKeysFile');
-  const metricsApiKey = pick('metrics-api-key', 'TANDEM_METRICS_API_KEY', 'metricsApiKey');
+  const metricsApiKeyFile = ((f) => (f ? resolve(f) : undefined))(pick('metrics-api-key-file', METRICS_ENV.keyFile, 'metricsApiKeyFile'));
+  const metricsApiKey = metricsApiKeyOption({ file: metricsApiKeyFile, flagValue: pick('metrics-api-key', METRICS_ENV.key, 'metricsApiKey') }, log);
   const apiKeys = gatewayApiKeys(apiKey, apiKeysFile);
   const maxModelLen = pick('max-model-len', 'TANDEM_MAX_MODEL_LEN', 'maxModelLen');
   const numKvBlocks = pick('num-kv-blocks', 'TANDEM_NUM_KV_BLOCKS', 'numKvBlocks');
@@ -144,6 +154,8 @@ export async function runUp(argv: string[]): Promise<number> {
       apiKey,
       apiKeysFile,
       metricsApiKey,
+      metricsApiKeyFile,
+      metricsHost: pick('metrics-host', METRICS_ENV.host, 'metricsHost') ?? '127.0.0.1',
       clusterName: clusterName(values['cluster-name']),
       secretFile: ((f) => (f ? resolve(f) : undefined))(values['cluster-secret-file'] ?? process.env.TANDEM_CLUSTER_SECRET_FILE),
       insecure: values.insecure === true || process.env.TANDEM_INSECURE === '1',

@@ -8,10 +8,12 @@ import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { KV_PUSH_MODES, type KvPushMode } from '../../worker/kv-push.js';
 import { clusterName, intOption, parseCommandArgs, quantizationOption } from '../parse.js';
 import { exitSoon, shutdownGraceMs, trapShutdownSignals } from '../signals.js';
+import { METRICS_ACCESS_HELP, METRICS_ACCESS_OPTIONS, metricsApiKeyOption, metricsHostOption } from '../metrics-access.js';
 import { clusterKeysOption, GRPC_TLS_HELP, GRPC_TLS_OPTIONS, grpcTlsOption, SECURITY_HELP } from '../cluster-secret.js';
 
 const HELP = `usage: tandem worker --role prefill-vision|prefill-text|decode-text|unified [--model DIR] [--nats URL]
-                     [--host 127.0.0.1] [--grpc-port 0] [--metrics-port 0] [--id ID]
+                     [--host 127.0.0.1] [--grpc-port 0] [--metrics-port 0] [--metrics-host ADDR]
+                     [--metrics-api-key-file FILE] [--id ID]
                      [--served-model-name NAME] [--max-num-seqs N] [--max-model-len N]
                      [--num-kv-blocks N] [--max-batch-tokens N] [--cluster-name NAME]
                      [--kv-push layerwise|after-prefill] [--quantization none|wint8|wint4]
@@ -26,6 +28,8 @@ joins; --kv-push chooses whether a prefill worker sends KV layer by layer as the
 at load (wint8: int8 per output channel, wint4: int4 in groups of 128); prefill-text and
 decode-text workers of one cluster must use the same setting, and a worker that differs from
 those already registered refuses to start. Prints one JSON line {"role","id","pid","grpc","metrics"} when ready.
+
+${METRICS_ACCESS_HELP}
 
 ${SECURITY_HELP}
 
@@ -51,6 +55,7 @@ export async function runWorker(argv: string[]): Promise<number> {
     'cluster-secret-file': { type: 'string' },
     insecure: { type: 'boolean' },
     ...GRPC_TLS_OPTIONS,
+    ...METRICS_ACCESS_OPTIONS,
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -78,6 +83,8 @@ export async function runWorker(argv: string[]): Promise<number> {
     host: values.host,
     grpcPort: intOption(values['grpc-port'], 'grpc-port', 0, 0),
     metricsPort: intOption(values['metrics-port'], 'metrics-port', 0, 0),
+    metricsHost: metricsHostOption(values['metrics-host']),
+    metricsApiKey: metricsApiKeyOption({ file: values['metrics-api-key-file'] }, log),
     servedModelName: values['served-model-name'] ?? (values.model ? undefined : DEFAULT_MODEL.name),
     maxNumSeqs: intOption(values['max-num-seqs'], 'max-num-seqs', 64, 1),
     maxModelLen: values['max-model-len'] === undefined ? undefined : intOption(values['max-model-len'], 'max-model-len', 0, 2),

@@ -24,11 +24,14 @@ export function readSecretFile(path: string): { secret: Buffer; warning?: string
   return { secret, warning };
 }
 
-/** Writes a new random secret (32 bytes as 64 hex digits) to a file only its owner can read. */
-export function createSecretFile(path: string): void {
+/**
+ * Writes a new random secret (32 bytes as 64 hex digits) to a file only its owner can read (mode
+ * 0600), or its owner and group (0640: a metrics key that a scraper in the group must read too).
+ */
+export function createSecretFile(path: string, mode: 0o600 | 0o640 = 0o600): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  // 'wx': never reuse or follow a file someone else put there; 0600 from the first byte.
-  const fd = openSync(path, 'wx', 0o600);
+  // 'wx': never reuse or follow a file someone else put there; the mode from the first byte.
+  const fd = openSync(path, 'wx', mode);
   try {
     writeSync(fd, randomBytes(32).toString('hex') + '\n');
   } finally {

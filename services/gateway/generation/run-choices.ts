@@ -51,7 +51,7 @@ export function launchChoices(
 export async function admitRequest(ctx: GatewayContext, reply: FastifyReply, n: number): Promise<void> {
   const key = (reply.request as { apiKey?: ApiKey }).apiKey;
   // The key's own limits first: a key over its rate is refused without touching the shared queue.
-  const own = key?.limits ? ctx.keyLimits.acquire(key.key, key.limits, n) : undefined;
+  const own = key ? await ctx.keyLimits.acquire(key, n) : undefined;
   let release: () => void;
   try {
     release = await ctx.admission.acquire(n);
