@@ -29,6 +29,18 @@ export function clusterName(flag: string | undefined): string | undefined {
 }
 
 /** --quantization (or TANDEM_QUANTIZATION): none | wint8 | wint4 weight-only quantization. */
+/** The KV / embedding transfer a worker uses: 'auto' = ucx when UCX opens here, else tcp. */
+export type TransferBackendChoice = 'auto' | 'ucx' | 'tcp';
+
+/** --transfer-backend (or TANDEM_TRANSFER_BACKEND): auto (default), ucx or tcp. */
+export function transferBackendOption(flag: string | undefined): TransferBackendChoice {
+  const value = flag ?? (process.env.TANDEM_TRANSFER_BACKEND || 'auto');
+  if (value !== 'auto' && value !== 'ucx' && value !== 'tcp') {
+    throw new CliError(`--transfer-backend must be auto, ucx or tcp, got '${value}'${flag === undefined ? ' (from TANDEM_TRANSFER_BACKEND)' : ''}`);
+  }
+  return value;
+}
+
 export function quantizationOption(flag: string | undefined): Quantization {
   try {
     return parseQuantization(flag ?? (process.env.TANDEM_QUANTIZATION || undefined));

@@ -46,6 +46,8 @@ export interface WorkerOptions extends UnifiedWorkerOptions {
   natsUrl?: string;
   bus?: Bus;
   transfer?: TransferEngine;
+  /** Backend of the transfer engine made when `transfer` is not given: auto (default) = ucx when UCX opens here, else tcp. */
+  transferBackend?: 'auto' | 'ucx' | 'tcp';
   host?: string;
   grpcPort?: number;
   /** HTTP port for /metrics and /health (0 = ephemeral; undefined = none). */
@@ -94,7 +96,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const decodes = o.role === 'decode-text' || o.role === 'unified';
   // Refusals are counted once the metrics registry exists (it needs the engine, made below).
   let refused: ReturnType<typeof authRejections> | undefined;
-  const transfer = o.transfer ?? (await createTransferEngine(bestAvailableBackend(), { host, authKey: o.keys?.transfer, onAuthRefused: (reason) => refused?.inc({ plane: 'transfer', reason }), onPutRefused: () => refused?.inc({ plane: 'transfer', reason: 'not_granted' }) }));
+  const transfer = o.transfer ?? (await createTransferEngine(o.transferBackend === 'ucx' || o.transferBackend === 'tcp' ? o.transferBackend : bestAvailableBackend(), { host, authKey: o.keys?.transfer, onAuthRefused: (reason) => refused?.inc({ plane: 'transfer', reason }), onPutRefused: () => refused?.inc({ plane: 'transfer', reason: 'not_granted' }) }));
   // Decode-capable roles: the transfer engine allocates (and registers) the KV pool, which is what
   // gives same-host UCX puts their shared-memory path (ADR 0009).
   let region: RegionDescriptor | undefined;

@@ -1,11 +1,12 @@
 /**
- * The TCP KV transfer inside a real `tandem up --cluster` (UCX made unusable, so workers fall
- * back to the tcp backend): with the run's cluster secret every KV push is a TLS-PSK connection
+ * The TCP KV transfer inside a real `tandem up --cluster --transfer-backend tcp` (chosen although
+ * UCX is available here, as an operator does where the workers' network is not trusted): with the run's cluster secret every KV push is a TLS-PSK connection
  * between the prefill and the decode worker; disaggregated requests are served, the KV bytes went
  * over tcp, and no transfer connection was refused. And a peer holding the cluster secret (so it
  * passes TLS-PSK and can open the decode worker's registry record) still cannot write into the
  * decode worker's KV pool outside a lease the worker handed out.
  */
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tandemHome } from '../../services/common/paths.js';
@@ -48,9 +49,8 @@ async function metric(role: string, name: string, labels: Record<string, string>
 beforeAll(async () => {
   const modelDir = genTinyModel('ernie4_5', 12);
   cluster = await startTandemUp(
-    ['--cluster', '--nats', NATS, '--redis', REDIS, '--model', modelDir, '--served-model-name', MODEL, '--prefill-text', '1', '--decode-text', '1', '--cluster-name', CLUSTER],
-    // UCX fails to initialize in every child: the workers use the tcp transfer backend.
-    { TANDEM_CLUSTER_SECRET_FILE: '', TANDEM_INSECURE: '', UCX_TLS: 'no-such-transport', UCX_LOG_LEVEL: 'fatal' },
+    ['--cluster', '--nats', NATS, '--redis', REDIS, '--model', modelDir, '--served-model-name', MODEL, '--prefill-text', '1', '--decode-text', '1', '--cluster-name', CLUSTER, '--transfer-backend', 'tcp'],
+    { TANDEM_CLUSTER_SECRET_FILE: '', TANDEM_INSECURE: '', TANDEM_TRANSFER_BACKEND: '' },
     120_000,
   );
 }, 180_000);
@@ -61,6 +61,12 @@ afterAll(async () => {
 });
 
 describe('tandem up --cluster on the tcp transfer backend', () => {
+  it('a worker refuses an unknown --transfer-backend, saying what it takes', () => {
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'tandem.js'), 'worker', '--role', 'decode-text', '--nats', NATS, '--insecure', '--transfer-backend', 'rdma'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/--transfer-backend must be auto, ucx or tcp, got 'rdma'/);
+  });
+
   it('pushes KV over TLS-PSK between the workers: requests served, bytes over tcp, nothing refused', async () => {
     for (let i = 0; i < 3; i++) {
       const r = await fetch(`${cluster.baseURL}/completions`, {

@@ -217,9 +217,12 @@ describe('compose topology, run natively against the compose NATS and Redis conf
     expect(r.model).toBe(served);
     expect(r.choices[0]!.message.content?.length).toBeGreaterThan(0);
     expect(r.usage!.completion_tokens).toBe(8);
-    // The KV went from the prefill-text worker to the decode-text worker over the transfer engine.
+    // The KV went from the prefill-text worker to the decode-text worker over the transfer engine:
+    // the encrypted tcp backend compose chooses (TANDEM_TRANSFER_BACKEND), not UCX.
     const text = await metricsOf('prefill-text');
     expect(metricValue(text, 'tandem_kv_transfer_bytes_total')).toBeGreaterThan(0);
+    expect(text).toMatch(/^tandem_kv_transfer_bytes_total\{[^}]*backend="tcp"[^}]*\} [1-9]/m);
+    expect(text).not.toMatch(/^tandem_kv_transfer_bytes_total\{[^}]*backend="ucx"[^}]*\} [1-9]/m);
   });
 
   it('answers an image + text chat completion: the prefill-vision service encodes the image for the prefill-text worker', async () => {

@@ -8,7 +8,7 @@ import { gatewayApiKeys } from '../api-keys.js';
 import { clientTimeouts } from '../client-timeouts.js';
 import { CliError } from '../cli-error.js';
 import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
-import { clusterName, intOption, parseCommandArgs, quantizationOption } from '../parse.js';
+import { clusterName, intOption, parseCommandArgs, quantizationOption, transferBackendOption } from '../parse.js';
 import { loadConfigFile } from '../config-file.js';
 import { METRICS_ENV, metricsApiKeyOption } from '../metrics-access.js';
 import { runClusterUp } from './up-cluster.js';
@@ -21,7 +21,7 @@ const HELP = `usage: tandem up [--model DIR] [--port 8000] [--host 127.0.0.1] [-
                  [--mode disagg|unified] [--quantization none|wint8|wint4]
        tandem up --cluster [--nats URL] [--redis URL] [--prefill-text N] [--decode-text M] [--prefill-vision V]
                  [--routers R] [--cluster-name NAME] [--cluster-secret-file FILE | --insecure]
-                 [--metrics-host 127.0.0.1] [...]
+                 [--metrics-host 127.0.0.1] [--transfer-backend auto|ucx|tcp] [...]
 
 Starts a local Tandem in one process: by default disaggregated (a prefill-text and a
 decode-text worker, plus a prefill-vision worker for a vision-language model, the router and
@@ -48,6 +48,11 @@ their command lines. --insecure turns all that off (docs/security.md). The route
 workers' /metrics ports bind --metrics-host (TANDEM_METRICS_HOST; default 127.0.0.1) and, with a
 metrics key, answer /metrics only with it, as the gateway does /metrics and /ready (the children
 get the key file's path, or the key, in their environment).
+
+--transfer-backend auto|ucx|tcp chooses how the workers move KV and embeddings: auto (default)
+is UCX where it opens, else tcp; tcp is encrypted with the cluster's transfer key and UCX is not
+(both check every put against the receiver's lease), so pick tcp where the network between
+workers is not trusted (docs/security.md).
 
 --quantization wint8|wint4 quantizes every linear layer of the text model at load (FastDeploy's
 names: int8 with one scale per output channel, int4 in groups of 128; the embedding table stays
@@ -88,6 +93,7 @@ const OPTIONS = {
   cluster: { type: 'boolean' },
   mode: { type: 'string' },
   quantization: { type: 'string' },
+  'transfer-backend': { type: 'string' },
   nats: { type: 'string' },
   redis: { type: 'string' },
   'prefill-text': { type: 'string' },
@@ -167,6 +173,7 @@ export async function runUp(argv: string[]): Promise<number> {
         ...(numKvBlocks ? ['--num-kv-blocks', numKvBlocks] : []),
         ...(maxBatchTokens ? ['--max-batch-tokens', maxBatchTokens] : []),
         '--quantization', quantization,
+        '--transfer-backend', transferBackendOption(pick('transfer-backend', 'TANDEM_TRANSFER_BACKEND', 'transferBackend')),
       ],
     });
   }

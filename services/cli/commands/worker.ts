@@ -6,7 +6,7 @@ import { WORKER_ROLES, type WorkerRole } from '../../protocol/registry.js';
 import { CliError } from '../cli-error.js';
 import { DEFAULT_MODEL, ensureGeneratedModel } from '../ensure-model.js';
 import { KV_PUSH_MODES, type KvPushMode } from '../../worker/kv-push.js';
-import { clusterName, intOption, parseCommandArgs, quantizationOption } from '../parse.js';
+import { clusterName, intOption, parseCommandArgs, quantizationOption, transferBackendOption } from '../parse.js';
 import { exitSoon, shutdownGraceMs, trapShutdownSignals } from '../signals.js';
 import { METRICS_ACCESS_HELP, METRICS_ACCESS_OPTIONS, metricsApiKeyOption, metricsHostOption } from '../metrics-access.js';
 import { clusterKeysOption, GRPC_TLS_HELP, GRPC_TLS_OPTIONS, grpcTlsOption, SECURITY_HELP } from '../cluster-secret.js';
@@ -17,7 +17,7 @@ const HELP = `usage: tandem worker --role prefill-vision|prefill-text|decode-tex
                      [--served-model-name NAME] [--max-num-seqs N] [--max-model-len N]
                      [--num-kv-blocks N] [--max-batch-tokens N] [--cluster-name NAME]
                      [--kv-push layerwise|after-prefill] [--quantization none|wint8|wint4]
-                     [--cluster-secret-file FILE | --insecure]
+                     [--transfer-backend auto|ucx|tcp] [--cluster-secret-file FILE | --insecure]
                      [--grpc-tls-cert FILE --grpc-tls-key FILE] [--grpc-tls-ca FILE]
 
 One worker process: registers itself on NATS (--nats or TANDEM_NATS_URL) with its load and KV
@@ -27,7 +27,11 @@ joins; --kv-push chooses whether a prefill worker sends KV layer by layer as the
 (default) or all at once after it. --quantization (or TANDEM_QUANTIZATION) quantizes the weights
 at load (wint8: int8 per output channel, wint4: int4 in groups of 128); prefill-text and
 decode-text workers of one cluster must use the same setting, and a worker that differs from
-those already registered refuses to start. Prints one JSON line {"role","id","pid","grpc","metrics"} when ready.
+those already registered refuses to start. --transfer-backend (or TANDEM_TRANSFER_BACKEND) picks
+how KV and embeddings move between workers: auto (default) uses UCX when it opens here, else tcp;
+tcp is encrypted (TLS 1.3 with the cluster's transfer key), UCX is not (docs/security.md), so
+choose tcp where the network between workers is not trusted; ucx fails to start without UCX.
+Prints one JSON line {"role","id","pid","grpc","metrics"} when ready.
 
 ${METRICS_ACCESS_HELP}
 
@@ -52,6 +56,7 @@ export async function runWorker(argv: string[]): Promise<number> {
     'cluster-name': { type: 'string' },
     'kv-push': { type: 'string' },
     quantization: { type: 'string' },
+    'transfer-backend': { type: 'string' },
     'cluster-secret-file': { type: 'string' },
     insecure: { type: 'boolean' },
     ...GRPC_TLS_OPTIONS,
@@ -68,6 +73,7 @@ export async function runWorker(argv: string[]): Promise<number> {
   if (!natsUrl) throw new CliError('--nats URL (or TANDEM_NATS_URL) is required: workers register on NATS');
   const kvPush = (values['kv-push'] ?? 'layerwise') as KvPushMode;
   if (!KV_PUSH_MODES.includes(kvPush)) throw new CliError(`--kv-push must be one of ${KV_PUSH_MODES.join(', ')}`);
+  const transferBackend = transferBackendOption(values['transfer-backend']);
   const log = (m: string) => process.stderr.write(m + '\n');
   const keys = clusterKeysOption({ secretFile: values['cluster-secret-file'], insecure: values.insecure }, `tandem worker (${role})`, log);
   const grpcTls = grpcTlsOption(values, `tandem worker (${role})`, true, log);
@@ -95,6 +101,7 @@ export async function runWorker(argv: string[]): Promise<number> {
     keys,
     grpcTls,
     quantization: quantizationOption(values.quantization),
+    transferBackend,
     // Failure drills: slow every engine step so a test or an operator can kill a worker mid-prefill.
     faultStepDelayMs: intOption(process.env.TANDEM_FAULT_STEP_DELAY_MS, 'TANDEM_FAULT_STEP_DELAY_MS', 0, 0),
     vocabulary: await loadModelVocabulary(modelDir, log),
