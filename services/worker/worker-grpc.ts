@@ -38,12 +38,25 @@ export interface WorkerServiceDeps {
 }
 
 
+/**
+ * Aborts the engine request when the call is cancelled — also when it was cancelled before the
+ * handler ran (a router whose client left at once): no 'cancelled' event fires then, and the
+ * request would run to max_tokens for nobody, holding its KV.
+ */
+function abortWhenCancelled(call: { readonly cancelled: boolean; on(event: 'cancelled', listener: () => void): unknown }, abort: () => void): void {
+  call.on('cancelled', abort);
+  if (call.cancelled) abort();
+}
+
 /** Streams an engine request's outputs into a server-streaming call; cancellation aborts it. */
 async function pipe(call: grpc.ServerWritableStream<unknown, unknown>, stream: RequestStream): Promise<void> {
-  call.on('cancelled', () => stream.abort());
+  abortWhenCancelled(call, () => stream.abort());
   try {
     for await (const o of stream) {
-      if (call.cancelled) break;
+      if (call.cancelled) {
+        stream.abort();
+        break;
+      }
       call.write(outputToPb(o));
     }
   } catch (e) {
@@ -102,7 +115,7 @@ export function workerHandlers(d: WorkerServiceDeps): grpc.UntypedServiceImpleme
         adoptEmbeddings(d.embeddingInbox, d.encoder, call.request.embedLeaseId ?? '', req.images);
         const pushing = push;
         const stream = submitWithImages(d.engine, d.encoder, { ...req, id: `${req.id}:prefill`, prefillOnly: true, onKvWritten: layerwise ? pushing.onLayer : undefined });
-        call.on('cancelled', () => stream.abort());
+        abortWhenCancelled(call, () => stream.abort());
         stopStream = () => stream.abort();
         if (aborted) stream.abort();
         for await (const o of stream) {

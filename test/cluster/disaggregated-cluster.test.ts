@@ -69,7 +69,9 @@ afterAll(async () => {
 
 describe('disaggregated cluster (separate processes, real NATS and Redis)', () => {
   beforeAll(async () => {
-    cluster = await startTandemUp(['--cluster', '--nats', NATS, '--redis', REDIS, '--model', modelDir, '--served-model-name', MODEL, '--prefill-text', '1', '--decode-text', '1'], {}, 120_000);
+    // --shared-admission: the admission count in Redis shifts the timing of the cancel storm below
+    // (it once exposed a Decode call cancelled before the worker's handler ran).
+    cluster = await startTandemUp(['--cluster', '--nats', NATS, '--redis', REDIS, '--model', modelDir, '--served-model-name', MODEL, '--prefill-text', '1', '--decode-text', '1', '--shared-admission'], {}, 120_000);
   }, 180_000);
   afterAll(async () => {
     await cluster?.stop();
