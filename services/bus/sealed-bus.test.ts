@@ -79,6 +79,41 @@ describe('sealed bus against readers and writers without the key', () => {
     expect(rejected).toEqual([{ kind: 'message', where: 'a.two', reason: 'forged' }]);
   });
 
+  it('the trace context is bound to the seal: a message whose traceparent was changed or dropped does not open', async () => {
+    const { plain, sealed, rejected } = setup();
+    const captured: Array<{ data: Uint8Array; headers: Record<string, string> }> = [];
+    const spy = plain.subscribe('t.one');
+    void (async () => {
+      for await (const m of spy) captured.push({ data: m.data, headers: m.headers });
+    })();
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const sub = sealed.subscribe('t.one');
+    const got: Array<Record<string, string>> = [];
+    void (async () => {
+      for await (const m of sub) got.push(m.headers);
+    })();
+    await sealed.publish('t.one', encodeJson({ x: 1 }), { headers: { traceparent } });
+    await sleep(10);
+    expect(got).toEqual([{ traceparent }]);
+    // The same sealed payload with another trace, or none (a fresh IV each, so not a replay).
+    const other = '00-11111111111111111111111111111111-2222222222222222-01';
+    await plain.publish('t.one', captured[0]!.data, { headers: { traceparent: other } });
+    await plain.publish('t.one', captured[0]!.data);
+    await sleep(10);
+    expect(got).toHaveLength(1);
+    expect(rejected.map((r) => r.reason)).toEqual(['forged', 'forged']);
+    // A reply's trace context is bound too.
+    const responder = sealed.subscribe('t.rr');
+    void (async () => {
+      for await (const m of responder) await sealed.respond(m, encodeJson({ ok: true }), { headers: { traceparent } });
+    })();
+    const reply = await sealed.request('t.rr', encodeJson({}), { timeoutMs: 1000, headers: { traceparent } });
+    expect(reply.headers['traceparent']).toBe(traceparent);
+    spy.unsubscribe();
+    sub.unsubscribe();
+    responder.unsubscribe();
+  });
+
   it('a captured message published again, unchanged, is refused as a replay (a second reservation, say)', async () => {
     const { plain, sealed, rejected } = setup();
     const captured: Uint8Array[] = [];

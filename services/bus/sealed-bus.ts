@@ -25,13 +25,22 @@ export interface Rejection {
   reason: RejectReason;
 }
 
-const messageContext = (subject: string) => `msg|${subject}`;
-const replyContext = (subject: string, requestId: string) => `reply|${subject}|${requestId}`;
+/**
+ * The W3C trace context a message carries in its headers (trace ids, no content) is bound to its
+ * seal: a header changed, added or dropped on the way makes the payload not open (`forged`), so
+ * nobody without the key can splice a request into another trace. Other headers are not bound.
+ */
+const TRACE_HEADERS = ['traceparent', 'tracestate'] as const;
+function traceBinding(headers: Record<string, string> | undefined): string {
+  return TRACE_HEADERS.map((h) => `${h}=${headers?.[h]?.trim() ?? ''}`).join('|');
+}
+const messageContext = (subject: string, headers: Record<string, string> | undefined) => `msg|${subject}|${traceBinding(headers)}`;
+const replyContext = (subject: string, requestId: string, headers: Record<string, string> | undefined) => `reply|${subject}|${requestId}|${traceBinding(headers)}`;
 const recordContext = (bucket: string, key: string) => `kv|${bucket}|${key}`;
 
 export class SealedBus implements Bus {
   /** What a received request needs to seal its reply: the inner message and the request's seal id. */
-  private readonly requests = new WeakMap<BusMessage, { inner: BusMessage; context: string }>();
+  private readonly requests = new WeakMap<BusMessage, { inner: BusMessage; subject: string; requestId: string }>();
 
   constructor(
     private readonly inner: Bus,
@@ -48,7 +57,7 @@ export class SealedBus implements Bus {
   }
 
   publish(subject: string, data: Uint8Array, opts?: { headers?: Record<string, string> }): Promise<void> {
-    return this.inner.publish(subject, seal(this.key, messageContext(subject), data), opts);
+    return this.inner.publish(subject, seal(this.key, messageContext(subject, opts?.headers), data), opts);
   }
 
   subscribe(subject: string, opts?: { queue?: string }): Subscription {
@@ -60,7 +69,7 @@ export class SealedBus implements Bus {
       unsubscribe: () => sub.unsubscribe(),
       async *[Symbol.asyncIterator]() {
         for await (const msg of sub) {
-          const opened = open(self.key, messageContext(msg.subject), msg.data);
+          const opened = open(self.key, messageContext(msg.subject, msg.headers), msg.data);
           if (!opened.ok) {
             self.onReject({ kind: 'message', where: msg.subject, reason: opened.reason });
             continue;
@@ -70,7 +79,7 @@ export class SealedBus implements Bus {
             continue;
           }
           const plain: BusMessage = { ...msg, data: opened.plaintext };
-          if (msg.reply !== undefined) self.requests.set(plain, { inner: msg, context: replyContext(msg.subject, sealId(msg.data)) });
+          if (msg.reply !== undefined) self.requests.set(plain, { inner: msg, subject: msg.subject, requestId: sealId(msg.data) });
           yield plain;
         }
       },
@@ -78,10 +87,10 @@ export class SealedBus implements Bus {
   }
 
   async request(subject: string, data: Uint8Array, opts: { timeoutMs: number; headers?: Record<string, string> }): Promise<BusMessage> {
-    const sealed = seal(this.key, messageContext(subject), data);
+    const sealed = seal(this.key, messageContext(subject, opts.headers), data);
     const reply = await this.inner.request(subject, sealed, opts);
     // The reply must answer this very request: its context names the request's seal id.
-    const opened = open(this.key, replyContext(subject, sealId(sealed)), reply.data);
+    const opened = open(this.key, replyContext(subject, sealId(sealed), reply.headers), reply.data);
     if (!opened.ok) {
       this.onReject({ kind: 'message', where: `reply to ${subject}`, reason: opened.reason });
       throw new BusAuthError(subject, opened.reason);
@@ -93,7 +102,7 @@ export class SealedBus implements Bus {
     const req = this.requests.get(msg);
     // A message that did not come through this bus's subscriptions has nobody sealed to answer.
     if (!req) return Promise.reject(new TypeError('SealedBus.respond: the message was not received through this sealed bus'));
-    return this.inner.respond(req.inner, seal(this.key, req.context, data), opts);
+    return this.inner.respond(req.inner, seal(this.key, replyContext(req.subject, req.requestId, opts?.headers), data), opts);
   }
 
   async keyValue(bucket: string, opts: { ttlMs: number }): Promise<KeyValueBucket> {
