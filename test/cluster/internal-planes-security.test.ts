@@ -27,7 +27,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { connect as natsConnect, type NatsConnection } from 'nats';
+import { connect as natsConnect, type MsgHdrs, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientAuthInterceptor } from '../../services/common/grpc/call-auth.js';
 import { grpcChannelCredentials, loadGrpcTls } from '../../services/common/grpc/grpc-tls.js';
@@ -291,10 +291,10 @@ describe('NATS without the secret', () => {
 
 describe('NATS replays', () => {
   it('a captured KV reservation published again is refused as a replay: no second lease is made', async () => {
-    const captured: Array<{ subject: string; data: Uint8Array }> = [];
+    const captured: Array<{ subject: string; data: Uint8Array; headers: MsgHdrs | undefined }> = [];
     const sub = nc.subscribe('tandem.v1.kv.reserve.>');
     const collecting = (async () => {
-      for await (const m of sub) captured.push({ subject: m.subject, data: m.data });
+      for await (const m of sub) captured.push({ subject: m.subject, data: m.data, headers: m.headers });
     })();
     expect((await complete(PROMPT_IDS.map((t) => t + 500), 2)).status).toBe(200);
     await nc.flush();
@@ -312,7 +312,8 @@ describe('NATS replays', () => {
     const counting = (async () => {
       for await (const _ of inbox) replies++;
     })();
-    nc.publish(captured[0]!.subject, captured[0]!.data, { reply: '_INBOX.replay.1' });
+    // Headers too: the trace context is bound to the seal, so without them it would not even open.
+    nc.publish(captured[0]!.subject, captured[0]!.data, { reply: '_INBOX.replay.1', ...(captured[0]!.headers ? { headers: captured[0]!.headers } : {}) });
     await nc.flush();
     for (let t0 = Date.now(); (await rejected('decode-text-0', { plane: 'message', reason: 'replayed' })) === before && Date.now() - t0 < 3000; ) {
       await new Promise((r) => setTimeout(r, 100));
