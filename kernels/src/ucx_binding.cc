@@ -493,7 +493,7 @@ class UcxWorkerWrap : public Napi::ObjectWrap<UcxWorkerWrap> {
     bool has_grant = info[2].IsString();
     if (!has_grant && !info[2].IsUndefined()) TANDEM_THROW(env, "grant must be a string or undefined");
     std::string grant = has_grant ? info[2].As<Napi::String>().Utf8Value() : std::string();
-    if (region.empty() || region.size() > 1024 || grant.size() > 255) TANDEM_THROW(env, "regionId (1-1024 bytes) or grant (at most 255 bytes) is too long");
+    if (region.empty() || region.size() > 1024 || grant.size() > 1024) TANDEM_THROW(env, "regionId (1-1024 bytes) or grant (at most 1024 bytes) is too long");
     if (!info[3].IsArrayBuffer()) TANDEM_THROW(env, "source must be an ArrayBuffer");
     auto src = info[3].As<Napi::ArrayBuffer>();
     if (!typed_arg_f64(info[4])) TANDEM_THROW(env, "ops must be a Float64Array of [localOffset, remoteOffset, length] triples");

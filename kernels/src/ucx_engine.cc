@@ -42,8 +42,8 @@ constexpr uint32_t kReplyMagic = 0x31524b54;  // "TKR1"
 enum ReplyCode : uint8_t { kAccepted = 0, kNotGranted = 1, kUnknownRegion = 2, kOutOfRange = 3, kFailed = 4 };
 constexpr const char* kReplyCodeNames[] = {"", "not_granted", "unknown_region", "out_of_range", "failed"};
 // Fixed part of a part's header: magic, sender, seq, index, count, offset, length, region length,
-// grant flag and length.
-constexpr size_t kPartHeaderFixed = 4 + 8 + 8 + 4 + 4 + 8 + 8 + 2 + 1 + 1;
+// grant flag and length (u16: a grant may carry the sender's authentication, ucx-put-auth.ts).
+constexpr size_t kPartHeaderFixed = 4 + 8 + 8 + 4 + 4 + 8 + 8 + 2 + 1 + 2;
 // Most ranges one checked put may have (a KV push has two per block and layer at most).
 constexpr size_t kMaxParts = 1 << 16;
 // A put whose parts did not all arrive within this long is dropped (its sender died mid-put).
@@ -1033,7 +1033,7 @@ void Engine::do_put_checked(Command& c) {
     w.put<uint16_t>(static_cast<uint16_t>(c.id.size()));
     w.bytes(c.id);
     w.put<uint8_t>(c.has_grant ? 1 : 0);
-    w.put<uint8_t>(static_cast<uint8_t>(c.grant.size()));
+    w.put<uint16_t>(static_cast<uint16_t>(c.grant.size()));
     w.bytes(c.grant);
     t->headers.push_back(std::move(w.out));
     const std::string& header = t->headers.back();
@@ -1148,7 +1148,7 @@ ucs_status_t Engine::on_am_put(void* arg, const void* header, size_t header_leng
   uint64_t len = r.get<uint64_t>();
   std::string region = r.bytes(r.get<uint16_t>());
   bool has_grant = r.get<uint8_t>() != 0;
-  std::string grant = r.bytes(r.get<uint8_t>());
+  std::string grant = r.bytes(r.get<uint16_t>());
   if (!reply_ep || !r.ok || magic != kPutMagic || count == 0 || count > kMaxParts || index >= count) {
     return UCS_OK;  // not a part of ours, or nobody to answer: drop it
   }

@@ -123,13 +123,14 @@ export interface TransferEngineOptions {
   /** Called after every put, successful or not (metrics, tracing). */
   onTransfer?: (record: TransferRecord) => void;
   /**
-   * tcp: the cluster's transfer key. Connections are then TLS 1.3 with it as a pre-shared key
-   * (tcp-tls.ts): a receiver accepts only peers that hold it, and puts are encrypted. ucx and local ignore it
-   * (docs/security.md: UCX descriptors are protected by never being readable off the bus).
+   * The cluster's transfer key. tcp: connections are TLS 1.3 with it as a pre-shared key
+   * (tcp-tls.ts): a receiver accepts only peers that hold it, and puts are encrypted. ucx: checked
+   * puts (into guarded regions) carry a MAC under it that the receiver verifies before its guard
+   * runs, refusing replays (ucx-put-auth.ts); not encrypted. local ignores it.
    */
   authKey?: Buffer;
   /** tcp, local: a put into one of this engine's regions refused by the region's guard (metrics). */
   onPutRefused?: (regionId: string) => void;
-  /** tcp: a connection refused by the TLS-PSK handshake (metrics). */
-  onAuthRefused?: (reason: 'handshake_failed' | 'handshake_timeout') => void;
+  /** tcp: a connection refused by the TLS-PSK handshake; ucx: a checked put without a valid MAC (metrics). */
+  onAuthRefused?: (reason: 'handshake_failed' | 'handshake_timeout' | 'bad_mac') => void;
 }

@@ -30,6 +30,7 @@ import { nativeUcx, type NativeUcxWorker, type UcxWorkerOptions } from '../../ke
 import { EngineBase } from './engine-base.js';
 import { TransferError } from './errors.js';
 import { opsToTriples } from './ops.js';
+import { PutAuthenticator, signPutGrant } from './ucx-put-auth.js';
 import type { AllocatedRegion, GuardedRange, PutGuard, RegionDescriptor, RegionOptions, TransferEngineOptions, WriteOp } from './types.js';
 
 interface UcxPeer {
@@ -140,6 +141,8 @@ export class UcxTransferEngine extends EngineBase {
   readonly enforcesGrants = true;
   /** Guards of this engine's guarded regions, by region id. */
   private readonly guards = new Map<string, PutGuard>();
+  /** With the cluster's transfer key: checked puts are signed, and received ones verified first. */
+  private readonly auth: PutAuthenticator | undefined;
   /**
    * Verified peers by region id and descriptor digest: every request's target is a fresh object
    * decoded from the wire, so keying by identity re-verified (digest, /proc reads) per prefill.
@@ -151,11 +154,24 @@ export class UcxTransferEngine extends EngineBase {
     private readonly options: TransferEngineOptions,
   ) {
     super(options.onTransfer);
+    this.auth = options.authKey ? new PutAuthenticator(options.authKey) : undefined;
     worker.onPut((regionId, grant, pairs) => this.admit(regionId, grant, pairs));
   }
 
-  /** The guard of a checked put into one of our regions: undefined admits it, a reason refuses it. */
-  private admit(regionId: string, grant: string | undefined, pairs: Float64Array): string | undefined {
+  /**
+   * The guard of a checked put into one of our regions: undefined admits it, a reason refuses it.
+   * With the transfer key the sender's MAC is checked first (ucx-put-auth.ts).
+   */
+  private admit(regionId: string, field: string | undefined, pairs: Float64Array): string | undefined {
+    let grant = field;
+    if (this.auth) {
+      const v = this.auth.verify(regionId, field, pairs);
+      if (!v.ok) {
+        this.options.onAuthRefused?.('bad_mac');
+        return v.reason;
+      }
+      grant = v.grant;
+    }
     const guard = this.guards.get(regionId);
     const ranges: GuardedRange[] = [];
     for (let i = 0; i + 1 < pairs.length; i += 2) ranges.push({ offset: pairs[i]!, length: pairs[i + 1]! });
@@ -223,7 +239,7 @@ export class UcxTransferEngine extends EngineBase {
     try {
       peer = this.peer(remote);
       pending = peer.guarded
-        ? this.worker.putChecked(peer.address, remote.regionId, grant, source, opsToTriples(ops), peer.watchPid, peer.watchStart)
+        ? this.worker.putChecked(peer.address, remote.regionId, this.grantField(remote.regionId, grant, ops), source, opsToTriples(ops), peer.watchPid, peer.watchStart)
         : this.worker.put(peer.address, peer.rkey, peer.base, remote.size, source, opsToTriples(ops), peer.watchPid, peer.watchStart);
     } catch (err) {
       return Promise.reject(ucxFailure(err, `ucx put to region '${remote.regionId}'`));
@@ -234,6 +250,18 @@ export class UcxTransferEngine extends EngineBase {
         throw ucxFailure(err, `ucx put to region '${remote.regionId}'`);
       },
     );
+  }
+
+  /** What a checked put carries as its grant: the grant itself, or signed with the transfer key. */
+  private grantField(regionId: string, grant: string | undefined, ops: WriteOp[]): string | undefined {
+    const key = this.options.authKey;
+    if (!key) return grant;
+    const pairs = new Float64Array(ops.length * 2);
+    ops.forEach((op, i) => {
+      pairs[2 * i] = op.remoteOffset;
+      pairs[2 * i + 1] = op.length;
+    });
+    return signPutGrant(key, regionId, grant, pairs);
   }
 
   /** The lanes and transports UCX chose to reach a region's owner (ucp_ep_print_info). */

@@ -278,7 +278,7 @@ describe('ucx checked puts into guarded regions', () => {
   it.each<[string, number, number]>([
     ['eager: a few KiB', 3, 4096],
     ['rendezvous: 2 MiB in one range', 1, 2 << 20],
-    ['many ranges: more than one active-message header holds', 3000, 512],
+    ['many ranges: 3,000 parts gathered into one put', 3000, 512],
   ])('lands %s, byte for byte, and nothing outside it', async (_name, ranges, length) => {
     const r = await guarded();
     const before = Buffer.from(await r.read(0, 4 << 20));
@@ -316,6 +316,39 @@ describe('ucx checked puts into guarded regions', () => {
     expect(Buffer.from(await r.read(0, 4 << 20)).equals(before)).toBe(true);
     // A refused put leaves the endpoint usable.
     await sender.put(r.descriptor, source, [{ ...inside, length: 4096 }], { grant: grant.id });
+  });
+
+  it('with the transfer key: signed puts land; unsigned ones, other keys and a replayed header are refused before the guard', async () => {
+    const key = randomBytes(32);
+    const r = await guarded({ authKeyHex: key.toString('hex') });
+    const before = Buffer.from(await r.read(0, 4 << 20));
+    const { bytes, source } = randomSource(8192);
+    const op = { localOffset: 0, remoteOffset: grant.offset, length: 8192 };
+    const stranger = await ucx();
+    const outsider = (await createTransferEngine('ucx', { authKey: randomBytes(32) })) as UcxTransferEngine;
+    engines.push(outsider);
+    for (const e of [stranger, outsider]) {
+      const err = await rejection(e.put(r.descriptor, source, [op], { grant: grant.id }));
+      expect(err.code).toBe('not_granted');
+      expect(err.message).toMatch(/not authenticated/);
+    }
+    expect(Buffer.from(await r.read(0, 4 << 20)).equals(before)).toBe(true);
+    // A header captured off the wire and sent again as it was: refused as a replay.
+    const u = nativeUcx();
+    if (!u.compiled) throw new Error('UCX addon not compiled');
+    const raw = new u.UcxWorker();
+    const address = Buffer.from(r.descriptor.endpoint['workerAddress'] as string, 'base64');
+    const { signPutGrant } = await import('./ucx-put-auth.js');
+    const field = signPutGrant(key, 'kv', grant.id, [grant.offset, 8192]);
+    await raw.putChecked(address, 'kv', field, source, new Float64Array([0, grant.offset, 8192]));
+    expect(Buffer.from(await r.read(grant.offset, 8192)).equals(bytes)).toBe(true);
+    const again = await raw.putChecked(address, 'kv', field, source, new Float64Array([0, grant.offset, 8192])).then(() => undefined, (e: unknown) => e as Error);
+    expect(again?.message).toMatch(/replayed/);
+    await raw.close();
+    const insider = (await createTransferEngine('ucx', { authKey: key })) as UcxTransferEngine;
+    engines.push(insider);
+    await insider.put(r.descriptor, source, [op], { grant: grant.id });
+    expect((await rejection(insider.put(r.descriptor, source, [op], { grant: 'lease-guessed' }))).message).toMatch(/unknown lease/);
   });
 
   it('fails, without hanging, a checked put to a killed receiver', async () => {

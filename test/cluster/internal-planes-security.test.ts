@@ -327,25 +327,31 @@ describe('NATS replays', () => {
 });
 
 describe('the UCX KV transfer, probed by a peer holding the cluster secret', () => {
-  it('finds no rkey to aim a one-sided put with, and its checked puts without a lease are refused before they land', async () => {
+  it('finds no rkey to aim a one-sided put with; checked puts without the transfer key, or with it but without a lease, are refused before they land', async () => {
     const prompt = PROMPT_IDS.map((t) => t + 420);
     const before = await complete(prompt, 8);
     expect(before.status, before.text).toBe(200);
-    const refusedBefore = await rejected('decode-text-0', { plane: 'transfer', reason: 'not_granted' });
+    const notGrantedBefore = await rejected('decode-text-0', { plane: 'transfer', reason: 'not_granted' });
+    const badMacBefore = await rejected('decode-text-0', { plane: 'transfer', reason: 'bad_mac' });
     const keys = ClusterKeys.fromSecret(readSecretFile(secretFile).secret);
     const region = (await decodePoolDescriptor(NATS, CLUSTER, keys))!;
     expect(region.backend).toBe('ucx');
-      expect(region.endpoint).toMatchObject({ access: 'checked', rkey: '', baseAddress: '0' });
-    const sender = await createTransferEngine('ucx');
-    try {
-      for (const err of await sprayWithoutLease(sender, region)) {
-        expect(err).toBeInstanceOf(TransferError);
-        expect((err as TransferError).code).toBe('not_granted');
+    expect(region.endpoint).toMatchObject({ access: 'checked', rkey: '', baseAddress: '0' });
+    // Without the transfer key (the descriptor leaked, say), and with it (a component holding the secret).
+    for (const authKey of [undefined, keys.transfer]) {
+      const sender = await createTransferEngine('ucx', authKey ? { authKey } : {});
+      try {
+        for (const err of await sprayWithoutLease(sender, region)) {
+          expect(err).toBeInstanceOf(TransferError);
+          expect((err as TransferError).code).toBe('not_granted');
+          expect((err as TransferError).message).toMatch(authKey ? /lease it names is unknown|names no lease/ : /not authenticated/);
+        }
+      } finally {
+        await sender.close();
       }
-    } finally {
-      await sender.close();
     }
-    expect(await rejected('decode-text-0', { plane: 'transfer', reason: 'not_granted' })).toBe(refusedBefore + 2);
+    expect(await rejected('decode-text-0', { plane: 'transfer', reason: 'bad_mac' })).toBe(badMacBefore + 2);
+    expect(await rejected('decode-text-0', { plane: 'transfer', reason: 'not_granted' })).toBe(notGrantedBefore + 2);
     const after = await complete(prompt, 8);
     expect(after.status, after.text).toBe(200);
     expect(JSON.parse(after.text).choices[0].text).toBe(JSON.parse(before.text).choices[0].text);
