@@ -468,6 +468,9 @@ describe('validation', () => {
 
 describe('large vocab (103424)', () => {
   const V = 103424;
+  // Measured 0.07 (greedy) to 3.7 (top_p 0.999 over a flat row: a sort of nearly everything)
+  // times one pass; a penalty loop over the prompt per vocabulary entry would be hundreds.
+  const BOUND_RATIO = 12;
   const rand = lcg(11);
   const logits = randomLogits(V, rand, 2.5);
   const prompt = Array.from({ length: 2000 }, () => Math.floor(rand() * V));
@@ -478,7 +481,28 @@ describe('large vocab (103424)', () => {
     return (performance.now() - t0) / calls;
   }
 
-  it('runs every path fast', () => {
+  /**
+   * The least any sampler does per call: one pass over the row (max, then the sum of exps). Timed
+   * in the same loop as each path, so machine load scales both alike.
+   */
+  function onePass(calls: number): number {
+    let sink = 0;
+    const t0 = performance.now();
+    for (let step = 0; step < calls; step++) {
+      let max = -Infinity;
+      for (let i = 0; i < V; i++) if (logits[i]! > max) max = logits[i]!;
+      let sum = 0;
+      for (let i = 0; i < V; i++) sum += Math.exp(logits[i]! - max);
+      sink += sum;
+    }
+    if (!Number.isFinite(sink)) throw new Error('unreachable');
+    return (performance.now() - t0) / calls;
+  }
+
+  // Not a speed target (those live in benchmarks): a guard against a path that became
+  // super-linear (a full sort of the vocabulary where a partial one does, a penalty loop over the
+  // prompt per token...). Each path against the one-pass bound, alternated, best of 5.
+  it('keeps every path within a small multiple of one pass over the vocabulary', () => {
     const configs: [string, SamplingParams, number[]][] = [
       ['greedy', params({ temperature: 0 }), []],
       ['greedy + penalties', params({ temperature: 0, repetitionPenalty: 1.1, frequencyPenalty: 0.2 }), prompt],
@@ -490,11 +514,14 @@ describe('large vocab (103424)', () => {
       ['min_p', params({ minP: 0.05 }), []],
       ['everything + logprobs', params({ topK: 40, topP: 0.95, minP: 0.02, repetitionPenalty: 1.2, presencePenalty: 0.5, logprobs: 20 }), prompt],
     ];
+    const ratios: Record<string, number> = {};
     for (const [name, p, pr] of configs) {
       timePerCall(p, 3, pr); // warm up
-      const ms = timePerCall(p, 20, pr);
-      expect(ms, name).toBeLessThan(25);
+      let best = Infinity;
+      for (let round = 0; round < 5; round++) best = Math.min(best, timePerCall(p, 4, pr) / onePass(4));
+      ratios[name] = best;
     }
+    for (const [name, r] of Object.entries(ratios)) expect(r, name).toBeLessThan(BOUND_RATIO);
   });
 
   it('agrees with the naive reference at full size', () => {
