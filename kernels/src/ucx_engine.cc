@@ -48,6 +48,9 @@ constexpr size_t kPartHeaderFixed = 4 + 8 + 8 + 4 + 4 + 8 + 8 + 2 + 1 + 2;
 constexpr size_t kMaxParts = 1 << 16;
 // A put whose parts did not all arrive within this long is dropped (its sender died mid-put).
 constexpr double kIncompletePutSeconds = 30.0;
+// Most checked puts a receiver holds at once (gathering, asking, landing); parts of new puts
+// beyond it are dropped unanswered, so a flood of parts that never complete cannot pin memory.
+constexpr size_t kMaxIncomingPuts = 4096;
 constexpr size_t kMaxReason = 1024;
 
 // Little-endian writer / bounds-checked reader of the active-message headers.
@@ -1152,6 +1155,10 @@ ucs_status_t Engine::on_am_put(void* arg, const void* header, size_t header_leng
   if (!reply_ep || !r.ok || magic != kPutMagic || count == 0 || count > kMaxParts || index >= count) {
     return UCS_OK;  // not a part of ours, or nobody to answer: drop it
   }
+  auto found = e->incoming_by_put_.find({sender, seq});
+  if (found == e->incoming_by_put_.end() && e->incoming_.size() >= kMaxIncomingPuts) {
+    return UCS_OK;  // too many puts in progress (a flood of parts that never complete): drop it
+  }
   Incoming*& slot = e->incoming_by_put_[{sender, seq}];
   if (!slot) {
     auto fresh = std::make_unique<Incoming>();
@@ -1282,6 +1289,18 @@ void Engine::finish_incoming(uint64_t id, int code, const std::string& reason) {
   incoming_.erase(it);
 }
 
+// Teardown: releases what received puts hold. A put still landing (a rendezvous receive in
+// flight) is left allocated on purpose: UCX may still call back into it, and finds it gone from
+// incoming_, so nothing else happens.
+void Engine::drop_incoming() {
+  for (auto& kv : incoming_) {
+    kv.second->release(worker_);
+    if (kv.second->receiving > 0) (void)kv.second.release();
+  }
+  incoming_.clear();
+  incoming_by_put_.clear();
+}
+
 // Parts of puts whose other parts never came (the sender died or gave up mid-put).
 void Engine::sweep_incoming() {
   double now = now_seconds();
@@ -1335,9 +1354,7 @@ void Engine::teardown() {
   }
   // Checked puts: nothing will answer or be answered any more.
   fail_awaiting(true);
-  for (auto& kv : incoming_) kv.second->release(worker_);
-  incoming_.clear();
-  incoming_by_put_.clear();
+  drop_incoming();
   bool force = hard_stop_.load();
   if (force) {
     for (auto& kv : peers_) kv.second->failed = kv.second->force = true;
@@ -1353,6 +1370,7 @@ void Engine::teardown() {
     if (p->close_request) ucp_request_free(p->close_request);
   }
   retired_.clear();
+  drop_incoming();  // puts that arrived while the loop above progressed
   for (auto& kv : regions_) {
     if (!kv.second->allocated) ucp_mem_unmap(context_, kv.second->memh);  // allocated: JS owns them
   }

@@ -205,6 +205,7 @@ class Engine {
   void part_landed(Incoming* in, ucs_status_t status);
   void finish_incoming(uint64_t id, int code, const std::string& reason);
   void sweep_incoming();
+  void drop_incoming();
   void send_reply(ucp_ep_h ep, uint64_t seq, int code, const std::string& reason);
   void fail_awaiting(bool all);
   static ucs_status_t on_am_put(void* arg, const void* header, size_t header_length, void* data, size_t length,
