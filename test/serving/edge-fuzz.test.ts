@@ -87,6 +87,74 @@ describe('one request never kills the server', () => {
   });
 });
 
+// Seeded random requests: several fields at once, any JSON type in any field, broken JSON,
+// path spellings; what a fuzzer throws at an exposed endpoint. Same seed, same 5,000 requests.
+describe('5,000 random requests', () => {
+  function lcg(seed: number): () => number {
+    let x = seed >>> 0;
+    return () => {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      return x / 2 ** 32;
+    };
+  }
+  const rand = lcg(20261207);
+  const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const VALUES: readonly string[] = [
+    ...EDGE_VALUES, 'null', 'true', 'false', '""', '"x"', '"0"', `"${'a'.repeat(5000)}"`, '"\u0000\ud800"', '[]', '[1,2,3]', '["a"]', '[[[]]]', '{}',
+    '{"type":"json_object"}', '{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object"}}}', '{"a":{"b":[null]}}', '[{"role":"user","content":"hi"}]',
+    '[{"role":"tool","content":5}]', '[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}]', '{"1":100,"50":-100}', '{"99999999":5}',
+  ];
+  const EXTRA = ['stream', 'stop', 'logit_bias', 'response_format', 'tools', 'tool_choice', 'user', 'cache_salt', 'messages', 'prompt', 'input', 'model', 'stream_options', 'logprobs', 'echo', 'suffix', 'instructions', 'text'];
+  const ENDPOINTS = [
+    { paths: ['/v1/chat/completions', '/v1/chat/completions/', '/v1/chat/completions?x=1', '/v%31/chat/completions'], fields: CHAT_FIELDS, base: `"messages":[{"role":"user","content":"hi"}]` },
+    { paths: ['/v1/completions', '/v1/completions?y', '/%761/completions'], fields: COMPLETION_FIELDS, base: '"prompt":"hi"' },
+    { paths: ['/v1/responses', '/v1/%72esponses'], fields: RESPONSES_FIELDS, base: '"input":"hi"' },
+  ];
+
+  function randomRequest(): { path: string; body: string } {
+    const e = pick(ENDPOINTS);
+    const fields = new Map<string, string>([['model', `"${MODEL}"`]]);
+    fields.set(e.fields === RESPONSES_FIELDS ? 'max_output_tokens' : 'max_tokens', '3');
+    const mutations = 1 + Math.floor(rand() * 4);
+    for (let m = 0; m < mutations; m++) fields.set(rand() < 0.6 ? pick(e.fields) : pick(EXTRA), pick(VALUES));
+    let body = `{${e.base},${[...fields].map(([k, v]) => `"${k}":${v}`).join(',')}}`;
+    if (rand() < 0.05) body = body.slice(0, Math.floor(rand() * body.length)); // broken JSON
+    return { path: pick(e.paths), body };
+  }
+
+  it('are answered 2xx or 4xx (never 5xx), each in time, and the server keeps serving', async () => {
+    const requests = Array.from({ length: 5000 }, randomRequest);
+    const seen = new Map<number, number>();
+    const bad: string[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < requests.length) {
+        const { path, body } = requests[next++]!;
+        try {
+          const res = await fetch(`${cluster.origin}${path}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+            body,
+            signal: AbortSignal.timeout(30_000),
+          });
+          const text = await res.text();
+          seen.set(res.status, (seen.get(res.status) ?? 0) + 1);
+          if (res.status >= 500) bad.push(`${res.status} ${text.slice(0, 200)} ← ${path} ${body.slice(0, 300)}`);
+        } catch (e) {
+          bad.push(`${(e as Error).name}: ${(e as Error).message} ← ${path} ${body.slice(0, 300)}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    if (process.env.TANDEM_FUZZ_PRINT) console.log(JSON.stringify(Object.fromEntries(seen)));
+    expect(bad).toEqual([]);
+    expect(seen.get(200)).toBeGreaterThan(100);
+    expect(seen.get(400)).toBeGreaterThan(1000);
+    expect(cluster.proc.exitCode).toBeNull();
+    expect((await post('/v1/chat/completions', chatBody('temperature', '0'))).status).toBe(200);
+  }, 600_000);
+});
+
 describe('no API-key bypass', () => {
   const SPELLINGS = [
     '/v1/chat/completions', '/v%31/chat/completions', '/%761/chat/completions', '/%76%31/chat/completions', '/v1/%63hat/completions',
