@@ -190,7 +190,13 @@ TextModelWrap::TextModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     }
     const bool lm_head = !qo.Has("lmHead") || qo.Get("lmHead").ToBoolean();
     const bool rotate = qo.Has("rotate") && qo.Get("rotate").ToBoolean();
-    quantize_linears(&tw, bits, group, lm_head, &quantized, rotate);
+    const int head_bits = qo.Has("headBits") ? int_arg(qo.Get("headBits"), "quantization.headBits", &ok, 4) : 0;
+    if (!ok) return;
+    if (head_bits != 0 && head_bits != 8 && head_bits != 4) {
+      Napi::RangeError::New(env, "quantization.headBits must be 8 or 4").ThrowAsJavaScriptException();
+      return;
+    }
+    quantize_linears(&tw, bits, group, lm_head, &quantized, rotate, head_bits);
   }
   model = std::make_unique<TextModel>(dims, std::move(tw), isa);
 }

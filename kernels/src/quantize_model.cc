@@ -52,14 +52,19 @@ size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 
 }  // namespace
 
-void quantize_linears(TextModelWeights* w, int bits, int group, bool lm_head, QuantizedStore* store, bool rotate) {
+void quantize_linears(TextModelWeights* w, int bits, int group, bool lm_head, QuantizedStore* store, bool rotate, int head_bits) {
   // One arena for all codes and one for all scales: small matrices then share huge pages too
   // (a 0.3B layer's matrices are 0.1-1.5 MB each, below one 2 MiB page on their own).
   const std::vector<Linear*> todo = linears_of(w, lm_head);
   const std::vector<Linear*> downs = rotate ? down_projections_of(w) : std::vector<Linear*>{};
+  // The LM head may keep more bits than the rest (wint4: int8 per output channel).
+  const auto shape_of = [&](const Linear* p) {
+    if (p == &w->lm_head && head_bits && head_bits != bits) return quantized_shape(*p, head_bits, 0);
+    return quantized_shape(*p, bits, group);
+  };
   size_t code_bytes = 0, scale_floats = 0;
   for (Linear* p : todo) {
-    const Linear q = quantized_shape(*p, bits, group);
+    const Linear q = shape_of(p);
     code_bytes += round64(static_cast<size_t>(q.rows) * q.row_bytes());
     scale_floats += round64(static_cast<size_t>(q.rows) * q.groups() * sizeof(float)) / sizeof(float);
   }
@@ -68,9 +73,9 @@ void quantize_linears(TextModelWeights* w, int bits, int group, bool lm_head, Qu
   uint8_t* codes = store->data.back().data();
   float* scales = store->scales.back().data();
   for (Linear* p : todo) {
-    Linear q = quantized_shape(*p, bits, group);
+    Linear q = shape_of(p);
     const bool rot = std::find(downs.begin(), downs.end(), p) != downs.end();
-    quantize_weights(p->bf16, q.rows, q.cols, bits, q.group, codes, scales, rot);
+    quantize_weights(p->bf16, q.rows, q.cols, q.bits, q.group, codes, scales, rot);
     q.rotated = rot;
     q.q = codes;
     q.scales = scales;

@@ -18,7 +18,10 @@ struct QuantizedStore {
 
 // Replaces every bf16 Linear of `w` (already-quantized ones are kept) by its quantized form.
 // `rotate`: the MLP down projections get Hadamard-rotated rows (Linear::rotated), for a lower
-// activation-quantization error on their spiky input.
-void quantize_linears(TextModelWeights* w, int bits, int group, bool lm_head, QuantizedStore* store, bool rotate = false);
+// activation-quantization error on their spiky input. `head_bits` (0 = `bits`): the LM head's
+// bits when they differ; it is then quantized per output channel (wint4 keeps an int8 head: the
+// head's error lands on the logits directly, docs/quantization.md "The LM head").
+void quantize_linears(TextModelWeights* w, int bits, int group, bool lm_head, QuantizedStore* store, bool rotate = false,
+                      int head_bits = 0);
 
 }  // namespace tandem

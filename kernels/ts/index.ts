@@ -71,7 +71,7 @@ export interface NativeModelSpec {
    * Quantize every bf16 linear layer at construction (attention, MLPs, all experts, and the LM
    * head unless lmHead is false); the embedding table stays bf16.
    */
-  quantization?: { bits: QuantBits; group: number; lmHead?: boolean; rotate?: boolean };
+  quantization?: { bits: QuantBits; group: number; lmHead?: boolean; rotate?: boolean; headBits?: QuantBits };
 }
 
 /** One mixed batch: tokens of sequence s are ids[qStart[s] .. qStart[s+1]). */

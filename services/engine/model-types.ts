@@ -42,6 +42,13 @@ export interface StoredQuantization {
   lmHead: boolean;
   /** `"rotation"`: down projections' rows Hadamard-rotated before quantization; absent in checkpoints written before it (none). */
   rotation: 'none' | 'down-hadamard128';
+  /**
+   * `"lm_head_bits"`: the head's bits when they differ from the scheme's (wint4 writes 8: an int8
+   * head, one scale per output channel); absent in checkpoints written before it (= `bits`).
+   */
+  headBits: 8 | 4;
+  /** `"format_version"`: 1 (absent) or 2 (since `lm_head_bits`); a newer one is refused. */
+  formatVersion: number;
 }
 
 export interface MoeConfig {

@@ -32,6 +32,29 @@ export function isRotatedMatrix(rotation: QuantRotation, name: string): boolean 
   return rotation === 'down-hadamard128' && /(^|\.)down_proj\.(weight|qweight|scales)$/.test(name);
 }
 
+/**
+ * Bits of the LM head under a scheme. wint4 keeps the head at int8, one scale per output channel
+ * (as wint8 stores it): on the trained checkpoint the int4 head alone cost 40% of wint4's KL,
+ * because its error lands on the logits with nothing after it (docs/quantization.md, "The LM head").
+ */
+export function quantHeadBits(q: Quantization): 8 | 4 | undefined {
+  return q === 'none' ? undefined : 8;
+}
+
+/**
+ * What, beyond the scheme's name, decides a quantized model's codes: the group size and the
+ * head's bits ("g128-head8"). Workers register it; a P/D pair whose layouts differ (a worker of
+ * an older Tandem, whose wint4 head was int4, beside a new one) is refused at registration.
+ */
+export function quantLayout(group: number, headBits: number): string {
+  return `g${group}-head${headBits}`;
+}
+
+/** The layout a worker that registered none has: what its scheme meant before layouts were registered. */
+export function legacyQuantLayout(q: Quantization): string | undefined {
+  return q === 'wint4' ? 'g128-head4' : q === 'wint8' ? 'g0-head8' : undefined;
+}
+
 export function quantizationBits(q: Quantization): 8 | 4 | undefined {
   return q === 'wint8' ? 8 : q === 'wint4' ? 4 : undefined;
 }

@@ -10,9 +10,9 @@ import type { TextFamily, TextModelConfig } from '../../services/engine/model-ty
 import type { VlFamily } from '../../services/engine/vl-model-types.js';
 import { parseTextModelConfig } from '../../services/engine/weights/config.js';
 import { CheckpointError } from '../../services/engine/weights/errors.js';
-import { countParameters, storedTensorSpecs, textTensorSpecs, type TensorSpec } from '../../services/engine/weights/layout.js';
+import { countParameters, matrixQuantization, storedTensorSpecs, textTensorSpecs, type TensorSpec } from '../../services/engine/weights/layout.js';
 import { native } from '../../kernels/ts/index.js';
-import { isRotatedMatrix, quantGroup, quantizationBits, quantRotation } from '../../services/protocol/quantization.js';
+import { isRotatedMatrix, quantGroup, quantHeadBits, quantizationBits, quantRotation } from '../../services/protocol/quantization.js';
 import { writeCheckpointShards, type TensorSource } from '../../services/engine/weights/safetensors-writer.js';
 import { DEFAULT_MAX_SHARD_BYTES, genGenerationConfig, genModelConfig, type GenSize } from './presets.js';
 import { bf16Normal, f32Normal, initStd } from './random.js';
@@ -72,7 +72,8 @@ export function generatedTensorSources(config: TextModelConfig, seed: number, we
     // A tied head is the embedding table itself.
     const from = m.name === 'lm_head.weight' && config.tieWordEmbeddings ? 'model.embed_tokens.weight' : m.name;
     const bf16 = matrixValues(seed, from, rows * cols, m.fanIn!, weightScale);
-    return native.quantizeWeights(bf16, rows, cols, q.bits, q.group, isRotatedMatrix(q.rotation, m.name));
+    const mq = matrixQuantization(q, m.name);
+    return native.quantizeWeights(bf16, rows, cols, mq.bits, mq.group, isRotatedMatrix(q.rotation, m.name));
   };
   const bytes = (a: Uint8Array | Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   return storedTensorSpecs(config).map((s): TensorSource => {
@@ -131,7 +132,10 @@ function source(s: TensorSpec, seed: number, config: TextModelConfig, weightScal
 
 /** config.json quantization_config of a pre-quantized checkpoint (the serving defaults). */
 export function quantizationConfig(scheme: 'wint8' | 'wint4'): Record<string, unknown> {
-  return { quant_method: 'tandem', scheme, bits: quantizationBits(scheme), group_size: quantGroup(scheme), lm_head: true, rotation: quantRotation(scheme), format_version: 1 };
+  return {
+    quant_method: 'tandem', scheme, bits: quantizationBits(scheme), group_size: quantGroup(scheme), lm_head: true, lm_head_bits: quantHeadBits(scheme),
+    rotation: quantRotation(scheme), format_version: 2,
+  };
 }
 
 async function writeJson(path: string, value: unknown): Promise<void> {

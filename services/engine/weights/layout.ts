@@ -93,6 +93,12 @@ export function quantizedShape(rows: number, cols: number, q: Pick<StoredQuantiz
   return { rowBytes: (kp * q.bits) / 8, groups: kp / group, group };
 }
 
+/** The bits and group of the stored matrix `name` (`X.weight`): the head's own when they differ (per output channel). */
+export function matrixQuantization(q: Pick<StoredQuantization, 'bits' | 'group' | 'headBits'>, name: string): { bits: 8 | 4; group: number } {
+  if (name === 'lm_head.weight' && q.headBits !== q.bits) return { bits: q.headBits, group: 0 };
+  return { bits: q.bits, group: q.group };
+}
+
 /** Whether a matrix spec is stored quantized under `q` (all linear layers; not the embedding table). */
 export function isQuantizedMatrix(s: TensorSpec, q: StoredQuantization): boolean {
   if (s.role !== 'matrix' || s.name === 'model.embed_tokens.weight') return false;
@@ -120,7 +126,7 @@ export function storedTensorSpecs(c: TextModelConfig): TensorSpec[] {
       continue;
     }
     const [rows, cols] = s.shape as [number, number];
-    const { rowBytes, groups } = quantizedShape(rows, cols, q);
+    const { rowBytes, groups } = quantizedShape(rows, cols, matrixQuantization(q, s.name));
     const base = s.name.replace(/\.weight$/, '');
     codes.push({ name: `${base}.qweight`, shape: [rows, rowBytes], role: 'qweight', of: s, because: `${s.because} as ${q.scheme} codes` });
     rest.push({ name: `${base}.scales`, shape: [rows, groups], role: 'scales', of: s, because: `${s.because} as ${q.scheme} scales` });

@@ -10,7 +10,7 @@ import { openCheckpoint, type Checkpoint } from './checkpoint.js';
 import { parseTextModelConfig } from './config.js';
 import { bf16ArrayToF32, f16ArrayToBf16, f16ArrayToF32, f32ArrayToBf16, LOADABLE_DTYPES } from './dtype.js';
 import { CheckpointError } from './errors.js';
-import { isSilentlyIgnoredTensor, layerPrefix, quantizedShape, storedTensorSpecs, type TensorSpec } from './layout.js';
+import { isSilentlyIgnoredTensor, layerPrefix, matrixQuantization, quantizedShape, storedTensorSpecs, type TensorSpec } from './layout.js';
 import type { TensorBytes } from './safetensors.js';
 import { isRotatedMatrix } from '../../protocol/quantization.js';
 
@@ -134,8 +134,9 @@ function quantizedMatrix(name: string, loaded: Map<string, unknown>, config: Tex
   const scales = loaded.get(`${base}.scales`) as Float32Array | undefined;
   if (!q || !codes || !scales) throw new CheckpointError('missing_tensor', `tensor '${name}' (or its ${base}.qweight / ${base}.scales) is missing`);
   const [rows, cols] = codes.of.shape as [number, number];
-  const shape = quantizedShape(rows, cols, q);
-  return { rows, cols, bits: q.bits, group: shape.group, data: codes.data, scales, ...(isRotatedMatrix(q.rotation, name) ? { rotated: true } : {}) };
+  const mq = matrixQuantization(q, name);
+  const shape = quantizedShape(rows, cols, mq);
+  return { rows, cols, bits: mq.bits, group: shape.group, data: codes.data, scales, ...(isRotatedMatrix(q.rotation, name) ? { rotated: true } : {}) };
 }
 
 /** U8 codes as they are (a view of the mapped file). */

@@ -61,6 +61,31 @@ describe('pre-quantized checkpoints', () => {
     await expect(loadTextModelWeights(old)).rejects.toThrow(/quantization_config.rotation.*must be "none" or "down-hadamard128"/);
   });
 
+  it('wint4 checkpoints keep the LM head at int8 per output channel (lm_head_bits 8, format_version 2); unknown versions and head bits are refused', async () => {
+    const cfgPath = join(dirs.wint4!, 'config.json');
+    const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
+    expect(cfg.quantization_config).toMatchObject({ scheme: 'wint4', bits: 4, lm_head_bits: 8, format_version: 2 });
+    const w = await loadTextModelWeights(dirs.wint4!);
+    const head = w.lmHead;
+    if (!isQuantized(head) || !isQuantized(w.layers[0]!.qProj)) throw new Error('expected quantized weights');
+    expect([head.bits, head.scales.length]).toEqual([8, head.rows]);
+    expect(head.data.length).toBe(head.rows * Math.ceil(head.cols / 128) * 128);
+    expect(w.layers[0]!.qProj.bits).toBe(4);
+    const { l, r } = await logits(dirs.wint4!);
+    expect(r.quantLayout).toBe('g128-head8');
+    expect(bits(l)).toEqual(bits((await logits(dirs.bf16!, 'wint4')).l));
+    const bad = join(root, 'bad-version');
+    await generateCheckpoint({ family: 'ernie4_5_moe', size: 'tiny', outDir: bad, seed: 4, quantization: 'wint4', tokenizer: false });
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, format_version: 3 } }));
+    await expect(loadTextModelWeights(bad)).rejects.toThrow(/format_version.*must be 1 or 2, got 3 .*newer Tandem/);
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, lm_head_bits: 2 } }));
+    await expect(loadTextModelWeights(bad)).rejects.toThrow(/lm_head_bits.*must be 8 or 4/);
+    // A version-1 file (no lm_head_bits) has an int4 head: these int8 head codes then disagree in shape.
+    const { lm_head_bits: _h, ...v1 } = cfg.quantization_config;
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...v1, format_version: 1 } }));
+    await expect(loadTextModelWeights(bad)).rejects.toThrow(/lm_head\.(qweight|scales).*shape/);
+  });
+
   it('the file is smaller than bf16 and its codes are 64-byte aligned in the mapped file', async () => {
     const w = await loadTextModelWeights(dirs.wint4!);
     const q = w.layers[1]!.mlp.kind === 'moe' ? w.layers[1]!.mlp.experts[0]!.gateProj : w.layers[1]!.qProj;
