@@ -43,8 +43,8 @@ bool get_mat(Napi::Object o, const char* key, int rows, int cols, Linear* m, con
   m->bits = int_arg(q.Get("bits"), (name + ".bits").c_str(), &ok, 1);
   if (ok) m->group = int_arg(q.Get("group"), (name + ".group").c_str(), &ok, 1);
   if (!ok) return false;
-  if ((m->bits != 8 && m->bits != 4) || m->group < kQuantBlock || m->group % kQuantBlock) {
-    Napi::RangeError::New(o.Env(), name + ": bits must be 8 or 4 and group a positive multiple of 128")
+  if ((m->bits != 8 && m->bits != 4) || m->group <= 0 || !valid_group(m->bits, m->group)) {
+    Napi::RangeError::New(o.Env(), name + ": bits must be 8 or 4 and group a positive multiple of 128 (or 32 / 64 for 4 bits)")
         .ThrowAsJavaScriptException();
     return false;
   }
@@ -183,8 +183,8 @@ TextModelWrap::TextModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     const int bits = int_arg(qo.Get("bits"), "quantization.bits", &ok, 1);
     const int group = ok ? int_arg(qo.Get("group"), "quantization.group", &ok, 0) : 0;
     if (!ok) return;
-    if ((bits != 8 && bits != 4) || group % kQuantBlock) {
-      Napi::RangeError::New(env, "quantization: bits must be 8 or 4 and group 0 (per row) or a multiple of 128")
+    if ((bits != 8 && bits != 4) || !valid_group(bits, group)) {
+      Napi::RangeError::New(env, "quantization: bits must be 8 or 4 and group 0 (per row), a multiple of 128, or (4 bits) 32 or 64")
           .ThrowAsJavaScriptException();
       return;
     }

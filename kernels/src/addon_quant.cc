@@ -19,8 +19,8 @@ bool valid_scheme(Napi::Env env, int bits, int group) {
     Napi::RangeError::New(env, "bits must be 8 or 4").ThrowAsJavaScriptException();
     return false;
   }
-  if (group < 0 || group % kQuantBlock) {
-    Napi::RangeError::New(env, "group must be 0 (one scale per row) or a positive multiple of 128").ThrowAsJavaScriptException();
+  if (!valid_group(bits, group)) {
+    Napi::RangeError::New(env, "group must be 0 (one scale per row), a positive multiple of 128, or (wint4) 32 or 64").ThrowAsJavaScriptException();
     return false;
   }
   return true;

@@ -56,6 +56,33 @@ struct Avx2Q {
     const VI p23 = _mm256_add_epi16(_mm256_maddubs_epi16(w[2], x[2]), _mm256_maddubs_epi16(w[3], x[3]));
     return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_add_epi16(p01, p23), _mm256_set1_epi16(1)));
   }
+  // wint4 groups below a block (quant_simd.inl tile_sub): after vpmaddubsw + vpmaddwd, lane l of
+  // a vector sums its bytes 4l..4l+3. Code bytes 0..31 are w[0] (low nibbles) and w[2] (high),
+  // bytes 32..63 w[1] and w[3]: each pair is summed on its own, so for groups of 32 lanes 0-3 /
+  // 4-7 of the first pair are groups 0 / 1 and of the second 2 / 3; for 64 each pair is a group.
+  // |pair sums| <= 2 * 15 * 127, two of them add in 16 bits (< 32768).
+  template <int GPB> struct SubInit { VI i02, i13; };
+  template <int GPB> struct SubScales { VF s02, s13; };
+  template <int GPB> static SubInit<GPB> sub_init(const int32_t* xsum) {
+    if constexpr (GPB == 4)
+      return {_mm256_setr_epi32(-8 * xsum[0], 0, 0, 0, -8 * xsum[1], 0, 0, 0), _mm256_setr_epi32(-8 * xsum[2], 0, 0, 0, -8 * xsum[3], 0, 0, 0)};
+    else
+      return {lane0(-8 * xsum[0]), lane0(-8 * xsum[1])};
+  }
+  template <int GPB> static SubScales<GPB> sub_scales(const float* s) {
+    if constexpr (GPB == 4)
+      return {_mm256_setr_m128(_mm_set1_ps(s[0]), _mm_set1_ps(s[1])), _mm256_setr_m128(_mm_set1_ps(s[2]), _mm_set1_ps(s[3]))};
+    else
+      return {_mm256_set1_ps(s[0]), _mm256_set1_ps(s[1])};
+  }
+  template <int GPB>
+  static VF sub_mac(VF acc, const SubInit<GPB>& init, const VI* w, const VI* x, const SubScales<GPB>& s) {
+    const VI ones = _mm256_set1_epi16(1);
+    const VI p02 = _mm256_add_epi16(_mm256_maddubs_epi16(w[0], x[0]), _mm256_maddubs_epi16(w[2], x[2]));
+    const VI p13 = _mm256_add_epi16(_mm256_maddubs_epi16(w[1], x[1]), _mm256_maddubs_epi16(w[3], x[3]));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(init.i02, _mm256_madd_epi16(p02, ones))), s.s02, acc);
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(init.i13, _mm256_madd_epi16(p13, ones))), s.s13, acc);
+  }
   static VF fma_i32(VI a, float s, VF acc) { return _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_set1_ps(s), acc); }
   static float reduce(VF v) {
     __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

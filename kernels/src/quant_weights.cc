@@ -31,39 +31,38 @@ void quantize_act_row(const float* x, int K, int G, int Kp, int8_t* xq, float* x
   for (int k = 0; k < K; ++k) amax = std::max(amax, std::fabs(x[k]));
   const float inv = amax > 0.f ? 127.0f / amax : 0.f;
   *xs = amax / 127.0f;
-  for (int g0 = 0, gi = 0; g0 < Kp; g0 += G, ++gi) {
-    int32_t sum = 0;
-    for (int k = g0; k < g0 + G; ++k) {
-      // |x * inv| <= 127 up to one rounding, so the nearest integer is within [-127, 127].
-      const int v = k < K ? round_even(x[k] * inv) : 0;
-      xq[k] = static_cast<int8_t>(v);
-      sum += v;
-    }
-    xsum[gi] = sum;
-  }
+  // |x * inv| <= 127 up to one rounding, so the nearest integer is within [-127, 127].
+  for (int k = 0; k < Kp; ++k) xq[k] = static_cast<int8_t>(k < K ? round_even(x[k] * inv) : 0);
+  // Each group's sum (group_of: groups below a block are interleaved within it).
+  std::fill(xsum, xsum + Kp / G, 0);
+  for_each_group_element(Kp, G, [&](int g, int k) { xsum[g] += xq[k]; });
 }
 
 namespace {
 
 // One row (fp32, zero-padded to Kp): per group, the scale maps the largest magnitude onto the end
 // of the integer range. wint4 uses the signed extreme (scale = extreme / -8) so both ends of
-// [-8, 7] are reachable. Padding is zero, so it changes no scale and quantizes to 0.
+// [-8, 7] are reachable. Padding is zero, so it changes no scale and quantizes to 0. Groups are
+// those of group_of (for G < 128 interleaved within each block).
 void quantize_row(const float* w, int bits, int G, int Kp, uint8_t* q, float* scales, int8_t* tmp) {
-  for (int g0 = 0, gi = 0; g0 < Kp; g0 += G, ++gi) {
-    float amax = 0.f, extreme = 0.f;
-    for (int i = 0; i < G; ++i) {
-      const float v = w[g0 + i];
-      if (std::fabs(v) > amax) {
-        amax = std::fabs(v);
-        extreme = v;
-      }
+  const int ng = Kp / G;
+  thread_local std::vector<float> amax, extreme, inv;  // per row of a load: kept per thread
+  amax.assign(ng, 0.f);
+  extreme.assign(ng, 0.f);
+  inv.resize(ng);
+  for_each_group_element(Kp, G, [&](int g, int k) {
+    const float v = w[k];
+    if (std::fabs(v) > amax[g]) {
+      amax[g] = std::fabs(v);
+      extreme[g] = v;
     }
-    const float scale = bits == 8 ? amax / 127.0f : extreme / -8.0f;
-    const float inv = scale != 0.f ? 1.0f / scale : 0.f;
-    const int lo = bits == 8 ? -127 : -8, hi = bits == 8 ? 127 : 7;
-    for (int i = 0; i < G; ++i) tmp[g0 + i] = static_cast<int8_t>(std::clamp(round_even(w[g0 + i] * inv), lo, hi));
-    scales[gi] = scale;
+  });
+  for (int g = 0; g < ng; ++g) {
+    scales[g] = bits == 8 ? amax[g] / 127.0f : extreme[g] / -8.0f;
+    inv[g] = scales[g] != 0.f ? 1.0f / scales[g] : 0.f;
   }
+  const int lo = bits == 8 ? -127 : -8, hi = bits == 8 ? 127 : 7;
+  for_each_group_element(Kp, G, [&](int g, int k) { tmp[k] = static_cast<int8_t>(std::clamp(round_even(w[k] * inv[g]), lo, hi)); });
   if (bits == 8) {
     for (int k = 0; k < Kp; ++k) q[k] = static_cast<uint8_t>(tmp[k] + 128);
     return;

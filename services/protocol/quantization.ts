@@ -11,8 +11,11 @@ export const QUANTIZATIONS: readonly Quantization[] = ['none', 'wint8', 'wint4']
  * needs groups of 128 to stay close to bf16.
  */
 export function quantGroup(q: Quantization): number {
-  return q === 'wint4' ? 128 : 0;
+  return q === 'wint4' ? WINT4_GROUP : 0;
 }
+
+/** wint4's group size (overridable for measurements: TANDEM_WINT4_GROUP=32|64|128). */
+const WINT4_GROUP = Number(process.env.TANDEM_WINT4_GROUP ?? 32);
 
 /**
  * Whether a scheme's MLP down projections are quantized from Hadamard-rotated rows (and their

@@ -153,7 +153,9 @@ function parseQuantization(raw: unknown): StoredQuantization {
   const bits = scheme === 'wint8' ? 8 : 4;
   if (q.bits !== bits) throw bad('quantization_config.bits', `must be ${bits} for ${scheme}, got ${show(q.bits)}`);
   const group = int(q, 'group_size', { min: 0 });
-  if (group % 128 !== 0) throw bad('quantization_config.group_size', `must be 0 (per channel) or a multiple of 128, got ${group}`);
+  if (group % 128 !== 0 && !(bits === 4 && (group === 32 || group === 64))) {
+    throw bad('quantization_config.group_size', `must be 0 (per channel), a multiple of 128, or (wint4) 32 or 64, got ${group}`);
+  }
   const rotation = q.rotation ?? 'none';
   if (rotation !== 'none' && rotation !== 'down-hadamard128') throw bad('quantization_config.rotation', `must be "none" or "down-hadamard128", got ${show(rotation)}`);
   const formatVersion = q.format_version ?? 1;

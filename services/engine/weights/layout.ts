@@ -89,7 +89,8 @@ export function textTensorSpecs(c: TextModelConfig): TensorSpec[] {
 export function quantizedShape(rows: number, cols: number, q: Pick<StoredQuantization, 'bits' | 'group'>): { rowBytes: number; groups: number; group: number } {
   const padded = Math.ceil(cols / 128) * 128;
   const group = q.group || padded;
-  const kp = Math.ceil(cols / group) * group;
+  // Groups of 32 / 64 (wint4) still pad rows to whole 128-element blocks.
+  const kp = group < 128 ? padded : Math.ceil(cols / group) * group;
   return { rowBytes: (kp * q.bits) / 8, groups: kp / group, group };
 }
 

@@ -72,7 +72,7 @@ describe('pre-quantized checkpoints', () => {
     expect(head.data.length).toBe(head.rows * Math.ceil(head.cols / 128) * 128);
     expect(w.layers[0]!.qProj.bits).toBe(4);
     const { l, r } = await logits(dirs.wint4!);
-    expect(r.quantLayout).toBe('g128-head8');
+    expect(r.quantLayout).toBe('g32-head8');
     expect(bits(l)).toEqual(bits((await logits(dirs.bf16!, 'wint4')).l));
     const bad = join(root, 'bad-version');
     await generateCheckpoint({ family: 'ernie4_5_moe', size: 'tiny', outDir: bad, seed: 4, quantization: 'wint4', tokenizer: false });
@@ -109,7 +109,10 @@ describe('pre-quantized checkpoints', () => {
     await expect(loadTextModelWeights(bad)).rejects.toThrow(/scales.*has shape \[\d+, 1\], expected \[\d+, 1\]|do not match config.json/);
     writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, quant_method: 'gptq' } }));
     await expect(loadTextModelWeights(bad)).rejects.toThrow(/quant_method "gptq" is not supported/);
-    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, scheme: 'wint8', bits: 8 } }));
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, scheme: 'wint8', bits: 8, group_size: 128 } }));
     await expect(loadTextModelWeights(bad)).rejects.toThrow(/do not match config.json/);
+    // Groups of 32 / 64 exist for wint4 only.
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, scheme: 'wint8', bits: 8, group_size: 32 } }));
+    await expect(loadTextModelWeights(bad)).rejects.toThrow(/group_size must be 0 \(per channel\), a multiple of 128, or \(wint4\) 32 or 64, got 32/);
   });
 });
