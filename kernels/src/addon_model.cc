@@ -55,6 +55,15 @@ bool get_mat(Napi::Object o, const char* key, int rows, int cols, Linear* m, con
   m->q = data.data;
   m->scales = scales.data;
   m->rotated = q.Has("rotated") && q.Get("rotated").ToBoolean();
+  if (q.Has("zeros") && !q.Get("zeros").IsUndefined()) {
+    if (m->bits != 4) {
+      Napi::RangeError::New(o.Env(), name + ": zero points are for 4-bit weights only").ThrowAsJavaScriptException();
+      return false;
+    }
+    auto zeros = typed_arg<uint8_t>(q.Get("zeros"), (name + ".zeros").c_str(), static_cast<size_t>(rows) * m->groups());
+    if (!zeros.ok) return false;
+    m->zeros = zeros.data;
+  }
   return true;
 }
 
@@ -196,7 +205,12 @@ TextModelWrap::TextModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
       Napi::RangeError::New(env, "quantization.headBits must be 8 or 4").ThrowAsJavaScriptException();
       return;
     }
-    quantize_linears(&tw, bits, group, lm_head, &quantized, rotate, head_bits);
+    const bool zero_points = qo.Has("zeroPoints") && qo.Get("zeroPoints").ToBoolean();
+    if (zero_points && bits != 4) {
+      Napi::RangeError::New(env, "quantization.zeroPoints is for 4 bits only").ThrowAsJavaScriptException();
+      return;
+    }
+    quantize_linears(&tw, bits, group, lm_head, &quantized, rotate, head_bits, zero_points);
   }
   model = std::make_unique<TextModel>(dims, std::move(tw), isa);
 }

@@ -44,6 +44,9 @@ struct Linear {
   // error: a few large values (outliers) spread over their block, so one int8 scale per token
   // resolves the typical values far better (docs/quantization.md, "Rotation").
   bool rotated = false;
+  // wint4 only, optional: one zero point z in [0, 15] per group ([rows, groups] bytes); a weight is
+  // then (u - z) * s with u the stored nibble in [0, 15] (asymmetric). Without: z = 8 (u = q + 8).
+  const uint8_t* zeros = nullptr;
   int padded_cols() const {
     if (!group) return cols;
     const int unit = group < 128 ? 128 : group;  // groups below a block still pad to whole blocks
@@ -132,6 +135,13 @@ void quantize_act_row(const float* x, int K, int G, int Kp, int8_t* xq, float* x
 // Quantizes bf16 weights [rows, cols] into `q` (rows * row_bytes) and `scales` (rows * groups),
 // parallel over rows on the kernel pool. Deterministic: the same input always gives the same bytes.
 // `rotate`: each padded row's blocks are rotated (hadamard_rotate) before they are quantized.
-void quantize_weights(const uint16_t* w, int rows, int cols, int bits, int group, uint8_t* q, float* scales, bool rotate = false);
+// `zeros` (wint4 only; rows * groups bytes): asymmetric groups with a zero point each, the range
+// [min, max] of a group (widened to include 0) shrunk by the factor of kClipSearch with the least
+// squared error of the group's dequantized weights (docs/quantization.md, "wint4").
+void quantize_weights(const uint16_t* w, int rows, int cols, int bits, int group, uint8_t* q, float* scales, bool rotate = false,
+                      uint8_t* zeros = nullptr);
+
+// The range factors the asymmetric wint4 quantizer tries per group (1 = the group's own range).
+constexpr float kClipSearch[] = {1.0f, 0.95f, 0.9f, 0.85f, 0.8f, 0.75f, 0.7f};
 
 }  // namespace tandem

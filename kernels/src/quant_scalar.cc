@@ -25,7 +25,9 @@ void gemm_q(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y
     for (int n = n0; n < n1; ++n) {
       const uint8_t* row = W.q + static_cast<int64_t>(n) * W.row_bytes();
       std::fill(isum.begin(), isum.end(), 0);
-      for_each_group_element(a.kp, G, [&](int g, int k) { isum[g] += weight_at(W, row, k) * x[k]; });
+      // Asymmetric wint4: the group's zero point instead of the implicit 8.
+      const uint8_t* z = W.zeros ? W.zeros + static_cast<int64_t>(n) * ng : nullptr;
+      for_each_group_element(a.kp, G, [&](int g, int k) { isum[g] += (weight_at(W, row, k) + (z ? 8 - z[g] : 0)) * x[k]; });
       float acc = 0.f;
       for (int g = 0; g < ng; ++g) acc += static_cast<float>(isum[g]) * W.scales[static_cast<int64_t>(n) * ng + g];
       y[static_cast<int64_t>(m) * ldy + (n - n0)] = acc * a.s[m];

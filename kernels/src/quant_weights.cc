@@ -44,7 +44,7 @@ namespace {
 // of the integer range. wint4 uses the signed extreme (scale = extreme / -8) so both ends of
 // [-8, 7] are reachable. Padding is zero, so it changes no scale and quantizes to 0. Groups are
 // those of group_of (for G < 128 interleaved within each block).
-void quantize_row(const float* w, int bits, int G, int Kp, uint8_t* q, float* scales, int8_t* tmp) {
+void quantize_row(const float* w, int bits, int G, int Kp, uint8_t* q, float* scales, int8_t* tmp, uint8_t* zeros) {
   const int ng = Kp / G;
   thread_local std::vector<float> amax, extreme, inv;  // per row of a load: kept per thread
   amax.assign(ng, 0.f);
@@ -57,12 +57,56 @@ void quantize_row(const float* w, int bits, int G, int Kp, uint8_t* q, float* sc
       extreme[g] = v;
     }
   });
-  for (int g = 0; g < ng; ++g) {
-    scales[g] = bits == 8 ? amax[g] / 127.0f : extreme[g] / -8.0f;
-    inv[g] = scales[g] != 0.f ? 1.0f / scales[g] : 0.f;
+  if (zeros) {
+    // Asymmetric wint4: codes u in [0, 15] with a zero point z per group. lo / hi: the group's
+    // range widened to include 0 (so padding and zeros stay exact), times each factor of
+    // kClipSearch; the factor whose dequantized group has the least squared error wins (the first
+    // on ties). tmp holds u - 8 so the packing below is the symmetric one.
+    thread_local std::vector<float> lo, hi, best, cscale, cerr;
+    thread_local std::vector<int> cz;
+    thread_local std::vector<int8_t> cand;
+    lo.assign(ng, 0.f);
+    hi.assign(ng, 0.f);
+    best.assign(ng, -1.f);
+    cscale.resize(ng);
+    cerr.resize(ng);
+    cz.resize(ng);
+    cand.resize(Kp);
+    for_each_group_element(Kp, G, [&](int g, int k) {
+      lo[g] = std::min(lo[g], w[k]);
+      hi[g] = std::max(hi[g], w[k]);
+    });
+    for (const float f : kClipSearch) {
+      for (int g = 0; g < ng; ++g) {
+        cscale[g] = (f * hi[g] - f * lo[g]) / 15.0f;
+        inv[g] = cscale[g] != 0.f ? 1.0f / cscale[g] : 0.f;
+        cz[g] = std::clamp(round_even(-f * lo[g] * inv[g]), 0, 15);
+        cerr[g] = 0.f;
+      }
+      for_each_group_element(Kp, G, [&](int g, int k) {
+        const int u = std::clamp(round_even(w[k] * inv[g]) + cz[g], 0, 15);
+        cand[k] = static_cast<int8_t>(u - 8);
+        const float e = static_cast<float>(u - cz[g]) * cscale[g] - w[k];
+        cerr[g] += e * e;
+      });
+      for_each_group_element(Kp, G, [&](int g, int k) {
+        if (best[g] < 0.f || cerr[g] < best[g]) tmp[k] = cand[k];
+      });
+      for (int g = 0; g < ng; ++g)
+        if (best[g] < 0.f || cerr[g] < best[g]) {
+          best[g] = cerr[g];
+          scales[g] = cscale[g];
+          zeros[g] = static_cast<uint8_t>(cz[g]);
+        }
+    }
+  } else {
+    for (int g = 0; g < ng; ++g) {
+      scales[g] = bits == 8 ? amax[g] / 127.0f : extreme[g] / -8.0f;
+      inv[g] = scales[g] != 0.f ? 1.0f / scales[g] : 0.f;
+    }
+    const int lo = bits == 8 ? -127 : -8, hi = bits == 8 ? 127 : 7;
+    for_each_group_element(Kp, G, [&](int g, int k) { tmp[k] = static_cast<int8_t>(std::clamp(round_even(w[k] * inv[g]), lo, hi)); });
   }
-  const int lo = bits == 8 ? -127 : -8, hi = bits == 8 ? 127 : 7;
-  for_each_group_element(Kp, G, [&](int g, int k) { tmp[k] = static_cast<int8_t>(std::clamp(round_even(w[k] * inv[g]), lo, hi)); });
   if (bits == 8) {
     for (int k = 0; k < Kp; ++k) q[k] = static_cast<uint8_t>(tmp[k] + 128);
     return;
@@ -76,7 +120,8 @@ void quantize_row(const float* w, int bits, int G, int Kp, uint8_t* q, float* sc
 
 void hadamard_rotate(float* x, int n) { hadamard_detail::rotate(x, n); }
 
-void quantize_weights(const uint16_t* w, int rows, int cols, int bits, int group, uint8_t* q, float* scales, bool rotate) {
+void quantize_weights(const uint16_t* w, int rows, int cols, int bits, int group, uint8_t* q, float* scales, bool rotate,
+                      uint8_t* zeros) {
   Linear shape;
   shape.bits = bits;
   shape.cols = cols;
@@ -90,7 +135,7 @@ void quantize_weights(const uint16_t* w, int rows, int cols, int bits, int group
       const uint16_t* src = w + r * cols;
       for (int k = 0; k < Kp; ++k) row[k] = k < cols ? bf16_to_f32(load_u16(src + k)) : 0.f;
       if (rotate) hadamard_rotate(row.data(), Kp);
-      quantize_row(row.data(), bits, group, Kp, q + r * rb, scales + r * ng, tmp.data());
+      quantize_row(row.data(), bits, group, Kp, q + r * rb, scales + r * ng, tmp.data(), bits == 4 && zeros ? zeros + r * ng : nullptr);
     }
   });
 }

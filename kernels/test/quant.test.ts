@@ -74,6 +74,73 @@ describe('wint4 groups of 32 and 64', () => {
   });
 });
 
+describe('wint4 with zero points (asymmetric groups, quant.h Linear::zeros)', () => {
+  const ZP_SHAPES: Array<[number, number, number, number]> = SHAPES.flatMap(([M, K, N, g]) => [32, 64, g].map((group) => [M, K, N, group] as [number, number, number, number]));
+  // Skewed weights (a positive offset per row), where a symmetric grid wastes half its levels.
+  const skewed = (n: number, seed: number, cols: number) => {
+    const w = randomF32(n, seed, 0.05);
+    for (let i = 0; i < n; i++) w[i]! += 0.03 * ((Math.floor(i / cols) % 3) + 1);
+    return encodeBf16(w);
+  };
+  const run = (x: Float32Array, M: number, K: number, q: { data: Uint8Array; scales: Float32Array; zeros?: Uint8Array }, N: number, group: number, impl: 'scalar' | 'avx2' | 'avx512') => {
+    const y = new Float32Array(M * N);
+    ops.gemmQ(x, M, K, q.data, q.scales, N, 4, group, y, impl, false, q.zeros);
+    return y;
+  };
+
+  it.each(ZP_SHAPES)('optimized matches the scalar reference for M=%i K=%i N=%i group=%i', (M, K, N, group) => {
+    const x = randomF32(M * K, M * 13 + K);
+    const q = native.quantizeWeights(skewed(N * K, N + K, K), N, K, 4, group, false, true);
+    expect(q.zeros!.length).toBe(q.scales.length);
+    const ref = run(x, M, K, q, N, group, 'scalar');
+    for (const impl of optimizedImpls()) expect(maxRelDiff(run(x, M, K, q, N, group, impl), ref, 0.1 * Math.sqrt(K)), impl).toBeLessThan(1e-5);
+  });
+
+  it('is closer to the bf16 product than the symmetric grid, and batch invariant on every ISA', () => {
+    const [M, K, N] = [9, 384, 36];
+    const x = randomF32(M * K, 21);
+    const W = skewed(N * K, 22, K);
+    const exact = new Float32Array(M * N);
+    ops.gemmBf16(x, M, K, W, N, exact, 'scalar');
+    const relErr = (y: Float32Array) => {
+      let e = 0;
+      let n = 0;
+      for (let i = 0; i < y.length; i++) {
+        e += (y[i]! - exact[i]!) ** 2;
+        n += exact[i]! ** 2;
+      }
+      return Math.sqrt(e / n);
+    };
+    for (const group of [32, 128]) {
+      const zp = native.quantizeWeights(W, N, K, 4, group, false, true);
+      const sym = native.quantizeWeights(W, N, K, 4, group);
+      expect(relErr(run(x, M, K, zp, N, group, 'scalar'))).toBeLessThan(0.8 * relErr(run(x, M, K, sym, N, group, 'scalar')));
+      for (const impl of ['scalar', ...optimizedImpls()] as const) {
+        const full = run(x, M, K, zp, N, group, impl);
+        for (const m of [0, 4, 8]) expect(bitsEqual(run(x.subarray(m * K, (m + 1) * K), 1, K, zp, N, group, impl), full.subarray(m * N, (m + 1) * N)), `${impl} g${group} row ${m}`).toBe(true);
+        expect(bitsEqual(run(x.subarray(2 * K, 7 * K), 5, K, zp, N, group, impl), full.subarray(2 * N, 7 * N)), impl).toBe(true);
+      }
+    }
+  });
+
+  it('format: nibble u and zero point z in [0, 15], weight (u - z) * scale; zeros and padding stay exactly 0; 8 bits refuse zero points', () => {
+    const row = new Float32Array(100);
+    for (let i = 0; i < 100; i++) row[i] = 0.1 + 0.01 * (i % 9); // all positive: z = 0
+    row[3] = 0;
+    const q = native.quantizeWeights(encodeBf16(row), 1, 100, 4, 32, false, true);
+    expect(q.zeros!.length).toBe(4);
+    const nib = (k: number) => (k % 128 < 64 ? q.data[k % 64]! & 15 : q.data[k % 64]! >> 4);
+    const group = (k: number) => Math.floor((k % 64) / 16);
+    const wq = (k: number) => (nib(k) - q.zeros![group(k)]!) * q.scales[group(k)]!;
+    expect(q.zeros![0]).toBe(0);
+    expect(wq(3)).toBe(0);
+    for (let k = 100; k < 128; k++) expect(wq(k)).toBe(0);
+    // Within half a step of each weight (the chosen range may clip the largest by a little more).
+    for (let k = 0; k < 100; k++) expect(Math.abs(wq(k) - row[k]!)).toBeLessThanOrEqual(Math.abs(q.scales[group(k)]!) * 1.5);
+    expect(() => native.quantizeWeights(encodeBf16(row), 1, 100, 8, 0, false, true)).toThrow(/zero points are for 4-bit weights only/);
+  });
+});
+
 describe.each([8, 4] as const)('wint%i weights x dynamically quantized activations', (bits) => {
   it.each(SHAPES)('optimized matches the scalar reference for M=%i K=%i N=%i group=%i', (M, K, N, group) => {
     const x = randomF32(M * K, M * 31 + K);

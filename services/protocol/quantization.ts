@@ -14,7 +14,7 @@ export function quantGroup(q: Quantization): number {
   return q === 'wint4' ? WINT4_GROUP : 0;
 }
 
-/** wint4's group size (overridable for measurements: TANDEM_WINT4_GROUP=32|64|128). */
+/** wint4's group size (for measurements: TANDEM_WINT4_GROUP=32|64|128 selects another; the registered layout follows it). */
 const WINT4_GROUP = Number(process.env.TANDEM_WINT4_GROUP ?? 32);
 
 /**
@@ -49,9 +49,20 @@ export function quantHeadBits(q: Quantization): 8 | 4 | undefined {
  * head's bits ("g128-head8"). Workers register it; a P/D pair whose layouts differ (a worker of
  * an older Tandem, whose wint4 head was int4, beside a new one) is refused at registration.
  */
-export function quantLayout(group: number, headBits: number): string {
-  return `g${group}-head${headBits}`;
+export function quantLayout(group: number, headBits: number, zeroPoints = false): string {
+  return `g${group}${zeroPoints ? '-zp' : ''}-head${headBits}`;
 }
+
+/**
+ * Whether a scheme's 4-bit matrices are asymmetric, with a zero point per group (and each group's
+ * range chosen by the least squared error, quant.h kClipSearch): wint4.
+ */
+export function quantZeroPoints(q: Quantization): boolean {
+  return q === 'wint4' && ZERO_POINTS;
+}
+
+/** For measurements: TANDEM_WINT4_ZERO_POINTS=0 quantizes wint4 symmetrically (z = 8), as before. */
+const ZERO_POINTS = process.env.TANDEM_WINT4_ZERO_POINTS !== '0';
 
 /** The layout a worker that registered none has: what its scheme meant before layouts were registered. */
 export function legacyQuantLayout(q: Quantization): string | undefined {

@@ -6,7 +6,7 @@ import type { VlChunkInputs } from '../vl/vl-inputs.js';
 import type { VlModelWeights } from '../vl-model-types.js';
 import { nativeSpecFor } from './native-spec.js';
 import { nativeVlTextSpecFor } from './vl-native-spec.js';
-import { quantGroup, quantHeadBits, quantizationBits, quantLayout, quantRotation, type QuantRotation, type Quantization } from '../../protocol/quantization.js';
+import { quantGroup, quantHeadBits, quantizationBits, quantLayout, quantRotation, quantZeroPoints, type QuantRotation, type Quantization } from '../../protocol/quantization.js';
 
 /** One sequence's share of a forward step: `tokens` at positions startPos.. of that sequence. */
 export interface SequenceChunk {
@@ -85,11 +85,15 @@ export class ModelRunner {
     this.quantization = stored ?? asked;
     this.quantRotation = weights.config.quantization?.rotation ?? quantRotation(asked);
     const sq = weights.config.quantization;
-    const layout = sq ? quantLayout(sq.group, sq.headBits) : quantizationBits(asked) ? quantLayout(quantGroup(asked), quantHeadBits(asked)!) : undefined;
+    const layout = sq
+      ? quantLayout(sq.group, sq.headBits, sq.zeroPoints)
+      : quantizationBits(asked) ? quantLayout(quantGroup(asked), quantHeadBits(asked)!, quantZeroPoints(asked)) : undefined;
     if (layout) this.quantLayout = layout;
     const bits = stored ? undefined : quantizationBits(asked);
     this.model = new native.TextModel(
-      bits ? { ...spec, quantization: { bits, group: quantGroup(asked), rotate: quantRotation(asked) === 'down-hadamard128', headBits: quantHeadBits(asked)! } } : spec,
+      bits
+        ? { ...spec, quantization: { bits, group: quantGroup(asked), rotate: quantRotation(asked) === 'down-hadamard128', headBits: quantHeadBits(asked)!, zeroPoints: quantZeroPoints(asked) } }
+        : spec,
     );
   }
 

@@ -165,7 +165,9 @@ function parseQuantization(raw: unknown): StoredQuantization {
   const headBits = q.lm_head_bits ?? bits;
   if (headBits !== 8 && headBits !== 4) throw bad('quantization_config.lm_head_bits', `must be 8 or 4, got ${show(headBits)}`);
   if (headBits < bits) throw bad('quantization_config.lm_head_bits', `must not be below bits (${bits}), got ${headBits}`);
-  return { scheme, bits, group, lmHead: bool(q, 'lm_head', true), rotation, headBits, formatVersion };
+  const zeroPoints = bool(q, 'zero_points', false);
+  if (zeroPoints && bits !== 4) throw bad('quantization_config.zero_points', `is for wint4 only, not ${scheme}`);
+  return { scheme, bits, group, lmHead: bool(q, 'lm_head', true), rotation, headBits, formatVersion, zeroPoints };
 }
 
 function parseMoe(c: Raw, numLayers: number): MoeConfig {
