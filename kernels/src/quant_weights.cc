@@ -40,66 +40,93 @@ void quantize_act_row(const float* x, int K, int G, int Kp, int8_t* xq, float* x
 
 namespace {
 
+// Round to nearest, ties to even, for |v| < 2^22 (the default rounding mode): plain float adds, so
+// the loops below vectorize. Equal to round_even on that range.
+inline float round_even_small(float v) {
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: the sum's ulp is 1
+  return (v + kMagic) - kMagic;
+}
+
+// The indices of group g's G elements (group_of), in ascending order.
+inline void group_indices(int G, int g, int* idx) {
+  if (G >= kQuantBlock) {
+    for (int i = 0; i < G; ++i) idx[i] = g * G + i;
+    return;
+  }
+  const int per_block = kQuantBlock / G, half = G / 2;
+  const int b = g / per_block * kQuantBlock, j = g % per_block;
+  for (int i = 0; i < half; ++i) {
+    idx[i] = b + j * half + i;
+    idx[half + i] = b + kQuantBlock / 2 + j * half + i;
+  }
+}
+
+// Asymmetric wint4, group by group: codes u in [0, 15] with a zero point z. The group's range
+// [lo, hi] (widened to include 0, so zeros and padding stay exact) is shrunk by each factor of
+// kClipSearch; the factor whose dequantized group (u - z) * scale has the least squared error wins
+// (the first on ties). tmp receives u - 8, so the nibble packing is the symmetric one.
+// |w * inv| <= 15 / 0.7 here, so round_even_small is exact.
+void quantize_groups_asym(const float* w, int G, int Kp, float* scales, uint8_t* zeros, int8_t* tmp) {
+  thread_local std::vector<int> idx;
+  thread_local std::vector<float> v;
+  idx.resize(G);
+  v.resize(G);
+  for (int g = 0; g < Kp / G; ++g) {
+    group_indices(G, g, idx.data());
+    float lo = 0.f, hi = 0.f;
+    for (int i = 0; i < G; ++i) {
+      v[i] = w[idx[i]];
+      lo = std::min(lo, v[i]);
+      hi = std::max(hi, v[i]);
+    }
+    float best = -1.f, best_scale = 0.f, best_inv = 0.f, best_z = 0.f;
+    for (const float f : kClipSearch) {
+      const float scale = (f * hi - f * lo) / 15.0f;
+      const float inv = scale != 0.f ? 1.0f / scale : 0.f;
+      const float z = std::clamp(round_even_small(-f * lo * inv), 0.f, 15.f);
+      // Eight partial sums in a fixed order: vectorizable, and the same bits every time.
+      float part[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+      for (int i0 = 0; i0 < G; i0 += 8)
+        for (int j = 0; j < 8; ++j) {
+          const float u = std::min(std::max(round_even_small(v[i0 + j] * inv) + z, 0.f), 15.f);
+          const float e = (u - z) * scale - v[i0 + j];
+          part[j] += e * e;
+        }
+      const float err = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+      if (best < 0.f || err < best) {
+        best = err;
+        best_scale = scale;
+        best_inv = inv;
+        best_z = z;
+      }
+    }
+    scales[g] = best_scale;
+    zeros[g] = static_cast<uint8_t>(best_z);
+    for (int i = 0; i < G; ++i)
+      tmp[idx[i]] = static_cast<int8_t>(std::clamp(round_even_small(v[i] * best_inv) + best_z, 0.f, 15.f) - 8.f);
+  }
+}
+
 // One row (fp32, zero-padded to Kp): per group, the scale maps the largest magnitude onto the end
 // of the integer range. wint4 uses the signed extreme (scale = extreme / -8) so both ends of
 // [-8, 7] are reachable. Padding is zero, so it changes no scale and quantizes to 0. Groups are
 // those of group_of (for G < 128 interleaved within each block).
 void quantize_row(const float* w, int bits, int G, int Kp, uint8_t* q, float* scales, int8_t* tmp, uint8_t* zeros) {
   const int ng = Kp / G;
-  thread_local std::vector<float> amax, extreme, inv;  // per row of a load: kept per thread
-  amax.assign(ng, 0.f);
-  extreme.assign(ng, 0.f);
-  inv.resize(ng);
-  for_each_group_element(Kp, G, [&](int g, int k) {
-    const float v = w[k];
-    if (std::fabs(v) > amax[g]) {
-      amax[g] = std::fabs(v);
-      extreme[g] = v;
-    }
-  });
   if (zeros) {
-    // Asymmetric wint4: codes u in [0, 15] with a zero point z per group. lo / hi: the group's
-    // range widened to include 0 (so padding and zeros stay exact), times each factor of
-    // kClipSearch; the factor whose dequantized group has the least squared error wins (the first
-    // on ties). tmp holds u - 8 so the packing below is the symmetric one.
-    thread_local std::vector<float> lo, hi, best, cscale, cerr;
-    thread_local std::vector<int> cz;
-    thread_local std::vector<int8_t> cand;
-    lo.assign(ng, 0.f);
-    hi.assign(ng, 0.f);
-    best.assign(ng, -1.f);
-    cscale.resize(ng);
-    cerr.resize(ng);
-    cz.resize(ng);
-    cand.resize(Kp);
-    for_each_group_element(Kp, G, [&](int g, int k) {
-      lo[g] = std::min(lo[g], w[k]);
-      hi[g] = std::max(hi[g], w[k]);
-    });
-    for (const float f : kClipSearch) {
-      for (int g = 0; g < ng; ++g) {
-        cscale[g] = (f * hi[g] - f * lo[g]) / 15.0f;
-        inv[g] = cscale[g] != 0.f ? 1.0f / cscale[g] : 0.f;
-        cz[g] = std::clamp(round_even(-f * lo[g] * inv[g]), 0, 15);
-        cerr[g] = 0.f;
-      }
-      for_each_group_element(Kp, G, [&](int g, int k) {
-        const int u = std::clamp(round_even(w[k] * inv[g]) + cz[g], 0, 15);
-        cand[k] = static_cast<int8_t>(u - 8);
-        const float e = static_cast<float>(u - cz[g]) * cscale[g] - w[k];
-        cerr[g] += e * e;
-      });
-      for_each_group_element(Kp, G, [&](int g, int k) {
-        if (best[g] < 0.f || cerr[g] < best[g]) tmp[k] = cand[k];
-      });
-      for (int g = 0; g < ng; ++g)
-        if (best[g] < 0.f || cerr[g] < best[g]) {
-          best[g] = cerr[g];
-          scales[g] = cscale[g];
-          zeros[g] = static_cast<uint8_t>(cz[g]);
-        }
-    }
+    quantize_groups_asym(w, G, Kp, scales, zeros, tmp);
   } else {
+    thread_local std::vector<float> amax, extreme, inv;  // per row of a load: kept per thread
+    amax.assign(ng, 0.f);
+    extreme.assign(ng, 0.f);
+    inv.resize(ng);
+    for_each_group_element(Kp, G, [&](int g, int k) {
+      const float v = w[k];
+      if (std::fabs(v) > amax[g]) {
+        amax[g] = std::fabs(v);
+        extreme[g] = v;
+      }
+    });
     for (int g = 0; g < ng; ++g) {
       scales[g] = bits == 8 ? amax[g] / 127.0f : extreme[g] / -8.0f;
       inv[g] = scales[g] != 0.f ? 1.0f / scales[g] : 0.f;
