@@ -10,9 +10,11 @@
 //    convert per group (`group_of`);
 //  - each group has one fp32 scale s; a weight is q * s with q an integer:
 //      wint8: q in [-127, 127], stored as the byte q + 128;
-//      wint4: q in [-8, 7], stored as the nibble q + 8. Bytes come in blocks of 64 covering 128
-//             elements: byte i of a block holds element i in its low nibble and element i + 64
-//             in its high nibble (one 64-byte load gives two vectors in element order);
+//      wint4: q in [-8, 7], stored as the nibble q + 8; or, with zero points (Linear::zeros),
+//             the nibble u in [0, 15] and a weight (u - z) * s with one z in [0, 15] per group.
+//             Bytes come in blocks of 64 covering 128 elements: byte i of a block holds element
+//             i in its low nibble and element i + 64 in its high nibble (one 64-byte load gives
+//             two vectors in element order);
 //  - data is row-major [N, Kp] bytes (wint8) or [N, Kp / 2] bytes (wint4); scales are [N, Kp / G].
 //
 // Activations are quantized per row (per token) on the fly: xq = round(x * 127 / amax) in
