@@ -78,7 +78,8 @@ inline void tile(const QuantActs& a, int m0, const Linear& W, int n, float* y, i
 // every ISA's int32 lanes each sum 4 consecutive code bytes of the low and of the high nibbles, so
 // a lane never mixes two groups: one int32 accumulator per block, then one convert and one
 // multiply-add by a vector whose lanes hold their own group's scale (Q::sub_scales). Each group's
-// `-8 * sum(xq)` starts in one lane of that group (Q::sub_init). The same instructions per block
+// `-offset * sum(xq)` (8, or 15 with zero points: Q::sub_zero adds 15 - z to the group's code
+// bytes) starts in one lane of that group (Q::sub_init). The same instructions per block
 // as one group of 128, plus building the scale and offset vectors (shared by the tile's rows / columns).
 template <class Q, int GPB, int MR, int NR, bool ZP = false>
 inline void tile_sub(const QuantActs& a, int m0, const Linear& W, int n, float* y, int ldy) {

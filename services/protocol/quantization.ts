@@ -8,14 +8,20 @@ export const QUANTIZATIONS: readonly Quantization[] = ['none', 'wint8', 'wint4']
 /**
  * Elements per weight scale (docs/quantization.md has the measurements): wint8 keeps one scale
  * per output channel (0 = the whole row), which costs nothing per group in the kernels; wint4
- * needs groups of 128 to stay close to bf16.
+ * uses groups of 32 (laid out so the kernels pay no more per group than at 128, ADR 0019).
  */
 export function quantGroup(q: Quantization): number {
-  return q === 'wint4' ? WINT4_GROUP : 0;
+  return q === 'wint4' ? wint4Group() : 0;
 }
 
-/** wint4's group size (for measurements: TANDEM_WINT4_GROUP=32|64|128 selects another; the registered layout follows it). */
-const WINT4_GROUP = Number(process.env.TANDEM_WINT4_GROUP ?? 32);
+/** wint4's group size; TANDEM_WINT4_GROUP=32|64|128|256 selects another for measurements (the registered layout follows it). */
+function wint4Group(): number {
+  const raw = process.env.TANDEM_WINT4_GROUP;
+  if (raw === undefined || raw === '') return 32;
+  const g = Number(raw);
+  if (![32, 64, 128, 256].includes(g)) throw new RangeError(`TANDEM_WINT4_GROUP must be 32, 64, 128 or 256, got '${raw}'`);
+  return g;
+}
 
 /**
  * Whether a scheme's MLP down projections are quantized from Hadamard-rotated rows (and their
@@ -38,15 +44,15 @@ export function isRotatedMatrix(rotation: QuantRotation, name: string): boolean 
 /**
  * Bits of the LM head under a scheme. wint4 keeps the head at int8, one scale per output channel
  * (as wint8 stores it): on the trained checkpoint the int4 head alone cost 40% of wint4's KL,
- * because its error lands on the logits with nothing after it (docs/quantization.md, "The LM head").
+ * because its error lands on the logits with nothing after it (docs/quantization.md, "wint4").
  */
 export function quantHeadBits(q: Quantization): 8 | 4 | undefined {
   return q === 'none' ? undefined : 8;
 }
 
 /**
- * What, beyond the scheme's name, decides a quantized model's codes: the group size and the
- * head's bits ("g128-head8"). Workers register it; a P/D pair whose layouts differ (a worker of
+ * What, beyond the scheme's name, decides a quantized model's codes: the group size, zero points
+ * and the head's bits ("g32-zp-head8"). Workers register it; a P/D pair whose layouts differ (a worker of
  * an older Tandem, whose wint4 head was int4, beside a new one) is refused at registration.
  */
 export function quantLayout(group: number, headBits: number, zeroPoints = false): string {

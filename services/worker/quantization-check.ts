@@ -47,7 +47,7 @@ export async function checkQuantizationMatches(
     const myLayout = me.quantLayout ?? legacyQuantLayout(me.quantization);
     if (theirLayout !== myLayout) {
       throw new QuantizationMismatchError(
-        `this ${me.role} worker's ${me.quantization} weights have layout '${myLayout}' (group size, LM head bits), but ${peer.role} worker ${peer.id} ` +
+        `this ${me.role} worker's ${me.quantization} weights have layout '${myLayout}' (group size, zero points, LM head bits), but ${peer.role} worker ${peer.id} ` +
           `of ${me.model} uses '${theirLayout}' (a pre-quantized checkpoint or a Tandem version with another layout): their KV would not match. ` +
           `Serve the same checkpoint with the same Tandem version on both, or quantize the bf16 checkpoint at load on both.`,
       );

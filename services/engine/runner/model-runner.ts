@@ -53,7 +53,7 @@ export class ModelRunner {
   readonly quantization: Quantization;
   /** How its quantized matrices were rotated (part of the numerics P/D pairs must share). */
   readonly quantRotation: QuantRotation;
-  /** Group size and head bits of its quantized matrices (`quantLayout`); undefined when not quantized. */
+  /** Group size, zero points and head bits of its quantized matrices (`quantLayout`); undefined when not quantized. */
   readonly quantLayout?: string;
   /** The instruction set its kernels run (what the determinism contract is relative to). */
   readonly isa: string;
