@@ -91,10 +91,12 @@ struct Avx2Q {
   static VI set1_u8(int v) { return _mm256_set1_epi8(static_cast<char>(v)); }
   static VI add_u8(VI a, VI b) { return _mm256_add_epi8(a, b); }
   template <int GPB> static SubScales<GPB> sub_scales(const float* s) {
-    if constexpr (GPB == 4)
-      return {_mm256_setr_m128(_mm_set1_ps(s[0]), _mm_set1_ps(s[1])), _mm256_setr_m128(_mm_set1_ps(s[2]), _mm_set1_ps(s[3]))};
-    else
+    if constexpr (GPB == 4) {
+      const VF v = _mm256_castps128_ps256(_mm_loadu_ps(s));
+      return {_mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1)), _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3))};
+    } else {
       return {_mm256_set1_ps(s[0]), _mm256_set1_ps(s[1])};
+    }
   }
   template <int GPB>
   static VF sub_mac(VF acc, const SubInit<GPB>& init, const VI* w, const VI* x, const SubScales<GPB>& s) {
