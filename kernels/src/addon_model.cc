@@ -43,8 +43,8 @@ bool get_mat(Napi::Object o, const char* key, int rows, int cols, Linear* m, con
   m->bits = int_arg(q.Get("bits"), (name + ".bits").c_str(), &ok, 1);
   if (ok) m->group = int_arg(q.Get("group"), (name + ".group").c_str(), &ok, 1);
   if (!ok) return false;
-  if ((m->bits != 8 && m->bits != 4) || m->group < kQuantBlock || m->group % kQuantBlock) {
-    Napi::RangeError::New(o.Env(), name + ": bits must be 8 or 4 and group a positive multiple of 128")
+  if ((m->bits != 8 && m->bits != 4) || m->group <= 0 || !valid_group(m->bits, m->group)) {
+    Napi::RangeError::New(o.Env(), name + ": bits must be 8 or 4 and group a positive multiple of 128 (or 32 / 64 for 4 bits)")
         .ThrowAsJavaScriptException();
     return false;
   }
@@ -55,6 +55,15 @@ bool get_mat(Napi::Object o, const char* key, int rows, int cols, Linear* m, con
   m->q = data.data;
   m->scales = scales.data;
   m->rotated = q.Has("rotated") && q.Get("rotated").ToBoolean();
+  if (q.Has("zeros") && !q.Get("zeros").IsUndefined()) {
+    if (m->bits != 4) {
+      Napi::RangeError::New(o.Env(), name + ": zero points are for 4-bit weights only").ThrowAsJavaScriptException();
+      return false;
+    }
+    auto zeros = typed_arg<uint8_t>(q.Get("zeros"), (name + ".zeros").c_str(), static_cast<size_t>(rows) * m->groups());
+    if (!zeros.ok) return false;
+    m->zeros = zeros.data;
+  }
   return true;
 }
 
@@ -183,14 +192,25 @@ TextModelWrap::TextModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     const int bits = int_arg(qo.Get("bits"), "quantization.bits", &ok, 1);
     const int group = ok ? int_arg(qo.Get("group"), "quantization.group", &ok, 0) : 0;
     if (!ok) return;
-    if ((bits != 8 && bits != 4) || group % kQuantBlock) {
-      Napi::RangeError::New(env, "quantization: bits must be 8 or 4 and group 0 (per row) or a multiple of 128")
+    if ((bits != 8 && bits != 4) || !valid_group(bits, group)) {
+      Napi::RangeError::New(env, "quantization: bits must be 8 or 4 and group 0 (per row), a multiple of 128, or (4 bits) 32 or 64")
           .ThrowAsJavaScriptException();
       return;
     }
     const bool lm_head = !qo.Has("lmHead") || qo.Get("lmHead").ToBoolean();
     const bool rotate = qo.Has("rotate") && qo.Get("rotate").ToBoolean();
-    quantize_linears(&tw, bits, group, lm_head, &quantized, rotate);
+    const int head_bits = qo.Has("headBits") ? int_arg(qo.Get("headBits"), "quantization.headBits", &ok, 4) : 0;
+    if (!ok) return;
+    if (head_bits != 0 && head_bits != 8 && head_bits != 4) {
+      Napi::RangeError::New(env, "quantization.headBits must be 8 or 4").ThrowAsJavaScriptException();
+      return;
+    }
+    const bool zero_points = qo.Has("zeroPoints") && qo.Get("zeroPoints").ToBoolean();
+    if (zero_points && bits != 4) {
+      Napi::RangeError::New(env, "quantization.zeroPoints is for 4 bits only").ThrowAsJavaScriptException();
+      return;
+    }
+    quantize_linears(&tw, bits, group, lm_head, &quantized, rotate, head_bits, zero_points);
   }
   model = std::make_unique<TextModel>(dims, std::move(tw), isa);
 }

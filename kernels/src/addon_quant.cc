@@ -19,14 +19,14 @@ bool valid_scheme(Napi::Env env, int bits, int group) {
     Napi::RangeError::New(env, "bits must be 8 or 4").ThrowAsJavaScriptException();
     return false;
   }
-  if (group < 0 || group % kQuantBlock) {
-    Napi::RangeError::New(env, "group must be 0 (one scale per row) or a positive multiple of 128").ThrowAsJavaScriptException();
+  if (!valid_group(bits, group)) {
+    Napi::RangeError::New(env, "group must be 0 (one scale per row), a positive multiple of 128, or (wint4) 32 or 64").ThrowAsJavaScriptException();
     return false;
   }
   return true;
 }
 
-// quantizeWeights(W: Uint16Array, rows, cols, bits, group, rotate?) -> { data: Uint8Array, scales: Float32Array }
+// quantizeWeights(W: Uint16Array, rows, cols, bits, group, rotate?, zeroPoints?) -> { data: Uint8Array, scales: Float32Array, zeros? }
 Napi::Value QuantizeWeights(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool ok = true;
@@ -43,10 +43,17 @@ Napi::Value QuantizeWeights(const Napi::CallbackInfo& info) {
   auto data = Napi::Uint8Array::New(env, static_cast<size_t>(rows) * shape.row_bytes());
   auto scales = Napi::Float32Array::New(env, static_cast<size_t>(rows) * shape.groups());
   const bool rotate = info.Length() > 5 && info[5].ToBoolean();
-  quantize_weights(W.data, rows, cols, bits, group, data.Data(), scales.Data(), rotate);
+  const bool zero_points = info.Length() > 6 && info[6].ToBoolean();
+  if (zero_points && bits != 4) {
+    Napi::RangeError::New(env, "zero points are for 4-bit weights only").ThrowAsJavaScriptException();
+    return {};
+  }
+  Napi::Uint8Array zeros = zero_points ? Napi::Uint8Array::New(env, static_cast<size_t>(rows) * shape.groups()) : Napi::Uint8Array();
+  quantize_weights(W.data, rows, cols, bits, group, data.Data(), scales.Data(), rotate, zero_points ? zeros.Data() : nullptr);
   Napi::Object out = Napi::Object::New(env);
   out.Set("data", data);
   out.Set("scales", scales);
+  if (zero_points) out.Set("zeros", zeros);
   return out;
 }
 
@@ -55,7 +62,7 @@ const QuantKernels& quant_impl_arg(const Napi::Value& v) {
   return quant_kernels_for(isa_of(kt));
 }
 
-// gemmQ(x, M, K, data, scales, N, bits, group, y, impl, rotated?)
+// gemmQ(x, M, K, data, scales, N, bits, group, y, impl, rotated?, zeros?)
 Napi::Value GemmQ(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool ok = true;
@@ -76,6 +83,15 @@ Napi::Value GemmQ(const Napi::CallbackInfo& info) {
   W.q = q.data;
   W.scales = s.data;
   W.rotated = info.Length() > 10 && info[10].ToBoolean();
+  if (info.Length() > 11 && info[11].IsTypedArray()) {
+    if (bits != 4) {
+      Napi::RangeError::New(env, "zero points are for 4-bit weights only").ThrowAsJavaScriptException();
+      return {};
+    }
+    auto z = typed_arg<uint8_t>(info[11], "zeros", static_cast<size_t>(N) * W.groups());
+    if (!z.ok) return {};
+    W.zeros = z.data;
+  }
   Scratch none;
   QuantActsBuf qa;
   op_linear(impl_arg(info[9]), quant_impl_arg(info[9]), x.data, M, W, y.data, none, qa);

@@ -1,13 +1,20 @@
 // Weight-only quantization (wint8 / wint4) and the integer dot-product kernels that consume it.
 //
 // Weight format (the same on every ISA, and the layout of pre-quantized checkpoints):
-//  - a row of K weights is cut into groups of G consecutive elements (G a multiple of 128); the
-//    row is zero-padded to Kp = ceil(K / G) * G;
+//  - a row of K weights is cut into groups of G elements; the row is zero-padded to whole groups
+//    and whole 128-element blocks (Kp = ceil(K / G) * G for G a multiple of 128, ceil(K / 128) * 128
+//    for G = 32 or 64). G >= 128: G consecutive elements. G = 32 / 64 (wint4 only): a block's
+//    group j is the bytes [j * G/2, (j + 1) * G/2) of its 64 code bytes, i.e. the elements i and
+//    i + 64 for i in that range (both nibbles of a byte share a group). The integer lanes of every
+//    ISA's dot product then cover whole groups (quant_simd.inl), so smaller groups cost no extra
+//    convert per group (`group_of`);
 //  - each group has one fp32 scale s; a weight is q * s with q an integer:
 //      wint8: q in [-127, 127], stored as the byte q + 128;
-//      wint4: q in [-8, 7], stored as the nibble q + 8. Bytes come in blocks of 64 covering 128
-//             elements: byte i of a block holds element i in its low nibble and element i + 64
-//             in its high nibble (one 64-byte load gives two vectors in element order);
+//      wint4: q in [-8, 7], stored as the nibble q + 8; or, with zero points (Linear::zeros),
+//             the nibble u in [0, 15] and a weight (u - z) * s with one z in [0, 15] per group.
+//             Bytes come in blocks of 64 covering 128 elements: byte i of a block holds element
+//             i in its low nibble and element i + 64 in its high nibble (one 64-byte load gives
+//             two vectors in element order);
 //  - data is row-major [N, Kp] bytes (wint8) or [N, Kp / 2] bytes (wint4); scales are [N, Kp / G].
 //
 // Activations are quantized per row (per token) on the fly: xq = round(x * 127 / amax) in
@@ -39,13 +46,50 @@ struct Linear {
   // error: a few large values (outliers) spread over their block, so one int8 scale per token
   // resolves the typical values far better (docs/quantization.md, "Rotation").
   bool rotated = false;
-  int padded_cols() const { return group ? (cols + group - 1) / group * group : cols; }
+  // wint4 only, optional: one zero point z in [0, 15] per group ([rows, groups] bytes); a weight is
+  // then (u - z) * s with u the stored nibble in [0, 15] (asymmetric). Without: z = 8 (u = q + 8).
+  const uint8_t* zeros = nullptr;
+  int padded_cols() const {
+    if (!group) return cols;
+    const int unit = group < 128 ? 128 : group;  // groups below a block still pad to whole blocks
+    return (cols + unit - 1) / unit * unit;
+  }
   int64_t row_bytes() const { return bits == 4 ? padded_cols() / 2 : bits == 8 ? padded_cols() : 2LL * cols; }
   int groups() const { return group ? padded_cols() / group : 0; }
 };
 
 constexpr int kQuantBlock = 128;  // G must be a multiple of this (one int4 block of 64 bytes)
 constexpr int kRotationBlock = 128;  // padded rows are a multiple of kQuantBlock, so of this too
+
+// The group (index into a row's scales) of element k of a row, for group size G (see the format).
+inline int group_of(int k, int G) {
+  if (G >= kQuantBlock) return k / G;
+  return k / kQuantBlock * (kQuantBlock / G) + (k % (kQuantBlock / 2)) / (G / 2);
+}
+
+// Calls f(g, k) for every element k of a row of Kp elements with its group g = group_of(k, G),
+// group by group (g ascending) and within a group in ascending k, with no division per element.
+template <class F>
+inline void for_each_group_element(int Kp, int G, F&& f) {
+  if (G >= kQuantBlock) {
+    for (int g = 0, k0 = 0; k0 < Kp; ++g, k0 += G)
+      for (int k = k0; k < k0 + G; ++k) f(g, k);
+    return;
+  }
+  const int half = G / 2, per_block = kQuantBlock / G;
+  for (int b = 0, g = 0; b < Kp; b += kQuantBlock)
+    for (int j = 0; j < per_block; ++j, ++g) {
+      for (int i = j * half; i < (j + 1) * half; ++i) f(g, b + i);
+      for (int i = j * half; i < (j + 1) * half; ++i) f(g, b + kQuantBlock / 2 + i);
+    }
+}
+
+// Whether (bits, group) is a format the kernels take: group 0 (one scale per row) or a positive
+// multiple of 128 for both widths; 32 and 64 for wint4.
+inline bool valid_group(int bits, int group) {
+  if (group == 0 || (group > 0 && group % kQuantBlock == 0)) return true;
+  return bits == 4 && (group == 32 || group == 64);
+}
 
 // In place: every block of kRotationBlock values of x[0, n) times the normalized Hadamard matrix
 // (Sylvester order; a fast Walsh-Hadamard transform, then 1/sqrt(128)). Plain C++, the same
@@ -93,6 +137,13 @@ void quantize_act_row(const float* x, int K, int G, int Kp, int8_t* xq, float* x
 // Quantizes bf16 weights [rows, cols] into `q` (rows * row_bytes) and `scales` (rows * groups),
 // parallel over rows on the kernel pool. Deterministic: the same input always gives the same bytes.
 // `rotate`: each padded row's blocks are rotated (hadamard_rotate) before they are quantized.
-void quantize_weights(const uint16_t* w, int rows, int cols, int bits, int group, uint8_t* q, float* scales, bool rotate = false);
+// `zeros` (wint4 only; rows * groups bytes): asymmetric groups with a zero point each, the range
+// [min, max] of a group (widened to include 0) shrunk by the factor of kClipSearch with the least
+// squared error of the group's dequantized weights (docs/quantization.md, "wint4").
+void quantize_weights(const uint16_t* w, int rows, int cols, int bits, int group, uint8_t* q, float* scales, bool rotate = false,
+                      uint8_t* zeros = nullptr);
+
+// The range factors the asymmetric wint4 quantizer tries per group (1 = the group's own range).
+constexpr float kClipSearch[] = {1.0f, 0.95f, 0.9f, 0.85f, 0.8f, 0.75f, 0.7f};
 
 }  // namespace tandem

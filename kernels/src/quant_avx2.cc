@@ -1,6 +1,8 @@
 // AVX2 instance of the quantized kernels (no dot-product instruction): vpmaddubsw + vpmaddwd.
 // wint8 uses the sign trick (|x| times w with x's sign) so no 16-bit pair sum can saturate:
 // 2 * 127 * 127 < 32768. wint4 nibbles (0..15) are the unsigned operand as stored.
+#include <cstring>
+
 #include "quant.h"
 
 #if defined(__x86_64__)
@@ -51,10 +53,58 @@ struct Avx2Q {
     return acc;
   }
   static VI mac4(VI acc, const VI* w, const VI* x) {
-    // |pair sums| <= 2 * 15 * 127, so four of them add in 16 bits before widening (< 32768).
+    // |pair sums| <= 2 * 15 * 127, so four of them add in 16 bits before widening (< 32768);
+    // with zero points (codes up to 30) 4 * 2 * 30 * 127 = 30480, still below.
     const VI p01 = _mm256_add_epi16(_mm256_maddubs_epi16(w[0], x[0]), _mm256_maddubs_epi16(w[1], x[1]));
     const VI p23 = _mm256_add_epi16(_mm256_maddubs_epi16(w[2], x[2]), _mm256_maddubs_epi16(w[3], x[3]));
     return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_add_epi16(p01, p23), _mm256_set1_epi16(1)));
+  }
+  // wint4 groups below a block (quant_simd.inl tile_sub): after vpmaddubsw + vpmaddwd, lane l of
+  // a vector sums its bytes 4l..4l+3. Code bytes 0..31 are w[0] (low nibbles) and w[2] (high),
+  // bytes 32..63 w[1] and w[3]: each pair is summed on its own, so for groups of 32 lanes 0-3 /
+  // 4-7 of the first pair are groups 0 / 1 and of the second 2 / 3; for 64 each pair is a group.
+  // |pair sums| <= 2 * 15 * 127, two of them add in 16 bits (< 32768).
+  template <int GPB> struct SubInit { VI i02, i13; };
+  template <int GPB> struct SubScales { VF s02, s13; };
+  template <int GPB, int OFF> static SubInit<GPB> sub_init(const int32_t* xsum) {
+    if constexpr (GPB == 4)
+      return {_mm256_setr_epi32(-OFF * xsum[0], 0, 0, 0, -OFF * xsum[1], 0, 0, 0), _mm256_setr_epi32(-OFF * xsum[2], 0, 0, 0, -OFF * xsum[3], 0, 0, 0)};
+    else
+      return {lane0(-OFF * xsum[0]), lane0(-OFF * xsum[1])};
+  }
+  // Zero points: 15 - z of each group added to its code bytes (u + 15 - z in [0, 30]; pair sums
+  // then reach 2 * 30 * 127 and two of them 15240, still within 16 bits).
+  template <int GPB> static void sub_zero(VI* w, const uint8_t* z) {
+    // The group bytes broadcast by one vpshufb per pair (it indexes within each 128-bit lane).
+    int32_t zz = 0;
+    std::memcpy(&zz, z, GPB);
+    const VI all = _mm256_sub_epi8(_mm256_set1_epi8(15), _mm256_set1_epi32(zz));
+    const VI i02 = GPB == 4 ? _mm256_setr_epi32(0, 0, 0, 0, 0x01010101, 0x01010101, 0x01010101, 0x01010101) : _mm256_setzero_si256();
+    const VI i13 = GPB == 4 ? _mm256_setr_epi32(0x02020202, 0x02020202, 0x02020202, 0x02020202, 0x03030303, 0x03030303, 0x03030303, 0x03030303)
+                            : _mm256_set1_epi8(1);
+    const VI z02 = _mm256_shuffle_epi8(all, i02), z13 = _mm256_shuffle_epi8(all, i13);
+    w[0] = _mm256_add_epi8(w[0], z02);
+    w[2] = _mm256_add_epi8(w[2], z02);
+    w[1] = _mm256_add_epi8(w[1], z13);
+    w[3] = _mm256_add_epi8(w[3], z13);
+  }
+  static VI set1_u8(int v) { return _mm256_set1_epi8(static_cast<char>(v)); }
+  static VI add_u8(VI a, VI b) { return _mm256_add_epi8(a, b); }
+  template <int GPB> static SubScales<GPB> sub_scales(const float* s) {
+    if constexpr (GPB == 4) {
+      const VF v = _mm256_castps128_ps256(_mm_loadu_ps(s));
+      return {_mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1)), _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3))};
+    } else {
+      return {_mm256_set1_ps(s[0]), _mm256_set1_ps(s[1])};
+    }
+  }
+  template <int GPB>
+  static VF sub_mac(VF acc, const SubInit<GPB>& init, const VI* w, const VI* x, const SubScales<GPB>& s) {
+    const VI ones = _mm256_set1_epi16(1);
+    const VI p02 = _mm256_add_epi16(_mm256_maddubs_epi16(w[0], x[0]), _mm256_maddubs_epi16(w[2], x[2]));
+    const VI p13 = _mm256_add_epi16(_mm256_maddubs_epi16(w[1], x[1]), _mm256_maddubs_epi16(w[3], x[3]));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(init.i02, _mm256_madd_epi16(p02, ones))), s.s02, acc);
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(init.i13, _mm256_madd_epi16(p13, ones))), s.s13, acc);
   }
   static VF fma_i32(VI a, float s, VF acc) { return _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_set1_ps(s), acc); }
   static float reduce(VF v) {

@@ -2,6 +2,8 @@
 // 64 signed activation bytes into 16 int32 lanes. Weights are stored offset (q + 128, q + 8), so
 // they are the unsigned operand as they are; each group subtracts offset * sum(xq) once.
 // Compiled for AVX-512 VNNI via the target pragma; only called when the CPU reports the feature.
+#include <cstring>
+
 #include "quant.h"
 
 #if defined(__x86_64__)
@@ -44,6 +46,43 @@ struct Vnni512 {
     return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc, w[0], x[0]), w[1], x[1]);
   }
   static VI mac4(VI acc, const VI* w, const VI* x) { return mac8(acc, w, x, nullptr); }
+  // wint4 groups below a block (quant_simd.inl tile_sub): lane l sums code bytes 4l..4l+3 of both
+  // nibble vectors, so lanes 4j..4j+3 are group j of 32, lanes 8j..8j+7 group j of 64.
+  template <int GPB> struct SubInit { VI v; };
+  template <int GPB> struct SubScales { VF v; };
+  template <int GPB, int OFF> static SubInit<GPB> sub_init(const int32_t* xsum) {
+    // -OFF * sum(xq) of each group into the group's first lane (OFF 8, or 15 with zero points).
+    static_assert(OFF == 8 || OFF == 15);
+    const VI s = _mm512_maskz_expandloadu_epi32(GPB == 4 ? 0x1111 : 0x0101, xsum);
+    if constexpr (OFF == 8) return {_mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(s, 3))};
+    else return {_mm512_sub_epi32(s, _mm512_slli_epi32(s, 4))};
+  }
+  // Zero points: adds 15 - z of each group to its code bytes (both nibble vectors): group j's bytes
+  // are the 128-bit lane j (groups of 32) or lanes 2j, 2j + 1 (64).
+  template <int GPB> static void sub_zero(VI* w, const uint8_t* z) {
+    int32_t zz = 0;
+    std::memcpy(&zz, z, GPB);
+    const VI idx = GPB == 4 ? _mm512_setr_epi32(0, 0, 0, 0, 0x01010101, 0x01010101, 0x01010101, 0x01010101, 0x02020202, 0x02020202,
+                                                0x02020202, 0x02020202, 0x03030303, 0x03030303, 0x03030303, 0x03030303)
+                            : _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0x01010101, 0x01010101, 0x01010101, 0x01010101, 0x01010101,
+                                                0x01010101, 0x01010101, 0x01010101);
+    const VI zb = _mm512_shuffle_epi8(_mm512_sub_epi8(_mm512_set1_epi8(15), _mm512_set1_epi32(zz)), idx);
+    w[0] = _mm512_add_epi8(w[0], zb);
+    w[1] = _mm512_add_epi8(w[1], zb);
+  }
+  static VI set1_u8(int v) { return _mm512_set1_epi8(static_cast<char>(v)); }
+  static VI add_u8(VI a, VI b) { return _mm512_add_epi8(a, b); }
+  template <int GPB> static SubScales<GPB> sub_scales(const float* s) {
+    const VI idx = GPB == 4 ? _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)
+                            : _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m128 v = GPB == 4 ? _mm_loadu_ps(s) : _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(s)));
+    return {_mm512_permutexvar_ps(idx, _mm512_castps128_ps512(v))};
+  }
+  template <int GPB>
+  static VF sub_mac(VF acc, const SubInit<GPB>& init, const VI* w, const VI* x, const SubScales<GPB>& s) {
+    const VI ai = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init.v, w[0], x[0]), w[1], x[1]);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(ai), s.v, acc);
+  }
   static VF fma_i32(VI a, float s, VF acc) { return _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(s), acc); }
   static float reduce(VF v) {
     // Fixed tree: 512 -> 256 -> 128 -> 64 -> 32.

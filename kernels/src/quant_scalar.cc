@@ -1,5 +1,8 @@
 // Scalar reference for the quantized kernels: the exact int32 sum of each group, then
 // acc += float(isum) * ws group by group, then y = acc * xs. The ground truth the SIMD tables are tested against.
+#include <algorithm>
+#include <vector>
+
 #include "hadamard.inl"
 #include "quant.h"
 
@@ -16,16 +19,17 @@ inline int weight_at(const Linear& W, const uint8_t* row, int k) {
 
 void gemm_q(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
   const int G = W.group, ng = a.groups;
+  std::vector<int32_t> isum(ng);
   for (int m = 0; m < M; ++m) {
     const int8_t* x = a.q + static_cast<int64_t>(m) * a.kp;
     for (int n = n0; n < n1; ++n) {
       const uint8_t* row = W.q + static_cast<int64_t>(n) * W.row_bytes();
+      std::fill(isum.begin(), isum.end(), 0);
+      // Asymmetric wint4: the group's zero point instead of the implicit 8.
+      const uint8_t* z = W.zeros ? W.zeros + static_cast<int64_t>(n) * ng : nullptr;
+      for_each_group_element(a.kp, G, [&](int g, int k) { isum[g] += (weight_at(W, row, k) + (z ? 8 - z[g] : 0)) * x[k]; });
       float acc = 0.f;
-      for (int g = 0; g < ng; ++g) {
-        int32_t isum = 0;
-        for (int k = g * G; k < (g + 1) * G; ++k) isum += weight_at(W, row, k) * x[k];
-        acc += static_cast<float>(isum) * W.scales[static_cast<int64_t>(n) * ng + g];
-      }
+      for (int g = 0; g < ng; ++g) acc += static_cast<float>(isum[g]) * W.scales[static_cast<int64_t>(n) * ng + g];
       y[static_cast<int64_t>(m) * ldy + (n - n0)] = acc * a.s[m];
     }
   }

@@ -15,13 +15,15 @@
 namespace tandem {
 namespace qsimd {
 
-template <class Q, int BITS, int MR, int NR>
+// ZP: asymmetric wint4 (Linear::zeros): each weight row's nibbles get 15 - z added (bytewise, in
+// [0, 30]), so (u + 15 - z) - 15 = u - z and the group's offset is 15 instead of 8.
+template <class Q, int BITS, int MR, int NR, bool ZP = false>
 inline void tile(const QuantActs& a, int m0, const Linear& W, int n, float* y, int ldy) {
   using VI = typename Q::VI;
   using VF = typename Q::VF;
   constexpr int XV = Q::XV;
   // Kernels that feed the weights as the unsigned operand subtract offset * sum(x) per group.
-  constexpr int offset = BITS == 8 ? Q::q8_offset : 8;
+  constexpr int offset = BITS == 8 ? Q::q8_offset : ZP ? 15 : 8;
   const int G = W.group, ng = a.groups;
   const int64_t rb = W.row_bytes();
   const uint8_t* wrow[NR];
@@ -45,6 +47,9 @@ inline void tile(const QuantActs& a, int m0, const Linear& W, int n, float* y, i
       const VI init = Q::lane0(offset ? -offset * xsum[m][g] : 0);
       for (int r = 0; r < NR; ++r) ai[m][r] = init;
     }
+    [[maybe_unused]] VI zb[NR];
+    if constexpr (ZP)
+      for (int r = 0; r < NR; ++r) zb[r] = Q::set1_u8(15 - W.zeros[static_cast<int64_t>(n + r) * ng + g]);
     for (int kb = g * G; kb < (g + 1) * G; kb += kQuantBlock) {
       VI x[MR][XV], ax[MR][XV];
       for (int m = 0; m < MR; ++m) Q::load_x(xrow[m] + kb, x[m], ax[m]);
@@ -55,6 +60,8 @@ inline void tile(const QuantActs& a, int m0, const Linear& W, int n, float* y, i
           for (int m = 0; m < MR; ++m) ai[m][r] = Q::mac8(ai[m][r], w, x[m], ax[m]);
         } else {
           Q::load_w4(wrow[r] + kb / 2, w);
+          if constexpr (ZP)
+            for (int i = 0; i < XV; ++i) w[i] = Q::add_u8(w[i], zb[r]);
           for (int m = 0; m < MR; ++m) ai[m][r] = Q::mac4(ai[m][r], w, x[m]);
         }
       }
@@ -66,16 +73,72 @@ inline void tile(const QuantActs& a, int m0, const Linear& W, int n, float* y, i
     for (int r = 0; r < NR; ++r) y[static_cast<int64_t>(m) * ldy + r] = Q::reduce(af[m][r]) * a.s[m0 + m];
 }
 
+// wint4 with groups below a block (GPB = 128 / G groups per block: 2 for G = 64, 4 for G = 32).
+// The format puts a block's group j in its code bytes [j * G/2, (j + 1) * G/2) (both nibbles), and
+// every ISA's int32 lanes each sum 4 consecutive code bytes of the low and of the high nibbles, so
+// a lane never mixes two groups: one int32 accumulator per block, then one convert and one
+// multiply-add by a vector whose lanes hold their own group's scale (Q::sub_scales). Each group's
+// `-offset * sum(xq)` (8, or 15 with zero points: Q::sub_zero adds 15 - z to the group's code
+// bytes) starts in one lane of that group (Q::sub_init). The same instructions per block
+// as one group of 128, plus building the scale and offset vectors (shared by the tile's rows / columns).
+template <class Q, int GPB, int MR, int NR, bool ZP = false>
+inline void tile_sub(const QuantActs& a, int m0, const Linear& W, int n, float* y, int ldy) {
+  using VI = typename Q::VI;
+  using VF = typename Q::VF;
+  constexpr int XV = Q::XV;
+  const int ng = a.groups;
+  const int64_t rb = W.row_bytes();
+  const uint8_t* wrow[NR];
+  const float* wsc[NR];
+  [[maybe_unused]] const uint8_t* wz[NR];
+  for (int r = 0; r < NR; ++r) {
+    wrow[r] = W.q + static_cast<int64_t>(n + r) * rb;
+    wsc[r] = W.scales + static_cast<int64_t>(n + r) * ng;
+    if constexpr (ZP) wz[r] = W.zeros + static_cast<int64_t>(n + r) * ng;
+  }
+  const int8_t* xrow[MR];
+  const int32_t* xsum[MR];
+  for (int m = 0; m < MR; ++m) {
+    xrow[m] = a.q + static_cast<int64_t>(m0 + m) * a.kp;
+    xsum[m] = a.sum + static_cast<int64_t>(m0 + m) * ng;
+  }
+  VF af[MR][NR];
+  for (int m = 0; m < MR; ++m)
+    for (int r = 0; r < NR; ++r) af[m][r] = Q::fzero();
+  constexpr int offset = ZP ? 15 : 8;
+  for (int kb = 0, g = 0; kb < a.kp; kb += kQuantBlock, g += GPB) {
+    VI x[MR][XV], ax[MR][XV];
+    typename Q::template SubInit<GPB> init[MR];
+    for (int m = 0; m < MR; ++m) {
+      Q::load_x(xrow[m] + kb, x[m], ax[m]);
+      init[m] = Q::template sub_init<GPB, offset>(xsum[m] + g);
+    }
+    for (int r = 0; r < NR; ++r) {
+      VI w[XV];
+      Q::load_w4(wrow[r] + kb / 2, w);
+      if constexpr (ZP) Q::template sub_zero<GPB>(w, wz[r] + g);
+      const typename Q::template SubScales<GPB> sv = Q::template sub_scales<GPB>(wsc[r] + g);
+      for (int m = 0; m < MR; ++m) af[m][r] = Q::template sub_mac<GPB>(af[m][r], init[m], w, x[m], sv);
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int r = 0; r < NR; ++r) y[static_cast<int64_t>(m) * ldy + r] = Q::reduce(af[m][r]) * a.s[m0 + m];
+}
+
 // Picks the instance for `mr` rows (1..MRc) of an NR-wide panel.
-template <class Q, int BITS, int NR, int MRc>
+// GPB > 0: wint4 groups below a block (tile_sub); ZP: with zero points.
+template <class Q, int BITS, int NR, int MRc, int GPB = 0, bool ZP = false>
 inline void tile_rows(int mr, const QuantActs& a, int m0, const Linear& W, int n, float* y, int ldy) {
   if constexpr (MRc >= 1) {
-    if (mr == MRc) return tile<Q, BITS, MRc, NR>(a, m0, W, n, y, ldy);
-    tile_rows<Q, BITS, NR, MRc - 1>(mr, a, m0, W, n, y, ldy);
+    if (mr == MRc) {
+      if constexpr (GPB > 0) return tile_sub<Q, GPB, MRc, NR, ZP>(a, m0, W, n, y, ldy);
+      else return tile<Q, BITS, MRc, NR, ZP>(a, m0, W, n, y, ldy);
+    }
+    tile_rows<Q, BITS, NR, MRc - 1, GPB, ZP>(mr, a, m0, W, n, y, ldy);
   }
 }
 
-template <class Q, int BITS, int MR, int NR>
+template <class Q, int BITS, int MR, int NR, int GPB = 0, bool ZP = false>
 inline void gemm_tiles(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
   // Rows in blocks small enough that their activations stay in L1 (32 KiB) while every weight
   // panel streams past them: each activation byte is then read from L1, never again from L2.
@@ -87,19 +150,33 @@ inline void gemm_tiles(const QuantActs& a, int M, const Linear& W, int n0, int n
       for (int m = mb; m < me; m += MR) {
         const int mr = std::min(MR, me - m);
         float* ym = y + static_cast<int64_t>(m) * ldy + (n - n0);
-        if (nr == NR) tile_rows<Q, BITS, NR, MR>(mr, a, m, W, n, ym, ldy);
+        if (nr == NR) tile_rows<Q, BITS, NR, MR, GPB, ZP>(mr, a, m, W, n, ym, ldy);
         else
-          for (int r = 0; r < nr; ++r) tile_rows<Q, BITS, 1, MR>(mr, a, m, W, n + r, ym + r, ldy);
+          for (int r = 0; r < nr; ++r) tile_rows<Q, BITS, 1, MR, GPB, ZP>(mr, a, m, W, n + r, ym + r, ldy);
       }
     }
   }
 }
 
+template <class Q, int BITS, int GPB, bool ZP = false>
+void gemm_q_as(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
+  // Decode (one or two rows) is a weight stream: more rows of W in flight per activation load.
+  if (M <= Q::MR_STREAM) return gemm_tiles<Q, BITS, Q::MR_STREAM, Q::NR_STREAM, GPB, ZP>(a, M, W, n0, n1, y, ldy);
+  gemm_tiles<Q, BITS, Q::MR, Q::NR, GPB, ZP>(a, M, W, n0, n1, y, ldy);
+}
+
 template <class Q, int BITS>
 void gemm_q(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
-  // Decode (one or two rows) is a weight stream: more rows of W in flight per activation load.
-  if (M <= Q::MR_STREAM) return gemm_tiles<Q, BITS, Q::MR_STREAM, Q::NR_STREAM>(a, M, W, n0, n1, y, ldy);
-  gemm_tiles<Q, BITS, Q::MR, Q::NR>(a, M, W, n0, n1, y, ldy);
+  if constexpr (BITS == 4) {
+    if (W.zeros) {
+      if (W.group == 32) return gemm_q_as<Q, 4, 4, true>(a, M, W, n0, n1, y, ldy);
+      if (W.group == 64) return gemm_q_as<Q, 4, 2, true>(a, M, W, n0, n1, y, ldy);
+      return gemm_q_as<Q, 4, 0, true>(a, M, W, n0, n1, y, ldy);
+    }
+    if (W.group == 32) return gemm_q_as<Q, 4, 4>(a, M, W, n0, n1, y, ldy);
+    if (W.group == 64) return gemm_q_as<Q, 4, 2>(a, M, W, n0, n1, y, ldy);
+  }
+  gemm_q_as<Q, BITS, 0>(a, M, W, n0, n1, y, ldy);
 }
 
 template <class Q>

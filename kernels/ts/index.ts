@@ -71,7 +71,7 @@ export interface NativeModelSpec {
    * Quantize every bf16 linear layer at construction (attention, MLPs, all experts, and the LM
    * head unless lmHead is false); the embedding table stays bf16.
    */
-  quantization?: { bits: QuantBits; group: number; lmHead?: boolean; rotate?: boolean };
+  quantization?: { bits: QuantBits; group: number; lmHead?: boolean; rotate?: boolean; headBits?: QuantBits; zeroPoints?: boolean };
 }
 
 /** One mixed batch: tokens of sequence s are ids[qStart[s] .. qStart[s+1]). */
@@ -113,7 +113,7 @@ export interface NativeOps {
   /** y[M, N] = x . W^T with W quantized (see QuantizedMatrix); activations are quantized per row. */
   gemmQ(
     x: Float32Array, M: number, K: number, data: Uint8Array, scales: Float32Array, N: number, bits: QuantBits,
-    group: number, y: Float32Array, impl?: KernelImpl, rotated?: boolean,
+    group: number, y: Float32Array, impl?: KernelImpl, rotated?: boolean, zeros?: Uint8Array,
   ): void;
 }
 
@@ -130,6 +130,8 @@ export interface QuantizedMatrix {
   scales: Float32Array;
   /** Quantized from Hadamard-rotated rows (quant.h `Linear::rotated`): activations are rotated too. */
   rotated?: boolean;
+  /** 4 bits, asymmetric: one zero point in [0, 15] per group, rows x groups bytes (quant.h `Linear::zeros`). */
+  zeros?: Uint8Array;
 }
 
 export interface NativeAddon {
@@ -146,7 +148,9 @@ export interface NativeAddon {
   /** The quantized kernel table in use: 'scalar' | 'avx2' | 'avx512vnni'. */
   quantKernels(): string;
   /** Quantizes a bf16 matrix [rows, cols] (deterministic; parallel on the kernel threads). */
-  quantizeWeights(W: Uint16Array, rows: number, cols: number, bits: QuantBits, group: number, rotate?: boolean): { data: Uint8Array; scales: Float32Array };
+  quantizeWeights(
+    W: Uint16Array, rows: number, cols: number, bits: QuantBits, group: number, rotate?: boolean, zeroPoints?: boolean,
+  ): { data: Uint8Array; scales: Float32Array; zeros?: Uint8Array };
   ops: NativeOps;
   TextModel: new (spec: NativeModelSpec) => NativeTextModel;
 }

@@ -49,25 +49,70 @@ def load_checkpoint(model_dir):
     return model.eval(), cfg
 
 
-def quantize_weight(w, bits):
-    """Dequantized copy of w [rows, cols] as Tandem stores it (round half to even, like cvtss2si)."""
+# The range factors the asymmetric wint4 quantizer tries (kernels/src/quant.h kClipSearch).
+CLIP_SEARCH = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7)
+
+
+def group_order(group):
+    """Element order within a 128-block that makes Tandem's groups of 32 / 64 contiguous: a block's
+    group j is its code bytes [j * G/2, (j + 1) * G/2), i.e. elements i and i + 64 for those i."""
+    return torch.tensor(sorted(range(128), key=lambda k: ((k % 64) // (group // 2), k)))
+
+
+def asymmetric_groups(g):
+    """Dequantized groups g [..., G] as Tandem's asymmetric wint4 stores them (quant_weights.cc)."""
+    lo0 = g.amin(-1, keepdim=True).clamp(max=0)
+    hi0 = g.amax(-1, keepdim=True).clamp(min=0)
+    best, best_err = None, None
+    for f in CLIP_SEARCH:
+        lo, hi = lo0 * f, hi0 * f
+        scale = (hi - lo) / 15.0
+        inv = torch.where(scale != 0, 1.0 / scale, torch.zeros_like(scale))
+        z = torch.clamp(torch.round(-lo * inv), 0, 15)
+        d = (torch.clamp(torch.round(g * inv) + z, 0, 15) - z) * scale
+        err = ((d - g) ** 2).sum(-1, keepdim=True)
+        if best is None:
+            best, best_err = d, err
+        else:
+            better = err < best_err
+            best, best_err = torch.where(better, d, best), torch.where(better, err, best_err)
+    return best
+
+
+def quantize_weight(w, bits, group=None, zero_points=False):
+    """Dequantized copy of w [rows, cols] as Tandem stores it (round half to even, like cvtss2si).
+
+    bits 8: one scale per row. bits 4: groups of `group` (default 128; 32 / 64 interleaved within
+    each block as kernels/src/quant.h defines them), symmetric (signed extreme -> -8) or with
+    `zero_points` (asymmetric, range widened to include 0, factor of CLIP_SEARCH with the least
+    squared error per group)."""
     rows, cols = w.shape
     padded = -(-cols // 128) * 128
-    group = padded if bits == 8 else 128
+    group = padded if bits == 8 else (group or 128)
     wp = torch.zeros(rows, padded)
     wp[:, :cols] = w
+    if bits == 4 and group < 128:
+        order = group_order(group)
+        wp = wp.view(rows, padded // 128, 128)[:, :, order].reshape(rows, padded)
     g = wp.view(rows, padded // group, group)
-    if bits == 8:
-        scale = g.abs().amax(-1, keepdim=True) / 127.0
-        lo, hi = -127, 127
+    if bits == 4 and zero_points:
+        out = asymmetric_groups(g).reshape(rows, padded)
     else:
-        # The signed extreme maps to -8, so both ends of [-8, 7] are reachable.
-        idx = g.abs().argmax(-1, keepdim=True)
-        scale = g.gather(-1, idx) / -8.0
-        lo, hi = -8, 7
-    inv = torch.where(scale != 0, 1.0 / scale, torch.zeros_like(scale))
-    q = torch.clamp(torch.round(g * inv), lo, hi)
-    return (q * scale).view(rows, padded)[:, :cols]
+        if bits == 8:
+            scale = g.abs().amax(-1, keepdim=True) / 127.0
+            lo, hi = -127, 127
+        else:
+            # The signed extreme maps to -8, so both ends of [-8, 7] are reachable.
+            idx = g.abs().argmax(-1, keepdim=True)
+            scale = g.gather(-1, idx) / -8.0
+            lo, hi = -8, 7
+        inv = torch.where(scale != 0, 1.0 / scale, torch.zeros_like(scale))
+        out = (torch.clamp(torch.round(g * inv), lo, hi) * scale).reshape(rows, padded)
+    if bits == 4 and group < 128:
+        back = torch.empty_like(out.view(rows, padded // 128, 128))
+        back[:, :, group_order(group)] = out.view(rows, padded // 128, 128)
+        out = back.reshape(rows, padded)
+    return out[:, :cols]
 
 
 def quantize_act(x):
@@ -98,13 +143,13 @@ def rotate(x):
 
 
 class QLinear(torch.nn.Module):
-    def __init__(self, weight, bits, act, rotated=False):
+    def __init__(self, weight, bits, act, rotated=False, group=None, zero_points=False):
         super().__init__()
         w = weight.detach()
         self.rotated = rotated and bits
         if self.rotated:
             w = rotate(w)
-        self.w = quantize_weight(w, bits) if bits else w
+        self.w = quantize_weight(w, bits, group, zero_points) if bits else w
         self.act = act
 
     def forward(self, x):
@@ -113,12 +158,17 @@ class QLinear(torch.nn.Module):
         return (quantize_act(x) if self.act else x) @ self.w.t()
 
 
-def quantized_logits_fn(model, bits, act, rotated=False):
-    """A forward function with every linear layer (and the tied head) quantized like Tandem's."""
+def quantized_logits_fn(model, bits, act, rotated=False, group=None, zero_points=False, head_bits=None, rotate_down=False):
+    """A forward function with every linear layer (and the tied head) quantized like Tandem's.
+
+    rotated: every matrix Hadamard-rotated; rotate_down: the MLP down projections only (Tandem's
+    wint8). head_bits: the head's own width (8 = per output channel, as Tandem's wint4 keeps it)."""
     layers = []
     for l in model.layers:
-        layers.append({n: QLinear(getattr(l, n).weight, bits, act, rotated) for n in ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj')})
-    head = QLinear(model.embed_tokens.weight, bits, act, rotated)
+        layers.append({n: QLinear(getattr(l, n).weight, bits, act, rotated or (rotate_down and n == 'down_proj'), group, zero_points)
+                       for n in ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj')})
+    hb = head_bits or bits
+    head = QLinear(model.embed_tokens.weight, hb, act, rotated, group if hb == 4 else None, zero_points and hb == 4)
     c = model.c
 
     @torch.no_grad()
@@ -177,13 +227,26 @@ def main():
     top2 = p.topk(2, -1).values
     gap = top2[:, 0] - top2[:, 1]
     rows = []
+    # (name, bits, activations int8, options): the wint4 rows walk from the scheme Tandem had
+    # (symmetric, groups of 128, int4 head) to the one it has now (docs/quantization.md, "wint4").
     variants = [
-        ('w8 (weights only)', 8, False, False), ('w8+a8 unrotated (Tandem wint8 before rotation)', 8, True, False),
-        ('w8+a8 rotated (as Tandem wint8)', 8, True, True), ('w4 (weights only)', 4, False, False),
-        ('w4+a8 (as Tandem wint4)', 4, True, False), ('w4+a8 rotated', 4, True, True), ('a8 only (bf16 weights)', 0, True, False),
+        ('w8 (weights only)', 8, False, {}), ('w8+a8 unrotated (Tandem wint8 before rotation)', 8, True, {}),
+        ('w8+a8 down projections rotated (as Tandem wint8)', 8, True, {'rotate_down': True}),
+        ('w8+a8 every matrix rotated', 8, True, {'rotated': True}),
+        ('w4 g128 symmetric, int4 head (weights only)', 4, False, {}),
+        ('w4+a8 g128 symmetric, int4 head (Tandem wint4 before)', 4, True, {}),
+        ('w4+a8 g128 symmetric, every matrix rotated', 4, True, {'rotated': True}),
+        ('w4+a8 g128 symmetric, int8 head', 4, True, {'head_bits': 8}),
+        ('w4+a8 g64 symmetric, int8 head', 4, True, {'head_bits': 8, 'group': 64}),
+        ('w4+a8 g32 symmetric, int8 head', 4, True, {'head_bits': 8, 'group': 32}),
+        ('w4+a8 g128 zero points, int8 head', 4, True, {'head_bits': 8, 'zero_points': True}),
+        ('w4 g32 zero points, int8 head (weights only)', 4, False, {'head_bits': 8, 'group': 32, 'zero_points': True}),
+        ('w4+a8 g32 zero points, int8 head (as Tandem wint4)', 4, True, {'head_bits': 8, 'group': 32, 'zero_points': True}),
+        ('w4+a8 g32 zero points, int8 head, down projections rotated', 4, True, {'head_bits': 8, 'group': 32, 'zero_points': True, 'rotate_down': True}),
+        ('a8 only (bf16 weights)', 0, True, {}),
     ]
-    for name, bits, act, rotated in variants:
-        lg = quantized_logits_fn(model, bits, act, rotated)(ids).flatten(0, 1)
+    for name, bits, act, opts in variants:
+        lg = quantized_logits_fn(model, bits, act, **opts)(ids).flatten(0, 1)
         lp = lg.log_softmax(-1)
         kl = (p * (lp_ref - lp)).sum(-1).mean().item()
         same = lg.argmax(-1) == ref.argmax(-1)

@@ -42,6 +42,15 @@ export interface StoredQuantization {
   lmHead: boolean;
   /** `"rotation"`: down projections' rows Hadamard-rotated before quantization; absent in checkpoints written before it (none). */
   rotation: 'none' | 'down-hadamard128';
+  /**
+   * `"lm_head_bits"`: the head's bits when they differ from the scheme's (wint4 writes 8: an int8
+   * head, one scale per output channel); absent in checkpoints written before it (= `bits`).
+   */
+  headBits: 8 | 4;
+  /** `"format_version"`: 1 (absent) or 2 (since `lm_head_bits` and `zero_points`); a newer one is refused. */
+  formatVersion: number;
+  /** `"zero_points"` (wint4): its 4-bit matrices are asymmetric, with `X.zeros` beside `X.scales`; absent = false. */
+  zeroPoints: boolean;
 }
 
 export interface MoeConfig {
@@ -76,6 +85,8 @@ export interface QuantizedMatrix {
   scales: Float32Array;
   /** Quantized from Hadamard-rotated rows: the kernels rotate activations the same way. */
   rotated?: boolean;
+  /** 4 bits, asymmetric: one zero point in [0, 15] per group (`X.zeros`, rows x groups bytes). */
+  zeros?: Uint8Array;
 }
 
 /** A linear layer's weight: bf16, or quantized when the checkpoint was written pre-quantized. */

@@ -8,10 +8,19 @@ export const QUANTIZATIONS: readonly Quantization[] = ['none', 'wint8', 'wint4']
 /**
  * Elements per weight scale (docs/quantization.md has the measurements): wint8 keeps one scale
  * per output channel (0 = the whole row), which costs nothing per group in the kernels; wint4
- * needs groups of 128 to stay close to bf16.
+ * uses groups of 32 (laid out so the kernels pay no more per group than at 128, ADR 0019).
  */
 export function quantGroup(q: Quantization): number {
-  return q === 'wint4' ? 128 : 0;
+  return q === 'wint4' ? wint4Group() : 0;
+}
+
+/** wint4's group size; TANDEM_WINT4_GROUP=32|64|128|256 selects another for measurements (the registered layout follows it). */
+function wint4Group(): number {
+  const raw = process.env.TANDEM_WINT4_GROUP;
+  if (raw === undefined || raw === '') return 32;
+  const g = Number(raw);
+  if (![32, 64, 128, 256].includes(g)) throw new RangeError(`TANDEM_WINT4_GROUP must be 32, 64, 128 or 256, got '${raw}'`);
+  return g;
 }
 
 /**
@@ -30,6 +39,40 @@ export function quantRotation(q: Quantization): QuantRotation {
 /** Whether the stored matrix `name` (a checkpoint tensor name) is rotated under `rotation`. */
 export function isRotatedMatrix(rotation: QuantRotation, name: string): boolean {
   return rotation === 'down-hadamard128' && /(^|\.)down_proj\.(weight|qweight|scales)$/.test(name);
+}
+
+/**
+ * Bits of the LM head under a scheme. wint4 keeps the head at int8, one scale per output channel
+ * (as wint8 stores it): on the trained checkpoint the int4 head alone cost 40% of wint4's KL,
+ * because its error lands on the logits with nothing after it (docs/quantization.md, "wint4").
+ */
+export function quantHeadBits(q: Quantization): 8 | 4 | undefined {
+  return q === 'none' ? undefined : 8;
+}
+
+/**
+ * What, beyond the scheme's name, decides a quantized model's codes: the group size, zero points
+ * and the head's bits ("g32-zp-head8"). Workers register it; a P/D pair whose layouts differ (a worker of
+ * an older Tandem, whose wint4 head was int4, beside a new one) is refused at registration.
+ */
+export function quantLayout(group: number, headBits: number, zeroPoints = false): string {
+  return `g${group}${zeroPoints ? '-zp' : ''}-head${headBits}`;
+}
+
+/**
+ * Whether a scheme's 4-bit matrices are asymmetric, with a zero point per group (and each group's
+ * range chosen by the least squared error, quant.h kClipSearch): wint4.
+ */
+export function quantZeroPoints(q: Quantization): boolean {
+  return q === 'wint4' && ZERO_POINTS;
+}
+
+/** For measurements: TANDEM_WINT4_ZERO_POINTS=0 quantizes wint4 symmetrically (z = 8), as before. */
+const ZERO_POINTS = process.env.TANDEM_WINT4_ZERO_POINTS !== '0';
+
+/** The layout a worker that registered none has: what its scheme meant before layouts were registered. */
+export function legacyQuantLayout(q: Quantization): string | undefined {
+  return q === 'wint4' ? 'g128-head4' : q === 'wint8' ? 'g0-head8' : undefined;
 }
 
 export function quantizationBits(q: Quantization): 8 | 4 | undefined {

@@ -24,6 +24,11 @@ export interface WorkerRecord {
   /** How its quantized matrices were rotated (absent = none); P/D pairs must match. */
   quantRotation?: QuantRotation;
   /**
+   * Group size, zero points and LM head bits of its quantized matrices (`quantLayout`, e.g. "g32-zp-head8");
+   * absent = what its scheme meant before layouts were registered (`legacyQuantLayout`). P/D pairs must match.
+   */
+  quantLayout?: string;
+  /**
    * The kernels' instruction set (`avx512`, `avx2`, `avx512bf16`, ...): the determinism contract
    * holds within one, so P/D pairs must match (a prefill's KV is only the decode worker's own
    * when both computed it the same way).

@@ -1,3 +1,4 @@
+import { legacyQuantLayout } from '../protocol/quantization.js';
 import type { WorkerRecord } from '../protocol/registry.js';
 import type { RoutingPolicy, RoutingRequest } from './policies/index.js';
 
@@ -34,8 +35,15 @@ export function planStages(workers: readonly WorkerRecord[], req: RoutingRequest
   // Only prefill workers running the decode worker's exact weights with the same kernels may write
   // its KV (workers refuse to register with a different quantization; this covers records that
   // raced it). A cluster spread over CPUs of different instruction sets prefills locally across them.
-  const matching = prefill.filter((p) => (p.quantization ?? 'none') === (d.quantization ?? 'none') && (p.isa ?? '') === (d.isa ?? ''));
+  const matching = prefill.filter((p) => sameWeights(p, d) && (p.isa ?? '') === (d.isa ?? ''));
   if (matching.length === 0) return { kind: 'single', worker: d, reason: 'local-prefill' };
   const first = policy.select(matching, req)!;
   return { kind: 'disaggregated', decode: d, prefillCandidates: [first, ...matching.filter((p) => p.id !== first.id)] };
+}
+
+/** Whether two workers' text weights are quantized the same way (scheme, rotation, layout). */
+function sameWeights(a: WorkerRecord, b: WorkerRecord): boolean {
+  const q = (w: WorkerRecord) => w.quantization ?? 'none';
+  return q(a) === q(b) && (a.quantRotation ?? 'none') === (b.quantRotation ?? 'none') &&
+    (a.quantLayout ?? legacyQuantLayout(q(a))) === (b.quantLayout ?? legacyQuantLayout(q(b)));
 }

@@ -27,4 +27,25 @@ describe('checkQuantizationMatches (P/D workers must compute the same KV)', () =
     await expect(checkQuantizationMatches(rotated, { id: 'me', role: 'prefill-text', model: 'other', quantization: 'wint8', quantRotation: 'none' })).resolves.toBeUndefined();
     await expect(checkQuantizationMatches(rotated, { id: 'me', role: 'prefill-vision', model: 'm', quantization: 'none' })).resolves.toBeUndefined();
   });
+
+  it('workers whose quantized layouts differ (group size, LM head bits) refuse each other; a worker without one registered has its scheme\'s old layout', async () => {
+    const me = { id: 'me', role: 'prefill-text' as const, model: 'm', quantization: 'wint4' as const, quantLayout: 'g128-head8' };
+    // A worker of an older Tandem registers no layout: its wint4 head was int4.
+    const old = await registryWith([{ quantization: 'wint4' }]);
+    await expect(checkQuantizationMatches(old, me)).rejects.toThrow(QuantizationMismatchError);
+    await expect(checkQuantizationMatches(old, me)).rejects.toThrow(/layout 'g128-head8' .* but decode-text worker w0 of m uses 'g128-head4'/);
+    await expect(checkQuantizationMatches(old, { ...me, quantLayout: 'g128-head4' })).resolves.toBeUndefined();
+    const same = await registryWith([{ quantization: 'wint4', quantLayout: 'g128-head8' }]);
+    await expect(checkQuantizationMatches(same, me)).resolves.toBeUndefined();
+    await expect(checkQuantizationMatches(same, { ...me, quantLayout: 'g64-head8' })).rejects.toThrow(/layout 'g64-head8'/);
+    // Zero points change the codes too (symmetric and asymmetric wint4 of one group size refuse each other).
+    const zp = await registryWith([{ quantization: 'wint4', quantLayout: 'g32-zp-head8' }]);
+    await expect(checkQuantizationMatches(zp, { ...me, quantLayout: 'g32-head8' })).rejects.toThrow(/uses 'g32-zp-head8'/);
+    await expect(checkQuantizationMatches(zp, { ...me, quantLayout: 'g32-zp-head8' })).resolves.toBeUndefined();
+    // wint8's layout did not change: an older wint8 worker still pairs with a new one.
+    const oldW8 = await registryWith([{ quantization: 'wint8', quantRotation: 'down-hadamard128' }]);
+    await expect(
+      checkQuantizationMatches(oldW8, { id: 'me', role: 'prefill-text', model: 'm', quantization: 'wint8', quantRotation: 'down-hadamard128', quantLayout: 'g0-head8' }),
+    ).resolves.toBeUndefined();
+  });
 });

@@ -1,6 +1,6 @@
 import type { KeyValueBucket } from '../bus/bus.js';
 import { decodeJson } from '../bus/json.js';
-import type { QuantRotation, Quantization } from '../protocol/quantization.js';
+import { legacyQuantLayout, type QuantRotation, type Quantization } from '../protocol/quantization.js';
 import type { WorkerRecord, WorkerRole } from '../protocol/registry.js';
 
 /** Roles whose KV the text model computes: they must all share one quantization setting. */
@@ -15,7 +15,7 @@ export class QuantizationMismatchError extends Error {}
  */
 export async function checkQuantizationMatches(
   registry: KeyValueBucket,
-  me: { id: string; role: WorkerRole; model: string; quantization: Quantization; quantRotation?: QuantRotation },
+  me: { id: string; role: WorkerRole; model: string; quantization: Quantization; quantRotation?: QuantRotation; quantLayout?: string },
 ): Promise<void> {
   if (!TEXT_KV_ROLES.includes(me.role)) return;
   for (const entry of await registry.entries()) {
@@ -41,6 +41,15 @@ export async function checkQuantizationMatches(
         `this ${me.role} worker's ${me.quantization} weights are rotated '${myRotation}', but ${peer.role} worker ${peer.id} of ${me.model} ` +
           `uses '${theirRotation}' (a pre-quantized checkpoint written before rotation, or after it): their KV would not match. ` +
           `Serve the same checkpoint on both, or quantize the bf16 checkpoint at load on both.`,
+      );
+    }
+    const theirLayout = peer.quantLayout ?? legacyQuantLayout(theirs);
+    const myLayout = me.quantLayout ?? legacyQuantLayout(me.quantization);
+    if (theirLayout !== myLayout) {
+      throw new QuantizationMismatchError(
+        `this ${me.role} worker's ${me.quantization} weights have layout '${myLayout}' (group size, zero points, LM head bits), but ${peer.role} worker ${peer.id} ` +
+          `of ${me.model} uses '${theirLayout}' (a pre-quantized checkpoint or a Tandem version with another layout): their KV would not match. ` +
+          `Serve the same checkpoint with the same Tandem version on both, or quantize the bf16 checkpoint at load on both.`,
       );
     }
   }

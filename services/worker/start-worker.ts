@@ -121,8 +121,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const registry = await bus.keyValue(registryBucket(o.cluster), { ttlMs: REGISTRY_TTL_MS });
   const quantization = engine.runner.quantization;
   const quantRotation = engine.runner.quantRotation;
+  const quantLayout = engine.runner.quantLayout;
   try {
-    await checkQuantizationMatches(registry, { id, role: o.role, model: card.name, quantization, quantRotation });
+    await checkQuantizationMatches(registry, { id, role: o.role, model: card.name, quantization, quantRotation, ...(quantLayout ? { quantLayout } : {}) });
   } catch (e) {
     // Nothing may keep the process alive after a refused start.
     await engine.shutdown();
@@ -191,7 +192,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const startedAtMs = Date.now();
   const record = (): WorkerRecord => {
     const s = engine.stats();
-    return { id, role: o.role, model: card.name, grpc: grpcAddress, region, ...(embeddings ? { embRegion: embeddings.region } : {}), layout: engine.runner.kv.layout, load: { running: s.running, waiting: s.waiting, kvUsage: s.kvUsage, freeBlocks: s.freeBlocks, preemptions: s.preemptions, prefixQueriedTokens: s.prefixCacheQueriedTokens, prefixHitTokens: s.prefixCacheHitTokens }, startedAtMs, isa: engine.runner.isa, ...(quantization !== 'none' ? { quantization } : {}), ...(quantRotation !== 'none' ? { quantRotation } : {}) };
+    return { id, role: o.role, model: card.name, grpc: grpcAddress, region, ...(embeddings ? { embRegion: embeddings.region } : {}), layout: engine.runner.kv.layout, load: { running: s.running, waiting: s.waiting, kvUsage: s.kvUsage, freeBlocks: s.freeBlocks, preemptions: s.preemptions, prefixQueriedTokens: s.prefixCacheQueriedTokens, prefixHitTokens: s.prefixCacheHitTokens }, startedAtMs, isa: engine.runner.isa, ...(quantization !== 'none' ? { quantization } : {}), ...(quantRotation !== 'none' ? { quantRotation } : {}), ...(quantLayout ? { quantLayout } : {}) };
   };
   await registry.put(id, encodeJson(record()));
   const heartbeat = setInterval(() => void registry.put(id, encodeJson(record())).catch(() => undefined), 1000);

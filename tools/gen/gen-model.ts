@@ -10,9 +10,9 @@ import type { TextFamily, TextModelConfig } from '../../services/engine/model-ty
 import type { VlFamily } from '../../services/engine/vl-model-types.js';
 import { parseTextModelConfig } from '../../services/engine/weights/config.js';
 import { CheckpointError } from '../../services/engine/weights/errors.js';
-import { countParameters, storedTensorSpecs, textTensorSpecs, type TensorSpec } from '../../services/engine/weights/layout.js';
+import { countParameters, matrixQuantization, storedTensorSpecs, textTensorSpecs, type TensorSpec } from '../../services/engine/weights/layout.js';
 import { native } from '../../kernels/ts/index.js';
-import { isRotatedMatrix, quantGroup, quantizationBits, quantRotation } from '../../services/protocol/quantization.js';
+import { isRotatedMatrix, quantGroup, quantHeadBits, quantizationBits, quantRotation, quantZeroPoints } from '../../services/protocol/quantization.js';
 import { writeCheckpointShards, type TensorSource } from '../../services/engine/weights/safetensors-writer.js';
 import { DEFAULT_MAX_SHARD_BYTES, genGenerationConfig, genModelConfig, type GenSize } from './presets.js';
 import { bf16Normal, f32Normal, initStd } from './random.js';
@@ -66,13 +66,15 @@ export function generatedTensorSources(config: TextModelConfig, seed: number, we
   // quantized by the kernels' own quantizer (so it equals quantizing that checkpoint at load).
   // Codes are written first; each matrix's scales wait here until their turn.
   const pendingScales = new Map<string, Float32Array>();
+  const pendingZeros = new Map<string, Uint8Array>();
   const quantize = (s: TensorSpec) => {
     const m = s.of!;
     const [rows, cols] = m.shape as [number, number];
     // A tied head is the embedding table itself.
     const from = m.name === 'lm_head.weight' && config.tieWordEmbeddings ? 'model.embed_tokens.weight' : m.name;
     const bf16 = matrixValues(seed, from, rows * cols, m.fanIn!, weightScale);
-    return native.quantizeWeights(bf16, rows, cols, q.bits, q.group, isRotatedMatrix(q.rotation, m.name));
+    const mq = matrixQuantization(q, m.name);
+    return native.quantizeWeights(bf16, rows, cols, mq.bits, mq.group, isRotatedMatrix(q.rotation, m.name), mq.zeroPoints);
   };
   const bytes = (a: Uint8Array | Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   return storedTensorSpecs(config).map((s): TensorSource => {
@@ -84,6 +86,7 @@ export function generatedTensorSources(config: TextModelConfig, seed: number, we
         produce: () => {
           const r = quantize(s);
           pendingScales.set(s.of!.name, r.scales);
+          if (r.zeros) pendingZeros.set(s.of!.name, r.zeros);
           return r.data;
         },
       };
@@ -97,6 +100,18 @@ export function generatedTensorSources(config: TextModelConfig, seed: number, we
           const scales = pendingScales.get(s.of!.name) ?? quantize(s).scales;
           pendingScales.delete(s.of!.name);
           return bytes(scales);
+        },
+      };
+    }
+    if (s.role === 'zeros') {
+      return {
+        name: s.name,
+        dtype: 'U8',
+        shape: s.shape,
+        produce: () => {
+          const zeros = pendingZeros.get(s.of!.name) ?? quantize(s).zeros!;
+          pendingZeros.delete(s.of!.name);
+          return zeros;
         },
       };
     }
@@ -131,7 +146,10 @@ function source(s: TensorSpec, seed: number, config: TextModelConfig, weightScal
 
 /** config.json quantization_config of a pre-quantized checkpoint (the serving defaults). */
 export function quantizationConfig(scheme: 'wint8' | 'wint4'): Record<string, unknown> {
-  return { quant_method: 'tandem', scheme, bits: quantizationBits(scheme), group_size: quantGroup(scheme), lm_head: true, rotation: quantRotation(scheme), format_version: 1 };
+  return {
+    quant_method: 'tandem', scheme, bits: quantizationBits(scheme), group_size: quantGroup(scheme), lm_head: true, lm_head_bits: quantHeadBits(scheme),
+    zero_points: quantZeroPoints(scheme), rotation: quantRotation(scheme), format_version: 2,
+  };
 }
 
 async function writeJson(path: string, value: unknown): Promise<void> {

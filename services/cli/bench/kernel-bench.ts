@@ -10,7 +10,7 @@ import { SequenceBlocks } from '../../../tools/bench/sequence-blocks.js';
 import { isQuantized, type LinearWeight, type TextModelWeights } from '../../engine/model-types.js';
 import { ModelRunner } from '../../engine/runner/model-runner.js';
 import { quantizedShape } from '../../engine/weights/layout.js';
-import { quantGroup, quantizationBits, type Quantization } from '../../protocol/quantization.js';
+import { quantGroup, quantHeadBits, quantizationBits, quantZeroPoints, type Quantization } from '../../protocol/quantization.js';
 
 export interface KernelBenchOptions {
   weights: TextModelWeights;
@@ -62,18 +62,20 @@ export interface KernelBenchResult {
 }
 
 /** Bytes a matrix [rows, cols] occupies under a scheme: bf16, or codes plus one fp32 scale per group. */
-export function matrixBytes(m: LinearWeight, q: Quantization = 'none'): number {
-  if (isQuantized(m)) return m.data.byteLength + m.scales.byteLength;
+export function matrixBytes(m: LinearWeight, q: Quantization = 'none', head = false): number {
+  if (isQuantized(m)) return m.data.byteLength + m.scales.byteLength + (m.zeros?.byteLength ?? 0);
   const bits = quantizationBits(q);
   if (!bits) return m.rows * m.cols * 2;
-  const { rowBytes, groups } = quantizedShape(m.rows, m.cols, { bits, group: quantGroup(q) });
-  return m.rows * (rowBytes + groups * 4);
+  const headBits = quantHeadBits(q)!;
+  const own = head && headBits !== bits;
+  const { rowBytes, groups } = quantizedShape(m.rows, m.cols, own ? { bits: headBits, group: 0 } : { bits, group: quantGroup(q) });
+  return m.rows * (rowBytes + groups * (4 + (!own && quantZeroPoints(q) ? 1 : 0)));
 }
 
 /** Bytes of weights a decode step reads: every matrix once (the LM head included), plus norms. */
 export function decodeWeightBytes(w: TextModelWeights, q: Quantization = 'none'): number {
   const mb = (m: LinearWeight) => matrixBytes(m, q);
-  let bytes = mb(w.lmHead) + w.norm.byteLength;
+  let bytes = matrixBytes(w.lmHead, q, true) + w.norm.byteLength;
   for (const l of w.layers) {
     bytes += l.inputLayernorm.byteLength + l.postAttentionLayernorm.byteLength;
     bytes += mb(l.qProj) + mb(l.kProj) + mb(l.vProj) + mb(l.oProj);

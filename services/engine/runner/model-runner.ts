@@ -6,7 +6,7 @@ import type { VlChunkInputs } from '../vl/vl-inputs.js';
 import type { VlModelWeights } from '../vl-model-types.js';
 import { nativeSpecFor } from './native-spec.js';
 import { nativeVlTextSpecFor } from './vl-native-spec.js';
-import { quantGroup, quantizationBits, quantRotation, type QuantRotation, type Quantization } from '../../protocol/quantization.js';
+import { quantGroup, quantHeadBits, quantizationBits, quantLayout, quantRotation, quantZeroPoints, type QuantRotation, type Quantization } from '../../protocol/quantization.js';
 
 /** One sequence's share of a forward step: `tokens` at positions startPos.. of that sequence. */
 export interface SequenceChunk {
@@ -53,6 +53,8 @@ export class ModelRunner {
   readonly quantization: Quantization;
   /** How its quantized matrices were rotated (part of the numerics P/D pairs must share). */
   readonly quantRotation: QuantRotation;
+  /** Group size, zero points and head bits of its quantized matrices (`quantLayout`); undefined when not quantized. */
+  readonly quantLayout?: string;
   /** The instruction set its kernels run (what the determinism contract is relative to). */
   readonly isa: string;
   private queue: Promise<unknown> = Promise.resolve();
@@ -82,8 +84,17 @@ export class ModelRunner {
     }
     this.quantization = stored ?? asked;
     this.quantRotation = weights.config.quantization?.rotation ?? quantRotation(asked);
+    const sq = weights.config.quantization;
+    const layout = sq
+      ? quantLayout(sq.group, sq.headBits, sq.zeroPoints)
+      : quantizationBits(asked) ? quantLayout(quantGroup(asked), quantHeadBits(asked)!, quantZeroPoints(asked)) : undefined;
+    if (layout) this.quantLayout = layout;
     const bits = stored ? undefined : quantizationBits(asked);
-    this.model = new native.TextModel(bits ? { ...spec, quantization: { bits, group: quantGroup(asked), rotate: quantRotation(asked) === 'down-hadamard128' } } : spec);
+    this.model = new native.TextModel(
+      bits
+        ? { ...spec, quantization: { bits, group: quantGroup(asked), rotate: quantRotation(asked) === 'down-hadamard128', headBits: quantHeadBits(asked)!, zeroPoints: quantZeroPoints(asked) } }
+        : spec,
+    );
   }
 
   get blockSize(): number {

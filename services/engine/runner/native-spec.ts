@@ -3,7 +3,9 @@ import { isQuantized, type LinearWeight, type MlpProjections, type TextModelWeig
 
 /** A linear layer for the native model: the bf16 bits, or the quantized codes and scales. */
 export function nativeLinear(m: LinearWeight): NativeLinear {
-  return isQuantized(m) ? { bits: m.bits, group: m.group, data: m.data, scales: m.scales, ...(m.rotated ? { rotated: true } : {}) } : m.data;
+  return isQuantized(m)
+    ? { bits: m.bits, group: m.group, data: m.data, scales: m.scales, ...(m.rotated ? { rotated: true } : {}), ...(m.zeros ? { zeros: m.zeros } : {}) }
+    : m.data;
 }
 
 export function nativeMlp(m: MlpProjections): NativeMlp {

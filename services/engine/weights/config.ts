@@ -153,10 +153,21 @@ function parseQuantization(raw: unknown): StoredQuantization {
   const bits = scheme === 'wint8' ? 8 : 4;
   if (q.bits !== bits) throw bad('quantization_config.bits', `must be ${bits} for ${scheme}, got ${show(q.bits)}`);
   const group = int(q, 'group_size', { min: 0 });
-  if (group % 128 !== 0) throw bad('quantization_config.group_size', `must be 0 (per channel) or a multiple of 128, got ${group}`);
+  if (group % 128 !== 0 && !(bits === 4 && (group === 32 || group === 64))) {
+    throw bad('quantization_config.group_size', `must be 0 (per channel), a multiple of 128, or (wint4) 32 or 64, got ${group}`);
+  }
   const rotation = q.rotation ?? 'none';
   if (rotation !== 'none' && rotation !== 'down-hadamard128') throw bad('quantization_config.rotation', `must be "none" or "down-hadamard128", got ${show(rotation)}`);
-  return { scheme, bits, group, lmHead: bool(q, 'lm_head', true), rotation };
+  const formatVersion = q.format_version ?? 1;
+  if (formatVersion !== 1 && formatVersion !== 2) {
+    throw bad('quantization_config.format_version', `must be 1 or 2, got ${show(formatVersion)} (a checkpoint written by a newer Tandem: serve it with that version, or quantize its bf16 checkpoint at load)`);
+  }
+  const headBits = q.lm_head_bits ?? bits;
+  if (headBits !== 8 && headBits !== 4) throw bad('quantization_config.lm_head_bits', `must be 8 or 4, got ${show(headBits)}`);
+  if (headBits < bits) throw bad('quantization_config.lm_head_bits', `must not be below bits (${bits}), got ${headBits}`);
+  const zeroPoints = bool(q, 'zero_points', false);
+  if (zeroPoints && bits !== 4) throw bad('quantization_config.zero_points', `is for wint4 only, not ${scheme}`);
+  return { scheme, bits, group, lmHead: bool(q, 'lm_head', true), rotation, headBits, formatVersion, zeroPoints };
 }
 
 function parseMoe(c: Raw, numLayers: number): MoeConfig {

@@ -8,7 +8,7 @@ import { isMoeLayer, type StoredQuantization, type TextModelConfig } from '../mo
  * matrix: bf16 in the engine (`Bf16Matrix`); norm: fp32 vector; gate: fp32 [experts, hidden]
  * router weight; bias: fp32 expert-score correction bias.
  */
-export type TensorRole = 'matrix' | 'norm' | 'gate' | 'bias' | 'qweight' | 'scales';
+export type TensorRole = 'matrix' | 'norm' | 'gate' | 'bias' | 'qweight' | 'scales' | 'zeros';
 
 export interface TensorSpec {
   name: string;
@@ -89,8 +89,18 @@ export function textTensorSpecs(c: TextModelConfig): TensorSpec[] {
 export function quantizedShape(rows: number, cols: number, q: Pick<StoredQuantization, 'bits' | 'group'>): { rowBytes: number; groups: number; group: number } {
   const padded = Math.ceil(cols / 128) * 128;
   const group = q.group || padded;
-  const kp = Math.ceil(cols / group) * group;
+  // Groups of 32 / 64 (wint4) still pad rows to whole 128-element blocks.
+  const kp = group < 128 ? padded : Math.ceil(cols / group) * group;
   return { rowBytes: (kp * q.bits) / 8, groups: kp / group, group };
+}
+
+/** The bits and group of the stored matrix `name` (`X.weight`): the head's own when they differ (per output channel). */
+export function matrixQuantization(
+  q: Pick<StoredQuantization, 'bits' | 'group' | 'headBits'> & { zeroPoints?: boolean },
+  name: string,
+): { bits: 8 | 4; group: number; zeroPoints: boolean } {
+  if (name === 'lm_head.weight' && q.headBits !== q.bits) return { bits: q.headBits, group: 0, zeroPoints: false };
+  return { bits: q.bits, group: q.group, zeroPoints: q.bits === 4 && (q.zeroPoints ?? false) };
 }
 
 /** Whether a matrix spec is stored quantized under `q` (all linear layers; not the embedding table). */
@@ -114,18 +124,22 @@ export function storedTensorSpecs(c: TextModelConfig): TensorSpec[] {
   }
   const codes: TensorSpec[] = [];
   const rest: TensorSpec[] = [];
+  // Zero points (U8, any length) last, so no F32 tensor after them loses its 4-byte alignment.
+  const zeros: TensorSpec[] = [];
   for (const s of specs) {
     if (!isQuantizedMatrix(s, q)) {
       rest.push(s);
       continue;
     }
     const [rows, cols] = s.shape as [number, number];
-    const { rowBytes, groups } = quantizedShape(rows, cols, q);
+    const mq = matrixQuantization(q, s.name);
+    const { rowBytes, groups } = quantizedShape(rows, cols, mq);
     const base = s.name.replace(/\.weight$/, '');
     codes.push({ name: `${base}.qweight`, shape: [rows, rowBytes], role: 'qweight', of: s, because: `${s.because} as ${q.scheme} codes` });
     rest.push({ name: `${base}.scales`, shape: [rows, groups], role: 'scales', of: s, because: `${s.because} as ${q.scheme} scales` });
+    if (mq.zeroPoints) zeros.push({ name: `${base}.zeros`, shape: [rows, groups], role: 'zeros', of: s, because: `${s.because} as ${q.scheme} zero points` });
   }
-  return [...codes, ...rest];
+  return [...codes, ...rest, ...zeros];
 }
 
 /** Tensors real ERNIE checkpoints carry that the engine does not use and that need no warning. */

@@ -10,7 +10,7 @@ import { openCheckpoint, type Checkpoint } from './checkpoint.js';
 import { parseTextModelConfig } from './config.js';
 import { bf16ArrayToF32, f16ArrayToBf16, f16ArrayToF32, f32ArrayToBf16, LOADABLE_DTYPES } from './dtype.js';
 import { CheckpointError } from './errors.js';
-import { isSilentlyIgnoredTensor, layerPrefix, quantizedShape, storedTensorSpecs, type TensorSpec } from './layout.js';
+import { isSilentlyIgnoredTensor, layerPrefix, matrixQuantization, quantizedShape, storedTensorSpecs, type TensorSpec } from './layout.js';
 import type { TensorBytes } from './safetensors.js';
 import { isRotatedMatrix } from '../../protocol/quantization.js';
 
@@ -52,7 +52,9 @@ export function readTextModelWeights(ckpt: Checkpoint, config: TextModelConfig =
     );
   }
 
-  const loaded = loadTensorsByFile(ckpt, specs, (t, s) => (s.role === 'matrix' ? toBf16Matrix(t, s) : s.role === 'qweight' ? toCodes(t, s) : toF32Vector(t, s)));
+  const loaded = loadTensorsByFile(ckpt, specs, (t, s) =>
+    s.role === 'matrix' ? toBf16Matrix(t, s) : s.role === 'qweight' || s.role === 'zeros' ? toCodes(t, s) : toF32Vector(t, s),
+  );
   const mat = (name: string): LinearWeight => {
     const m = loaded.get(name);
     if (m) return m as Bf16Matrix;
@@ -134,8 +136,15 @@ function quantizedMatrix(name: string, loaded: Map<string, unknown>, config: Tex
   const scales = loaded.get(`${base}.scales`) as Float32Array | undefined;
   if (!q || !codes || !scales) throw new CheckpointError('missing_tensor', `tensor '${name}' (or its ${base}.qweight / ${base}.scales) is missing`);
   const [rows, cols] = codes.of.shape as [number, number];
-  const shape = quantizedShape(rows, cols, q);
-  return { rows, cols, bits: q.bits, group: shape.group, data: codes.data, scales, ...(isRotatedMatrix(q.rotation, name) ? { rotated: true } : {}) };
+  const mq = matrixQuantization(q, name);
+  const shape = quantizedShape(rows, cols, mq);
+  const zeros = mq.zeroPoints ? (loaded.get(`${base}.zeros`) as { data: Uint8Array } | undefined) : undefined;
+  if (mq.zeroPoints && !zeros) throw new CheckpointError('missing_tensor', `tensor '${base}.zeros' is missing (quantization_config.zero_points is true)`);
+  return {
+    rows, cols, bits: mq.bits, group: shape.group, data: codes.data, scales,
+    ...(isRotatedMatrix(q.rotation, name) ? { rotated: true } : {}),
+    ...(zeros ? { zeros: zeros.data } : {}),
+  };
 }
 
 /** U8 codes as they are (a view of the mapped file). */
@@ -165,9 +174,10 @@ export function checkPresenceAndShapes(ckpt: Checkpoint, specs: TensorSpec[]): v
     if (!sameShape(info.shape, s.shape) && !(s.altShapes ?? []).some((a) => sameShape(info.shape, a))) {
       wrong.push(`tensor '${s.name}' in ${info.file} has shape ${fmt(info.shape)}, expected ${fmt(s.shape)} = ${s.because}`);
     }
-    const wanted = s.role === 'qweight' ? ['U8'] : s.role === 'scales' ? ['F32'] : (LOADABLE_DTYPES as readonly string[]);
+    const wanted = s.role === 'qweight' || s.role === 'zeros' ? ['U8'] : s.role === 'scales' ? ['F32'] : (LOADABLE_DTYPES as readonly string[]);
     if (!wanted.includes(info.dtype)) {
-      badType.push(`tensor '${s.name}' in ${info.file} has dtype ${info.dtype}; ${s.role === 'qweight' || s.role === 'scales' ? `${s.role} must be` : 'weights must be'} ${wanted.join(', ')}`);
+      const what = s.role === 'qweight' || s.role === 'scales' || s.role === 'zeros' ? `${s.role} must be` : 'weights must be';
+      badType.push(`tensor '${s.name}' in ${info.file} has dtype ${info.dtype}; ${what} ${wanted.join(', ')}`);
     }
   }
   const list = (xs: string[]) => xs.slice(0, 8).join('; ') + (xs.length > 8 ? `; … (${xs.length} in total)` : '');

@@ -61,6 +61,42 @@ describe('pre-quantized checkpoints', () => {
     await expect(loadTextModelWeights(old)).rejects.toThrow(/quantization_config.rotation.*must be "none" or "down-hadamard128"/);
   });
 
+  it('wint4 checkpoints keep the LM head at int8 per output channel (lm_head_bits 8, format_version 2); unknown versions and head bits are refused', async () => {
+    const cfgPath = join(dirs.wint4!, 'config.json');
+    const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
+    expect(cfg.quantization_config).toMatchObject({ scheme: 'wint4', bits: 4, group_size: 32, lm_head_bits: 8, zero_points: true, format_version: 2 });
+    const w = await loadTextModelWeights(dirs.wint4!);
+    const head = w.lmHead;
+    if (!isQuantized(head) || !isQuantized(w.layers[0]!.qProj)) throw new Error('expected quantized weights');
+    expect([head.bits, head.scales.length]).toEqual([8, head.rows]);
+    expect(head.data.length).toBe(head.rows * Math.ceil(head.cols / 128) * 128);
+    expect(w.layers[0]!.qProj.bits).toBe(4);
+    // 4-bit matrices carry a zero point per group; the int8 head none.
+    expect(w.layers[0]!.qProj.zeros?.length).toBe(w.layers[0]!.qProj.scales.length);
+    expect(head.zeros).toBeUndefined();
+    const { l, r } = await logits(dirs.wint4!);
+    expect(r.quantLayout).toBe('g32-zp-head8');
+    expect(bits(l)).toEqual(bits((await logits(dirs.bf16!, 'wint4')).l));
+    const bad = join(root, 'bad-version');
+    await generateCheckpoint({ family: 'ernie4_5_moe', size: 'tiny', outDir: bad, seed: 4, quantization: 'wint4', tokenizer: false });
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, format_version: 3 } }));
+    await expect(loadTextModelWeights(bad)).rejects.toThrow(/format_version.*must be 1 or 2, got 3 .*newer Tandem/);
+    // Codes written with zero points, read as symmetric: the zeros tensors are then unexpected (warned) and the logits differ.
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, zero_points: false } }));
+    const warnings: string[] = [];
+    const { loadTextModelWeights: load } = await import('./load-text-weights.js');
+    await load(bad, { onWarning: (m) => warnings.push(m) });
+    expect(warnings.join()).toMatch(/ignoring \d+ tensor\(s\).*\.zeros/);
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, scheme: 'wint8', bits: 8, group_size: 0 } }));
+    await expect(loadTextModelWeights(bad)).rejects.toThrow(/zero_points is for wint4 only/);
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, lm_head_bits: 2 } }));
+    await expect(loadTextModelWeights(bad)).rejects.toThrow(/lm_head_bits.*must be 8 or 4/);
+    // A version-1 file (no lm_head_bits, no zero points) has an int4 head: these int8 head codes then disagree in shape.
+    const { lm_head_bits: _h, zero_points: _z, ...v1 } = cfg.quantization_config;
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...v1, format_version: 1 } }));
+    await expect(loadTextModelWeights(bad)).rejects.toThrow(/lm_head\.(qweight|scales).*shape/);
+  });
+
   it('the file is smaller than bf16 and its codes are 64-byte aligned in the mapped file', async () => {
     const w = await loadTextModelWeights(dirs.wint4!);
     const q = w.layers[1]!.mlp.kind === 'moe' ? w.layers[1]!.mlp.experts[0]!.gateProj : w.layers[1]!.qProj;
@@ -84,7 +120,10 @@ describe('pre-quantized checkpoints', () => {
     await expect(loadTextModelWeights(bad)).rejects.toThrow(/scales.*has shape \[\d+, 1\], expected \[\d+, 1\]|do not match config.json/);
     writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, quant_method: 'gptq' } }));
     await expect(loadTextModelWeights(bad)).rejects.toThrow(/quant_method "gptq" is not supported/);
-    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, scheme: 'wint8', bits: 8 } }));
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, scheme: 'wint8', bits: 8, group_size: 128, zero_points: false } }));
     await expect(loadTextModelWeights(bad)).rejects.toThrow(/do not match config.json/);
+    // Groups of 32 / 64 exist for wint4 only.
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, scheme: 'wint8', bits: 8, group_size: 32 } }));
+    await expect(loadTextModelWeights(bad)).rejects.toThrow(/group_size must be 0 \(per channel\), a multiple of 128, or \(wint4\) 32 or 64, got 32/);
   });
 });
