@@ -8,10 +8,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTandemUp, type RunningCluster } from '../fixtures/cluster.js';
 import { genTinyModel } from '../fixtures/models.js';
+import { streamAsk } from '../fixtures/stream-ask.js';
 
 const MODEL = 'tiny';
 const NATS = process.env.TANDEM_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -56,24 +56,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-async function ask(baseURL: string, i: number, maxTokens: number): Promise<{ status: number; retryAfter?: string; message?: string }> {
-  try {
-    const s = await new OpenAI({ baseURL, apiKey: 'x', maxRetries: 0 }).chat.completions.create({
-      model: MODEL, messages: [{ role: 'user', content: `burst ${i}` }], max_tokens: maxTokens, temperature: 0, stream: true,
-      // @ts-expect-error Tandem extension (vLLM-style): generate exactly max_tokens.
-      ignore_eos: true,
-    });
-    for await (const _ of s) {
-      // drain
-    }
-    return { status: 200 };
-  } catch (e) {
-    const err = e as { status?: number; headers?: Headers | Record<string, string>; message?: string };
-    const h = err.headers;
-    const retryAfter = h instanceof Headers ? (h.get('retry-after') ?? undefined) : h?.['retry-after'];
-    return { status: err.status ?? 0, retryAfter, message: err.message };
-  }
-}
+const ask = (baseURL: string, i: number, maxTokens: number) => streamAsk(baseURL, 'x', MODEL, i, maxTokens);
 
 describe('two gateways, one admission bound (cluster-wide through Redis)', () => {
   it('a burst split over both gateways admits at most the bound in all; the rest get 429 with Retry-After', async () => {

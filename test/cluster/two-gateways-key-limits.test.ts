@@ -21,6 +21,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricValue, startTandemUp, type RunningCluster } from '../fixtures/cluster.js';
 import { genTinyModel } from '../fixtures/models.js';
+import { streamAsk, type StreamOutcome as Outcome } from '../fixtures/stream-ask.js';
 import { rawCommand, TestRedisServer } from '../fixtures/redis-test-server.js';
 
 const MODEL = 'tiny';
@@ -86,30 +87,7 @@ afterAll(async () => {
   await privateRedis?.destroy();
 });
 
-interface Outcome {
-  status: number;
-  retryAfter?: string;
-  message?: string;
-}
-
-async function ask(baseURL: string, apiKey: string, i: number, maxTokens: number): Promise<Outcome> {
-  try {
-    const s = await new OpenAI({ baseURL, apiKey, maxRetries: 0 }).chat.completions.create({
-      model: MODEL, messages: [{ role: 'user', content: `burst ${i}` }], max_tokens: maxTokens, temperature: 0, stream: true,
-      // @ts-expect-error Tandem extension (vLLM-style): generate exactly max_tokens.
-      ignore_eos: true,
-    });
-    for await (const _ of s) {
-      // drain
-    }
-    return { status: 200 };
-  } catch (e) {
-    const err = e as { status?: number; headers?: Headers | Record<string, string>; message?: string };
-    const h = err.headers;
-    const retryAfter = h instanceof Headers ? (h.get('retry-after') ?? undefined) : h?.['retry-after'];
-    return { status: err.status ?? 0, retryAfter, message: err.message };
-  }
-}
+const ask = (baseURL: string, apiKey: string, i: number, maxTokens: number) => streamAsk(baseURL, apiKey, MODEL, i, maxTokens);
 
 function tally(check: string, results: Outcome[]): { admitted: number; refused: Outcome[] } {
   const admitted = results.filter((r) => r.status === 200).length;
