@@ -93,12 +93,15 @@ QuantActs quantize_activations(const QuantKernels& qk, const float* x, int M, co
   return a;
 }
 
-// Row groups [g0, g1) (kRowGroup rows each) of one quantized matrix, in one kernel call.
+// Rows per unit of parallel work on a quantized matrix: whole panels for the panel format.
+int row_group(const Linear& W) { return W.panels() ? 2 * kPanel : kRowGroup; }
+
+// Row groups [g0, g1) (row_group rows each) of one quantized matrix, in one kernel call.
 void gemm_q_groups(const QuantKernels& qk, const QuantActs& a, int M, const Linear& W, int64_t g0, int64_t g1, float* y) {
   if (g0 >= g1) return;
   const int N = W.rows;
-  const int n0 = static_cast<int>(g0) * kRowGroup;
-  const int n1 = std::min<int>(N, static_cast<int>(g1) * kRowGroup);
+  const int n0 = static_cast<int>(g0) * row_group(W);
+  const int n1 = std::min<int>(N, static_cast<int>(g1) * row_group(W));
   (W.bits == 8 ? qk.gemm_q8 : qk.gemm_q4)(a, M, W, n0, n1, y + n0, N);
 }
 }  // namespace
@@ -107,13 +110,13 @@ void op_linear(const KernelTable& kt, const QuantKernels& qk, const float* x, in
                const Scratch& scratch, QuantActsBuf& qa) {
   if (W.bits == 16) return op_gemm_bf16(kt, x, M, W.cols, W.bf16, W.rows, y, scratch);
   const QuantActs a = quantize_activations(qk, x, M, W, qa);
-  const int groups = (W.rows + kRowGroup - 1) / kRowGroup;
+  const int groups = (W.rows + row_group(W) - 1) / row_group(W);
   pool().parallel_for(groups, [&](int64_t b, int64_t e, int) { gemm_q_groups(qk, a, M, W, b, e, y); });
 }
 
 void op_linear_pair(const KernelTable& kt, const QuantKernels& qk, const float* x, int M, const Linear& W1, float* y1,
                     const Linear& W2, float* y2, const Scratch& scratch, QuantActsBuf& qa) {
-  const bool fusable = W1.bits != 16 && W1.bits == W2.bits && W1.cols == W2.cols && W1.group == W2.group;
+  const bool fusable = W1.bits != 16 && W1.bits == W2.bits && W1.cols == W2.cols && W1.group == W2.group && W1.panels() == W2.panels();
   if (!fusable) {
     op_linear(kt, qk, x, M, W1, y1, scratch, qa);
     op_linear(kt, qk, x, M, W2, y2, scratch, qa);
@@ -122,7 +125,7 @@ void op_linear_pair(const KernelTable& kt, const QuantKernels& qk, const float* 
   // One quantization of x and one parallel region for both: the same 24-row groups with the
   // same kernel calls as two op_linear calls, so the results are the same bits.
   const QuantActs a = quantize_activations(qk, x, M, W1, qa);
-  const int g1 = (W1.rows + kRowGroup - 1) / kRowGroup, g2 = (W2.rows + kRowGroup - 1) / kRowGroup;
+  const int g1 = (W1.rows + row_group(W1) - 1) / row_group(W1), g2 = (W2.rows + row_group(W2) - 1) / row_group(W2);
   pool().parallel_for(g1 + g2, [&](int64_t b, int64_t e, int) {
     gemm_q_groups(qk, a, M, W1, b, std::min<int64_t>(e, g1), y1);
     gemm_q_groups(qk, a, M, W2, std::max<int64_t>(b, g1) - g1, e - g1, y2);

@@ -15,7 +15,16 @@
 //             Bytes come in blocks of 64 covering 128 elements: byte i of a block holds element
 //             i in its low nibble and element i + 64 in its high nibble (one 64-byte load gives
 //             two vectors in element order);
-//  - data is row-major [N, Kp] bytes (wint8) or [N, Kp / 2] bytes (wint4); scales are [N, Kp / G].
+//  - data is row-major [N, Kp] bytes (wint8) or [N, Kp / 2] bytes (wint4); scales are [N, Kp / G];
+//  - except in **panels** (`uses_panels`: wint4, groups of 32, zero points, the default wint4):
+//    every whole panel of kPanel = 16 consecutive rows is stored transposed in 4-byte words, so
+//    word w of the panel's row c is at word index w * 16 + c of the panel (whose bytes are where
+//    its 16 rows would be); its scales and zero points likewise, entry g of row c at g * 16 + c.
+//    Word w = 4g + v holds codes of group g only: low nibbles of elements 16j + 4v .. + 3 of the
+//    group's block (j = g % 4), high nibbles of those + 64. So one 64-byte load is 16 rows x 4
+//    consecutive elements, the operand of a dot-product instruction that puts one output per lane
+//    (the activations broadcast 4 bytes at a time). Rows after the last whole panel (N % 16 of them)
+//    stay row-major.
 //
 // Activations are quantized per row (per token) on the fly: xq = round(x * 127 / amax) in
 // [-127, 127] with one scale xs = amax / 127 for the row. A group's dot product is an exact int32
@@ -25,12 +34,21 @@
 // a multiply-add, which is what lets prefill approach the dot-product instruction's peak.
 // The integer part is exact on every ISA; only the fp32 accumulation order is the ISA's own (lane
 // by lane, then a fixed reduction), and it never depends on the batch, the tile or the threads.
+// Panel-format matrices (wint4, groups of 32, zero points) have one fp32 order on every ISA:
+//   acc = 0; for g ascending: acc = fma(float(isum_g), ws[n, g], acc);  y[m, n] = acc * xs[m]
+// with isum_g = sum over the group of xq * (u - z), exact: the same bits on scalar, AVX2 and
+// AVX-512 (each output is one lane, so there is no cross-lane reduction to order).
 #pragma once
 #include <cstdint>
 
 #include "cpu_features.h"
 
 namespace tandem {
+
+constexpr int kPanel = 16;  // rows per panel (uses_panels)
+
+// Whether W is stored in panels (see the format above): wint4 with zero points in groups of 32.
+inline bool uses_panels(int bits, int group, bool zero_points) { return bits == 4 && group == 32 && zero_points; }
 
 // One linear layer's weights [rows = N outputs, cols = K inputs], bf16 or quantized.
 struct Linear {
@@ -56,6 +74,9 @@ struct Linear {
   }
   int64_t row_bytes() const { return bits == 4 ? padded_cols() / 2 : bits == 8 ? padded_cols() : 2LL * cols; }
   int groups() const { return group ? padded_cols() / group : 0; }
+  bool panels() const { return uses_panels(bits, group, zeros != nullptr); }
+  // Rows stored in whole panels (the rest, rows % kPanel, are row-major).
+  int panel_rows() const { return panels() ? rows / kPanel * kPanel : 0; }
 };
 
 constexpr int kQuantBlock = 128;  // G must be a multiple of this (one int4 block of 64 bytes)
@@ -122,6 +143,14 @@ struct QuantKernels {
   // Benchmark probe: integer multiply-accumulates per second of the instruction these kernels use.
   double (*int8_mac_loop)(int64_t iters, int32_t* sink);
 };
+
+// Outputs n0 <= n < n1 of a panel-format W (uses_panels) in the one fp32 order of the format, one
+// output at a time: the scalar table's kernel, and the SIMD tables' for rows outside whole panels.
+void gemm_q4_panels_scalar(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy);
+
+// In place: rows [0, rows / kPanel * kPanel) of row-major wint4 codes, scales and zero points
+// (groups of 32) into panels (the format above). Deterministic; parallel over panels.
+void to_panels(int rows, int64_t row_bytes, int groups, uint8_t* q, float* scales, uint8_t* zeros);
 
 const QuantKernels& quant_scalar_kernels();
 const QuantKernels& quant_avx2_kernels();

@@ -107,6 +107,56 @@ struct Avx2Q {
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(init.i13, _mm256_madd_epi16(p13, ones))), s.s13, acc);
   }
   static VF fma_i32(VI a, float s, VF acc) { return _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_set1_ps(s), acc); }
+
+  // Panels (quant.h uses_panels): a panel's 16 rows are two 8-lane halves. Per group of 32, the
+  // eight vpmaddubsw products of a half (pair sums |u * x| <= 2 * 15 * 127) add in 16 bits
+  // (8 * 3810 < 32768), then one vpmaddwd widens them onto -z * sum(xq); then one convert and one
+  // multiply-add by the half's scales.
+  static constexpr int PMR = 2, PNR = 1;
+  static constexpr int PMR_STREAM = 1, PNR_STREAM = 2;
+  template <int MR, int NR>
+  static void panel_tile(const QuantActs& a, int m0, const Linear& W, int p0, float* y, int ldy) {
+    const int ng = a.groups;
+    const int64_t rb = W.row_bytes();
+    const VI nib = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    for (int r = 0; r < NR; ++r) {
+      const int64_t row = static_cast<int64_t>(p0 + r) * kPanel;
+      const uint8_t* cq = W.q + row * rb;
+      const float* cs = W.scales + row * ng;
+      const uint8_t* cz = W.zeros + row * ng;
+      for (int h = 0; h < 2; ++h) {
+        VF acc[MR];
+        for (int m = 0; m < MR; ++m) acc[m] = _mm256_setzero_ps();
+        for (int g = 0; g < ng; ++g) {
+          const int kb = (g >> 2) * kQuantBlock + (g & 3) * 16;
+          VI p16[MR];
+          for (int m = 0; m < MR; ++m) p16[m] = _mm256_setzero_si256();
+          for (int v = 0; v < 4; ++v) {
+            const VI raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cq + static_cast<int64_t>(g) * 256 + v * 64 + h * 32));
+            const VI lo = _mm256_and_si256(raw, nib), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), nib);
+            for (int m = 0; m < MR; ++m) {
+              const int8_t* x = a.q + static_cast<int64_t>(m0 + m) * a.kp + kb + 4 * v;
+              int32_t l, hh;
+              std::memcpy(&l, x, 4);
+              std::memcpy(&hh, x + 64, 4);
+              p16[m] = _mm256_add_epi16(p16[m], _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(l)),
+                                                                 _mm256_maddubs_epi16(hi, _mm256_set1_epi32(hh))));
+            }
+          }
+          const VI zn = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                         _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(cz + g * kPanel + h * 8))));
+          const VF s = _mm256_loadu_ps(cs + g * kPanel + h * 8);
+          for (int m = 0; m < MR; ++m) {
+            const int32_t xsum = a.sum[static_cast<int64_t>(m0 + m) * ng + g];
+            const VI isum = _mm256_add_epi32(_mm256_madd_epi16(zn, _mm256_set1_epi32(xsum & 0xFFFF)), _mm256_madd_epi16(p16[m], ones));
+            acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc[m]);
+          }
+        }
+        for (int m = 0; m < MR; ++m)
+          _mm256_storeu_ps(y + static_cast<int64_t>(m) * ldy + r * kPanel + h * 8, _mm256_mul_ps(acc[m], _mm256_set1_ps(a.s[m0 + m])));
+      }
+    }
+  }
   static float reduce(VF v) {
     __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     b = _mm_add_ps(b, _mm_movehl_ps(b, b));

@@ -84,6 +84,70 @@ struct Vnni512 {
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(ai), s.v, acc);
   }
   static VF fma_i32(VI a, float s, VF acc) { return _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(s), acc); }
+
+  // Panels (quant.h uses_panels): one lane per output row of a panel, 4 activation bytes
+  // broadcast per vpdpbusd. Per group of 32 and row of activations: a vpmaddwd starts each
+  // panel's lanes at -z * sum(xq), eight vpdpbusd add the codes times xq, one convert and one
+  // multiply-add by the panel's 16 scales; the code unpacking is shared by the MR rows.
+  static constexpr int PMR = 6, PNR = 2;
+  static constexpr int PMR_STREAM = 2, PNR_STREAM = 4;
+  template <int MR, int NR>
+  static void panel_tile(const QuantActs& a, int m0, const Linear& W, int p0, float* y, int ldy) {
+    const int ng = a.groups;
+    const int64_t rb = W.row_bytes();
+    const uint8_t* cq[NR];
+    const float* cs[NR];
+    const uint8_t* cz[NR];
+    for (int r = 0; r < NR; ++r) {
+      const int64_t row = static_cast<int64_t>(p0 + r) * kPanel;
+      cq[r] = W.q + row * rb;
+      cs[r] = W.scales + row * ng;
+      cz[r] = W.zeros + row * ng;
+    }
+    const int8_t* xr[MR];
+    const int32_t* xsum[MR];
+    for (int m = 0; m < MR; ++m) {
+      xr[m] = a.q + static_cast<int64_t>(m0 + m) * a.kp;
+      xsum[m] = a.sum + static_cast<int64_t>(m0 + m) * ng;
+    }
+    const VI nib = _mm512_set1_epi8(0x0F);
+    VF acc[MR][NR];
+    for (int m = 0; m < MR; ++m)
+      for (int r = 0; r < NR; ++r) acc[m][r] = _mm512_setzero_ps();
+    for (int g = 0; g < ng; ++g) {
+      const int kb = (g >> 2) * kQuantBlock + (g & 3) * 16;
+      VI ai[MR][NR];
+      for (int r = 0; r < NR; ++r) {
+        // -z in each lane's low 16 bits (the high 16 bits, -1, meet the 0 above the sum).
+        const VI zn = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                       _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(cz[r] + g * kPanel))));
+        for (int m = 0; m < MR; ++m) ai[m][r] = _mm512_madd_epi16(zn, _mm512_set1_epi32(xsum[m][g] & 0xFFFF));
+      }
+      for (int v = 0; v < 4; ++v) {
+        VI lo[NR], hi[NR];
+        for (int r = 0; r < NR; ++r) {
+          const VI raw = _mm512_loadu_si512(cq[r] + static_cast<int64_t>(g) * 256 + v * 64);
+          lo[r] = _mm512_and_si512(raw, nib);
+          hi[r] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), nib);
+        }
+        for (int m = 0; m < MR; ++m) {
+          int32_t l, h;
+          std::memcpy(&l, xr[m] + kb + 4 * v, 4);
+          std::memcpy(&h, xr[m] + kb + 64 + 4 * v, 4);
+          const VI xl = _mm512_set1_epi32(l), xh = _mm512_set1_epi32(h);
+          for (int r = 0; r < NR; ++r) ai[m][r] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(ai[m][r], lo[r], xl), hi[r], xh);
+        }
+      }
+      for (int r = 0; r < NR; ++r) {
+        const VF s = _mm512_loadu_ps(cs[r] + g * kPanel);
+        for (int m = 0; m < MR; ++m) acc[m][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ai[m][r]), s, acc[m][r]);
+      }
+    }
+    for (int m = 0; m < MR; ++m) {
+      const VF xs = _mm512_set1_ps(a.s[m0 + m]);
+      for (int r = 0; r < NR; ++r) _mm512_storeu_ps(y + static_cast<int64_t>(m) * ldy + r * kPanel, _mm512_mul_ps(acc[m][r], xs));
+    }
+  }
   static float reduce(VF v) {
     // Fixed tree: 512 -> 256 -> 128 -> 64 -> 32.
     __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));

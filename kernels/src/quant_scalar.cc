@@ -1,6 +1,7 @@
 // Scalar reference for the quantized kernels: the exact int32 sum of each group, then
 // acc += float(isum) * ws group by group, then y = acc * xs. The ground truth the SIMD tables are tested against.
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "hadamard.inl"
@@ -17,7 +18,27 @@ inline int weight_at(const Linear& W, const uint8_t* row, int k) {
   return (i < half ? byte & 0xF : byte >> 4) - 8;
 }
 
+// Byte `i` of row n's codes (i < row_bytes), scale / zero point `g`, in either layout.
+struct RowView {
+  const uint8_t* q;
+  const float* s;
+  const uint8_t* z;
+  int lane = 0, step = 1;  // panels: entry e of the row is at e * 16 + lane (words for the codes)
+  uint8_t byte(int64_t i) const { return step == 1 ? q[i] : q[((i >> 2) * kPanel + lane) * 4 + (i & 3)]; }
+  float scale(int g) const { return s[static_cast<int64_t>(g) * step + lane]; }
+  int zero(int g) const { return z[static_cast<int64_t>(g) * step + lane]; }
+};
+
+RowView row_view(const Linear& W, int n) {
+  const int64_t rb = W.row_bytes();
+  const int ng = W.groups();
+  if (n >= W.panel_rows()) return {W.q + n * rb, W.scales + static_cast<int64_t>(n) * ng, W.zeros + static_cast<int64_t>(n) * ng};
+  const int64_t p = n / kPanel;
+  return {W.q + p * kPanel * rb, W.scales + p * kPanel * ng, W.zeros + p * kPanel * ng, n % kPanel, kPanel};
+}
+
 void gemm_q(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
+  if (W.panels()) return gemm_q4_panels_scalar(a, M, W, n0, n1, y, ldy);
   const int G = W.group, ng = a.groups;
   std::vector<int32_t> isum(ng);
   for (int m = 0; m < M; ++m) {
@@ -34,6 +55,33 @@ void gemm_q(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y
     }
   }
 }
+
+}  // namespace
+
+void gemm_q4_panels_scalar(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
+  constexpr int half = kQuantBlock / 2, G = 32;
+  const int ng = a.groups;
+  for (int n = n0; n < n1; ++n) {
+    const RowView r = row_view(W, n);
+    for (int m = 0; m < M; ++m) {
+      const int8_t* x = a.q + static_cast<int64_t>(m) * a.kp;
+      float acc = 0.f;
+      for (int g = 0; g < ng; ++g) {
+        // Group g: elements b + 16j + [0, 16) (low nibbles of its 16 code bytes) and + 64 (high).
+        const int b = g / 4 * kQuantBlock, j = g % 4, z = r.zero(g);
+        int32_t isum = 0;
+        for (int i = 0; i < G / 2; ++i) {
+          const uint8_t byte = r.byte(b / 2 + j * (G / 2) + i);
+          isum += ((byte & 0xF) - z) * x[b + j * (G / 2) + i] + ((byte >> 4) - z) * x[b + half + j * (G / 2) + i];
+        }
+        acc = std::fma(static_cast<float>(isum), r.scale(g), acc);
+      }
+      y[static_cast<int64_t>(m) * ldy + (n - n0)] = acc * a.s[m];
+    }
+  }
+}
+
+namespace {
 
 double mac_loop(int64_t iters, int32_t* sink) {
   int32_t acc[8] = {1, 2, 3, 4, 5, 6, 7, 8};

@@ -165,9 +165,46 @@ void gemm_q_as(const QuantActs& a, int M, const Linear& W, int n0, int n1, float
   gemm_tiles<Q, BITS, Q::MR, Q::NR, GPB, ZP>(a, M, W, n0, n1, y, ldy);
 }
 
+// Panel-format wint4 (quant.h uses_panels): Q::panel_tile<MR, NR> computes MR activation rows
+// against NR whole panels (16 outputs each, one per lane). Rows outside whole panels of [n0, n1)
+// take the scalar routine, which does the same arithmetic (they are tails of odd shapes: the
+// model's row groups are whole panels).
+template <class Q, int MR, int NR>
+inline void panel_tiles(int mr, int nr, const QuantActs& a, int m0, const Linear& W, int p, float* y, int ldy) {
+  if constexpr (MR >= 1 && NR >= 1) {
+    if (mr < MR) return panel_tiles<Q, MR - 1, NR>(mr, nr, a, m0, W, p, y, ldy);
+    if (nr < NR) return panel_tiles<Q, MR, NR - 1>(mr, nr, a, m0, W, p, y, ldy);
+    Q::template panel_tile<MR, NR>(a, m0, W, p, y, ldy);
+  }
+}
+
+template <class Q, int MR, int NR>
+inline void gemm_panel_tiles(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
+  const int p0 = (n0 + kPanel - 1) / kPanel, p1 = std::min(n1, W.panel_rows()) / kPanel;
+  if (p0 >= p1) return gemm_q4_panels_scalar(a, M, W, n0, n1, y, ldy);
+  if (n0 < p0 * kPanel) gemm_q4_panels_scalar(a, M, W, n0, p0 * kPanel, y, ldy);
+  if (p1 * kPanel < n1) gemm_q4_panels_scalar(a, M, W, p1 * kPanel, n1, y + (p1 * kPanel - n0), ldy);
+  // Activation rows in L1-sized blocks while every panel streams past them (as gemm_tiles).
+  const int MB = std::max(MR, std::min(64, (32 << 10) / a.kp) / MR * MR);
+  for (int mb = 0; mb < M; mb += MB) {
+    const int me = std::min(M, mb + MB);
+    for (int p = p0; p < p1; p += NR)
+      for (int m = mb; m < me; m += MR)
+        panel_tiles<Q, MR, NR>(std::min(MR, me - m), std::min(NR, p1 - p), a, m, W, p,
+                               y + static_cast<int64_t>(m) * ldy + (p * kPanel - n0), ldy);
+  }
+}
+
+template <class Q>
+void gemm_panels(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
+  if (M <= Q::PMR_STREAM) return gemm_panel_tiles<Q, Q::PMR_STREAM, Q::PNR_STREAM>(a, M, W, n0, n1, y, ldy);
+  gemm_panel_tiles<Q, Q::PMR, Q::PNR>(a, M, W, n0, n1, y, ldy);
+}
+
 template <class Q, int BITS>
 void gemm_q(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
   if constexpr (BITS == 4) {
+    if (W.panels()) return gemm_panels<Q>(a, M, W, n0, n1, y, ldy);
     if (W.zeros) {
       if (W.group == 32) return gemm_q_as<Q, 4, 4, true>(a, M, W, n0, n1, y, ldy);
       if (W.group == 64) return gemm_q_as<Q, 4, 2, true>(a, M, W, n0, n1, y, ldy);

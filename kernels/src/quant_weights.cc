@@ -165,6 +165,31 @@ void quantize_weights(const uint16_t* w, int rows, int cols, int bits, int group
       quantize_row(row.data(), bits, group, Kp, q + r * rb, scales + r * ng, tmp.data(), bits == 4 && zeros ? zeros + r * ng : nullptr);
     }
   });
+  if (uses_panels(bits, group, zeros != nullptr)) to_panels(rows, rb, ng, q, scales, zeros);
+}
+
+void to_panels(int rows, int64_t row_bytes, int groups, uint8_t* q, float* scales, uint8_t* zeros) {
+  const int64_t words = row_bytes / 4;
+  pool().parallel_for(rows / kPanel, [&](int64_t b, int64_t e, int) {
+    std::vector<uint32_t> code(words * kPanel);
+    std::vector<float> sc(static_cast<size_t>(groups) * kPanel);
+    std::vector<uint8_t> zp(static_cast<size_t>(groups) * kPanel);
+    for (int64_t p = b; p < e; ++p) {
+      uint8_t* pq = q + p * kPanel * row_bytes;
+      float* ps = scales + p * kPanel * groups;
+      uint8_t* pz = zeros + p * kPanel * groups;
+      for (int c = 0; c < kPanel; ++c) {
+        for (int64_t w = 0; w < words; ++w) std::memcpy(&code[w * kPanel + c], pq + c * row_bytes + w * 4, 4);
+        for (int g = 0; g < groups; ++g) {
+          sc[static_cast<size_t>(g) * kPanel + c] = ps[c * groups + g];
+          zp[static_cast<size_t>(g) * kPanel + c] = pz[c * groups + g];
+        }
+      }
+      std::memcpy(pq, code.data(), kPanel * row_bytes);
+      std::copy(sc.begin(), sc.end(), ps);
+      std::copy(zp.begin(), zp.end(), pz);
+    }
+  });
 }
 
 bool cpu_has_avx512_vnni() {

@@ -141,6 +141,46 @@ describe('wint4 with zero points (asymmetric groups, quant.h Linear::zeros)', ()
   });
 });
 
+describe('wint4 panels (zero points, groups of 32: quant.h uses_panels)', () => {
+  const run = (x: Float32Array, M: number, K: number, q: { data: Uint8Array; scales: Float32Array; zeros?: Uint8Array }, N: number, impl: 'scalar' | 'avx2' | 'avx512') => {
+    const y = new Float32Array(M * N);
+    ops.gemmQ(x, M, K, q.data, q.scales, N, 4, 32, y, impl, false, q.zeros);
+    return y;
+  };
+
+  it('whole panels of 16 rows are the row-major codes transposed in 4-byte words; the rows after them stay row-major', () => {
+    const [N, K] = [37, 200]; // two panels and 5 rows after them; K pads to 256
+    const W = randomBf16(N * K, 8, 0.05);
+    const q = native.quantizeWeights(W, N, K, 4, 32, false, true);
+    const rowBytes = 128, groups = 8;
+    for (const n of [0, 5, 15, 16, 31, 32, 36]) {
+      const one = native.quantizeWeights(W.subarray(n * K, (n + 1) * K), 1, K, 4, 32, false, true);
+      const p = Math.floor(n / 16), c = n % 16;
+      const inPanel = n < 32;
+      for (let b = 0; b < rowBytes; b++) {
+        const at = inPanel ? p * 16 * rowBytes + (Math.floor(b / 4) * 16 + c) * 4 + (b % 4) : n * rowBytes + b;
+        expect(q.data[at], `row ${n} byte ${b}`).toBe(one.data[b]);
+      }
+      for (let g = 0; g < groups; g++) {
+        const at = inPanel ? p * 16 * groups + g * 16 + c : n * groups + g;
+        expect([q.scales[at], q.zeros![at]], `row ${n} group ${g}`).toEqual([one.scales[g], one.zeros![g]]);
+      }
+    }
+  });
+
+  it('every ISA computes the same bits (one fp32 order), at every batch size and row range', () => {
+    for (const [M, K, N] of [[1, 70, 5], [3, 129, 16], [13, 333, 37], [70, 257, 48], [9, 1024, 96]] as const) {
+      const x = randomF32(M * K, M + 7 * K);
+      const q = native.quantizeWeights(randomBf16(N * K, N + K, 0.1), N, K, 4, 32, false, true);
+      const ref = run(x, M, K, q, N, 'scalar');
+      for (const impl of optimizedImpls()) {
+        expect(bitsEqual(run(x, M, K, q, N, impl), ref), `${impl} M=${M} K=${K} N=${N}`).toBe(true);
+        for (const m of [0, M - 1]) expect(bitsEqual(run(x.subarray(m * K, (m + 1) * K), 1, K, q, N, impl), ref.subarray(m * N, (m + 1) * N)), `${impl} row ${m}`).toBe(true);
+      }
+    }
+  });
+});
+
 describe.each([8, 4] as const)('wint%i weights x dynamically quantized activations', (bits) => {
   it.each(SHAPES)('optimized matches the scalar reference for M=%i K=%i N=%i group=%i', (M, K, N, group) => {
     const x = randomF32(M * K, M * 31 + K);

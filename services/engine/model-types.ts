@@ -47,7 +47,11 @@ export interface StoredQuantization {
    * head, one scale per output channel); absent in checkpoints written before it (= `bits`).
    */
   headBits: 8 | 4;
-  /** `"format_version"`: 1 (absent) or 2 (since `lm_head_bits` and `zero_points`); a newer one is refused. */
+  /**
+   * `"format_version"`: 1 (absent), 2 (since `lm_head_bits` and `zero_points`) or 3 (wint4 groups of
+   * 32 with zero points stored in panels of 16 rows); a newer one is refused, and so is a version
+   * below 3 holding zero-point groups of 32 (their codes were row-major).
+   */
   formatVersion: number;
   /** `"zero_points"` (wint4): its 4-bit matrices are asymmetric, with `X.zeros` beside `X.scales`; absent = false. */
   zeroPoints: boolean;

@@ -52,11 +52,14 @@ export function quantHeadBits(q: Quantization): 8 | 4 | undefined {
 
 /**
  * What, beyond the scheme's name, decides a quantized model's codes: the group size, zero points
- * and the head's bits ("g32-zp-head8"). Workers register it; a P/D pair whose layouts differ (a worker of
+ * and the head's bits ("g32-zp-p16-head8"). Workers register it; a P/D pair whose layouts differ (a worker of
  * an older Tandem, whose wint4 head was int4, beside a new one) is refused at registration.
  */
 export function quantLayout(group: number, headBits: number, zeroPoints = false): string {
-  return `g${group}${zeroPoints ? '-zp' : ''}-head${headBits}`;
+  // "-p16": zero-point groups of 32 are stored and summed in panels of 16 rows (one fp32 order,
+  // kernels/src/quant.h), so a worker of a Tandem before that would round differently.
+  const panels = zeroPoints && group === 32 ? '-p16' : '';
+  return `g${group}${zeroPoints ? '-zp' : ''}${panels}-head${headBits}`;
 }
 
 /**

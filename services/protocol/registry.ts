@@ -24,7 +24,7 @@ export interface WorkerRecord {
   /** How its quantized matrices were rotated (absent = none); P/D pairs must match. */
   quantRotation?: QuantRotation;
   /**
-   * Group size, zero points and LM head bits of its quantized matrices (`quantLayout`, e.g. "g32-zp-head8");
+   * Group size, zero points and LM head bits of its quantized matrices (`quantLayout`, e.g. "g32-zp-p16-head8");
    * absent = what its scheme meant before layouts were registered (`legacyQuantLayout`). P/D pairs must match.
    */
   quantLayout?: string;

@@ -39,9 +39,11 @@ describe('checkQuantizationMatches (P/D workers must compute the same KV)', () =
     await expect(checkQuantizationMatches(same, me)).resolves.toBeUndefined();
     await expect(checkQuantizationMatches(same, { ...me, quantLayout: 'g64-head8' })).rejects.toThrow(/layout 'g64-head8'/);
     // Zero points change the codes too (symmetric and asymmetric wint4 of one group size refuse each other).
-    const zp = await registryWith([{ quantization: 'wint4', quantLayout: 'g32-zp-head8' }]);
-    await expect(checkQuantizationMatches(zp, { ...me, quantLayout: 'g32-head8' })).rejects.toThrow(/uses 'g32-zp-head8'/);
-    await expect(checkQuantizationMatches(zp, { ...me, quantLayout: 'g32-zp-head8' })).resolves.toBeUndefined();
+    const zp = await registryWith([{ quantization: 'wint4', quantLayout: 'g32-zp-p16-head8' }]);
+    await expect(checkQuantizationMatches(zp, { ...me, quantLayout: 'g32-head8' })).rejects.toThrow(/uses 'g32-zp-p16-head8'/);
+    // A worker of the Tandem before panels (same codes, row-major, another fp32 order).
+    await expect(checkQuantizationMatches(zp, { ...me, quantLayout: 'g32-zp-head8' })).rejects.toThrow(/uses 'g32-zp-p16-head8'/);
+    await expect(checkQuantizationMatches(zp, { ...me, quantLayout: 'g32-zp-p16-head8' })).resolves.toBeUndefined();
     // wint8's layout did not change: an older wint8 worker still pairs with a new one.
     const oldW8 = await registryWith([{ quantization: 'wint8', quantRotation: 'down-hadamard128' }]);
     await expect(

@@ -148,7 +148,7 @@ function source(s: TensorSpec, seed: number, config: TextModelConfig, weightScal
 export function quantizationConfig(scheme: 'wint8' | 'wint4'): Record<string, unknown> {
   return {
     quant_method: 'tandem', scheme, bits: quantizationBits(scheme), group_size: quantGroup(scheme), lm_head: true, lm_head_bits: quantHeadBits(scheme),
-    zero_points: quantZeroPoints(scheme), rotation: quantRotation(scheme), format_version: 2,
+    zero_points: quantZeroPoints(scheme), rotation: quantRotation(scheme), format_version: 3,
   };
 }
 

@@ -159,14 +159,21 @@ function parseQuantization(raw: unknown): StoredQuantization {
   const rotation = q.rotation ?? 'none';
   if (rotation !== 'none' && rotation !== 'down-hadamard128') throw bad('quantization_config.rotation', `must be "none" or "down-hadamard128", got ${show(rotation)}`);
   const formatVersion = q.format_version ?? 1;
-  if (formatVersion !== 1 && formatVersion !== 2) {
-    throw bad('quantization_config.format_version', `must be 1 or 2, got ${show(formatVersion)} (a checkpoint written by a newer Tandem: serve it with that version, or quantize its bf16 checkpoint at load)`);
+  if (formatVersion !== 1 && formatVersion !== 2 && formatVersion !== 3) {
+    throw bad('quantization_config.format_version', `must be 1, 2 or 3, got ${show(formatVersion)} (a checkpoint written by a newer Tandem: serve it with that version, or quantize its bf16 checkpoint at load)`);
   }
   const headBits = q.lm_head_bits ?? bits;
   if (headBits !== 8 && headBits !== 4) throw bad('quantization_config.lm_head_bits', `must be 8 or 4, got ${show(headBits)}`);
   if (headBits < bits) throw bad('quantization_config.lm_head_bits', `must not be below bits (${bits}), got ${headBits}`);
   const zeroPoints = bool(q, 'zero_points', false);
   if (zeroPoints && bits !== 4) throw bad('quantization_config.zero_points', `is for wint4 only, not ${scheme}`);
+  if (zeroPoints && group === 32 && formatVersion < 3) {
+    // Format 2 stored these row-major; since format 3 they are in panels of 16 rows (docs/quantization.md).
+    throw bad(
+      'quantization_config.format_version',
+      `is ${formatVersion}: this checkpoint's wint4 codes (groups of 32 with zero points) are in the row-major layout of an older Tandem, and this one reads them in panels (format_version 3); write it again with \`tandem gen-model --quantization wint4\`, or serve the bf16 checkpoint with --quantization wint4`,
+    );
+  }
   return { scheme, bits, group, lmHead: bool(q, 'lm_head', true), rotation, headBits, formatVersion, zeroPoints };
 }
 

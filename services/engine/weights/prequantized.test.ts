@@ -61,10 +61,10 @@ describe('pre-quantized checkpoints', () => {
     await expect(loadTextModelWeights(old)).rejects.toThrow(/quantization_config.rotation.*must be "none" or "down-hadamard128"/);
   });
 
-  it('wint4 checkpoints keep the LM head at int8 per output channel (lm_head_bits 8, format_version 2); unknown versions and head bits are refused', async () => {
+  it('wint4 checkpoints keep the LM head at int8 per output channel (lm_head_bits 8, format_version 3); unknown versions, row-major panels and head bits are refused', async () => {
     const cfgPath = join(dirs.wint4!, 'config.json');
     const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
-    expect(cfg.quantization_config).toMatchObject({ scheme: 'wint4', bits: 4, group_size: 32, lm_head_bits: 8, zero_points: true, format_version: 2 });
+    expect(cfg.quantization_config).toMatchObject({ scheme: 'wint4', bits: 4, group_size: 32, lm_head_bits: 8, zero_points: true, format_version: 3 });
     const w = await loadTextModelWeights(dirs.wint4!);
     const head = w.lmHead;
     if (!isQuantized(head) || !isQuantized(w.layers[0]!.qProj)) throw new Error('expected quantized weights');
@@ -75,12 +75,15 @@ describe('pre-quantized checkpoints', () => {
     expect(w.layers[0]!.qProj.zeros?.length).toBe(w.layers[0]!.qProj.scales.length);
     expect(head.zeros).toBeUndefined();
     const { l, r } = await logits(dirs.wint4!);
-    expect(r.quantLayout).toBe('g32-zp-head8');
+    expect(r.quantLayout).toBe('g32-zp-p16-head8');
     expect(bits(l)).toEqual(bits((await logits(dirs.bf16!, 'wint4')).l));
     const bad = join(root, 'bad-version');
     await generateCheckpoint({ family: 'ernie4_5_moe', size: 'tiny', outDir: bad, seed: 4, quantization: 'wint4', tokenizer: false });
-    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, format_version: 3 } }));
-    await expect(loadTextModelWeights(bad)).rejects.toThrow(/format_version.*must be 1 or 2, got 3 .*newer Tandem/);
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, format_version: 4 } }));
+    await expect(loadTextModelWeights(bad)).rejects.toThrow(/format_version.*must be 1, 2 or 3, got 4 .*newer Tandem/);
+    // Format 2 stored zero-point groups of 32 row-major: read as panels they would be other weights.
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, format_version: 2 } }));
+    await expect(loadTextModelWeights(bad)).rejects.toThrow(/format_version.*is 2: .*row-major layout of an older Tandem.*gen-model --quantization wint4/);
     // Codes written with zero points, read as symmetric: the zeros tensors are then unexpected (warned) and the logits differ.
     writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, quantization_config: { ...cfg.quantization_config, zero_points: false } }));
     const warnings: string[] = [];
