@@ -21,7 +21,7 @@ struct Avx2Q {
   static constexpr int XV = 4;  // a 128-element block is four vectors
   // One activation row against four weight rows: 16 ymm registers hold no more.
   static constexpr int MR = 1, NR = 4;
-  static constexpr int MR_STREAM = 1, NR_STREAM = 4;
+  static constexpr int MR_STREAM = 1, NR_STREAM = 1;  // decode: one sequential weight stream (quant_avx512.cc)
   static constexpr int q8_offset = 0;  // wint8 weights are turned back into signed bytes
   static VF fzero() { return _mm256_setzero_ps(); }
   static VI lane0(int32_t v) { return _mm256_setr_epi32(v, 0, 0, 0, 0, 0, 0, 0); }
@@ -113,7 +113,7 @@ struct Avx2Q {
   // (8 * 3810 < 32768), then one vpmaddwd widens them onto -z * sum(xq); then one convert and one
   // multiply-add by the half's scales.
   static constexpr int PMR = 2, PNR = 1;
-  static constexpr int PMR_STREAM = 1, PNR_STREAM = 2;
+  static constexpr int PMR_STREAM = 1, PNR_STREAM = 1;  // decode: one panel at a time
   template <int MR, int NR>
   static void panel_tile(const QuantActs& a, int m0, const Linear& W, int p0, float* y, int ldy) {
     const int ng = a.groups;

@@ -160,7 +160,7 @@ inline void gemm_tiles(const QuantActs& a, int M, const Linear& W, int n0, int n
 
 template <class Q, int BITS, int GPB, bool ZP = false>
 void gemm_q_as(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
-  // Decode (one or two rows) is a weight stream: more rows of W in flight per activation load.
+  // Decode (one or two rows) is a weight stream: its own tile shape (Q::MR_STREAM x NR_STREAM).
   if (M <= Q::MR_STREAM) return gemm_tiles<Q, BITS, Q::MR_STREAM, Q::NR_STREAM, GPB, ZP>(a, M, W, n0, n1, y, ldy);
   gemm_tiles<Q, BITS, Q::MR, Q::NR, GPB, ZP>(a, M, W, n0, n1, y, ldy);
 }
