@@ -172,12 +172,38 @@ struct Vnni512 {
   }
 };
 
+// quantize_act_row, 16 elements per instruction with the same bits: the maximum is exact, the
+// product is the same IEEE multiply, vcvtps2dq rounds as cvtss2si does (MXCSR: to nearest even),
+// vpmovdb truncates as the scalar cast does, and the group sums are integer sums of those bytes
+// (16 consecutive elements always lie in one group: G / 2 >= 16).
+void quantize_act_row_avx512(const float* x, int K, int G, int Kp, int8_t* xq, float* xs, int32_t* xsum) {
+  const auto mask_at = [K](int k) -> __mmask16 { return K - k >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (K - k)) - 1); };
+  __m512 m = _mm512_setzero_ps();
+  const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+  for (int k = 0; k < K; k += 16) m = _mm512_max_ps(_mm512_and_ps(_mm512_maskz_loadu_ps(mask_at(k), x + k), abs_mask), m);
+  const float amax = _mm512_reduce_max_ps(m);
+  const float inv = amax > 0.f ? 127.0f / amax : 0.f;
+  *xs = amax / 127.0f;
+  std::memset(xsum, 0, sizeof(int32_t) * (Kp / G));
+  const __m512 vinv = _mm512_set1_ps(inv);
+  for (int k = 0; k < Kp; k += 16) {
+    const __m512 v = k < K ? _mm512_maskz_loadu_ps(mask_at(k), x + k) : _mm512_setzero_ps();
+    const __m128i b = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v, vinv)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(xq + k), b);
+    xsum[group_of(k, G)] += _mm512_reduce_add_epi32(_mm512_cvtepi8_epi32(b));
+  }
+}
+
 }  // namespace
 
 const QuantKernels& quant_avx512_kernels() {
   // Built on first use (never at load time: the table is compiled for AVX-512 VNNI).
   if (!cpu_has_avx512_vnni()) return quant_avx2_kernels();
-  static const QuantKernels table = qsimd::make_quant_table<Vnni512>("avx512vnni");
+  static const QuantKernels table = [] {
+    QuantKernels t = qsimd::make_quant_table<Vnni512>("avx512vnni");
+    t.quantize_row = quantize_act_row_avx512;
+    return t;
+  }();
   return table;
 }
 
