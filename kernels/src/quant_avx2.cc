@@ -112,7 +112,7 @@ struct Avx2Q {
   // eight vpmaddubsw products of a half (pair sums |u * x| <= 2 * 15 * 127) add in 16 bits
   // (8 * 3810 < 32768), then one vpmaddwd widens them onto -z * sum(xq); then one convert and one
   // multiply-add by the half's scales.
-  static constexpr int PMR = 2, PNR = 1;
+  static constexpr int PMR = 4, PNR = 1;  // 2 and 6 rows measured 0.95 and 0.89 of the old layout's time, 4 0.86
   static constexpr int PMR_STREAM = 1, PNR_STREAM = 1;  // decode: one panel at a time
   template <int MR, int NR>
   static void panel_tile(const QuantActs& a, int m0, const Linear& W, int p0, float* y, int ldy) {
