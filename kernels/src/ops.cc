@@ -114,22 +114,33 @@ void op_linear(const KernelTable& kt, const QuantKernels& qk, const float* x, in
   pool().parallel_for(groups, [&](int64_t b, int64_t e, int) { gemm_q_groups(qk, a, M, W, b, e, y); });
 }
 
-void op_linear_pair(const KernelTable& kt, const QuantKernels& qk, const float* x, int M, const Linear& W1, float* y1,
-                    const Linear& W2, float* y2, const Scratch& scratch, QuantActsBuf& qa) {
-  const bool fusable = W1.bits != 16 && W1.bits == W2.bits && W1.cols == W2.cols && W1.group == W2.group && W1.panels() == W2.panels();
+void op_linears(const KernelTable& kt, const QuantKernels& qk, const float* x, int M, const LinearOut* outs, int n, const Scratch& scratch,
+                QuantActsBuf& qa) {
+  const Linear& W0 = *outs[0].w;
+  bool fusable = W0.bits != 16 && n <= kMaxFusedLinears;
+  for (int i = 1; i < n && fusable; ++i) {
+    const Linear& W = *outs[i].w;
+    fusable = W.bits == W0.bits && W.cols == W0.cols && W.group == W0.group && W.panels() == W0.panels() && W.rotated == W0.rotated;
+  }
   if (!fusable) {
-    op_linear(kt, qk, x, M, W1, y1, scratch, qa);
-    op_linear(kt, qk, x, M, W2, y2, scratch, qa);
+    for (int i = 0; i < n; ++i) op_linear(kt, qk, x, M, *outs[i].w, outs[i].y, scratch, qa);
     return;
   }
-  // One quantization of x and one parallel region for both: the same 24-row groups with the
-  // same kernel calls as two op_linear calls, so the results are the same bits.
-  const QuantActs a = quantize_activations(qk, x, M, W1, qa);
-  const int g1 = (W1.rows + row_group(W1) - 1) / row_group(W1), g2 = (W2.rows + row_group(W2) - 1) / row_group(W2);
-  pool().parallel_for(g1 + g2, [&](int64_t b, int64_t e, int) {
-    gemm_q_groups(qk, a, M, W1, b, std::min<int64_t>(e, g1), y1);
-    gemm_q_groups(qk, a, M, W2, std::max<int64_t>(b, g1) - g1, e - g1, y2);
+  // One quantization of x and one parallel region for all: each matrix gets the same row groups
+  // with the same kernel calls as its own op_linear call, so the results are the same bits.
+  const QuantActs a = quantize_activations(qk, x, M, W0, qa);
+  int64_t first[kMaxFusedLinears + 1] = {0};
+  for (int i = 0; i < n; ++i) first[i + 1] = first[i] + (outs[i].w->rows + row_group(*outs[i].w) - 1) / row_group(*outs[i].w);
+  pool().parallel_for(first[n], [&](int64_t b, int64_t e, int) {
+    for (int i = 0; i < n; ++i)
+      gemm_q_groups(qk, a, M, *outs[i].w, std::max(b, first[i]) - first[i], std::min(e, first[i + 1]) - first[i], outs[i].y);
   });
+}
+
+void op_linear_pair(const KernelTable& kt, const QuantKernels& qk, const float* x, int M, const Linear& W1, float* y1,
+                    const Linear& W2, float* y2, const Scratch& scratch, QuantActsBuf& qa) {
+  const LinearOut outs[] = {{&W1, y1}, {&W2, y2}};
+  op_linears(kt, qk, x, M, outs, 2, scratch, qa);
 }
 
 void op_gemm_f32(const KernelTable& kt, const float* x, int M, int K, const float* W, int N, float* y) {

@@ -103,9 +103,8 @@ void TextModel::attention_block(int layer, const ForwardBatch& b, const KvLayout
   const LayerWeights& lw = w_.layers[layer];
   const int T = b.T, H = d_.hidden;
   const int qw = d_.heads * d_.head_dim, kvw = d_.kv_heads * d_.head_dim;
-  linear(lw.q, xn_.data(), T, q_.data());
-  linear(lw.k, xn_.data(), T, k_.data());
-  linear(lw.v, xn_.data(), T, v_.data());
+  const LinearOut qkv[] = {{&lw.q, q_.data()}, {&lw.k, k_.data()}, {&lw.v, v_.data()}};
+  op_linears(kt_, qk_, xn_.data(), T, qkv, 3, scratch_, qacts_);
   if (b.rope3) {  // VL: (t, h, w) positions; equal to the 1-D rotation for text tokens
     op_rope_3d(q_.data(), T, d_.heads, d_.head_dim, b.rope3, d_.rope_t_pairs, inv_freq_.data());
     op_rope_3d(k_.data(), T, d_.kv_heads, d_.head_dim, b.rope3, d_.rope_t_pairs, inv_freq_.data());
