@@ -160,8 +160,9 @@ const QuantKernels& quant_kernels_for(Isa isa);
 // Whether the AVX-512 table really uses VNNI on this CPU.
 bool cpu_has_avx512_vnni();
 
-// The activation quantizer in plain C++: the scalar and AVX2 tables' quantize_row; AVX-512's
-// (quant_avx512.cc) does the same operations 16 at a time, so every table's rows are bit-identical.
+// The activation quantizer in plain C++: the scalar table's quantize_row; AVX2's and AVX-512's
+// (quant_avx2.cc, quant_avx512.cc) do the same operations 8 / 16 at a time, so every table's rows
+// are bit-identical.
 void quantize_act_row(const float* x, int K, int G, int Kp, int8_t* xq, float* xs, int32_t* xsum);
 
 // Quantizes bf16 weights [rows, cols] into `q` (rows * row_bytes) and `scales` (rows * groups),

@@ -180,10 +180,48 @@ struct Avx2Q {
   }
 };
 
+// quantize_act_row 8 elements at a time with the same bits (as quant_avx512.cc's): exact maximum,
+// the same multiply, vcvtps2dq rounding as cvtss2si, a truncating pack (vpshufb + vpermd, as the
+// scalar cast), integer group sums of the stored bytes (8 consecutive elements lie in one group).
+void quantize_act_row_avx2(const float* x, int K, int G, int Kp, int8_t* xq, float* xs, int32_t* xsum) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const auto mask_at = [&](int k) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(K - k), lane); };
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  __m256 m = _mm256_setzero_ps();
+  for (int k = 0; k < K; k += 8) m = _mm256_max_ps(_mm256_and_ps(_mm256_maskload_ps(x + k, mask_at(k)), abs_mask), m);
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_movehdup_ps(h));
+  const float amax = _mm_cvtss_f32(h);
+  const float inv = amax > 0.f ? 127.0f / amax : 0.f;
+  *xs = amax / 127.0f;
+  std::memset(xsum, 0, sizeof(int32_t) * (Kp / G));
+  const __m256 vinv = _mm256_set1_ps(inv);
+  // Byte 0 of each int32 to the low 4 bytes of its 128-bit lane, then the two lanes' words together.
+  const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1,
+                                        -1, -1, -1, -1);
+  const __m256i join = _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1);
+  for (int k = 0; k < Kp; k += 8) {
+    const __m256 v = k < K ? _mm256_maskload_ps(x + k, mask_at(k)) : _mm256_setzero_ps();
+    const __m256i r = _mm256_cvtps_epi32(_mm256_mul_ps(v, vinv));
+    const __m128i b = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(r, pick), join));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(xq + k), b);
+    const __m256i w = _mm256_cvtepi8_epi32(b);
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+    t = _mm_add_epi32(t, _mm_unpackhi_epi64(t, t));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 1));
+    xsum[group_of(k, G)] += _mm_cvtsi128_si32(t);
+  }
+}
+
 }  // namespace
 
 const QuantKernels& quant_avx2_kernels() {
-  static const QuantKernels table = qsimd::make_quant_table<Avx2Q>("avx2");
+  static const QuantKernels table = [] {
+    QuantKernels t = qsimd::make_quant_table<Avx2Q>("avx2");
+    t.quantize_row = quantize_act_row_avx2;
+    return t;
+  }();
   return table;
 }
 

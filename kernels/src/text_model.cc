@@ -101,8 +101,7 @@ void TextModel::mlp(const MlpWeights& w, const float* x, int rows, float* out) {
 
 void TextModel::attention_block(int layer, const ForwardBatch& b, const KvLayout& kv) {
   const LayerWeights& lw = w_.layers[layer];
-  const int T = b.T, H = d_.hidden;
-  const int qw = d_.heads * d_.head_dim, kvw = d_.kv_heads * d_.head_dim;
+  const int T = b.T;
   const LinearOut qkv[] = {{&lw.q, q_.data()}, {&lw.k, k_.data()}, {&lw.v, v_.data()}};
   op_linears(kt_, qk_, xn_.data(), T, qkv, 3, scratch_, qacts_);
   if (b.rope3) {  // VL: (t, h, w) positions; equal to the 1-D rotation for text tokens
