@@ -167,15 +167,18 @@ describe('cluster failure handling (2 prefill-text, 1 decode-text)', () => {
   });
 
   it('killing a prefill worker: its requests are retried on the other one, outputs unchanged', async () => {
+    // Prompts no earlier test sent: a prefix cached on one worker (the cancel storm's prompts start
+    // with longPrompts) would make the router prefer that worker whatever its id.
+    const prompts = longPrompts.map((p) => `retry ${p}`);
     const expected: string[] = [];
-    for (const p of longPrompts) expected.push(await greedyOne(unified, p));
-    // Kill the prefill worker the router tries first (equal load: the lowest id).
+    for (const p of prompts) expected.push(await greedyOne(unified, p));
+    // Kill the prefill worker the router tries first (equal cost: no cached prefix, equal load; the lowest id).
     const prefill = [...cluster.output().matchAll(/prefill-text-\d+\s+pid (\d+)\s+id (\S+)/g)].map((m) => ({ pid: Number(m[1]), id: m[2]! }));
     expect(prefill).toHaveLength(2);
     const victim = prefill.sort((a, b) => a.id.localeCompare(b.id))[0]!;
     process.kill(victim.pid, 'SIGKILL');
     // The registry still lists the dead worker for a few seconds: the router must route around it.
-    const got = await Promise.all(longPrompts.map((p) => greedyOne(cluster, p)));
+    const got = await Promise.all(prompts.map((p) => greedyOne(cluster, p)));
     expect(got).toEqual(expected);
     // Redis recorded the retry: prefilling → prefilling (attempt 2) on the surviving worker.
     const redis = new Redis(REDIS);
