@@ -27,6 +27,8 @@ describe('tandem up --cluster: gRPC TLS files', () => {
     const tls = clusterTls({}, 'tls-test', (m) => logs.push(m))!;
     expect(tls.files.cert).toBe(join(home, 'clusters', 'tls-test', `tls.${process.pid}`, 'tandem.crt'));
     expect(readdirSync(dirname(tls.files.cert!)).sort()).toEqual(['ca.crt', 'tandem.crt', 'tandem.key']);
+    // Clients check the certificate's DNS name, not the dialled IP (Node deprecates an IP as the TLS server name).
+    expect(tls.files.serverName).toBe('localhost');
     expect(logs.join('\n')).toMatch(/mutual TLS with a throw-away CA/);
     tls.remove();
     expect(existsSync(dirname(tls.files.cert!))).toBe(false);

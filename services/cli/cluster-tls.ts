@@ -20,5 +20,7 @@ export function clusterTls(given: GrpcTlsFiles, cluster: string | undefined, log
   rmSync(dir, { recursive: true, force: true }); // a leftover of a crashed run with a recycled pid
   const certs = generateCerts(dir, { hosts: ['127.0.0.1', 'localhost'], days: 7, keepCaKey: false, caName: 'Tandem throw-away cluster CA' });
   log(`[tandem] gRPC over mutual TLS with a throw-away CA and certificate for this run (${dir})`);
-  return { files: { cert: certs.cert, key: certs.key, ca: certs.ca }, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  // Clients check the certificate for its DNS name: dialling 127.0.0.1 with the IP as the TLS
+  // server name is deprecated in Node (DEP0123, a warning at every start).
+  return { files: { cert: certs.cert, key: certs.key, ca: certs.ca, serverName: 'localhost' }, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -67,6 +67,7 @@ export async function runClusterUp(o: ClusterUpOptions): Promise<number> {
     [GRPC_TLS_ENV.cert]: tls?.files.cert ?? '',
     [GRPC_TLS_ENV.key]: tls?.files.key ?? '',
     [GRPC_TLS_ENV.ca]: tls?.files.ca ?? '',
+    [GRPC_TLS_ENV.serverName]: tls?.files.serverName ?? '',
     ...metricsAccess(o),
   };
   const insecure = o.insecure ? ['--insecure'] : [];
