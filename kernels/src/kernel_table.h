@@ -35,6 +35,9 @@ struct KernelTable {
   void (*attn_scores16)(const float* const* q, int nq, const float* kt, int hd, float scale, float* s);
   float (*attn_exp16)(float* s, int n, float m);
   void (*attn_pv16)(const float* p, int n, const float* v, int hd, float scale, float* out);
+  //  pv rows: attn_pv16 for nq queries at once, query i with p + 16 i, scales[i] and outs[i], all with
+  //          the same n (the GQA heads of one token): each V row is loaded once for them all.
+  void (*attn_pv16_rows)(const float* p, int nq, int n, const float* v, int hd, const float* scales, float* const* outs);
   // out[i] = bf16 -> fp32 (exact, so every ISA agrees bit for bit)
   void (*bf16_to_f32_row)(const uint16_t* in, float* out, int n);
   // Benchmark probes, in the same ISA as the kernels: a streaming read (returns a checksum so the

@@ -85,6 +85,10 @@ void attn_pv16(const float* p, int n, const float* v, int hd, float scale, float
   }
 }
 
+void attn_pv16_rows(const float* p, int nq, int n, const float* v, int hd, const float* scales, float* const* outs) {
+  for (int i = 0; i < nq; ++i) attn_pv16(p + 16 * i, n, v, hd, scales[i], outs[i]);
+}
+
 float stream_sum(const float* x, int64_t n) {
   float acc = 0.f;
   for (int64_t i = 0; i < n; ++i) acc += x[i];
@@ -104,8 +108,8 @@ double fma_loop(int64_t iters, float* sink) {
 }
 
 const KernelTable kTable = {"scalar",      gemm_bf16,  gemm_f32,       dot_bf16,   dot_f32,   axpy_bf16,
-                            axpy_f32,      sum_squares, attn_scores16, attn_exp16, attn_pv16, bf16_to_f32_row,
-                            stream_sum,    fma_loop};
+                            axpy_f32,      sum_squares, attn_scores16, attn_exp16, attn_pv16, attn_pv16_rows,
+                            bf16_to_f32_row, stream_sum, fma_loop};
 
 }  // namespace
 

@@ -329,6 +329,63 @@ void attn_pv16(const float* p, int n, const float* v, int hd, float scale, float
   }
 }
 
+// NQ queries against one V tile: per pair of vectors of head dims, 2 NQ accumulator chains share
+// each V row load. Each query's operations are attn_pv16's, in its order.
+template <class S, int NQ>
+inline void pv_rows_tile(const float* p, int n, const float* v, int hd, const float* scales, float* const* outs) {
+  using V = typename S::V;
+  int d = 0;
+  const auto start = [&](int i, int dd) {
+    V o = S::load(outs[i] + dd);
+    return scales[i] != 1.0f ? S::mul(o, S::set1(scales[i])) : o;
+  };
+  for (; d + 2 * S::L <= hd; d += 2 * S::L) {
+    V o0[NQ], o1[NQ];
+    for (int i = 0; i < NQ; ++i) {
+      o0[i] = start(i, d);
+      o1[i] = start(i, d + S::L);
+    }
+    for (int j = 0; j < n; ++j) {
+      const V v0 = S::load(v + j * hd + d), v1 = S::load(v + j * hd + d + S::L);
+      for (int i = 0; i < NQ; ++i) {
+        const V pj = S::set1(p[i * 16 + j]);
+        o0[i] = S::fma(pj, v0, o0[i]);
+        o1[i] = S::fma(pj, v1, o1[i]);
+      }
+    }
+    for (int i = 0; i < NQ; ++i) {
+      S::store(outs[i] + d, o0[i]);
+      S::store(outs[i] + d + S::L, o1[i]);
+    }
+  }
+  // The rest of the head dims (an odd vector, a scalar tail): attn_pv16's loop from d on.
+  if (d < hd)
+    for (int i = 0; i < NQ; ++i) {
+      const float* pi = p + i * 16;
+      const bool rescale = scales[i] != 1.0f;
+      int e = d;
+      for (; e + S::L <= hd; e += S::L) {
+        V o = S::load(outs[i] + e);
+        if (rescale) o = S::mul(o, S::set1(scales[i]));
+        for (int j = 0; j < n; ++j) o = S::fma(S::set1(pi[j]), S::load(v + j * hd + e), o);
+        S::store(outs[i] + e, o);
+      }
+      for (; e < hd; ++e) {
+        float o = rescale ? outs[i][e] * scales[i] : outs[i][e];
+        for (int j = 0; j < n; ++j) o = S::fma_scalar(pi[j], v[j * hd + e], o);
+        outs[i][e] = o;
+      }
+    }
+}
+
+template <class S>
+void attn_pv16_rows(const float* p, int nq, int n, const float* v, int hd, const float* scales, float* const* outs) {
+  constexpr int NQ = 4;
+  int i = 0;
+  for (; i + NQ <= nq; i += NQ) pv_rows_tile<S, NQ>(p + 16 * i, n, v, hd, scales + i, outs + i);
+  for (; i < nq; ++i) pv_rows_tile<S, 1>(p + 16 * i, n, v, hd, scales + i, outs + i);
+}
+
 template <class S>
 float stream_sum(const float* x, int64_t n) {
   using V = typename S::V;
@@ -366,7 +423,7 @@ template <class S>
 KernelTable make_table(const char* name) {
   return KernelTable{name,           gemm_bf16<S>,      gemm_f32<S>,     dot_bf16<S>,   dot_f32<S>,
                      axpy_bf16<S>,   axpy_f32<S>,       sum_squares<S>,  attn_scores16<S>, attn_exp16<S>,
-                     attn_pv16<S>,   bf16_to_f32_row<S>, stream_sum<S>,  fma_loop<S>};
+                     attn_pv16<S>,   attn_pv16_rows<S>, bf16_to_f32_row<S>, stream_sum<S>, fma_loop<S>};
 }
 
 }  // namespace simd

@@ -246,6 +246,11 @@ void op_attention(const KernelTable& kt, const AttentionArgs& a, const KvLayout&
     float* run_max = scores + 16 * kAttentionChunk * group;  // [nq]
     float* run_sum = run_max + kAttentionChunk * group;      // [nq]
     const float** qptr = reinterpret_cast<const float**>(run_sum + kAttentionChunk * group);
+    // Per query of the current tile: its rescale factor and output row (kept per thread).
+    thread_local std::vector<float> rescales;
+    thread_local std::vector<float*> outs;
+    rescales.resize(static_cast<size_t>(kAttentionChunk) * group);
+    outs.resize(static_cast<size_t>(kAttentionChunk) * group);
     for (int64_t it = b; it < e; ++it) {
       const int c = static_cast<int>(it / a.kv_heads), g = static_cast<int>(it % a.kv_heads);
       const int t0 = a.chunk_start[c], t1 = a.chunk_start[c + 1];
@@ -274,10 +279,17 @@ void op_attention(const KernelTable& kt, const AttentionArgs& a, const KvLayout&
           for (int j = 1; j < nv; ++j) tile_max = std::max(tile_max, s[j]);
           const float m = std::max(run_max[i], tile_max);
           // Rescaling by exactly 1 is skipped inside pv; the first tile rescales zeros.
-          const float rescale = run_max[i] == m ? 1.0f : std::exp(run_max[i] - m);
-          run_sum[i] = run_sum[i] * rescale + kt.attn_exp16(s, nv, m);
-          kt.attn_pv16(s, nv, vtile, hd, rescale, a.out + (static_cast<int64_t>(t) * a.heads + h) * hd);
+          rescales[i] = run_max[i] == m ? 1.0f : std::exp(run_max[i] - m);
+          run_sum[i] = run_sum[i] * rescales[i] + kt.attn_exp16(s, nv, m);
+          outs[i] = a.out + (static_cast<int64_t>(t) * a.heads + h) * hd;
           run_max[i] = m;
+        }
+        // P x V for the GQA heads of one token at a time (they share n): one V row load for all.
+        for (int i = first; i < nq;) {
+          const int t = t0 + i / group;
+          const int end = std::min(nq, (i / group + 1) * group);
+          kt.attn_pv16_rows(scores + i * 16, end - i, std::min(nk, a.positions[t] + 1 - j0), vtile, hd, rescales.data() + i, outs.data() + i);
+          i = end;
         }
       }
       for (int i = 0; i < nq; ++i) {
