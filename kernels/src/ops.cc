@@ -137,12 +137,6 @@ void op_linears(const KernelTable& kt, const QuantKernels& qk, const float* x, i
   });
 }
 
-void op_linear_pair(const KernelTable& kt, const QuantKernels& qk, const float* x, int M, const Linear& W1, float* y1,
-                    const Linear& W2, float* y2, const Scratch& scratch, QuantActsBuf& qa) {
-  const LinearOut outs[] = {{&W1, y1}, {&W2, y2}};
-  op_linears(kt, qk, x, M, outs, 2, scratch, qa);
-}
-
 void op_gemm_f32(const KernelTable& kt, const float* x, int M, int K, const float* W, int N, float* y) {
   const int groups = (N + kRowGroup - 1) / kRowGroup;
   pool().parallel_for(groups, [&](int64_t b, int64_t e, int) {

@@ -39,9 +39,9 @@ struct QuantActsBuf {
 // weights take activations quantized per row (QuantKernels::quantize_row) first.
 void op_linear(const KernelTable& kt, const QuantKernels& qk, const float* x, int M, const Linear& W, float* y,
                const Scratch& scratch, QuantActsBuf& qa);
-// Up to kMaxFusedLinears linear layers of the same input (attention's q, k, v): one activation
-// quantization and one parallel region when all are quantized alike, results equal to one
-// op_linear call each.
+// Up to kMaxFusedLinears linear layers of the same input (attention's q, k, v; an MLP's gate and
+// up): one activation quantization and one parallel region when all are quantized alike, results
+// equal to one op_linear call each.
 struct LinearOut {
   const Linear* w;
   float* y;
@@ -49,9 +49,6 @@ struct LinearOut {
 constexpr int kMaxFusedLinears = 4;
 void op_linears(const KernelTable& kt, const QuantKernels& qk, const float* x, int M, const LinearOut* outs, int n, const Scratch& scratch,
                 QuantActsBuf& qa);
-// An MLP's gate and up (op_linears of two).
-void op_linear_pair(const KernelTable& kt, const QuantKernels& qk, const float* x, int M, const Linear& W1, float* y1,
-                    const Linear& W2, float* y2, const Scratch& scratch, QuantActsBuf& qa);
 void op_gemm_f32(const KernelTable& kt, const float* x, int M, int K, const float* W, int N, float* y);
 
 // Interleaved RoPE in place on x[T, heads * head_dim]: pair (2i, 2i+1) rotated by

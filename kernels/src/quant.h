@@ -82,6 +82,22 @@ struct Linear {
 constexpr int kQuantBlock = 128;  // G must be a multiple of this (one int4 block of 64 bytes)
 constexpr int kRotationBlock = 128;  // padded rows are a multiple of kQuantBlock, so of this too
 
+// Where panel p of a panel-format W starts: its codes (kPanelGroupBytes per group), its scales and
+// zero points (kPanel per group).
+struct PanelView {
+  const uint8_t* q;
+  const float* s;
+  const uint8_t* z;
+};
+constexpr int kPanelGroupBytes = kPanel * 16;  // a group of 32: 16 code bytes per row
+inline PanelView panel_view(const Linear& W, int64_t p) {
+  const int64_t row = p * kPanel;
+  const int ng = W.groups();
+  return {W.q + row * W.row_bytes(), W.scales + row * ng, W.zeros + row * ng};
+}
+// The first element of group g of 32 (its low-nibble half; the high half is 64 further).
+inline int group32_start(int g) { return g / 4 * kQuantBlock + g % 4 * 16; }
+
 // The group (index into a row's scales) of element k of a row, for group size G (see the format).
 inline int group_of(int k, int G) {
   if (G >= kQuantBlock) return k / G;

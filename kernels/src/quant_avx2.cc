@@ -117,22 +117,18 @@ struct Avx2Q {
   template <int MR, int NR>
   static void panel_tile(const QuantActs& a, int m0, const Linear& W, int p0, float* y, int ldy) {
     const int ng = a.groups;
-    const int64_t rb = W.row_bytes();
     const VI nib = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
     for (int r = 0; r < NR; ++r) {
-      const int64_t row = static_cast<int64_t>(p0 + r) * kPanel;
-      const uint8_t* cq = W.q + row * rb;
-      const float* cs = W.scales + row * ng;
-      const uint8_t* cz = W.zeros + row * ng;
+      const PanelView pv = panel_view(W, p0 + r);
       for (int h = 0; h < 2; ++h) {
         VF acc[MR];
         for (int m = 0; m < MR; ++m) acc[m] = _mm256_setzero_ps();
         for (int g = 0; g < ng; ++g) {
-          const int kb = (g >> 2) * kQuantBlock + (g & 3) * 16;
+          const int kb = group32_start(g);
           VI p16[MR];
           for (int m = 0; m < MR; ++m) p16[m] = _mm256_setzero_si256();
           for (int v = 0; v < 4; ++v) {
-            const VI raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cq + static_cast<int64_t>(g) * 256 + v * 64 + h * 32));
+            const VI raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pv.q + static_cast<int64_t>(g) * kPanelGroupBytes + v * 64 + h * 32));
             const VI lo = _mm256_and_si256(raw, nib), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), nib);
             for (int m = 0; m < MR; ++m) {
               const int8_t* x = a.q + static_cast<int64_t>(m0 + m) * a.kp + kb + 4 * v;
@@ -144,8 +140,8 @@ struct Avx2Q {
             }
           }
           const VI zn = _mm256_sub_epi32(_mm256_setzero_si256(),
-                                         _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(cz + g * kPanel + h * 8))));
-          const VF s = _mm256_loadu_ps(cs + g * kPanel + h * 8);
+                                         _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(pv.z + g * kPanel + h * 8))));
+          const VF s = _mm256_loadu_ps(pv.s + g * kPanel + h * 8);
           for (int m = 0; m < MR; ++m) {
             const int32_t xsum = a.sum[static_cast<int64_t>(m0 + m) * ng + g];
             const VI isum = _mm256_add_epi32(_mm256_madd_epi16(zn, _mm256_set1_epi32(xsum & 0xFFFF)), _mm256_madd_epi16(p16[m], ones));

@@ -96,16 +96,8 @@ struct Vnni512 {
   template <int MR, int NR>
   static void panel_tile(const QuantActs& a, int m0, const Linear& W, int p0, float* y, int ldy) {
     const int ng = a.groups;
-    const int64_t rb = W.row_bytes();
-    const uint8_t* cq[NR];
-    const float* cs[NR];
-    const uint8_t* cz[NR];
-    for (int r = 0; r < NR; ++r) {
-      const int64_t row = static_cast<int64_t>(p0 + r) * kPanel;
-      cq[r] = W.q + row * rb;
-      cs[r] = W.scales + row * ng;
-      cz[r] = W.zeros + row * ng;
-    }
+    PanelView pv[NR];
+    for (int r = 0; r < NR; ++r) pv[r] = panel_view(W, p0 + r);
     const int8_t* xr[MR];
     const int32_t* xsum[MR];
     for (int m = 0; m < MR; ++m) {
@@ -117,18 +109,18 @@ struct Vnni512 {
     for (int m = 0; m < MR; ++m)
       for (int r = 0; r < NR; ++r) acc[m][r] = _mm512_setzero_ps();
     for (int g = 0; g < ng; ++g) {
-      const int kb = (g >> 2) * kQuantBlock + (g & 3) * 16;
+      const int kb = group32_start(g);
       VI ai[MR][NR];
       for (int r = 0; r < NR; ++r) {
         // -z in each lane's low 16 bits (the high 16 bits, -1, meet the 0 above the sum).
         const VI zn = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                       _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(cz[r] + g * kPanel))));
+                                       _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pv[r].z + g * kPanel))));
         for (int m = 0; m < MR; ++m) ai[m][r] = _mm512_madd_epi16(zn, _mm512_set1_epi32(xsum[m][g] & 0xFFFF));
       }
       for (int v = 0; v < 4; ++v) {
         VI lo[NR], hi[NR];
         for (int r = 0; r < NR; ++r) {
-          const VI raw = _mm512_loadu_si512(cq[r] + static_cast<int64_t>(g) * 256 + v * 64);
+          const VI raw = _mm512_loadu_si512(pv[r].q + static_cast<int64_t>(g) * kPanelGroupBytes + v * 64);
           lo[r] = _mm512_and_si512(raw, nib);
           hi[r] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), nib);
         }
@@ -141,7 +133,7 @@ struct Vnni512 {
         }
       }
       for (int r = 0; r < NR; ++r) {
-        const VF s = _mm512_loadu_ps(cs[r] + g * kPanel);
+        const VF s = _mm512_loadu_ps(pv[r].s + g * kPanel);
         for (int m = 0; m < MR; ++m) acc[m][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ai[m][r]), s, acc[m][r]);
       }
     }

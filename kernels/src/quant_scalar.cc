@@ -33,8 +33,8 @@ RowView row_view(const Linear& W, int n) {
   const int64_t rb = W.row_bytes();
   const int ng = W.groups();
   if (n >= W.panel_rows()) return {W.q + n * rb, W.scales + static_cast<int64_t>(n) * ng, W.zeros + static_cast<int64_t>(n) * ng};
-  const int64_t p = n / kPanel;
-  return {W.q + p * kPanel * rb, W.scales + p * kPanel * ng, W.zeros + p * kPanel * ng, n % kPanel, kPanel};
+  const PanelView pv = panel_view(W, n / kPanel);
+  return {pv.q, pv.s, pv.z, n % kPanel, kPanel};
 }
 
 void gemm_q(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
@@ -67,12 +67,13 @@ void gemm_q4_panels_scalar(const QuantActs& a, int M, const Linear& W, int n0, i
       const int8_t* x = a.q + static_cast<int64_t>(m) * a.kp;
       float acc = 0.f;
       for (int g = 0; g < ng; ++g) {
-        // Group g: elements b + 16j + [0, 16) (low nibbles of its 16 code bytes) and + 64 (high).
-        const int b = g / 4 * kQuantBlock, j = g % 4, z = r.zero(g);
+        // Group g: elements k0 + [0, 16) (low nibbles of its 16 code bytes) and + 64 (high).
+        const int k0 = group32_start(g), z = r.zero(g);
+        const int64_t byte0 = static_cast<int64_t>(g) * (G / 2);  // = k0 / 128 * 64 + (k0 % 128)
         int32_t isum = 0;
         for (int i = 0; i < G / 2; ++i) {
-          const uint8_t byte = r.byte(b / 2 + j * (G / 2) + i);
-          isum += ((byte & 0xF) - z) * x[b + j * (G / 2) + i] + ((byte >> 4) - z) * x[b + half + j * (G / 2) + i];
+          const uint8_t byte = r.byte(byte0 + i);
+          isum += ((byte & 0xF) - z) * x[k0 + i] + ((byte >> 4) - z) * x[k0 + half + i];
         }
         acc = std::fma(static_cast<float>(isum), r.scale(g), acc);
       }

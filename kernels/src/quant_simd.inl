@@ -15,6 +15,10 @@
 namespace tandem {
 namespace qsimd {
 
+// Rows in blocks small enough that their activations stay in L1 (32 KiB) while every weight
+// row (or panel) streams past them: each activation byte is then read from L1, never again from L2.
+inline int activation_block_rows(int MR, int kp) { return std::max(MR, std::min(64, (32 << 10) / kp) / MR * MR); }
+
 // ZP: asymmetric wint4 (Linear::zeros): each weight row's nibbles get 15 - z added (bytewise, in
 // [0, 30]), so (u + 15 - z) - 15 = u - z and the group's offset is 15 instead of 8.
 template <class Q, int BITS, int MR, int NR, bool ZP = false>
@@ -140,9 +144,7 @@ inline void tile_rows(int mr, const QuantActs& a, int m0, const Linear& W, int n
 
 template <class Q, int BITS, int MR, int NR, int GPB = 0, bool ZP = false>
 inline void gemm_tiles(const QuantActs& a, int M, const Linear& W, int n0, int n1, float* y, int ldy) {
-  // Rows in blocks small enough that their activations stay in L1 (32 KiB) while every weight
-  // panel streams past them: each activation byte is then read from L1, never again from L2.
-  const int MB = std::max(MR, std::min(64, (32 << 10) / a.kp) / MR * MR);
+  const int MB = activation_block_rows(MR, a.kp);
   for (int mb = 0; mb < M; mb += MB) {
     const int me = std::min(M, mb + MB);
     for (int n = n0; n < n1; n += NR) {
@@ -184,8 +186,7 @@ inline void gemm_panel_tiles(const QuantActs& a, int M, const Linear& W, int n0,
   if (p0 >= p1) return gemm_q4_panels_scalar(a, M, W, n0, n1, y, ldy);
   if (n0 < p0 * kPanel) gemm_q4_panels_scalar(a, M, W, n0, p0 * kPanel, y, ldy);
   if (p1 * kPanel < n1) gemm_q4_panels_scalar(a, M, W, p1 * kPanel, n1, y + (p1 * kPanel - n0), ldy);
-  // Activation rows in L1-sized blocks while every panel streams past them (as gemm_tiles).
-  const int MB = std::max(MR, std::min(64, (32 << 10) / a.kp) / MR * MR);
+  const int MB = activation_block_rows(MR, a.kp);
   for (int mb = 0; mb < M; mb += MB) {
     const int me = std::min(M, mb + MB);
     for (int p = p0; p < p1; p += NR)

@@ -94,7 +94,8 @@ std::string TextModel::validate(const ForwardBatch& b, const KvLayout& kv) const
 
 void TextModel::mlp(const MlpWeights& w, const float* x, int rows, float* out) {
   const int inter = w.gate.rows;
-  op_linear_pair(kt_, qk_, x, rows, w.gate, g_.data(), w.up, u_.data(), scratch_, qacts_);
+  const LinearOut gate_up[] = {{&w.gate, g_.data()}, {&w.up, u_.data()}};
+  op_linears(kt_, qk_, x, rows, gate_up, 2, scratch_, qacts_);
   op_silu_mul(g_.data(), u_.data(), static_cast<int64_t>(rows) * inter, act_.data());
   linear(w.down, act_.data(), rows, out);
 }
